@@ -1,0 +1,42 @@
+package berth
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors that callers branch on. The store and the API wrap them with context.
+var (
+	// ErrNotFound: no such job, schedule, attempt or node.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the request is valid but the object's state forbids it
+	// (cancelling a finished job, deleting a deleted schedule).
+	ErrConflict = errors.New("conflict")
+	// ErrStale: a report or plan names an attempt or version that is no longer
+	// current. The caller recomputes or drops it; nothing was written.
+	ErrStale = errors.New("stale")
+)
+
+// FieldError is a validation error naming the field at fault, in the JSON
+// path form a user wrote it in ("retries.backoff", "env.PATH").
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Problem) }
+
+// fieldErr is shorthand for building a *FieldError.
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// prefixField returns err with its field prefixed by prefix and a dot, when err
+// is a *FieldError; other errors come back unchanged.
+func prefixField(prefix string, err error) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return &FieldError{Field: prefix + "." + fe.Field, Problem: fe.Problem}
+	}
+	return err
+}

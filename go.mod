@@ -1,0 +1,3 @@
+module github.com/berth-run/berth
+
+go 1.26.8

@@ -1,0 +1,211 @@
+package berth
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Defaults and limits of a job spec.
+const (
+	DefaultCPU      = 0.5
+	DefaultMemoryMB = 256
+
+	MaxCPU         = 1024
+	MinMemoryMB    = 6 // the Docker engine refuses less
+	MaxMemoryMB    = 16 << 20
+	MaxTimeout     = 30 * 24 * time.Hour
+	MaxRetries     = 100
+	MaxBackoff     = 24 * time.Hour
+	MaxPriority    = 1000
+	MaxLabels      = 64
+	MaxEnv         = 256
+	MaxCommandArgs = 4096
+	maxShortString = 256
+	maxLongString  = 32 << 10
+)
+
+// JobSpec is what a user asks to run: one container, to completion.
+type JobSpec struct {
+	Name           string            `json:"name,omitempty"`
+	Image          string            `json:"image"`
+	Command        []string          `json:"command,omitempty"`
+	Env            map[string]string `json:"env,omitempty"`
+	CPU            float64           `json:"cpu,omitempty"`       // vCPUs, fractional
+	MemoryMB       int64             `json:"memory_mb,omitempty"` // hard limit
+	Timeout        Duration          `json:"timeout,omitempty"`   // 0: none
+	Retries        RetryPolicy       `json:"retries,omitzero"`
+	RunAt          *time.Time        `json:"run_at,omitempty"`
+	Priority       int               `json:"priority,omitempty"` // higher runs first
+	Labels         map[string]string `json:"labels,omitempty"`
+	CallbackURL    string            `json:"callback_url,omitempty"`
+	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+}
+
+// RetryPolicy says how often and when a failed job runs again. Attempts is
+// the number of retries after the first run; 0 means none. The n-th retry
+// waits Backoff·2ⁿ⁻¹, capped at MaxBackoff, with up to 20% jitter. When
+// OnExitCodes is set, only those exit codes are retried.
+type RetryPolicy struct {
+	Attempts    int      `json:"attempts,omitempty"`
+	Backoff     Duration `json:"backoff,omitempty"`
+	MaxBackoff  Duration `json:"max_backoff,omitempty"`
+	OnExitCodes []int    `json:"on_exit_codes,omitempty"`
+}
+
+// Default retry timings.
+const (
+	DefaultBackoff    = 10 * time.Second
+	DefaultMaxBackoff = 10 * time.Minute
+)
+
+// WithDefaults returns s with unset resources and retry timings filled in.
+func (s JobSpec) WithDefaults() JobSpec {
+	if s.CPU == 0 {
+		s.CPU = DefaultCPU
+	}
+	if s.MemoryMB == 0 {
+		s.MemoryMB = DefaultMemoryMB
+	}
+	if s.Retries.Attempts > 0 {
+		if s.Retries.Backoff == 0 {
+			s.Retries.Backoff = Duration(DefaultBackoff)
+		}
+		if s.Retries.MaxBackoff == 0 {
+			s.Retries.MaxBackoff = Duration(max(DefaultMaxBackoff, time.Duration(s.Retries.Backoff)))
+		}
+	}
+	return s
+}
+
+var (
+	// imageRe accepts the characters of Docker image references,
+	// [host[:port]/]path[:tag][@digest]; the engine judges the rest.
+	imageRe    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._:/@+-]*$`)
+	envKeyRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	labelKeyRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$`)
+)
+
+// Validate reports the first problem with s as a *FieldError. It checks s as
+// written; call it before WithDefaults so zero values mean "unset".
+func (s JobSpec) Validate() error {
+	if err := s.validateContainer(); err != nil {
+		return err
+	}
+	if err := s.validateResources(); err != nil {
+		return err
+	}
+	if err := s.Retries.Validate(); err != nil {
+		return prefixField("retries", err)
+	}
+	return s.validateMeta()
+}
+
+func (s JobSpec) validateContainer() error {
+	switch {
+	case s.Image == "":
+		return fieldErr("image", "is required")
+	case len(s.Image) > maxShortString:
+		return fieldErr("image", "is longer than %d characters", maxShortString)
+	case !imageRe.MatchString(s.Image):
+		return fieldErr("image", "%q is not a valid image reference", s.Image)
+	case len(s.Name) > maxShortString:
+		return fieldErr("name", "is longer than %d characters", maxShortString)
+	case len(s.Command) > MaxCommandArgs:
+		return fieldErr("command", "has more than %d arguments", MaxCommandArgs)
+	case len(s.Env) > MaxEnv:
+		return fieldErr("env", "has more than %d variables", MaxEnv)
+	}
+	for i, a := range s.Command {
+		if len(a) > maxLongString || strings.ContainsRune(a, 0) {
+			return fieldErr("command", "argument %d is longer than %d bytes or holds a NUL byte", i, maxLongString)
+		}
+	}
+	for k, v := range s.Env {
+		if !envKeyRe.MatchString(k) || len(k) > maxShortString {
+			return fieldErr("env", "%q is not a valid variable name", k)
+		}
+		if strings.HasPrefix(k, "BERTH_") {
+			return fieldErr("env."+k, "names starting with BERTH_ are reserved")
+		}
+		if len(v) > maxLongString || strings.ContainsRune(v, 0) {
+			return fieldErr("env."+k, "is longer than %d bytes or holds a NUL byte", maxLongString)
+		}
+	}
+	return nil
+}
+
+func (s JobSpec) validateResources() error {
+	switch {
+	case s.CPU < 0 || s.CPU != s.CPU:
+		return fieldErr("cpu", "must be positive")
+	case s.CPU > MaxCPU:
+		return fieldErr("cpu", "%g vCPUs is more than the limit of %d", s.CPU, MaxCPU)
+	case s.CPU != 0 && s.CPU < 0.01:
+		return fieldErr("cpu", "must be at least 0.01 vCPU")
+	case s.MemoryMB < 0:
+		return fieldErr("memory_mb", "must be positive")
+	case s.MemoryMB != 0 && s.MemoryMB < MinMemoryMB:
+		return fieldErr("memory_mb", "must be at least %d", MinMemoryMB)
+	case s.MemoryMB > MaxMemoryMB:
+		return fieldErr("memory_mb", "%d MB is more than the limit of %d", s.MemoryMB, MaxMemoryMB)
+	case s.Timeout < 0:
+		return fieldErr("timeout", "must not be negative")
+	case s.Timeout != 0 && time.Duration(s.Timeout) < time.Second:
+		return fieldErr("timeout", "must be at least 1s")
+	case time.Duration(s.Timeout) > MaxTimeout:
+		return fieldErr("timeout", "must be at most %s", MaxTimeout)
+	}
+	return nil
+}
+
+func (s JobSpec) validateMeta() error {
+	switch {
+	case s.Priority < -MaxPriority || s.Priority > MaxPriority:
+		return fieldErr("priority", "must be between %d and %d", -MaxPriority, MaxPriority)
+	case len(s.Labels) > MaxLabels:
+		return fieldErr("labels", "has more than %d labels", MaxLabels)
+	case len(s.IdempotencyKey) > maxShortString:
+		return fieldErr("idempotency_key", "is longer than %d characters", maxShortString)
+	case s.RunAt != nil && (s.RunAt.Year() < 2000 || s.RunAt.Year() > 9999):
+		return fieldErr("run_at", "%s is out of range", s.RunAt.Format(time.RFC3339))
+	}
+	for k, v := range s.Labels {
+		if !labelKeyRe.MatchString(k) {
+			return fieldErr("labels", "%q is not a valid label key (letters, digits, . _ / -; at most 63)", k)
+		}
+		if len(v) > maxShortString || strings.ContainsRune(v, 0) {
+			return fieldErr("labels."+k, "is longer than %d characters or holds a NUL byte", maxShortString)
+		}
+	}
+	if s.CallbackURL != "" {
+		u, err := url.Parse(s.CallbackURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s.CallbackURL) > 2048 {
+			return fieldErr("callback_url", "must be an absolute http or https URL")
+		}
+	}
+	return nil
+}
+
+// Validate reports the first problem with p as a *FieldError.
+func (p RetryPolicy) Validate() error {
+	switch {
+	case p.Attempts < 0 || p.Attempts > MaxRetries:
+		return fieldErr("attempts", "must be between 0 and %d", MaxRetries)
+	case p.Backoff < 0 || time.Duration(p.Backoff) > MaxBackoff:
+		return fieldErr("backoff", "must be between 0s and %s", MaxBackoff)
+	case p.MaxBackoff < 0 || time.Duration(p.MaxBackoff) > MaxBackoff:
+		return fieldErr("max_backoff", "must be between 0s and %s", MaxBackoff)
+	case p.MaxBackoff != 0 && p.MaxBackoff < p.Backoff:
+		return fieldErr("max_backoff", "must not be less than backoff")
+	case len(p.OnExitCodes) > 256:
+		return fieldErr("on_exit_codes", "has more than 256 codes")
+	}
+	for _, c := range p.OnExitCodes {
+		if c < 1 || c > 255 {
+			return fieldErr("on_exit_codes", "%d is not an exit code of a failure (1-255)", c)
+		}
+	}
+	return nil
+}

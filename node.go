@@ -1,0 +1,42 @@
+package berth
+
+import "time"
+
+// NodeState is where a node is in its life.
+type NodeState string
+
+// The states of a node.
+const (
+	NodeJoining  NodeState = "joining"
+	NodeReady    NodeState = "ready"
+	NodeDraining NodeState = "draining" // takes no new work
+	NodeLost     NodeState = "lost"     // its lease lapsed
+	NodeGone     NodeState = "gone"
+)
+
+// Node is a host with a Docker engine that runs attempts.
+type Node struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Pool     string    `json:"pool"`
+	State    NodeState `json:"state"`
+	CPU      float64   `json:"cpu"`       // capacity in vCPUs
+	MemoryMB int64     `json:"memory_mb"` // capacity
+	// Healthy is false while the node cannot reach its engine; Reason says why.
+	Healthy  bool      `json:"healthy"`
+	Reason   string    `json:"reason,omitempty"`
+	LastSeen time.Time `json:"last_seen"`
+	// UsedCPU and UsedMemoryMB are held by the node's active attempts.
+	UsedCPU      float64 `json:"used_cpu"`
+	UsedMemoryMB int64   `json:"used_memory_mb"`
+	Version      int64   `json:"version"`
+}
+
+// Schedulable reports whether new work may be placed on n.
+func (n *Node) Schedulable() bool { return n.State == NodeReady && n.Healthy }
+
+// Fits reports whether a job of the given shape fits in n's free capacity.
+func (n *Node) Fits(cpu float64, memoryMB int64) bool {
+	const eps = 1e-9
+	return n.UsedCPU+cpu <= n.CPU+eps && n.UsedMemoryMB+memoryMB <= n.MemoryMB
+}
