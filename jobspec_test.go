@@ -1,0 +1,67 @@
+package berth
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestJobSpecValidate(t *testing.T) {
+	ok := func() JobSpec { return JobSpec{Image: "busybox", Command: []string{"true"}} }
+	past := time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		change func(*JobSpec)
+		field  string
+	}{
+		{"valid", func(*JobSpec) {}, ""},
+		{"missing image", func(s *JobSpec) { s.Image = "" }, "image"},
+		{"bad image", func(s *JobSpec) { s.Image = "bad image" }, "image"},
+		{"negative cpu", func(s *JobSpec) { s.CPU = -1 }, "cpu"},
+		{"absurd cpu", func(s *JobSpec) { s.CPU = 1e9 }, "cpu"},
+		{"tiny memory", func(s *JobSpec) { s.MemoryMB = 1 }, "memory_mb"},
+		{"absurd memory", func(s *JobSpec) { s.MemoryMB = 1 << 40 }, "memory_mb"},
+		{"negative timeout", func(s *JobSpec) { s.Timeout = Duration(-time.Second) }, "timeout"},
+		{"retries too many", func(s *JobSpec) { s.Retries.Attempts = 1000 }, "retries.attempts"},
+		{"retry on exit 0", func(s *JobSpec) { s.Retries.OnExitCodes = []int{0} }, "retries.on_exit_codes"},
+		{"max below backoff", func(s *JobSpec) { s.Retries = RetryPolicy{Attempts: 1, Backoff: Duration(time.Minute), MaxBackoff: Duration(time.Second)} }, "retries.max_backoff"},
+		{"reserved env", func(s *JobSpec) { s.Env = map[string]string{"BERTH_CALLBACK_TOKEN": "x"} }, "env.BERTH_CALLBACK_TOKEN"},
+		{"bad env name", func(s *JobSpec) { s.Env = map[string]string{"A=B": "x"} }, "env"},
+		{"bad label", func(s *JobSpec) { s.Labels = map[string]string{"": "x"} }, "labels"},
+		{"priority", func(s *JobSpec) { s.Priority = 5000 }, "priority"},
+		{"callback scheme", func(s *JobSpec) { s.CallbackURL = "ftp://example.com/x" }, "callback_url"},
+		{"run_at out of range", func(s *JobSpec) { s.RunAt = &past }, "run_at"},
+	}
+	for _, tt := range tests {
+		s := ok()
+		tt.change(&s)
+		err := s.Validate()
+		var fe *FieldError
+		switch {
+		case tt.field == "" && err != nil:
+			t.Errorf("%s: Validate() = %v, want nil", tt.name, err)
+		case tt.field != "" && (!errors.As(err, &fe) || fe.Field != tt.field):
+			t.Errorf("%s: Validate() = %v, want an error on field %q", tt.name, err, tt.field)
+		}
+	}
+}
+
+func TestScheduleSpecValidate(t *testing.T) {
+	tests := []struct {
+		spec  ScheduleSpec
+		field string
+	}{
+		{ScheduleSpec{Cron: "@daily", Job: JobSpec{Image: "busybox"}}, ""},
+		{ScheduleSpec{Job: JobSpec{Image: "busybox"}}, "cron"},
+		{ScheduleSpec{Cron: "@daily", TimeZone: "Mars/Olympus", Job: JobSpec{Image: "busybox"}}, "time_zone"},
+		{ScheduleSpec{Cron: "@daily", Concurrency: "sometimes", Job: JobSpec{Image: "busybox"}}, "concurrency"},
+		{ScheduleSpec{Cron: "@daily", Job: JobSpec{}}, "job.image"},
+	}
+	for _, tt := range tests {
+		err := tt.spec.Validate()
+		if tt.field == "" && err != nil || tt.field != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.field+":")) {
+			t.Errorf("Validate(%+v) = %v, want field %q", tt.spec, err, tt.field)
+		}
+	}
+}
