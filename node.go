@@ -40,3 +40,13 @@ func (n *Node) Fits(cpu float64, memoryMB int64) bool {
 	const eps = 1e-9
 	return n.UsedCPU+cpu <= n.CPU+eps && n.UsedMemoryMB+memoryMB <= n.MemoryMB
 }
+
+// Assignment is one active attempt on a node, as the node's executor sees
+// it. Stop is true when the job no longer wants this attempt to run (the job
+// was cancelled, finished by its callback, or moved on): the executor stops
+// the container and reports the attempt finished.
+type Assignment struct {
+	Attempt Attempt `json:"attempt"`
+	Job     Job     `json:"job"` // without attempts
+	Stop    bool    `json:"stop"`
+}

@@ -1,0 +1,249 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/provider"
+)
+
+// execution runs one attempt's container from creation (or adoption) to its
+// final report and removal.
+type execution struct {
+	a        *Agent
+	as       berth.Assignment
+	existing *provider.Status // the container found at adoption, if any
+
+	stopOnce sync.Once
+	stopped  chan struct{} // closed when the server no longer wants the attempt
+}
+
+func newExecution(a *Agent, as berth.Assignment, existing *provider.Status) *execution {
+	e := &execution{a: a, as: as, existing: existing, stopped: make(chan struct{})}
+	if as.Stop {
+		e.requestStop()
+	}
+	return e
+}
+
+func (e *execution) requestStop() { e.stopOnce.Do(func() { close(e.stopped) }) }
+
+func (e *execution) isStopped() bool {
+	select {
+	case <-e.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
+// run drives the attempt. When ctx ends (the agent shuts down) it returns
+// without touching the container, which the next agent adopts.
+func (e *execution) run(ctx context.Context) {
+	id, out, ok := e.prepare(ctx)
+	if !ok {
+		if out != nil {
+			e.finish(ctx, "", *out)
+		}
+		return
+	}
+	out = e.supervise(ctx, id)
+	if out != nil {
+		e.finish(ctx, id, *out)
+	}
+}
+
+// prepare creates and starts the container, or adopts an existing one. It
+// returns the container's handle, or an outcome to report when the attempt
+// ended before running.
+func (e *execution) prepare(ctx context.Context) (string, *berth.Outcome, bool) {
+	r, job, att := e.a.runner, e.as.Job, e.as.Attempt
+	if e.existing == nil && e.isStopped() {
+		return "", &berth.Outcome{Kind: berth.Stopped, Reason: "stopped before it started"}, false
+	}
+	var id string
+	state := provider.Created
+	if e.existing != nil {
+		id, state = e.existing.ID, e.existing.State
+	} else {
+		var err error
+		id, err = r.Create(ctx, provider.Container{
+			JobID: job.ID, AttemptID: att.ID, Node: e.a.cfg.NodeID,
+			Image: job.Image, Command: job.Command, Env: job.Env,
+			CPU: job.CPU, MemoryMB: job.MemoryMB, Labels: job.Labels,
+		})
+		if err != nil {
+			return "", startFailure(ctx, err), false
+		}
+	}
+	if state == provider.Created {
+		if err := r.Start(ctx, id); err != nil {
+			out := startFailure(ctx, err)
+			if ctx.Err() == nil {
+				e.remove(context.WithoutCancel(ctx), id)
+			}
+			return "", out, false
+		}
+	}
+	if err := e.a.server.Started(ctx, att.ID, id); err != nil {
+		if errors.Is(err, berth.ErrStale) || errors.Is(err, berth.ErrNotFound) {
+			e.a.log.Info("attempt no longer current; stopping its container", "attempt", att.ID)
+			e.requestStop()
+		} else if ctx.Err() != nil {
+			return "", nil, false
+		} else {
+			e.a.log.Warn("report started", "attempt", att.ID, "err", err)
+		}
+	}
+	return id, nil, true
+}
+
+// startFailure turns an error from Create or Start into the attempt's
+// outcome: a *provider.StartError fails the job, anything else loses the
+// attempt (re-queued). It returns nil when the agent is shutting down.
+func startFailure(ctx context.Context, err error) *berth.Outcome {
+	if ctx.Err() != nil {
+		return nil
+	}
+	var se *provider.StartError
+	if errors.As(err, &se) {
+		return &berth.Outcome{Kind: berth.StartError, Reason: se.Reason}
+	}
+	return &berth.Outcome{Kind: berth.Lost, Reason: fmt.Sprintf("could not start: %v", err)}
+}
+
+// supervise copies the container's logs, enforces the job's timeout and
+// stop requests, waits for the container to exit and returns the outcome.
+func (e *execution) supervise(ctx context.Context, id string) *berth.Outcome {
+	job := e.as.Job
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		e.copyLogs(ctx, id)
+	}()
+	var timedOut, stopped bool
+	var mu sync.Mutex
+	stopCtx, cancelStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelStop()
+	var timeout <-chan time.Time
+	if job.Timeout > 0 {
+		started := time.Now()
+		if s := e.as.Attempt.StartedAt; s != nil {
+			started = *s
+		}
+		t := time.NewTimer(time.Until(started.Add(time.Duration(job.Timeout))))
+		defer t.Stop()
+		timeout = t.C
+	}
+	waitDone := make(chan struct{})
+	defer close(waitDone)
+	go func() {
+		select {
+		case <-timeout:
+			mu.Lock()
+			timedOut = true
+			mu.Unlock()
+		case <-e.stopped:
+			mu.Lock()
+			stopped = true
+			mu.Unlock()
+		case <-waitDone:
+			return
+		}
+		if err := e.a.runner.Stop(stopCtx, id, e.a.cfg.StopGrace); err != nil && !errors.Is(err, provider.ErrNotFound) {
+			e.a.log.Warn("stop container", "container", id, "err", err)
+		}
+	}()
+	st, err := e.wait(ctx, id)
+	if ctx.Err() != nil {
+		return nil
+	}
+	<-logsDone
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case err != nil:
+		return &berth.Outcome{Kind: berth.Lost, Reason: err.Error()}
+	case stopped:
+		return &berth.Outcome{Kind: berth.Stopped, ExitCode: &st.ExitCode}
+	case timedOut:
+		return &berth.Outcome{Kind: berth.TimedOut, ExitCode: &st.ExitCode}
+	case st.OOMKilled:
+		return &berth.Outcome{Kind: berth.OOMKilled, ExitCode: &st.ExitCode}
+	}
+	return &berth.Outcome{Kind: berth.Exited, ExitCode: &st.ExitCode}
+}
+
+// wait waits for the container to exit, riding out spells when the engine
+// is unreachable. It fails when the container vanished.
+func (e *execution) wait(ctx context.Context, id string) (provider.Status, error) {
+	for {
+		st, err := e.a.runner.Wait(ctx, id)
+		if err == nil {
+			return st, nil
+		}
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		if errors.Is(err, provider.ErrNotFound) {
+			return st, errors.New("container vanished")
+		}
+		if !sleep(ctx, time.Second) {
+			return st, ctx.Err()
+		}
+		st, ierr := e.a.runner.Inspect(ctx, id)
+		switch {
+		case errors.Is(ierr, provider.ErrNotFound):
+			return st, errors.New("container vanished while the engine was unavailable")
+		case ierr == nil && st.State == provider.Exited:
+			return st, nil
+		}
+	}
+}
+
+// copyLogs copies the container's output to the attempt's log from the
+// beginning (so an adopted container's log is complete) until it exits.
+func (e *execution) copyLogs(ctx context.Context, id string) {
+	w, err := e.a.logs.Writer(e.as.Job.ID, e.as.Attempt.ID)
+	if err != nil {
+		e.a.log.Warn("open log", "attempt", e.as.Attempt.ID, "err", err)
+		w = nopCloser{io.Discard}
+	}
+	defer w.Close()
+	if err := e.a.runner.Logs(ctx, id, w); err != nil && ctx.Err() == nil {
+		e.a.log.Warn("copy logs", "attempt", e.as.Attempt.ID, "err", err)
+	}
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// finish reports the outcome until the server takes it (or refuses it as
+// stale), then removes the container: its logs are safe by then.
+func (e *execution) finish(ctx context.Context, id string, out berth.Outcome) {
+	for {
+		err := e.a.server.Finished(ctx, e.as.Attempt.ID, out)
+		if err == nil || errors.Is(err, berth.ErrStale) || errors.Is(err, berth.ErrNotFound) {
+			break
+		}
+		e.a.log.Warn("report finished", "attempt", e.as.Attempt.ID, "err", err)
+		if !sleep(ctx, time.Second) {
+			return
+		}
+	}
+	if id != "" {
+		e.remove(ctx, id)
+	}
+}
+
+func (e *execution) remove(ctx context.Context, id string) {
+	if err := e.a.runner.Remove(ctx, id); err != nil && !errors.Is(err, provider.ErrNotFound) {
+		e.a.log.Warn("remove container", "container", id, "err", err)
+	}
+}

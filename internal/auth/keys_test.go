@@ -1,0 +1,55 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadOrCreate(t *testing.T) {
+	dir := t.TempDir()
+	k1, err := LoadOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, AdminTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("admin.token mode = %v, want 0600", fi.Mode().Perm())
+	}
+	k2, err := LoadOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k1.admin != k2.admin || !k2.IsAdmin(k1.admin) || k2.IsAdmin(k1.admin+"x") || k2.IsAdmin("") {
+		t.Errorf("reloaded keys differ or admin check is wrong")
+	}
+	if k1.CallbackToken("att_1") != k2.CallbackToken("att_1") {
+		t.Errorf("callback tokens differ across reloads")
+	}
+	if !k1.VerifyCallback("att_1", k1.CallbackToken("att_1")) || k1.VerifyCallback("att_2", k1.CallbackToken("att_1")) {
+		t.Errorf("a callback token verifies for the wrong attempt")
+	}
+	key, _ := os.ReadFile(filepath.Join(dir, SigningKeyFile))
+	m := hmac.New(sha256.New, []byte(strings.TrimSpace(string(key))))
+	m.Write([]byte(`{"id":"job_1"}`))
+	if want := "sha256=" + hex.EncodeToString(m.Sum(nil)); k1.Sign([]byte(`{"id":"job_1"}`)) != want {
+		t.Errorf("Sign() = %s, want %s (a receiver's HMAC with signing.key)", k1.Sign([]byte(`{"id":"job_1"}`)), want)
+	}
+}
+
+func TestShortTokenRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, AdminTokenFile), []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreate(dir); err == nil {
+		t.Errorf("LoadOrCreate with a 5-character admin token = nil error, want an error")
+	}
+}
