@@ -49,4 +49,9 @@ type Assignment struct {
 	Attempt Attempt `json:"attempt"`
 	Job     Job     `json:"job"` // without attempts
 	Stop    bool    `json:"stop"`
+	// CallbackURL and CallbackToken let the container report its own
+	// result; the executor passes them as BERTH_CALLBACK_URL and
+	// BERTH_CALLBACK_TOKEN. The token is good for this attempt only.
+	CallbackURL   string `json:"callback_url,omitempty"`
+	CallbackToken string `json:"callback_token,omitempty"`
 }

@@ -74,7 +74,7 @@ func (e *execution) prepare(ctx context.Context) (string, *berth.Outcome, bool) 
 		var err error
 		id, err = r.Create(ctx, provider.Container{
 			JobID: job.ID, AttemptID: att.ID, Node: e.a.cfg.NodeID,
-			Image: job.Image, Command: job.Command, Env: job.Env,
+			Image: job.Image, Command: job.Command, Env: e.env(),
 			CPU: job.CPU, MemoryMB: job.MemoryMB, Labels: job.Labels,
 		})
 		if err != nil {
@@ -101,6 +101,21 @@ func (e *execution) prepare(ctx context.Context) (string, *berth.Outcome, bool) 
 		}
 	}
 	return id, nil, true
+}
+
+// env is the job's environment plus what berth tells every container.
+func (e *execution) env() map[string]string {
+	env := make(map[string]string, len(e.as.Job.Env)+4)
+	for k, v := range e.as.Job.Env {
+		env[k] = v
+	}
+	env["BERTH_JOB_ID"] = e.as.Job.ID
+	env["BERTH_ATTEMPT_ID"] = e.as.Attempt.ID
+	if e.as.CallbackURL != "" {
+		env["BERTH_CALLBACK_URL"] = e.as.CallbackURL
+		env["BERTH_CALLBACK_TOKEN"] = e.as.CallbackToken
+	}
+	return env
 }
 
 // startFailure turns an error from Create or Start into the attempt's

@@ -15,13 +15,21 @@ type Local struct {
 	store    *store.Store
 	notifier *Notifier
 	kick     func() // wakes the dispatcher when capacity may have freed
+	tokens   Tokens
+	baseURL  string // where containers reach the API, for their callback
+}
+
+// Tokens makes per-attempt callback tokens (auth.Keys).
+type Tokens interface {
+	CallbackToken(attemptID string) string
 }
 
 var _ agent.Server = (*Local)(nil)
 
 // NewLocal returns the in-process server side of the agent protocol.
-func NewLocal(s *store.Store, n *Notifier, kick func()) *Local {
-	return &Local{store: s, notifier: n, kick: kick}
+// Containers get callback URLs under baseURL (none when it is empty).
+func NewLocal(s *store.Store, n *Notifier, kick func(), tokens Tokens, baseURL string) *Local {
+	return &Local{store: s, notifier: n, kick: kick, tokens: tokens, baseURL: baseURL}
 }
 
 // Register implements agent.Server.
@@ -43,11 +51,13 @@ func (l *Local) Assignments(ctx context.Context, nodeID string, since uint64, wa
 	if err != nil {
 		return nil, since, err
 	}
-	out := make([]berth.Assignment, len(as))
 	for i, a := range as {
-		out[i] = berth.Assignment(a)
+		if l.baseURL != "" {
+			as[i].CallbackURL = l.baseURL + "/v1/jobs/" + a.Job.ID + "/callback"
+			as[i].CallbackToken = l.tokens.CallbackToken(a.Attempt.ID)
+		}
 	}
-	return out, v, nil
+	return as, v, nil
 }
 
 // Started implements agent.Server.

@@ -111,15 +111,8 @@ func (s *Store) Place(ctx context.Context, ps []Placement, now time.Time) ([]Pla
 	return nil, errUnimplemented
 }
 
-// Assignment is one active attempt on a node, as the node's executor sees
-// it. Stop is true when the job no longer wants this attempt to run (the job
-// was cancelled, finished by its callback, or moved on): the executor stops
-// the container and reports the attempt finished.
-type Assignment struct {
-	Attempt berth.Attempt `json:"attempt"`
-	Job     berth.Job     `json:"job"` // without attempts
-	Stop    bool          `json:"stop"`
-}
+// Assignment is one active attempt on a node, as its executor sees it.
+type Assignment = berth.Assignment
 
 // Assignments returns every active attempt placed on the node.
 func (s *Store) Assignments(ctx context.Context, nodeID string) ([]Assignment, error) {
