@@ -1,0 +1,227 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/store"
+)
+
+func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
+	var spec berth.JobSpec
+	if err := decode(w, r, &spec); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := spec.Validate(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	job, created, err := s.d.Store.CreateJob(r.Context(), spec.WithDefaults(), time.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		s.d.Changed("")
+	}
+	w.Header().Set("Location", "/v1/jobs/"+job.ID)
+	writeJSON(w, status, job)
+}
+
+// jobPage is the answer of GET /v1/jobs.
+type jobPage struct {
+	Jobs       []berth.Job `json:"jobs"`
+	NextCursor string      `json:"next_cursor"`
+}
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
+	f, err := jobFilter(r.URL.Query())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	jobs, next, err := s.d.Store.ListJobs(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if jobs == nil {
+		jobs = []berth.Job{}
+	}
+	writeJSON(w, http.StatusOK, jobPage{Jobs: jobs, NextCursor: next})
+}
+
+// jobFilter reads the query of GET /v1/jobs, refusing what it does not know.
+func jobFilter(q url.Values) (store.JobFilter, error) {
+	f := store.JobFilter{Limit: 50}
+	for key, vals := range q {
+		v := vals[len(vals)-1]
+		switch key {
+		case "state":
+			f.State = berth.State(v)
+			if !f.State.Valid() {
+				return f, &berth.FieldError{Field: "state", Problem: fmt.Sprintf("%q is not a state (scheduled, queued, starting, running, succeeded, failed, cancelled)", v)}
+			}
+		case "label":
+			f.Labels = map[string]string{}
+			for _, l := range vals {
+				k, val, ok := strings.Cut(l, "=")
+				if !ok || k == "" {
+					return f, &berth.FieldError{Field: "label", Problem: fmt.Sprintf("%q is not key=value", l)}
+				}
+				f.Labels[k] = val
+			}
+		case "schedule":
+			f.ScheduleID = v
+		case "cursor":
+			f.Cursor = v
+		case "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				return f, &berth.FieldError{Field: "limit", Problem: "must be an integer from 1 to 1000"}
+			}
+			f.Limit = n
+		default:
+			return f, &berth.FieldError{Field: key, Problem: "unknown query parameter (state, label, schedule, cursor, limit)"}
+		}
+	}
+	return f, nil
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	job, err := s.d.Store.Job(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("job %s: %w", r.PathValue("id"), err))
+		return
+	}
+	writeJSON(w, http.StatusOK, job)
+}
+
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	job, err := s.d.Store.CancelJob(r.Context(), id, "cancelled by user", time.Now())
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("cancel job %s: %w", id, err))
+		return
+	}
+	node := ""
+	if a := job.CurrentAttempt(); a != nil && a.Active() {
+		node = a.Node
+	}
+	s.d.Changed(node)
+	writeJSON(w, http.StatusOK, job)
+}
+
+func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	follow := false
+	for key, vals := range r.URL.Query() {
+		switch key {
+		case "follow":
+			b, err := strconv.ParseBool(vals[0])
+			if err != nil {
+				s.fail(w, r, &berth.FieldError{Field: "follow", Problem: "must be 1, 0, true or false"})
+				return
+			}
+			follow = b
+		default:
+			s.fail(w, r, &berth.FieldError{Field: key, Problem: "unknown query parameter (follow)"})
+			return
+		}
+	}
+	if _, err := s.d.Store.Job(r.Context(), id); err != nil {
+		s.fail(w, r, fmt.Errorf("job %s: %w", id, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	src := func(ctx context.Context) ([]string, bool, error) {
+		job, err := s.d.Store.Job(ctx, id)
+		if err != nil {
+			return nil, false, err
+		}
+		ids := make([]string, len(job.Attempts))
+		active := false
+		for i, a := range job.Attempts {
+			ids[i] = a.ID
+			active = active || a.Active()
+		}
+		return ids, job.State.Terminal() && !active, nil
+	}
+	if err := s.d.Logs.Copy(r.Context(), flusher{w, rc}, id, src, follow); err != nil && r.Context().Err() == nil {
+		s.d.Log.Warn("serve logs", "job", id, "err", err)
+	}
+}
+
+// flusher writes to a response and flushes it on demand, so followed logs
+// reach the client as they are written.
+type flusher struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (f flusher) Write(p []byte) (int, error) { return f.w.Write(p) }
+func (f flusher) Flush()                      { _ = f.rc.Flush() }
+
+// callbackRequest is the body a job POSTs to report its own result.
+type callbackRequest struct {
+	Status string          `json:"status"` // succeeded or failed
+	Result json.RawMessage `json:"result,omitempty"`
+}
+
+func (s *Server) jobCallback(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	tok, ok := bearer(r)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: send the job's BERTH_CALLBACK_TOKEN", "")
+		return
+	}
+	job, err := s.d.Store.Job(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("job %s: %w", id, err))
+		return
+	}
+	a := job.CurrentAttempt()
+	if a == nil || !s.d.Keys.VerifyCallback(a.ID, tok) {
+		writeError(w, http.StatusForbidden, "forbidden", "this token is not the callback token of the job's current attempt", "")
+		return
+	}
+	var req callbackRequest
+	if err := decode(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := berth.Outcome{Kind: berth.Reported, Result: req.Result}
+	switch req.Status {
+	case "succeeded":
+		out.ExitCode = new(0)
+	case "failed":
+		out.ExitCode = new(1)
+	default:
+		s.fail(w, r, &berth.FieldError{Field: "status", Problem: `must be "succeeded" or "failed"`})
+		return
+	}
+	if len(req.Result) > MaxResultBytes {
+		s.fail(w, r, &berth.FieldError{Field: "result", Problem: fmt.Sprintf("is larger than %d bytes", MaxResultBytes)})
+		return
+	}
+	job, err = s.d.Store.ReportResult(r.Context(), a.ID, out, time.Now())
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("job %s: %w", id, err))
+		return
+	}
+	s.d.Changed(a.Node)
+	writeJSON(w, http.StatusOK, job)
+}

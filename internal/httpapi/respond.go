@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	berth "github.com/berth-run/berth"
+)
+
+// apiError is the body of every error answer.
+type apiError struct {
+	Error errorBody `json:"error"`
+}
+
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg, field string) {
+	writeJSON(w, status, apiError{Error: errorBody{Code: code, Message: msg, Field: field}})
+}
+
+// fail answers err: a *berth.FieldError is a 400 naming the field, the
+// domain's sentinels map to 404/409, anything else is a fault of berth.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var fe *berth.FieldError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit), "")
+	case errors.As(err, &fe):
+		msg := fe.Problem
+		if fe.Field != "" {
+			msg = fe.Field + ": " + fe.Problem
+		}
+		writeError(w, http.StatusBadRequest, "invalid_request", msg, fe.Field)
+	case errors.Is(err, berth.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err.Error(), "")
+	case errors.Is(err, berth.ErrConflict), errors.Is(err, berth.ErrStale):
+		writeError(w, http.StatusConflict, "conflict", err.Error(), "")
+	case r.Context().Err() != nil:
+		// The client went away; nobody reads the answer.
+	default:
+		s.d.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error", "")
+	}
+}
+
+// decode reads the body (at most MaxBodyBytes) into v, strictly.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return &berth.FieldError{Problem: "could not read the body: " + err.Error()}
+	}
+	return berth.DecodeStrict(body, v)
+}
