@@ -1,0 +1,67 @@
+// Package providertest is the conformance suite of provider.Runner: every
+// runner, the in-memory fake and each real engine, passes RunRunnerTests.
+// A Harness says how the engine under test expresses the programs the suite
+// runs: as shell commands in an image, or as scripted environment.
+package providertest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/berth-run/berth/internal/provider"
+)
+
+// Harness is what the suite needs of a runner.
+type Harness struct {
+	// NewRunner returns a Runner on the engine under test, for test t. A
+	// later call returns a new Runner on the same engine, as berth has
+	// after a restart.
+	NewRunner func(t *testing.T) provider.Runner
+	// Image is an image the engine has.
+	Image string
+	// MissingImage is an image that no registry has.
+	MissingImage string
+
+	// Exit exits with code.
+	Exit func(code int) Program
+	// Sleep runs for d, then exits 0.
+	Sleep func(d time.Duration) Program
+	// Print writes lines, each to its stream, gap apart, then exits 0.
+	Print func(lines []Line, gap time.Duration) Program
+	// TrapTerm runs until SIGTERM, then exits 143 at once.
+	TrapTerm func() Program
+	// IgnoreTerm runs for a long time and ignores SIGTERM.
+	IgnoreTerm func() Program
+	// ExceedMemory uses more memory than limitMB.
+	ExceedMemory func(limitMB int64) Program
+	// MissingCommand runs a command the image does not have.
+	MissingCommand func() Program
+}
+
+// Program is how a container is told what to do.
+type Program struct {
+	Command []string
+	Env     map[string]string
+}
+
+// Line is a line a program writes.
+type Line struct {
+	Stderr bool
+	Text   string // without the newline
+}
+
+// apply puts p into c.
+func (p Program) apply(c provider.Container) provider.Container {
+	c.Command = p.Command
+	if len(p.Env) > 0 {
+		env := make(map[string]string, len(c.Env)+len(p.Env))
+		for k, v := range c.Env {
+			env[k] = v
+		}
+		for k, v := range p.Env {
+			env[k] = v
+		}
+		c.Env = env
+	}
+	return c
+}
