@@ -34,6 +34,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 func commands() []command {
 	return []command{
+		{"server", "run the berth server (API, scheduler and the local agent)", runServer},
 		{"sim", "simulate scheduling policies over traces (sim deadline)", runSim},
 	}
 }

@@ -122,7 +122,12 @@ func (a *Agent) Run(ctx context.Context) error {
 				a.setHealthy(ctx, false, err.Error())
 				continue
 			}
-			containers, adopted = cs, true
+			for _, c := range cs {
+				if c.Node == a.cfg.NodeID { // other nodes may share the engine
+					containers = append(containers, c)
+				}
+			}
+			adopted = true
 		}
 		as, v, err := a.server.Assignments(ctx, a.cfg.NodeID, version, a.cfg.PollWait)
 		if err != nil {

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/agent"
+	"github.com/berth-run/berth/internal/auth"
+	"github.com/berth-run/berth/internal/control"
+	"github.com/berth-run/berth/internal/httpapi"
+	"github.com/berth-run/berth/internal/logstore"
+	"github.com/berth-run/berth/internal/provider/docker"
+	"github.com/berth-run/berth/internal/store"
+)
+
+// DefaultListen is where berth server listens unless told otherwise.
+const DefaultListen = "127.0.0.1:7070"
+
+// serverConfig is what `berth server` runs with.
+type serverConfig struct {
+	dataDir      string
+	listen       string
+	localAgent   bool
+	cpus         float64
+	memoryMB     int64
+	dockerHost   string
+	advertiseURL string
+	stopGrace    time.Duration
+	logLevel     string
+}
+
+func runServer(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("berth server", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var cfg serverConfig
+	fs.StringVar(&cfg.dataDir, "data", dataDir(env.getenv), "directory of the database, logs and tokens")
+	fs.StringVar(&cfg.listen, "listen", DefaultListen, "address of the REST API")
+	fs.BoolVar(&cfg.localAgent, "local-agent", true, "run jobs on the local Docker engine from this process")
+	fs.Float64Var(&cfg.cpus, "cpus", 0, "vCPUs the local node offers (default: the engine's)")
+	fs.Int64Var(&cfg.memoryMB, "memory-mb", 0, "memory the local node offers, in MB (default: the engine's)")
+	fs.StringVar(&cfg.dockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
+	fs.StringVar(&cfg.advertiseURL, "advertise-url", "", "URL containers use to reach the API for callbacks (default: found from the Docker bridge)")
+	fs.DurationVar(&cfg.stopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when berth stops a container")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	return serve(ctx, cfg, log, env)
+}
+
+// dataDir is the default data directory: BERTH_DATA, else
+// $XDG_DATA_HOME/berth, else ~/.local/share/berth.
+func dataDir(getenv func(string) string) string {
+	if d := getenv("BERTH_DATA"); d != "" {
+		return d
+	}
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "berth")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".berth"
+	}
+	return filepath.Join(home, ".local", "share", "berth")
+}
+
+// serve wires the store, the loops, the API and the local agent, and runs
+// them until ctx ends.
+func serve(ctx context.Context, cfg serverConfig, log *slog.Logger, env *cliEnv) error {
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	keys, err := auth.LoadOrCreate(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.dataDir, "berth.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	logs, err := logstore.New(filepath.Join(cfg.dataDir, "logs"), 0)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	notifier := control.NewNotifier()
+	dispatcher := control.NewDispatcher(control.DispatchConfig{}, st, notifier, log)
+	callbacks := control.NewCallbacks(st, keys, nil, log)
+	kick := func() { dispatcher.Kick(); callbacks.Kick() }
+	schedules := control.NewSchedules(st, notifier, kick, log)
+	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Changed: func(node string) {
+		kick()
+		schedules.Kick()
+		if node != "" {
+			notifier.Notify(node)
+		}
+	}})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	goRun := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil {
+				log.Error(name+" stopped", "err", err)
+				cancel()
+			}
+		}()
+	}
+	servers := []*http.Server{{Handler: api, ReadHeaderTimeout: 10 * time.Second}}
+	goRun("api", serveOn(servers[0], ln))
+	goRun("dispatch", dispatcher.Run)
+	goRun("schedules", schedules.Run)
+	goRun("callbacks", callbacks.Run)
+	if cfg.localAgent {
+		cb, err := startCallbackListener(cfg, ln.Addr(), api, log)
+		if err != nil {
+			return err
+		}
+		if cb.srv != nil {
+			servers = append(servers, cb.srv)
+			goRun("callback listener", serveOn(cb.srv, cb.ln))
+		}
+		dc, err := docker.Dial(cfg.dockerHost)
+		if err != nil {
+			return err
+		}
+		defer dc.Close()
+		local := control.NewLocal(st, notifier, kick, keys, cb.url)
+		nodeID, err := localNodeID(cfg.dataDir)
+		if err != nil {
+			return err
+		}
+		host, _ := os.Hostname()
+		ag := agent.New(agent.Config{NodeID: nodeID, Name: host, Pool: "local", CPU: cfg.cpus, MemoryMB: cfg.memoryMB, StopGrace: cfg.stopGrace},
+			local, docker.New(dc), logs, log.With("component", "agent"))
+		goRun("agent", ag.Run)
+	}
+	fmt.Fprintf(env.stderr, "berth server listening on http://%s (data %s; admin token in %s)\n",
+		ln.Addr(), cfg.dataDir, filepath.Join(cfg.dataDir, auth.AdminTokenFile))
+	<-ctx.Done()
+	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	for _, s := range servers {
+		_ = s.Shutdown(shutdown)
+	}
+	wg.Wait()
+	return nil
+}
+
+func serveOn(srv *http.Server, ln net.Listener) func(context.Context) error {
+	return func(context.Context) error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}
+
+// callbackListener is where containers reach the API for their callbacks.
+type callbackListener struct {
+	url string
+	srv *http.Server // nil when the main listener is reachable already
+	ln  net.Listener
+}
+
+// startCallbackListener finds the URL containers use for callbacks: the
+// --advertise-url, or the main listener when it is not on loopback, or else
+// a second listener on the Docker bridge's gateway address (same port if
+// free) that serves only callbacks.
+func startCallbackListener(cfg serverConfig, main net.Addr, api *httpapi.Server, log *slog.Logger) (callbackListener, error) {
+	if cfg.advertiseURL != "" {
+		return callbackListener{url: cfg.advertiseURL}, nil
+	}
+	tcp, _ := main.(*net.TCPAddr)
+	if tcp != nil && !tcp.IP.IsLoopback() && !tcp.IP.IsUnspecified() {
+		return callbackListener{url: "http://" + main.String()}, nil
+	}
+	gw := bridgeGateway()
+	if gw == "" {
+		if tcp != nil && tcp.IP.IsUnspecified() {
+			log.Warn("no docker0 bridge found; jobs' callbacks use the host's first address", "port", tcp.Port)
+		} else {
+			log.Warn("no docker0 bridge found and the API listens on loopback: jobs cannot call back; set --advertise-url")
+		}
+		return callbackListener{}, nil
+	}
+	port := 0
+	if tcp != nil {
+		port = tcp.Port
+	}
+	if tcp != nil && tcp.IP.IsUnspecified() {
+		return callbackListener{url: "http://" + net.JoinHostPort(gw, strconv.Itoa(port))}, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(gw, strconv.Itoa(port)))
+	if err != nil {
+		ln, err = net.Listen("tcp", net.JoinHostPort(gw, "0"))
+		if err != nil {
+			return callbackListener{}, fmt.Errorf("listen for callbacks on %s: %w", gw, err)
+		}
+	}
+	return callbackListener{
+		url: "http://" + ln.Addr().String(),
+		srv: &http.Server{Handler: api.CallbackOnly(), ReadHeaderTimeout: 10 * time.Second},
+		ln:  ln,
+	}, nil
+}
+
+// localNodeID returns the id of this data directory's local node, made on
+// first start and kept in <data>/node.id: containers carry it, so that
+// servers sharing an engine never touch each other's.
+func localNodeID(dir string) (string, error) {
+	path := filepath.Join(dir, "node.id")
+	b, err := os.ReadFile(path)
+	if err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read node id: %w", err)
+	}
+	id := berth.NewID("node", time.Now())
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write node id: %w", err)
+	}
+	return id, nil
+}
+
+// bridgeGateway returns the IPv4 address of the docker0 bridge, or "".
+func bridgeGateway() string {
+	ifc, err := net.InterfaceByName("docker0")
+	if err != nil {
+		return ""
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+	}
+	return ""
+}
