@@ -1,0 +1,321 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	berth "github.com/berth-run/berth"
+)
+
+// Placement puts one Queued job on one node.
+type Placement struct {
+	JobID      string
+	JobVersion int64 // the version the decision read
+	NodeID     string
+	AttemptID  string // new, from berth.NewID("att", now)
+}
+
+// Place commits placements, each in the same transaction but each checked on
+// its own: the job is still Queued at JobVersion, the node is still ready and
+// healthy, and the job's cpu and memory still fit the node's free capacity
+// (capacity minus its active attempts). Each placement that holds creates
+// the attempt and moves its job to Starting; the others are skipped. Place
+// returns the placements that were committed. A placement without an
+// AttemptID gets one.
+func (s *Store) Place(ctx context.Context, ps []Placement, now time.Time) ([]Placement, error) {
+	var done []Placement
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		done = done[:0]
+		for _, p := range ps {
+			ok, err := place(ctx, tx, &p, now)
+			if err != nil {
+				return fmt.Errorf("job %s on node %s: %w", p.JobID, p.NodeID, err)
+			}
+			if ok {
+				done = append(done, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("place: %w", err)
+	}
+	return done, nil
+}
+
+// place commits one placement inside tx if it still holds, and reports
+// whether it did.
+func place(ctx context.Context, tx *sql.Tx, p *Placement, now time.Time) (bool, error) {
+	var (
+		state   string
+		version int64
+		cpu     float64
+		mem     int64
+	)
+	err := tx.QueryRowContext(ctx, `SELECT state, version, cpu, memory_mb FROM jobs WHERE id = ?`,
+		p.JobID).Scan(&state, &version, &cpu, &mem)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if berth.State(state) != berth.Queued || version != p.JobVersion {
+		return false, nil
+	}
+	n, err := loadNode(ctx, tx, p.NodeID)
+	if errors.Is(err, berth.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !n.Schedulable() || !n.Fits(cpu, mem) {
+		return false, nil
+	}
+	if p.AttemptID == "" {
+		p.AttemptID = berth.NewID("att", now)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (id, job_id, node_id, created_at)
+		VALUES (?, ?, ?, ?)`, p.AttemptID, p.JobID, p.NodeID, ts(now)); err != nil {
+		return false, fmt.Errorf("insert attempt %s: %w", p.AttemptID, err)
+	}
+	name := n.Name
+	if name == "" {
+		name = n.ID
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, reason = ?, updated_at = ?,
+		version = version + 1 WHERE id = ?`,
+		string(berth.Starting), "starting on "+name, ts(now), p.JobID); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Assignment is one active attempt on a node, as its executor sees it.
+type Assignment = berth.Assignment
+
+// Assignments returns every active attempt placed on the node, oldest first.
+func (s *Store) Assignments(ctx context.Context, nodeID string) ([]Assignment, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+attemptCols+`, `+jobCols+`,
+		(SELECT x.id FROM attempts x WHERE x.job_id = a.job_id ORDER BY x.seq DESC LIMIT 1)
+		FROM attempts a JOIN jobs j ON j.id = a.job_id
+		WHERE a.node_id = ? AND a.finished_at IS NULL ORDER BY a.seq`, nodeID)
+	if err != nil {
+		return nil, fmt.Errorf("assignments of node %s: %w", nodeID, err)
+	}
+	defer rows.Close()
+	out := []Assignment{}
+	for rows.Next() {
+		var (
+			ar      attemptRow
+			jr      jobRow
+			current string
+		)
+		if err := rows.Scan(append(append(ar.dest(), jr.dest()...), &current)...); err != nil {
+			return nil, fmt.Errorf("assignments of node %s: %w", nodeID, err)
+		}
+		a, err := ar.attempt()
+		if err != nil {
+			return nil, fmt.Errorf("assignments of node %s: %w", nodeID, err)
+		}
+		j, err := jr.job()
+		if err != nil {
+			return nil, fmt.Errorf("assignments of node %s: %w", nodeID, err)
+		}
+		stop := !j.State.Active() || current != a.ID
+		out = append(out, Assignment{Attempt: a, Job: j, Stop: stop})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("assignments of node %s: %w", nodeID, err)
+	}
+	return out, nil
+}
+
+// loadAttempt reads one attempt and its job's id, or returns
+// berth.ErrNotFound.
+func loadAttempt(ctx context.Context, q querier, id string) (berth.Attempt, string, error) {
+	a, jobID, err := scanAttempt(q.QueryRowContext(ctx, `SELECT `+attemptCols+` FROM attempts a WHERE a.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return berth.Attempt{}, "", fmt.Errorf("attempt %s: %w", id, berth.ErrNotFound)
+	}
+	if err != nil {
+		return berth.Attempt{}, "", fmt.Errorf("attempt %s: %w", id, err)
+	}
+	return a, jobID, nil
+}
+
+// runs reports whether j still runs attempt id: it is Starting or Running
+// and id is its current attempt.
+func runs(j *berth.Job, id string) bool {
+	cur := j.CurrentAttempt()
+	return j.State.Active() && cur != nil && cur.ID == id
+}
+
+// nodeName is how reasons name a node: its name, else its id.
+func nodeName(ctx context.Context, q querier, id string) string {
+	var name string
+	if err := q.QueryRowContext(ctx, `SELECT name FROM nodes WHERE id = ?`, id).Scan(&name); err != nil || name == "" {
+		return id
+	}
+	return name
+}
+
+// AttemptStarted records that the attempt's container runs: it sets the
+// container id and started_at, and moves the job from Starting to Running.
+// It returns berth.ErrStale if the attempt is not active or not its job's
+// current attempt, and berth.ErrNotFound if there is no such attempt.
+// Reporting twice is harmless: started_at keeps its first value, and a
+// report that changes nothing does not bump the job's version.
+func (s *Store) AttemptStarted(ctx context.Context, attemptID, containerID string, now time.Time) (berth.Job, error) {
+	var j berth.Job
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		a, jobID, err := loadAttempt(ctx, tx, attemptID)
+		if err != nil {
+			return err
+		}
+		if j, err = loadJob(ctx, tx, jobID); err != nil {
+			return err
+		}
+		if cur := j.CurrentAttempt(); !a.Active() || cur == nil || cur.ID != a.ID {
+			return fmt.Errorf("attempt %s is not the active attempt of job %s: %w", attemptID, jobID, berth.ErrStale)
+		}
+		r, err := tx.ExecContext(ctx, `UPDATE attempts SET container_id = ?, started_at = COALESCE(started_at, ?)
+			WHERE id = ? AND (started_at IS NULL OR container_id != ?)`, containerID, ts(now), attemptID, containerID)
+		if err != nil {
+			return err
+		}
+		changed, err := r.RowsAffected()
+		if err != nil {
+			return err
+		}
+		switch {
+		case j.State == berth.Starting:
+			_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ?, reason = ?, updated_at = ?,
+				version = version + 1 WHERE id = ?`,
+				string(berth.Running), "running on "+nodeName(ctx, tx, a.Node), ts(now), jobID)
+		case changed > 0:
+			_, err = tx.ExecContext(ctx, `UPDATE jobs SET updated_at = ?, version = version + 1 WHERE id = ?`, ts(now), jobID)
+		default:
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		j, err = loadJob(ctx, tx, jobID)
+		return err
+	})
+	if err != nil {
+		return berth.Job{}, fmt.Errorf("attempt %s started: %w", attemptID, err)
+	}
+	return j, nil
+}
+
+// FinishAttempt records how an active attempt ended and closes it. If the
+// job is not terminal and still runs the attempt (Starting or Running, with
+// it as its current attempt), the job moves as berth.Next decides (retry,
+// re-queue, succeed, fail), and a terminal job gets its callback queued. If
+// the job is already terminal (cancelled, or finished by its callback) or
+// has moved on, only the attempt is closed. A finished or unknown attempt
+// returns berth.ErrStale or berth.ErrNotFound.
+func (s *Store) FinishAttempt(ctx context.Context, attemptID string, out berth.Outcome, now time.Time) (berth.Job, error) {
+	var j berth.Job
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		a, jobID, err := loadAttempt(ctx, tx, attemptID)
+		if err != nil {
+			return err
+		}
+		if !a.Active() {
+			return fmt.Errorf("attempt %s has finished: %w", attemptID, berth.ErrStale)
+		}
+		if j, err = loadJob(ctx, tx, jobID); err != nil {
+			return err
+		}
+		moves := runs(&j, a.ID)
+		reason := string(out.Kind)
+		if out.Reason != "" {
+			reason += ": " + out.Reason
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE attempts SET finished_at = ?, exit_code = ?, reason = ?
+			WHERE id = ?`, ts(now), nullInt(out.ExitCode), reason, attemptID); err != nil {
+			return err
+		}
+		if !moves {
+			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET updated_at = ?, version = version + 1
+				WHERE id = ?`, ts(now), jobID); err != nil {
+				return err
+			}
+			j, err = loadJob(ctx, tx, jobID)
+			return err
+		}
+		t := berth.Next(&j, &a, out, now)
+		j, err = applyTransition(ctx, tx, jobID, t, nil, now)
+		return err
+	})
+	if err != nil {
+		return berth.Job{}, fmt.Errorf("finish attempt %s: %w", attemptID, err)
+	}
+	return j, nil
+}
+
+// ReportResult applies a result the job reported about itself (out.Kind is
+// berth.Reported) to the job whose current, active attempt is attemptID:
+// the job moves as berth.Next decides and records out.Result. The attempt
+// stays active until its executor reports it finished. A terminal job
+// returns berth.ErrConflict; a non-current attempt berth.ErrStale; an
+// unknown attempt berth.ErrNotFound.
+func (s *Store) ReportResult(ctx context.Context, attemptID string, out berth.Outcome, now time.Time) (berth.Job, error) {
+	if out.Kind != berth.Reported {
+		return berth.Job{}, fmt.Errorf("report result of attempt %s: outcome is %q, want %q", attemptID, out.Kind, berth.Reported)
+	}
+	if out.Result != nil && !json.Valid(out.Result) {
+		return berth.Job{}, fmt.Errorf("report result of attempt %s: result is not valid JSON", attemptID)
+	}
+	var j berth.Job
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		a, jobID, err := loadAttempt(ctx, tx, attemptID)
+		if err != nil {
+			return err
+		}
+		if j, err = loadJob(ctx, tx, jobID); err != nil {
+			return err
+		}
+		if j.State.Terminal() {
+			return fmt.Errorf("job %s is %s: %w", jobID, j.State, berth.ErrConflict)
+		}
+		if !a.Active() || !runs(&j, a.ID) {
+			return fmt.Errorf("attempt %s is not the running attempt of job %s: %w", attemptID, jobID, berth.ErrStale)
+		}
+		t := berth.Next(&j, &a, out, now)
+		j, err = applyTransition(ctx, tx, jobID, t, out.Result, now)
+		return err
+	})
+	if err != nil {
+		return berth.Job{}, fmt.Errorf("report result of attempt %s: %w", attemptID, err)
+	}
+	return j, nil
+}
+
+// applyTransition moves a job as t says, records result when it is set,
+// and returns the job, with its callback queued if t made it terminal.
+func applyTransition(ctx context.Context, tx *sql.Tx, jobID string, t berth.Transition, result json.RawMessage, now time.Time) (berth.Job, error) {
+	var fin, res any
+	if t.State.Terminal() {
+		fin = ts(now)
+	}
+	if result != nil {
+		res = string(result)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, reason = ?, exit_code = ?,
+		not_before = COALESCE(?, not_before), retried = ?, requeued = ?, finished_at = ?,
+		result = COALESCE(?, result), updated_at = ?, version = version + 1 WHERE id = ?`,
+		string(t.State), t.Reason, nullInt(t.ExitCode), tsPtr(t.NotBefore), t.Retried, t.Requeued,
+		fin, res, ts(now), jobID); err != nil {
+		return berth.Job{}, err
+	}
+	return reloadJob(ctx, tx, jobID, t.State.Terminal(), now)
+}
