@@ -86,9 +86,10 @@ type Agent struct {
 	logs   LogSink
 	log    *slog.Logger
 
-	// mu guards execs and healthy.
+	// mu guards execs, done and healthy.
 	mu      sync.Mutex
 	execs   map[string]*execution // by attempt id
+	done    recent                // attempts this agent finished: a late poll answer must not start them again
 	healthy bool
 	wg      sync.WaitGroup
 }
@@ -162,6 +163,9 @@ func (a *Agent) reconcile(ctx context.Context, as []berth.Assignment, containers
 			}
 			continue
 		}
+		if a.done.has(as.Attempt.ID) {
+			continue
+		}
 		var existing *provider.Status
 		if c, ok := byAttempt[as.Attempt.ID]; ok {
 			existing = &c
@@ -174,6 +178,9 @@ func (a *Agent) reconcile(ctx context.Context, as []berth.Assignment, containers
 			e.run(ctx)
 			a.mu.Lock()
 			delete(a.execs, as.Attempt.ID)
+			if ctx.Err() == nil {
+				a.done.add(as.Attempt.ID)
+			}
 			a.mu.Unlock()
 		}()
 	}
@@ -249,3 +256,28 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// recent is a bounded set of attempt ids, forgetting the oldest.
+type recent struct {
+	set   map[string]bool
+	order []string
+}
+
+const recentSize = 4096
+
+func (r *recent) add(id string) {
+	if r.set == nil {
+		r.set = make(map[string]bool)
+	}
+	if r.set[id] {
+		return
+	}
+	if len(r.order) >= recentSize {
+		delete(r.set, r.order[0])
+		r.order = r.order[1:]
+	}
+	r.set[id] = true
+	r.order = append(r.order, id)
+}
+
+func (r *recent) has(id string) bool { return r.set[id] }

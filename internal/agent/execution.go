@@ -66,6 +66,10 @@ func (e *execution) prepare(ctx context.Context) (string, *berth.Outcome, bool) 
 	if e.existing == nil && e.isStopped() {
 		return "", &berth.Outcome{Kind: berth.Stopped, Reason: "stopped before it started"}, false
 	}
+	if e.existing == nil && att.StartedAt != nil {
+		// It ran here before, and its container is gone: never run it twice.
+		return "", &berth.Outcome{Kind: berth.Lost, Reason: "container vanished"}, false
+	}
 	var id string
 	state := provider.Created
 	if e.existing != nil {
