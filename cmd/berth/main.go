@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // command is one subcommand of berth.
@@ -25,6 +26,10 @@ type cliEnv struct {
 	stdout, stderr io.Writer
 	stdin          io.Reader
 	getenv         func(string) string
+	now            func() time.Time // nil means time.Now
+	// width is the number of columns of the terminal stdout writes to; tables
+	// are fitted to it. 0 (not a terminal) leaves them untruncated.
+	width int
 }
 
 // exitError carries a command's exit code without printing anything more.
@@ -35,13 +40,22 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 func commands() []command {
 	return []command{
 		{"server", "run the berth server (API, scheduler and the local agent)", runServer},
+		{"run", "run a container and stream its output; exit with its exit code", runRun},
+		{"submit", "submit a job from a JSON or YAML file", runSubmit},
+		{"jobs", "list jobs", runJobs},
+		{"status", "show a job and its attempts", runStatus},
+		{"logs", "print a job's output", runLogs},
+		{"cancel", "cancel jobs", runCancel},
+		{"schedules", "list, create and delete cron schedules", runSchedules},
+		{"nodes", "list nodes", runNodes},
 		{"sim", "simulate scheduling policies over traces (sim deadline)", runSim},
 	}
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}
+	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv,
+		now: time.Now, width: terminalWidth(os.Stdout, os.Getenv)}
 	code := run(ctx, env, os.Args[1:])
 	stop()
 	os.Exit(code)
@@ -66,6 +80,9 @@ func run(ctx context.Context, env *cliEnv, args []string) int {
 			return ee.code
 		default:
 			fmt.Fprintf(env.stderr, "berth %s: %v\n", c.name, err)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				fmt.Fprintln(env.stderr, "is berth server running there? BERTH_ADDR says where it listens")
+			}
 			return 1
 		}
 	}

@@ -26,7 +26,8 @@ import (
 	"github.com/berth-run/berth/internal/store"
 )
 
-// DefaultListen is where berth server listens unless told otherwise.
+// DefaultListen is where berth server listens unless told otherwise; the
+// CLI's defaultAddr points at it.
 const DefaultListen = "127.0.0.1:7070"
 
 // serverConfig is what `berth server` runs with.
@@ -46,7 +47,11 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs := flag.NewFlagSet("berth server", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	var cfg serverConfig
-	fs.StringVar(&cfg.dataDir, "data", dataDir(env.getenv), "directory of the database, logs and tokens")
+	defaultData, err := dataDir(env.getenv)
+	if err != nil {
+		defaultData = ".berth"
+	}
+	fs.StringVar(&cfg.dataDir, "data", defaultData, "directory of the database, logs and tokens (default: BERTH_DATA, $XDG_DATA_HOME/berth or ~/.local/share/berth)")
 	fs.StringVar(&cfg.listen, "listen", DefaultListen, "address of the REST API")
 	fs.BoolVar(&cfg.localAgent, "local-agent", true, "run jobs on the local Docker engine from this process")
 	fs.Float64Var(&cfg.cpus, "cpus", 0, "vCPUs the local node offers (default: the engine's)")
@@ -67,22 +72,6 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
 	return serve(ctx, cfg, log, env)
-}
-
-// dataDir is the default data directory: BERTH_DATA, else
-// $XDG_DATA_HOME/berth, else ~/.local/share/berth.
-func dataDir(getenv func(string) string) string {
-	if d := getenv("BERTH_DATA"); d != "" {
-		return d
-	}
-	if d := getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "berth")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ".berth"
-	}
-	return filepath.Join(home, ".local", "share", "berth")
 }
 
 // serve wires the store, the loops, the API and the local agent, and runs

@@ -1,0 +1,124 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+
+	berth "github.com/berth-run/berth"
+)
+
+// SubmitJob asks the server to run spec. created is true when a new job was
+// made (201) and false when spec's idempotency key matched an existing job,
+// which comes back unchanged (200). An invalid spec gives a *Error with code
+// invalid_request and Field naming the field at fault.
+func (c *Client) SubmitJob(ctx context.Context, spec berth.JobSpec) (job berth.Job, created bool, err error) {
+	status, err := c.call(ctx, request{method: http.MethodPost, path: "/v1/jobs", body: spec}, &job)
+	if err != nil {
+		return berth.Job{}, false, err
+	}
+	return job, status == http.StatusCreated, nil
+}
+
+// Job returns the job with its attempts. An unknown id gives a *Error with
+// code not_found.
+func (c *Client) Job(ctx context.Context, id string) (berth.Job, error) {
+	var job berth.Job
+	_, err := c.call(ctx, request{method: http.MethodGet, path: "/v1/jobs/" + url.PathEscape(id)}, &job)
+	return job, err
+}
+
+// JobQuery selects jobs for ListJobs. Zero fields select everything.
+type JobQuery struct {
+	State    berth.State
+	Labels   map[string]string // every label must match
+	Schedule string            // jobs created by this schedule
+	Cursor   string            // NextCursor of the previous page; "" for the first
+	Limit    int               // page size; 0 means the server's default
+}
+
+// values encodes q as the query of GET /v1/jobs.
+func (q JobQuery) values() url.Values {
+	v := url.Values{}
+	if q.State != "" {
+		v.Set("state", string(q.State))
+	}
+	keys := make([]string, 0, len(q.Labels))
+	for k := range q.Labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v.Add("label", k+"="+q.Labels[k])
+	}
+	if q.Schedule != "" {
+		v.Set("schedule", q.Schedule)
+	}
+	if q.Cursor != "" {
+		v.Set("cursor", q.Cursor)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	return v
+}
+
+// JobPage is one page of a job listing.
+type JobPage struct {
+	Jobs       []berth.Job `json:"jobs"`
+	NextCursor string      `json:"next_cursor"` // "" on the last page
+}
+
+// ListJobs returns one page of the jobs q selects, newest first. Pass the
+// page's NextCursor as q.Cursor for the next one. An invalid state, label or
+// cursor gives a *Error with code invalid_request.
+func (c *Client) ListJobs(ctx context.Context, q JobQuery) (JobPage, error) {
+	var page JobPage
+	_, err := c.call(ctx, request{method: http.MethodGet, path: "/v1/jobs", query: q.values()}, &page)
+	return page, err
+}
+
+// CancelJob cancels the job and returns it. A job that has already finished
+// gives a *Error with code conflict; an unknown id, code not_found.
+func (c *Client) CancelJob(ctx context.Context, id string) (berth.Job, error) {
+	var job berth.Job
+	_, err := c.call(ctx, request{method: http.MethodPost, path: "/v1/jobs/" + url.PathEscape(id) + "/cancel"}, &job)
+	return job, err
+}
+
+// Logs returns the job's output (stdout and stderr, across attempts) as
+// plain text. With follow, the stream stays open until the job is terminal
+// or ctx ends; a read then fails with ctx's error. The caller closes it. An
+// unknown id gives a *Error with code not_found, before any read.
+func (c *Client) Logs(ctx context.Context, id string, follow bool) (io.ReadCloser, error) {
+	r := request{method: http.MethodGet, path: "/v1/jobs/" + url.PathEscape(id) + "/logs"}
+	if follow {
+		r.query = url.Values{"follow": {"1"}}
+	}
+	resp, err := c.send(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// Callback reports a job's own result, as the job itself does with the
+// per-attempt token it finds in BERTH_CALLBACK_TOKEN (an empty token sends
+// the client's own). status is "succeeded" or "failed"; result is any small
+// JSON value, or nil. It returns the job.
+// A token that is not the current attempt's gives a *Error with code
+// unauthorized (or forbidden); a job already finished, code conflict.
+func (c *Client) Callback(ctx context.Context, jobID, token, status string, result json.RawMessage) (berth.Job, error) {
+	body := struct {
+		Status string          `json:"status"`
+		Result json.RawMessage `json:"result,omitempty"`
+	}{status, result}
+	var job berth.Job
+	r := request{method: http.MethodPost, path: "/v1/jobs/" + url.PathEscape(jobID) + "/callback", body: body, token: token}
+	_, err := c.call(ctx, r, &job)
+	return job, err
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"time"
+
+	berth "github.com/berth-run/berth"
+)
+
+// jobFlags are the flags that describe a job, shared by run and
+// schedules create.
+type jobFlags struct {
+	name           string
+	cpu            float64
+	memoryMB       int64
+	env            mapFlag
+	labels         mapFlag
+	timeout        time.Duration
+	retries        int
+	retryBackoff   time.Duration
+	retryOn        intsFlag
+	priority       int
+	runAt          string
+	callbackURL    string
+	idempotencyKey string
+}
+
+// jobFlagSet says which of the job flags a command takes.
+type jobFlagSet struct {
+	name bool // --name names the job (schedules create names the schedule)
+	once bool // --run-at and --idempotency-key, for one job (not a schedule's)
+}
+
+// register adds the flags to fs. A bare -e KEY takes its value from getenv.
+func (f *jobFlags) register(fs *flag.FlagSet, set jobFlagSet, getenv func(string) string) {
+	if set.name {
+		fs.StringVar(&f.name, "name", "", "job `name`")
+	}
+	fs.Float64Var(&f.cpu, "cpu", 0, "vCPUs to reserve, fractional (default 0.5)")
+	fs.Int64Var(&f.memoryMB, "memory", 0, "memory limit in `MB` (default 256)")
+	f.env.lookup = getenv
+	fs.Var(&f.env, "e", "set environment variable `KEY=VALUE` (repeatable; KEY alone copies it from here)")
+	fs.Var(&f.env, "env", "set environment variable `KEY=VALUE` (repeatable)")
+	fs.Var(&f.labels, "label", "add label `KEY=VALUE` (repeatable)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "stop the job after this `duration` (default none)")
+	fs.IntVar(&f.retries, "retries", 0, "retry a failed job up to `N` times")
+	fs.DurationVar(&f.retryBackoff, "retry-backoff", 0, "wait this `duration` before the first retry, doubling after (default 10s)")
+	fs.Var(&f.retryOn, "retry-on-exit-codes", "retry only on these exit `codes`, such as 1,2")
+	fs.IntVar(&f.priority, "priority", 0, "`priority` from -1000 to 1000; higher runs first")
+	if set.once {
+		fs.StringVar(&f.runAt, "run-at", "", "run at this `time` (RFC 3339, such as 2026-05-01T02:00:00Z)")
+		fs.StringVar(&f.idempotencyKey, "idempotency-key", "", "submit at most one job with this `key`")
+	}
+	fs.StringVar(&f.callbackURL, "callback-url", "", "POST the finished job to this `URL`")
+}
+
+// spec builds the job spec for image and command from the flags.
+func (f *jobFlags) spec(image string, command []string) (berth.JobSpec, error) {
+	s := berth.JobSpec{
+		Name:           f.name,
+		Image:          image,
+		Command:        command,
+		Env:            f.env.m,
+		CPU:            f.cpu,
+		MemoryMB:       f.memoryMB,
+		Timeout:        berth.Duration(f.timeout),
+		Retries:        berth.RetryPolicy{Attempts: f.retries, Backoff: berth.Duration(f.retryBackoff), OnExitCodes: f.retryOn},
+		Priority:       f.priority,
+		Labels:         f.labels.m,
+		CallbackURL:    f.callbackURL,
+		IdempotencyKey: f.idempotencyKey,
+	}
+	if f.runAt != "" {
+		t, err := time.Parse(time.RFC3339, f.runAt)
+		if err != nil {
+			return s, fmt.Errorf("--run-at %q is not an RFC 3339 time such as 2026-05-01T02:00:00Z", f.runAt)
+		}
+		s.RunAt = &t
+	}
+	return s, nil
+}
+
+// imageAndCommand splits IMAGE [--] [CMD ARGS...].
+func imageAndCommand(args []string) (image string, command []string, ok bool) {
+	if len(args) == 0 || args[0] == "" {
+		return "", nil, false
+	}
+	image, command = args[0], args[1:]
+	if len(command) > 0 && command[0] == "--" {
+		command = command[1:]
+	}
+	if len(command) == 0 {
+		command = nil
+	}
+	return image, command, true
+}
