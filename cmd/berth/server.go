@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -44,14 +43,13 @@ type serverConfig struct {
 }
 
 func runServer(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("berth server", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "server", "server [--data DIR] [--listen ADDR] [flags]")
 	var cfg serverConfig
 	defaultData, err := dataDir(env.getenv)
 	if err != nil {
 		defaultData = ".berth"
 	}
-	fs.StringVar(&cfg.dataDir, "data", defaultData, "directory of the database, logs and tokens (default: BERTH_DATA, $XDG_DATA_HOME/berth or ~/.local/share/berth)")
+	fs.StringVar(&cfg.dataDir, "data", defaultData, "`directory` of the database, logs and tokens (BERTH_DATA, else $XDG_DATA_HOME/berth, else ~/.local/share/berth)")
 	fs.StringVar(&cfg.listen, "listen", DefaultListen, "address of the REST API")
 	fs.BoolVar(&cfg.localAgent, "local-agent", true, "run jobs on the local Docker engine from this process")
 	fs.Float64Var(&cfg.cpus, "cpus", 0, "vCPUs the local node offers (default: the engine's)")
@@ -60,11 +58,11 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&cfg.advertiseURL, "advertise-url", "", "URL containers use to reach the API for callbacks (default: found from the Docker bridge)")
 	fs.DurationVar(&cfg.stopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when berth stops a container")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return exitError{2}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
