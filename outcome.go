@@ -56,7 +56,7 @@ type Transition struct {
 // It is pure: the store calls it inside the transaction that records out.
 func Next(j *Job, a *Attempt, out Outcome, now time.Time) Transition {
 	t := Transition{Retried: j.Retried, Requeued: j.Requeued, ExitCode: out.ExitCode}
-	failure := describe(j, out)
+	failure := Describe(j, out)
 	switch {
 	case j.State == Cancelled || out.Kind == Stopped:
 		t.State, t.Reason = Cancelled, "cancelled"
@@ -94,8 +94,9 @@ func succeeded(out Outcome) bool {
 	return (out.Kind == Exited || out.Kind == Reported) && out.ExitCode != nil && *out.ExitCode == 0
 }
 
-// describe is the human-readable reason for out.
-func describe(j *Job, out Outcome) string {
+// Describe is the human-readable reason for out, an outcome of one of j's
+// attempts: "exit code 3", "timeout after 10m", "node lost".
+func Describe(j *Job, out Outcome) string {
 	var s string
 	switch out.Kind {
 	case Exited:

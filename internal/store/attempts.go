@@ -236,10 +236,7 @@ func (s *Store) FinishAttempt(ctx context.Context, attemptID string, out berth.O
 			return err
 		}
 		moves := runs(&j, a.ID)
-		reason := string(out.Kind)
-		if out.Reason != "" {
-			reason += ": " + out.Reason
-		}
+		reason := berth.Describe(&j, out)
 		if _, err := tx.ExecContext(ctx, `UPDATE attempts SET finished_at = ?, exit_code = ?, reason = ?
 			WHERE id = ?`, ts(now), nullInt(out.ExitCode), reason, attemptID); err != nil {
 			return err
