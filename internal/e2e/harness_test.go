@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 
 // server is one `berth server` process and its data directory.
 type server struct {
-	t     *testing.T
+	t     testing.TB
 	data  string
 	addr  string
 	args  []string
@@ -67,7 +67,7 @@ func startServer(t *testing.T, flags ...string) *server {
 	return s
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -224,7 +224,7 @@ func (s *server) logs(id string) string {
 }
 
 // containers lists the containers berth made for a job, running or not.
-func containers(t *testing.T, jobID string) []string {
+func containers(t testing.TB, jobID string) []string {
 	t.Helper()
 	out, err := exec.Command("docker", "ps", "-aq", "--filter", "label=berth.job="+jobID).Output()
 	if err != nil {
@@ -235,7 +235,7 @@ func containers(t *testing.T, jobID string) []string {
 
 // removeContainers removes what a test's server left behind, so that tests
 // do not see each other's containers.
-func removeContainers(t *testing.T, data string) {
+func removeContainers(t testing.TB, data string) {
 	node, err := os.ReadFile(filepath.Join(data, "node.id"))
 	if err != nil {
 		return

@@ -32,7 +32,7 @@ func TestJobRunsToCompletion(t *testing.T) {
 	waitNoContainers(t, j.ID)
 }
 
-func waitNoContainers(t *testing.T, jobID string) {
+func waitNoContainers(t testing.TB, jobID string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(containers(t, jobID)) > 0 {
