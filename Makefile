@@ -21,7 +21,7 @@ vet: ## go vet
 	$(GO) vet $(PKGS)
 
 staticcheck: ## staticcheck (installed on demand)
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 $(PKGS)
 
 race: ## the tests under the race detector
 	$(GO) test -race $(TESTFLAGS) $(PKGS)
