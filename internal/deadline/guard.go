@@ -39,6 +39,9 @@ func (s State) safe(m Mode, spotNow bool) bool {
 		m = None
 	}
 	done := s.Done
+	if s.Checkpoint == CheckpointNone && m != s.Mode {
+		done = 0 // a changeover restarts the job from zero
+	}
 	if m == Spot {
 		pend := s.Changeover
 		if s.Mode == Spot {

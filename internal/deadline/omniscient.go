@@ -18,6 +18,11 @@ import "math"
 // one uninterrupted run of H+N ticks: on Spot if some period of availability
 // holds one, else on on-demand.
 func (su Setup) Omniscient(avail []bool) (out Outcome, ok bool) {
+	return su.omniscientWith(avail, nil)
+}
+
+// omniscientWith is Omniscient reusing the buffers of dp when it fits.
+func (su Setup) omniscientWith(avail []bool, dp *runDP) (out Outcome, ok bool) {
 	n, h, T := su.N, su.H, su.T
 	if h+n > T {
 		return Outcome{}, false
@@ -28,7 +33,7 @@ func (su Setup) Omniscient(avail []bool) (out Outcome, ok bool) {
 	if su.Job.Checkpoint == CheckpointNone {
 		return su.omniscientNoCheckpoint(avail), true
 	}
-	dp := newRunDP(n, h, T, su.SpotCost)
+	dp = dp.reset(n, h, T, su.SpotCost)
 	for s := 0; s < T; {
 		up := s < len(avail) && avail[s]
 		e := s + 1
@@ -90,18 +95,30 @@ type runDP struct {
 	bestSpot int
 }
 
-func newRunDP(n, h, T int, ps float64) *runDP {
-	mk := func() []cell {
-		c := make([]cell, n)
+// reset readies d (or a new runDP when d is nil) for a job of n work ticks,
+// h changeover ticks and T ticks to its deadline.
+func (d *runDP) reset(n, h, T int, ps float64) *runDP {
+	if d == nil {
+		d = &runDP{}
+	}
+	grow := func(c []cell) []cell {
+		if cap(c) < n {
+			c = make([]cell, n)
+		}
+		c = c[:n]
 		for i := range c {
 			c[i] = unreached
 		}
 		return c
 	}
-	d := &runDP{n: n, h: h, T: T, ps: ps, idle: mk(), nidle: mk(), best: math.Inf(1)}
-	for range h + 1 {
-		d.od = append(d.od, mk())
-		d.nod = append(d.nod, mk())
+	d.n, d.h, d.T, d.ps, d.best, d.bestSpot = n, h, T, ps, math.Inf(1), 0
+	d.idle, d.nidle = grow(d.idle), grow(d.nidle)
+	for len(d.od) < h+1 {
+		d.od, d.nod = append(d.od, nil), append(d.nod, nil)
+	}
+	d.od, d.nod = d.od[:h+1], d.nod[:h+1]
+	for r := range d.od {
+		d.od[r], d.nod[r] = grow(d.od[r]), grow(d.nod[r])
 	}
 	d.idle[0] = cell{}
 	return d
@@ -181,7 +198,7 @@ func (d *runDP) startOnDemand(lo, hi, L int) {
 		return
 	}
 	span := L - h
-	q := d.deque[:0]
+	q, head := d.deque[:0], 0
 	key := func(w int) float64 { return d.idle[w].cost - float64(w) }
 	next := lo
 	for v := lo; v < d.n && v <= hi+span; v++ {
@@ -189,19 +206,19 @@ func (d *runDP) startOnDemand(lo, hi, L int) {
 			if math.IsInf(d.idle[next].cost, 1) {
 				continue
 			}
-			for len(q) > 0 && !(key(q[len(q)-1]) < key(next) ||
+			for len(q) > head && !(key(q[len(q)-1]) < key(next) ||
 				(key(q[len(q)-1]) == key(next) && d.idle[q[len(q)-1]].spot >= d.idle[next].spot)) {
 				q = q[:len(q)-1]
 			}
 			q = append(q, next)
 		}
-		for len(q) > 0 && q[0] < v-span {
-			q = q[1:]
+		for len(q) > head && q[head] < v-span {
+			head++
 		}
-		if len(q) == 0 {
+		if len(q) == head {
 			continue
 		}
-		w := q[0]
+		w := q[head]
 		relax(&d.nod[0][v], cell{d.idle[w].cost + float64(v-w+h), d.idle[w].spot})
 	}
 	d.deque = q

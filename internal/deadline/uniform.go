@@ -44,7 +44,7 @@ func uniformWant(s State, o Observation, ep func(time.Duration) float64) Mode {
 	case cp < ep(s.Elapsed):
 		want = OnDemand // rule 1
 	}
-	if s.Mode == OnDemand && cp < ep(s.Elapsed+2*s.Changeover) {
+	if s.Mode == OnDemand && (!o.SpotAvailable || cp < ep(s.Elapsed+2*s.Changeover)) {
 		want = OnDemand // rule 3
 	}
 	// Rule 4. The paper counts whole ticks: ⌈(work left + 2d)/step⌉ steps
