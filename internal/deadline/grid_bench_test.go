@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// PaperFractions are the job fractions (run time / deadline) of the paper's
+// paperFractions are the job fractions (run time / deadline) of the paper's
 // table.
 var paperFractions = []float64{0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95}
 
