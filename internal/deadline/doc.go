@@ -1,0 +1,21 @@
+// Package deadline decides, tick by tick, whether a job with a deadline runs
+// on Spot, on on-demand capacity or not at all, and measures those decisions
+// against Spot availability traces.
+//
+// The decision API is pure: a Policy takes the job's State and an Observation
+// of the Spot pool now and returns the Mode for the next tick. Every policy's
+// answer passes through Guard, the safety net: no policy may choose a mode
+// after which on-demand capacity alone could no longer meet a deadline that
+// it could meet before the choice.
+//
+// The policies are Greedy, UniformProgress (the rule of Wu et al., "Can't Be
+// Late", NSDI '24, with its hysteresis and safety net) and Adaptive, berth's
+// own, which moves the uniform-progress line by the Spot supply it expects
+// from the pool's observed availability. Omniscient computes the cheapest
+// schedule with full knowledge of a trace by dynamic programming: a lower
+// bound on the cost of every online policy.
+//
+// The simulator (Simulate) replays a trace window tick by tick; Evaluate runs
+// a grid of traces × deadlines × random start points × policies. Nothing here
+// reads a clock or does I/O except LoadTrace.
+package deadline

@@ -1,0 +1,156 @@
+package deadline
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// st builds a state in whole minutes: a job of 100 minutes with a deadline
+// of 200 and a changeover of 5, on one-minute steps.
+func st(elapsed, done int, mode Mode, pending int) State {
+	return State{
+		Elapsed: time.Duration(elapsed) * time.Minute, Left: time.Duration(200-elapsed) * time.Minute,
+		Done: time.Duration(done) * time.Minute, Total: 100 * time.Minute,
+		Mode: mode, Pending: time.Duration(pending) * time.Minute,
+		Changeover: 5 * time.Minute, Step: time.Minute,
+	}
+}
+
+var (
+	spotNow = Observation{SpotAvailable: true}
+	noSpot  = Observation{}
+	// rich and poor pools: Spot available 95% and 20% of the time.
+	rich = PoolStats{Availability: 0.95, MeanUp: 10 * time.Hour, MeanDown: 30 * time.Minute, Observed: 7 * 24 * time.Hour}
+	poor = PoolStats{Availability: 0.2, MeanUp: 30 * time.Minute, MeanDown: 2 * time.Hour, Observed: 7 * 24 * time.Hour}
+)
+
+func TestPolicyRules(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Policy
+		s    State
+		o    Observation
+		want Mode
+	}{
+		{"greedy takes spot", Greedy{}, st(0, 0, None, 0), spotNow, Spot},
+		{"greedy waits with slack", Greedy{}, st(50, 10, None, 0), noSpot, None},
+		{"greedy forced to on-demand", Greedy{}, st(95, 0, None, 0), noSpot, OnDemand},
+		{"greedy stays on on-demand without slack", Greedy{}, st(96, 1, OnDemand, 0), spotNow, OnDemand},
+		{"greedy done", Greedy{}, st(150, 100, Spot, 0), spotNow, None},
+
+		{"up rule 2: spot even when behind", UniformProgress{}, st(100, 30, None, 0), spotNow, Spot},
+		{"up rule 1: behind, no spot: on-demand", UniformProgress{}, st(100, 40, None, 0), noSpot, OnDemand},
+		{"up rule 1: ahead, no spot: wait", UniformProgress{}, st(100, 60, None, 0), noSpot, None},
+		{"up rule 3: on-demand, spot back, below ep(t+2d): stay", UniformProgress{}, st(100, 52, OnDemand, 0), spotNow, OnDemand},
+		{"up rule 3: on-demand, spot back, above ep(t+2d): spot", UniformProgress{}, st(100, 56, OnDemand, 0), spotNow, Spot},
+		{"up rule 3: on-demand, no spot, ahead: stay", UniformProgress{}, st(100, 70, OnDemand, 0), noSpot, OnDemand},
+		{"up rule 4: ahead, but work + 2d over time left: on-demand", UniformProgress{}, st(190, 96, None, 0), spotNow, OnDemand},
+		{"up rule 4 not for spot: keep it", UniformProgress{}, st(190, 96, Spot, 0), spotNow, Spot},
+
+		{"berth: rich pool, behind UP's line, waits", Adaptive{}, st(100, 40, None, 0), Observation{Stats: rich}, None},
+		{"berth: poor pool, behind, on-demand", Adaptive{}, st(100, 40, None, 0), Observation{Stats: poor}, OnDemand},
+		{"berth: poor pool, ahead of UP's line, waits", Adaptive{}, st(100, 60, None, 0), Observation{Stats: poor}, None},
+		{"berth: leaves on-demand when spot is back", Adaptive{}, st(100, 52, OnDemand, 0), Observation{SpotAvailable: true, Stats: poor}, Spot},
+		{"berth: stays on on-demand without spot", Adaptive{}, st(100, 90, OnDemand, 0), Observation{Stats: rich}, OnDemand},
+		{"berth: rich pool near the deadline, forced", Adaptive{}, st(190, 94, None, 0), Observation{Stats: rich}, OnDemand},
+		{"berth without statistics is UP", Adaptive{}, st(100, 40, None, 0), noSpot, OnDemand},
+	}
+	for _, tt := range tests {
+		if got := tt.p.Decide(tt.s, tt.o); got != tt.want {
+			t.Errorf("%s: %s.Decide(%+v) = %v, want %v", tt.name, tt.p.Name(), tt.s, got, tt.want)
+		}
+	}
+}
+
+func TestGuard(t *testing.T) {
+	none := func(s State) State { s.Checkpoint = CheckpointNone; return s }
+	tests := []struct {
+		name string
+		s    State
+		o    Observation
+		want Mode
+		got  Mode
+	}{
+		{"spot asked, none available", st(0, 0, None, 0), noSpot, Spot, None},
+		{"idle with one step of slack", st(94, 0, None, 0), noSpot, None, None},
+		{"idle without slack", st(95, 0, None, 0), noSpot, None, OnDemand},
+		{"starting spot needs a step of slack", st(95, 0, None, 0), spotNow, Spot, OnDemand},
+		{"productive spot keeps zero slack", st(95, 0, Spot, 0), spotNow, Spot, Spot},
+		{"spot in its changeover needs slack", st(95, 0, Spot, 2), spotNow, Spot, OnDemand},
+		{"leaving on-demand without slack", st(96, 1, OnDemand, 0), spotNow, Spot, OnDemand},
+		{"no checkpoint: productive spot with slack for a restart", none(st(94, 50, Spot, 0)), spotNow, Spot, Spot},
+		{"no checkpoint: restart no longer fits after the step", none(st(95, 50, Spot, 0)), spotNow, Spot, OnDemand},
+		{"no checkpoint: on-demand near the end may not switch", none(st(198, 99, OnDemand, 0)), spotNow, Spot, OnDemand},
+		{"finished", st(150, 100, OnDemand, 0), noSpot, OnDemand, None},
+	}
+	for _, tt := range tests {
+		if got := Guard(tt.s, tt.o, tt.want); got != tt.got {
+			t.Errorf("%s: Guard(%+v, %v) = %v, want %v", tt.name, tt.s, tt.want, got, tt.got)
+		}
+	}
+}
+
+func TestParseTrace(t *testing.T) {
+	tests := []struct {
+		name string
+		json string
+		opt  TraceOptions
+		want Trace
+	}{
+		{"1 is available", `{"metadata":{"gap_seconds":60},"data":[1,0,1]}`, TraceOptions{},
+			Trace{Gap: time.Minute, Avail: []bool{true, false, true}}},
+		{"gang needs enough instances", `{"metadata":{"gap_seconds":300},"data":[16,11,0,16]}`, TraceOptions{Gang: 16},
+			Trace{Gap: 5 * time.Minute, Avail: []bool{true, false, false, true}}},
+		{"inverted files: 1 is preempted", `{"metadata":{"gap_seconds":600},"data":[1,0]}`, TraceOptions{Inverted: true},
+			Trace{Gap: 10 * time.Minute, Avail: []bool{false, true}}},
+		{"prices", `{"metadata":{"gap_seconds":195,"price_info":{"on_demand_price":3.06}},"data":[1],"prices":[1,2]}`, TraceOptions{},
+			Trace{Gap: 195 * time.Second, Avail: []bool{true}, SpotPrice: 1.5, OnDemandPrice: 3.06}},
+	}
+	for _, tt := range tests {
+		got, err := ParseTrace(strings.NewReader(tt.json), tt.opt)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s: ParseTrace mismatch (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	for _, bad := range []string{`{"metadata":{"gap_seconds":0},"data":[1]}`, `{"metadata":{"gap_seconds":60},"data":[]}`, `[`} {
+		if _, err := ParseTrace(strings.NewReader(bad), TraceOptions{}); err == nil {
+			t.Errorf("ParseTrace(%s) = nil error, want one", bad)
+		}
+	}
+}
+
+func TestStatsAndSplit(t *testing.T) {
+	tr := Trace{Gap: time.Hour, Avail: []bool{true, true, false, true, false, false}}
+	got := tr.Stats(0, 6)
+	want := PoolStats{Availability: 0.5, MeanUp: 90 * time.Minute, MeanDown: 90 * time.Minute, Observed: 6 * time.Hour}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Stats mismatch (-want +got):\n%s", diff)
+	}
+	sp := tr.Split(2)
+	if sp.Gap != 30*time.Minute || len(sp.Avail) != 12 || !sp.Avail[1] || sp.Avail[4] {
+		t.Errorf("Split(2) = %v %v", sp.Gap, sp.Avail)
+	}
+}
+
+func TestSubTicks(t *testing.T) {
+	tests := []struct {
+		changeover, gap time.Duration
+		want            int
+	}{
+		{12 * time.Minute, 195 * time.Second, 1}, // 4 ticks = 13 min, 8% off
+		{12 * time.Minute, 600 * time.Second, 4}, // 5 × 150 s = 12.5 min
+		{12 * time.Minute, 32 * time.Second, 1},
+		{0, time.Minute, 1},
+	}
+	for _, tt := range tests {
+		if got := SubTicks(tt.changeover, tt.gap); got != tt.want {
+			t.Errorf("SubTicks(%v, %v) = %d, want %d", tt.changeover, tt.gap, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package deadline
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+var onlinePolicies = []Policy{Greedy{}, UniformProgress{}, Adaptive{}}
+
+// sample is one random job on one random synthetic trace.
+type sample struct {
+	su    Setup
+	avail []bool
+	stats PoolStats
+}
+
+func randomSample(t *testing.T, rng *rand.Rand, ck Checkpoint, avail func(T int) []bool) sample {
+	t.Helper()
+	gap := 5 * time.Minute
+	n := 20 + rng.IntN(200)
+	h := rng.IntN(6)
+	frac := 0.5 + 0.48*rng.Float64()
+	T := max(int(float64(n)/frac), n+h)
+	job := Job{Work: time.Duration(n) * gap, Deadline: time.Duration(T) * gap, Changeover: time.Duration(h) * gap, Checkpoint: ck}
+	su, err := NewSetup(job, gap, 1.5+4*rng.Float64())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := avail(T + 50)
+	st := PoolStats{}
+	if rng.IntN(4) > 0 { // mostly known statistics, some unknown
+		st = Trace{Gap: gap, Avail: randomAvail(rng, 2000, 0.05+0.3*rng.Float64(), 0.02+0.3*rng.Float64())}.Stats(0, 2000)
+	}
+	return sample{su, a, st}
+}
+
+func TestNoPolicyMissesAMeetableDeadline(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 3000 {
+		ck := CheckpointOnSigterm
+		if i%4 == 3 {
+			ck = CheckpointNone
+		}
+		s := randomSample(t, rng, ck, func(T int) []bool {
+			return randomAvail(rng, T, 0.02+0.5*rng.Float64(), 0.02+0.5*rng.Float64())
+		})
+		for _, p := range onlinePolicies {
+			if out := s.su.Run(p, s.avail, s.stats); out.Missed {
+				t.Fatalf("sample %d: %s missed the deadline (N=%d H=%d T=%d %v)", i, p.Name(), s.su.N, s.su.H, s.su.T, ck)
+			}
+		}
+	}
+}
+
+func TestOmniscientIsBelowEveryPolicy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 3000 {
+		ck := CheckpointOnSigterm
+		if i%4 == 3 {
+			ck = CheckpointNone
+		}
+		s := randomSample(t, rng, ck, func(T int) []bool {
+			return randomAvail(rng, T, 0.02+0.5*rng.Float64(), 0.02+0.5*rng.Float64())
+		})
+		bound, ok := s.su.Omniscient(s.avail)
+		if !ok {
+			t.Fatalf("sample %d: no bound", i)
+		}
+		for _, p := range onlinePolicies {
+			if out := s.su.Run(p, s.avail, s.stats); out.Cost < bound.Cost-1e-9 {
+				t.Fatalf("sample %d: %s costs %v, below the omniscient bound %v", i, p.Name(), out.Cost, bound.Cost)
+			}
+		}
+	}
+}
+
+func TestSpotAlwaysAvailableMeansSpotOnly(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	always := func(T int) []bool {
+		a := make([]bool, T)
+		for i := range a {
+			a[i] = true
+		}
+		return a
+	}
+	for i := range 500 {
+		s := randomSample(t, rng, CheckpointOnSigterm, always)
+		if s.su.T-s.su.N-s.su.H < 2*s.su.H+1 {
+			continue // too tight to start on Spot safely: on-demand is the only safe start
+		}
+		want := float64(s.su.N+s.su.H) * s.su.SpotCost
+		for _, p := range append(onlinePolicies, nil) {
+			var out Outcome
+			name := OmniscientName
+			if p == nil {
+				out, _ = s.su.Omniscient(s.avail)
+			} else {
+				out, name = s.su.Run(p, s.avail, s.stats), p.Name()
+			}
+			if out.SpotWork != out.Work || math.Abs(out.Cost-want) > 1e-9 {
+				t.Fatalf("sample %d: %s did %d of %d ticks on Spot for %v, want all for %v", i, name, out.SpotWork, out.Work, out.Cost, want)
+			}
+		}
+	}
+}
+
+func TestSpotNeverAvailableMeansOnDemand(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	never := func(T int) []bool { return make([]bool, T) }
+	for i := range 500 {
+		ck := CheckpointOnSigterm
+		if i%2 == 1 {
+			ck = CheckpointNone
+		}
+		s := randomSample(t, rng, ck, never)
+		want := s.su.OnDemandCost()
+		for _, p := range append(onlinePolicies, nil) {
+			var out Outcome
+			name := OmniscientName
+			if p == nil {
+				out, _ = s.su.Omniscient(s.avail)
+			} else {
+				out, name = s.su.Run(p, s.avail, s.stats), p.Name()
+			}
+			if out.Cost != want || out.Missed {
+				t.Fatalf("sample %d: %s cost %v (missed %v), want on-demand's %v", i, name, out.Cost, out.Missed, want)
+			}
+		}
+	}
+}
