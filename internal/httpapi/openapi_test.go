@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -112,4 +113,13 @@ func goFields(t reflect.Type) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
