@@ -259,3 +259,7 @@ func run(t *testing.T, name string, args ...string) string {
 	}
 	return string(out)
 }
+
+func decodeJSON(resp *http.Response, out any) error {
+	return json.NewDecoder(resp.Body).Decode(out)
+}
