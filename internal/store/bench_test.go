@@ -43,6 +43,7 @@ func BenchmarkCreateJobParallel(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
+			b.ReportMetric(float64(b.N)/float64(max(1, s.groups.Load())), "jobs/commit")
 		})
 	}
 }
