@@ -99,12 +99,16 @@ func place(ctx context.Context, tx *sql.Tx, p *Placement, now time.Time) (bool, 
 // Assignment is one active attempt on a node, as its executor sees it.
 type Assignment = berth.Assignment
 
+// assignmentsSQL reads a node's active attempts, their jobs, and the id of
+// each job's current attempt.
+const assignmentsSQL = `SELECT ` + attemptCols + `, ` + jobCols + `,
+	(SELECT x.id FROM attempts x WHERE x.job_id = a.job_id ORDER BY x.seq DESC LIMIT 1)
+	FROM attempts a JOIN jobs j ON j.id = a.job_id
+	WHERE a.node_id = ? AND a.finished_at IS NULL ORDER BY a.seq`
+
 // Assignments returns every active attempt placed on the node, oldest first.
 func (s *Store) Assignments(ctx context.Context, nodeID string) ([]Assignment, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+attemptCols+`, `+jobCols+`,
-		(SELECT x.id FROM attempts x WHERE x.job_id = a.job_id ORDER BY x.seq DESC LIMIT 1)
-		FROM attempts a JOIN jobs j ON j.id = a.job_id
-		WHERE a.node_id = ? AND a.finished_at IS NULL ORDER BY a.seq`, nodeID)
+	rows, err := s.r.QueryContext(ctx, assignmentsSQL, nodeID)
 	if err != nil {
 		return nil, fmt.Errorf("assignments of node %s: %w", nodeID, err)
 	}

@@ -20,14 +20,17 @@ type Callback struct {
 	Snapshot json.RawMessage // the job as JSON when it turned terminal
 }
 
+// dueCallbacksSQL reads the callbacks due at a time.
+const dueCallbacksSQL = `SELECT job_id, url, tries, next_at, last_err, snapshot
+	FROM callbacks WHERE next_at <= ? ORDER BY next_at, job_id LIMIT ?`
+
 // DueCallbacks returns up to limit callbacks whose NextAt is at or before
 // now, the longest waiting first.
 func (s *Store) DueCallbacks(ctx context.Context, now time.Time, limit int) ([]Callback, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT job_id, url, tries, next_at, last_err, snapshot
-		FROM callbacks WHERE next_at <= ? ORDER BY next_at, job_id LIMIT ?`, ts(now), limit)
+	rows, err := s.r.QueryContext(ctx, dueCallbacksSQL, ts(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("due callbacks: %w", err)
 	}

@@ -60,6 +60,9 @@ func (s *Store) commitLoop() {
 // each call is committed on its own, so that one bad call fails alone.
 func (s *Store) commitGroup(group []*createReq) {
 	res, err := s.insertGroup(group)
+	if err == nil {
+		s.groups.Add(1)
+	}
 	if err != nil && len(group) > 1 {
 		for _, r := range group {
 			s.commitGroup([]*createReq{r})

@@ -275,14 +275,23 @@ func reloadJob(ctx context.Context, tx *sql.Tx, id string, madeTerminal bool, no
 	return j, nil
 }
 
+// Queries that must walk their partial index; the planner, without
+// statistics, would rather take jobs_state_id and scan every job of the
+// state. TestQueryPlans checks them.
+const (
+	releaseDueSQL = `UPDATE jobs INDEXED BY jobs_due SET state = ?, reason = ?, updated_at = ?,
+		version = version + 1 WHERE state = 'scheduled' AND not_before <= ?`
+	nextDueSQL = `SELECT MIN(not_before) FROM jobs INDEXED BY jobs_due WHERE state = 'scheduled'`
+	queuedSQL  = `SELECT ` + jobCols + ` FROM jobs j INDEXED BY jobs_queued
+		WHERE j.state = 'queued' ORDER BY j.priority DESC, j.created_at, j.id LIMIT ?`
+)
+
 // ReleaseDue moves Scheduled jobs whose NotBefore is at or before now to
 // Queued, and returns how many moved.
 func (s *Store) ReleaseDue(ctx context.Context, now time.Time) (int, error) {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, reason = ?, updated_at = ?,
-			version = version + 1 WHERE state = 'scheduled' AND not_before <= ?`,
-			string(berth.Queued), reasonQueued, ts(now), ts(now))
+		r, err := tx.ExecContext(ctx, releaseDueSQL, string(berth.Queued), reasonQueued, ts(now), ts(now))
 		if err != nil {
 			return err
 		}
@@ -299,8 +308,7 @@ func (s *Store) ReleaseDue(ctx context.Context, now time.Time) (int, error) {
 // there is none.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullString
-	if err := s.r.QueryRowContext(ctx, `SELECT MIN(not_before) FROM jobs
-		WHERE state = 'scheduled'`).Scan(&next); err != nil {
+	if err := s.r.QueryRowContext(ctx, nextDueSQL).Scan(&next); err != nil {
 		return time.Time{}, false, fmt.Errorf("next due job: %w", err)
 	}
 	if !next.Valid {
@@ -319,8 +327,7 @@ func (s *Store) Queued(ctx context.Context, limit int) ([]berth.Job, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs j
-		WHERE j.state = 'queued' ORDER BY j.priority DESC, j.created_at, j.id LIMIT ?`, limit)
+	rows, err := s.r.QueryContext(ctx, queuedSQL, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read queued jobs: %w", err)
 	}

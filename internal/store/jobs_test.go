@@ -193,6 +193,39 @@ func TestCommitGroupIsolatesFailures(t *testing.T) {
 	}
 }
 
+// TestCreateJobGroupsCommits holds the writer while many calls arrive:
+// they wait, then commit together in a few transactions, not one each.
+func TestCreateJobGroupsCommits(t *testing.T) {
+	s, _ := openStore(t)
+	tx, err := s.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, _, err := s.CreateJob(context.Background(), berth.JobSpec{Image: "busybox"}, t0); err != nil {
+				t.Errorf("CreateJob = %v", err)
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // the calls line up behind the held writer
+	if got := s.groups.Load(); got != 0 {
+		t.Fatalf("%d groups committed while the writer was held", got)
+	}
+	tx.Rollback()
+	wg.Wait()
+	if got := s.groups.Load(); got < 1 || got > 5 {
+		t.Errorf("%d calls committed in %d groups, want a few", n, got)
+	}
+	var stored int
+	s.r.QueryRow(`SELECT COUNT(*) FROM jobs`).Scan(&stored)
+	if stored != n {
+		t.Errorf("%d jobs stored, want %d", stored, n)
+	}
+}
+
 func TestCreateJobConcurrentAllDurable(t *testing.T) {
 	s, path := openStore(t)
 	const n = 300

@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -197,45 +195,5 @@ func TestListJobsLoadsAttempts(t *testing.T) {
 	want := map[string][]string{a.ID: {att1, att2}, b.ID: {att3}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("attempts by job (-want +got):\n%s", diff)
-	}
-}
-
-// TestListQueryPlans checks that every page walks an index in id order:
-// no full scan of jobs and no sort of the whole result.
-func TestListQueryPlans(t *testing.T) {
-	s, _ := openStore(t)
-	filters := []JobFilter{
-		{},
-		{Cursor: "job_x"},
-		{State: berth.Queued},
-		{State: berth.Queued, Cursor: "job_x"},
-		{Labels: map[string]string{"a": "1"}},
-		{Labels: map[string]string{"a": "1", "b": "2"}, State: berth.Running, Cursor: "job_x"},
-		{ScheduleID: "sch_1"},
-		{ScheduleID: "sch_1", State: berth.Failed, Cursor: "job_x"},
-	}
-	for _, f := range filters {
-		q, args := listQuery(f, 101)
-		rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+q, args...)
-		if err != nil {
-			t.Fatalf("plan of %+v: %v", f, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		text := strings.Join(plan, "; ")
-		t.Logf("%+v: %s", f, text)
-		if slices.ContainsFunc(plan, func(d string) bool {
-			return strings.Contains(d, "TEMP B-TREE") || d == "SCAN j" || d == "SCAN jobs"
-		}) {
-			t.Errorf("plan of %+v sorts or scans the table: %s", f, text)
-		}
 	}
 }

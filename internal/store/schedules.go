@@ -98,11 +98,14 @@ func (s *Store) Schedules(ctx context.Context) ([]berth.Schedule, error) {
 	return s.schedules(ctx, `SELECT `+scheduleCols+` FROM schedules ORDER BY created_at, id`)
 }
 
+// dueSchedulesSQL reads the schedules due at a time.
+const dueSchedulesSQL = `SELECT ` + scheduleCols + ` FROM schedules WHERE next_run_at <= ?
+	ORDER BY next_run_at, id`
+
 // DueSchedules returns the schedules whose NextRunAt is at or before now,
 // the earliest first.
 func (s *Store) DueSchedules(ctx context.Context, now time.Time) ([]berth.Schedule, error) {
-	return s.schedules(ctx, `SELECT `+scheduleCols+` FROM schedules WHERE next_run_at <= ?
-		ORDER BY next_run_at, id`, ts(now))
+	return s.schedules(ctx, dueSchedulesSQL, ts(now))
 }
 
 // schedules reads the schedules a query selects.
@@ -201,11 +204,14 @@ func (s *Store) FireSchedule(ctx context.Context, id string, due, next, now time
 	return out, nil
 }
 
+// openJobsSQL reads the ids of a schedule's jobs that are not terminal.
+const openJobsSQL = `SELECT id FROM jobs INDEXED BY jobs_schedule_open
+	WHERE schedule_id = ? AND state IN ('scheduled', 'queued', 'starting', 'running')
+	ORDER BY id`
+
 // openJobs returns the ids of the schedule's jobs that are not terminal.
 func openJobs(ctx context.Context, tx *sql.Tx, scheduleID string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM jobs INDEXED BY jobs_schedule_open
-		WHERE schedule_id = ? AND state IN ('scheduled', 'queued', 'starting', 'running')
-		ORDER BY id`, scheduleID)
+	rows, err := tx.QueryContext(ctx, openJobsSQL, scheduleID)
 	if err != nil {
 		return nil, fmt.Errorf("open jobs of schedule %s: %w", scheduleID, err)
 	}

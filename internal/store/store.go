@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -35,6 +36,7 @@ type Store struct {
 	jobByKey *sql.Stmt
 
 	creates  chan *createReq // to the group-commit loop; unbuffered
+	groups   atomic.Int64    // groups committed by the loop
 	quit     chan struct{}   // closed by Close
 	loopDone chan struct{}   // closed when the group-commit loop returns
 	close    sync.Once

@@ -89,7 +89,7 @@ CREATE TABLE schedules (
     created_at  TEXT NOT NULL
 );
 
-CREATE INDEX schedules_next_run_at ON schedules (next_run_at);
+CREATE INDEX schedules_next_run_at ON schedules (next_run_at, id);
 
 -- The outbox of callbacks: one row per terminal job with a callback_url,
 -- written in the transaction that made it terminal.
@@ -102,4 +102,4 @@ CREATE TABLE callbacks (
     snapshot TEXT NOT NULL
 );
 
-CREATE INDEX callbacks_next_at ON callbacks (next_at);
+CREATE INDEX callbacks_next_at ON callbacks (next_at, job_id);
