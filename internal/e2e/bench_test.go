@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 	"slices"
@@ -179,6 +180,7 @@ func BenchmarkSubmitThroughput(b *testing.B) {
 				b.Error(err)
 				return
 			}
+			_, _ = io.Copy(io.Discard, resp.Body) // read to the end, so the connection is reused
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusCreated {
 				b.Errorf("submit: %d", resp.StatusCode)
