@@ -60,7 +60,7 @@ type suite struct {
 var ignoreTimes = cmpopts.IgnoreFields(provider.Status{}, "StartedAt", "FinishedAt")
 
 // container returns a new attempt's container that runs p.
-func (s *suite) container(t *testing.T, p Program) provider.Container {
+func (s *suite) container(p Program) provider.Container {
 	now := time.Now()
 	c := provider.Container{
 		JobID:     berth.NewID("job", now),
@@ -203,7 +203,7 @@ func testExitCodes(t *testing.T, s *suite) {
 	for _, code := range []int{0, 1, 3, 42} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			t.Parallel()
-			c := s.container(t, s.h.Exit(code))
+			c := s.container(s.h.Exit(code))
 			id, got := s.run(t, testCtx(t), c)
 			if diff := cmp.Diff(want(id, c, provider.Exited, code), got, ignoreTimes); diff != "" {
 				t.Errorf("Wait() mismatch (-want +got):\n%s", diff)
@@ -215,7 +215,7 @@ func testExitCodes(t *testing.T, s *suite) {
 
 func testCreateIdempotent(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	c := s.container(t, s.h.Exit(0))
+	c := s.container(s.h.Exit(0))
 	id := s.create(t, ctx, s.r, c)
 	for i, r := range []provider.Runner{s.r, s.h.NewRunner(t)} {
 		again, err := r.Create(ctx, c)
@@ -244,7 +244,7 @@ func testCreateIdempotent(t *testing.T, s *suite) {
 		t.Errorf("List() has %d containers of attempt %s, want 1", n, c.AttemptID)
 	}
 
-	other := s.container(t, s.h.Exit(0))
+	other := s.container(s.h.Exit(0))
 	if id2 := s.create(t, ctx, s.r, other); id2 == id {
 		t.Errorf("Create of another attempt = %q, the first attempt's container", id2)
 	}
@@ -252,11 +252,11 @@ func testCreateIdempotent(t *testing.T, s *suite) {
 
 func testListLabels(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	created := s.container(t, s.h.Exit(0))
+	created := s.container(s.h.Exit(0))
 	createdID := s.create(t, ctx, s.r, created)
-	exited := s.container(t, s.h.Exit(3))
+	exited := s.container(s.h.Exit(3))
 	exitedID, _ := s.run(t, ctx, exited)
-	running := s.container(t, s.h.Sleep(time.Minute))
+	running := s.container(s.h.Sleep(time.Minute))
 	runningID := s.start(t, ctx, running)
 
 	list, err := s.r.List(ctx)
@@ -281,7 +281,7 @@ func testListLabels(t *testing.T, s *suite) {
 
 func testStartRunning(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	id := s.start(t, ctx, s.container(t, s.h.Sleep(time.Minute)))
+	id := s.start(t, ctx, s.container(s.h.Sleep(time.Minute)))
 	if err := s.r.Start(ctx, id); err != nil {
 		t.Errorf("Start of a running container = %v, want nil", err)
 	}
@@ -293,7 +293,7 @@ func testStartRunning(t *testing.T, s *suite) {
 
 func testWaitBeforeStart(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	c := s.container(t, s.h.Exit(7))
+	c := s.container(s.h.Exit(7))
 	id := s.create(t, ctx, s.r, c)
 	type result struct {
 		st  provider.Status
@@ -323,7 +323,7 @@ func testWaitBeforeStart(t *testing.T, s *suite) {
 
 func testWaitContext(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	id := s.start(t, ctx, s.container(t, s.h.Sleep(time.Minute)))
+	id := s.start(t, ctx, s.container(s.h.Sleep(time.Minute)))
 	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	_, err := s.r.Wait(wctx, id)
@@ -334,7 +334,7 @@ func testWaitContext(t *testing.T, s *suite) {
 
 func testStopGraceful(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	c := s.container(t, s.h.TrapTerm())
+	c := s.container(s.h.TrapTerm())
 	id := s.start(t, ctx, c)
 	s.waitOutput(t, ctx, id, "ready")
 	begin := time.Now()
@@ -355,7 +355,7 @@ func testStopGraceful(t *testing.T, s *suite) {
 
 func testStopKill(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	c := s.container(t, s.h.IgnoreTerm())
+	c := s.container(s.h.IgnoreTerm())
 	id := s.start(t, ctx, c)
 	s.waitOutput(t, ctx, id, "ready")
 	const grace = time.Second
@@ -377,8 +377,8 @@ func testStopKill(t *testing.T, s *suite) {
 
 func testStopNotRunning(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	exitedID, _ := s.run(t, ctx, s.container(t, s.h.Exit(0)))
-	createdID := s.create(t, ctx, s.r, s.container(t, s.h.Exit(0)))
+	exitedID, _ := s.run(t, ctx, s.container(s.h.Exit(0)))
+	createdID := s.create(t, ctx, s.r, s.container(s.h.Exit(0)))
 	for _, id := range []string{exitedID, createdID} {
 		if err := s.r.Stop(ctx, id, time.Second); err != nil {
 			t.Errorf("Stop(%s) of a container not running = %v, want nil", id, err)
@@ -399,8 +399,8 @@ func testInspectUnknown(t *testing.T, s *suite) {
 
 func testRemove(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	running := s.container(t, s.h.Sleep(time.Minute))
-	created := s.container(t, s.h.Exit(0))
+	running := s.container(s.h.Sleep(time.Minute))
+	created := s.container(s.h.Exit(0))
 	ids := []string{s.start(t, ctx, running), s.create(t, ctx, s.r, created)}
 	for _, id := range ids {
 		if err := s.r.Remove(ctx, id); err != nil {
@@ -427,7 +427,7 @@ func testRemove(t *testing.T, s *suite) {
 func testLogs(t *testing.T, s *suite) {
 	ctx := testCtx(t)
 	lines := []Line{{false, "one"}, {true, "two"}, {false, "three"}, {true, "four"}}
-	id := s.start(t, ctx, s.container(t, s.h.Print(lines, 300*time.Millisecond)))
+	id := s.start(t, ctx, s.container(s.h.Print(lines, 300*time.Millisecond)))
 	const want = "one\ntwo\nthree\nfour\n"
 
 	// Followed from the start: the later lines are written after Logs
@@ -454,7 +454,7 @@ func testLogs(t *testing.T, s *suite) {
 
 func testOOM(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	c := s.container(t, s.h.ExceedMemory(16))
+	c := s.container(s.h.ExceedMemory(16))
 	c.MemoryMB = 16
 	_, got := s.run(t, ctx, c)
 	if !got.OOMKilled || got.ExitCode == 0 || got.State != provider.Exited {
@@ -464,7 +464,7 @@ func testOOM(t *testing.T, s *suite) {
 
 func testMissingImage(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	c := s.container(t, s.h.Exit(0))
+	c := s.container(s.h.Exit(0))
 	c.Image = s.h.MissingImage
 	begin := time.Now()
 	id, err := s.r.Create(ctx, c)
@@ -493,7 +493,7 @@ func testMissingImage(t *testing.T, s *suite) {
 
 func testMissingCommand(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	id := s.create(t, ctx, s.r, s.container(t, s.h.MissingCommand()))
+	id := s.create(t, ctx, s.r, s.container(s.h.MissingCommand()))
 	err := s.r.Start(ctx, id)
 	if serr := (*provider.StartError)(nil); !errors.As(err, &serr) {
 		t.Errorf("Start() of a missing command = %v, want a *StartError", err)
@@ -502,9 +502,9 @@ func testMissingCommand(t *testing.T, s *suite) {
 
 func testRestart(t *testing.T, s *suite) {
 	ctx := testCtx(t)
-	running := s.container(t, s.h.Sleep(time.Minute))
+	running := s.container(s.h.Sleep(time.Minute))
 	runningID := s.start(t, ctx, running)
-	exited := s.container(t, s.h.Exit(5))
+	exited := s.container(s.h.Exit(5))
 	exitedID, _ := s.run(t, ctx, exited)
 
 	r := s.h.NewRunner(t) // berth restarted: nothing in memory
