@@ -203,8 +203,8 @@ func createOptions(c provider.Container) client.ContainerCreateOptions {
 	}
 }
 
-// Start starts a created container. A command the image lacks is a
-// *provider.StartError.
+// Start starts a created container; as the engine does, it runs an exited
+// one again. A command the image lacks is a *provider.StartError.
 func (r *Runner) Start(ctx context.Context, id string) error {
 	_, err := r.api.ContainerStart(ctx, id, client.ContainerStartOptions{})
 	if err == nil {

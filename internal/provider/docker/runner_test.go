@@ -55,10 +55,12 @@ func harness(t *testing.T) providertest.Harness {
 		IgnoreTerm: func() providertest.Program {
 			return sh("trap '' TERM; echo ready; sleep 3600")
 		},
+		// The engine notices an OOM kill through a watch it sets once the
+		// container has started, and may lose one that races the exit of
+		// PID 1 (Docker 20.10, cgroup v1). So the shell waits before dd
+		// allocates, and outlives it: dd is the one killed.
 		ExceedMemory: func(limitMB int64) providertest.Program {
-			return providertest.Program{Command: []string{
-				"dd", "if=/dev/zero", "of=/dev/null", "count=1", fmt.Sprintf("bs=%dM", 4*limitMB),
-			}}
+			return sh(fmt.Sprintf("sleep 1; dd if=/dev/zero of=/dev/null count=1 bs=%dM; code=$?; sleep 1; exit $code", 4*limitMB))
 		},
 		MissingCommand: func() providertest.Program {
 			return providertest.Program{Command: []string{"/bin/berth-no-such-command"}}

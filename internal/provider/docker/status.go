@@ -100,6 +100,9 @@ func toStatus(c container.InspectResponse) provider.Status {
 		st.State = provider.Running
 	}
 	st.ExitCode = c.State.ExitCode
+	// The engine notices an OOM kill only once it watches the container,
+	// shortly after the start, and may miss one that races the container's
+	// exit: such a kill shows as exit code 137 alone.
 	st.OOMKilled = c.State.OOMKilled
 	st.StartedAt = parseTime(c.State.StartedAt)
 	st.FinishedAt = parseTime(c.State.FinishedAt)
