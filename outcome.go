@@ -102,6 +102,9 @@ func Describe(j *Job, out Outcome) string {
 	case Exited:
 		if out.ExitCode != nil && *out.ExitCode == 0 {
 			s = "exited 0"
+		} else if out.ExitCode != nil && *out.ExitCode == 137 {
+			// The engine does not always flag an out-of-memory kill.
+			s = fmt.Sprintf("exit code 137: killed by SIGKILL, most likely out of memory at its limit of %d MB", j.MemoryMB)
 		} else if out.ExitCode != nil {
 			s = fmt.Sprintf("exit code %d", *out.ExitCode)
 		} else {

@@ -24,6 +24,7 @@ func TestNext(t *testing.T) {
 		{"retries spent", Job{State: Running, Retried: 3, JobSpec: JobSpec{Retries: retry3}}, Outcome{Kind: Exited, ExitCode: code(3)}, Failed, "exit code 3; no retries left (3 used)", 3, 0},
 		{"exit code not listed", Job{State: Running, JobSpec: JobSpec{Retries: RetryPolicy{Attempts: 3, OnExitCodes: []int{2}}}}, Outcome{Kind: Exited, ExitCode: code(3)}, Failed, "exit code 3", 0, 0},
 		{"timeout", Job{State: Running, JobSpec: JobSpec{Timeout: Duration(10 * time.Minute)}}, Outcome{Kind: TimedOut}, Failed, "timeout after 10m", 0, 0},
+		{"exit 137 without the flag", Job{State: Running, JobSpec: JobSpec{MemoryMB: 64}}, Outcome{Kind: Exited, ExitCode: code(137)}, Failed, "exit code 137: killed by SIGKILL, most likely out of memory at its limit of 64 MB", 0, 0},
 		{"oom", Job{State: Running, JobSpec: JobSpec{MemoryMB: 64}}, Outcome{Kind: OOMKilled, ExitCode: code(137)}, Failed, "out of memory: killed at its limit of 64 MB", 0, 0},
 		{"start error never retries", Job{State: Starting, JobSpec: JobSpec{Retries: retry3}}, Outcome{Kind: StartError, Reason: `image "nope" not found`}, Failed, `image "nope" not found`, 0, 0},
 		{"lost re-queues without a retry", Job{State: Running, JobSpec: JobSpec{Retries: retry3}}, Outcome{Kind: Lost, Reason: "node lost"}, Queued, "node lost, re-queued", 0, 1},
