@@ -197,7 +197,9 @@ func TestCalls(t *testing.T) {
 		name: "drain with a deadline",
 		x: exchange{method: "POST", path: "/v1/nodes/node_1/drain", auth: auth, body: `{"deadline":"5m0s"}`, status: 200,
 			resp: `{"id":"node_1","state":"draining","drain_deadline":"2026-03-01T12:00:00Z"}`},
-		call: func(ctx context.Context, c *client.Client) (any, error) { return c.DrainNode(ctx, "node_1", new(5*time.Minute)) },
+		call: func(ctx context.Context, c *client.Client) (any, error) {
+			return c.DrainNode(ctx, "node_1", new(5*time.Minute))
+		},
 		want: client.Node{Node: berth.Node{ID: "node_1", State: berth.NodeDraining}, DrainDeadline: &t0},
 	}, {
 		name: "drain until the work is done",
@@ -272,7 +274,10 @@ func TestErrors(t *testing.T) {
 	}, {
 		name:   "drain a lost node",
 		status: 409, resp: `{"error":{"code":"conflict","message":"node node_1 is lost"}}`,
-		call:       func(ctx context.Context, c *client.Client) error { _, err := c.DrainNode(ctx, "node_1", nil); return err },
+		call: func(ctx context.Context, c *client.Client) error {
+			_, err := c.DrainNode(ctx, "node_1", nil)
+			return err
+		},
 		want:       &client.Error{Status: 409, Code: "conflict", Message: "node node_1 is lost"},
 		text:       "node node_1 is lost",
 		isConflict: true,
