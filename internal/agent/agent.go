@@ -278,6 +278,11 @@ func (a *Agent) reconcile(ctx context.Context, as []berth.Assignment, containers
 	listed := make(map[string]bool, len(as))
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if ctx.Err() != nil {
+		// Shutting down: executions are leaving their containers to the
+		// next agent, and must not be started again in their place.
+		return
+	}
 	for _, as := range as {
 		listed[as.Attempt.ID] = true
 	}
