@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -198,8 +199,8 @@ func nodeIdentity(ctx context.Context, cfg agentConfig, st nodeapi.Status, hc *h
 				removeNodeContainers(ctx, runner, id, log)
 				break
 			}
-			if ctx.Err() != nil {
-				return "", "", ctx.Err()
+			if ctx.Err() != nil || untrusted(err) {
+				return "", "", err
 			}
 			log.Warn("reach the server", "server", cfg.server, "err", err)
 			if !pause(ctx, time.Second) {
@@ -224,7 +225,7 @@ func nodeIdentity(ctx context.Context, cfg agentConfig, st nodeapi.Status, hc *h
 			log.Info("joined", "node", res.Node.ID, "pool", res.Node.Pool)
 			return res.Node.ID, res.Token, nil
 		}
-		if errors.Is(err, agent.ErrUnauthorized) || ctx.Err() != nil {
+		if errors.Is(err, agent.ErrUnauthorized) || untrusted(err) || ctx.Err() != nil {
 			return "", "", err
 		}
 		log.Warn("join", "server", cfg.server, "err", err)
@@ -232,6 +233,13 @@ func nodeIdentity(ctx context.Context, cfg agentConfig, st nodeapi.Status, hc *h
 			return "", "", ctx.Err()
 		}
 	}
+}
+
+// untrusted reports whether err is the server's certificate failing
+// verification: trying again will not help (give --ca-file).
+func untrusted(err error) bool {
+	var cve *tls.CertificateVerificationError
+	return errors.As(err, &cve)
 }
 
 // removeNodeContainers removes every container of a node on the engine.

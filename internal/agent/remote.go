@@ -27,6 +27,11 @@ type Remote struct {
 	hc    *http.Client
 }
 
+// callTimeout bounds a call that is not a long-poll (a long-poll gets its
+// wait on top): a partitioned network must not hang the agent's heartbeats
+// or reports.
+const callTimeout = 15 * time.Second
+
 var _ Server = (*Remote)(nil)
 
 // ErrUnauthorized: the server refused the credential (or join token).
@@ -65,6 +70,8 @@ func (r *Remote) Register(ctx context.Context, nodeID string, st nodeapi.Status)
 func (r *Remote) Assignments(ctx context.Context, nodeID string, since uint64, wait time.Duration) ([]berth.Assignment, uint64, error) {
 	q := url.Values{"since": {strconv.FormatUint(since, 10)}, "wait": {wait.String()}}
 	var out nodeapi.Assignments
+	ctx, cancel := context.WithTimeout(ctx, wait+callTimeout)
+	defer cancel()
 	if err := r.call(ctx, http.MethodGet, "/v1/agent/assignments", q, nil, &out); err != nil {
 		return nil, since, err
 	}
@@ -110,6 +117,11 @@ func (r *Remote) call(ctx context.Context, method, path string, q url.Values, bo
 }
 
 func (r *Remote) send(ctx context.Context, method, path string, q url.Values, ctype string, body io.Reader, out any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+	}
 	u := r.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
