@@ -313,4 +313,3 @@ func TestStolenNodeCredential(t *testing.T) {
 		t.Errorf("job after the forgeries: %s, exit %v, logs %q; want failed with its own exit code 3", j.State, j.ExitCode, s.logs(j.ID))
 	}
 }
-
