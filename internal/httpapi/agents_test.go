@@ -31,9 +31,12 @@ type plane struct {
 	store *store.Store
 	keys  *auth.Keys
 	admin string
+	kick  func() // wakes the dispatcher
 }
 
-func startPlane(t *testing.T) *plane {
+func startPlane(t *testing.T) *plane { return startPlaneB(t) }
+
+func startPlaneB(t testing.TB) *plane {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
@@ -69,7 +72,7 @@ func startPlane(t *testing.T) *plane {
 		<-done
 		st.Close()
 	})
-	return &plane{srv: srv, store: st, keys: keys, admin: strings.TrimSpace(readFile(t, filepath.Join(dir, auth.AdminTokenFile)))}
+	return &plane{srv: srv, store: st, keys: keys, admin: strings.TrimSpace(readFile(t, filepath.Join(dir, auth.AdminTokenFile))), kick: d.Kick}
 }
 
 // do sends a request with token and returns the status and body.
@@ -94,7 +97,7 @@ func (p *plane) do(t *testing.T, token, method, path string, body any) (int, []b
 }
 
 // join admits a node to pool and returns its id and credential.
-func (p *plane) join(t *testing.T, pool string) (string, string) {
+func (p *plane) join(t testing.TB, pool string) (string, string) {
 	t.Helper()
 	res, err := agent.Join(context.Background(), p.srv.URL, p.keys.JoinToken(pool), pool,
 		nodeapi.Status{Name: "n", CPU: 2, MemoryMB: 2048, Healthy: true}, p.srv.Client())
