@@ -5,8 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	berth "github.com/berth-run/berth"
-	"github.com/berth-run/berth/internal/nodeapi"
+		"github.com/berth-run/berth/internal/nodeapi"
 )
 
 // LeaseConfig sets how long a node's lease lasts and how the reaper works;
@@ -76,18 +75,13 @@ func (p *Reaper) Run(ctx context.Context) error {
 // Round loses the nodes silent for longer than the TTL at now and acts on
 // the drain deadlines that have come.
 func (p *Reaper) Round(ctx context.Context, now time.Time) error {
-	nodes, err := p.reg.store.NodeInfos(ctx)
+	leases, err := p.reg.store.Leases(ctx)
 	if err != nil {
 		return err
 	}
-	for _, n := range nodes {
-		switch n.State {
-		case berth.NodeJoining, berth.NodeReady, berth.NodeDraining:
-		default:
-			continue
-		}
-		if since := p.reg.leaseStart(n); now.Sub(since) > p.cfg.TTL {
-			if err := p.reg.lose(ctx, n, since); err != nil {
+	for _, l := range leases {
+		if since := p.reg.leaseStart(l); now.Sub(since) > p.cfg.TTL {
+			if err := p.reg.lose(ctx, l.ID, since); err != nil {
 				return err
 			}
 		}

@@ -19,10 +19,14 @@ import (
 // lease lapsed.
 //
 // Leases live in memory and reach the store in batches (Flush): a heartbeat
-// that changes nothing writes nothing, so that a large fleet heartbeating
-// costs the store one transaction per flush. After a restart every node's
-// lease counts from the Registry's start, so that agents have a full TTL to
-// come back.
+// that changes nothing neither reads nor writes the store, so that a large
+// fleet heartbeating costs the store one transaction per flush. After a
+// restart every node's lease counts from the Registry's start, so that
+// agents have a full TTL to come back.
+//
+// Every change of a node's state goes through the Registry (one per
+// server), which keeps the nodes it last read or wrote to answer heartbeats
+// from; their used capacity may lag.
 type Registry struct {
 	store    *store.Store
 	notifier *Notifier
@@ -30,17 +34,67 @@ type Registry struct {
 	log      *slog.Logger
 	started  time.Time
 
-	// mu guards seen and unflushed.
+	// mu guards seen, unflushed, nodes, gen and byToken.
 	mu        sync.Mutex
-	seen      map[string]time.Time // last heartbeat of each node since start
-	unflushed map[string]time.Time // heartbeats not yet written to the store
+	seen      map[string]time.Time      // last heartbeat of each node since start
+	unflushed map[string]time.Time      // heartbeats not yet written to the store
+	nodes     map[string]store.NodeInfo // as last read or written
+	gen       map[string]uint64         // bumped by each forget: a read from before it is not kept
+	byToken   map[string]string         // node ids by credential hash
 }
 
 // NewRegistry returns the node registry over s, waking the nodes' agents
 // through n and the dispatcher through kick.
 func NewRegistry(s *store.Store, n *Notifier, kick func(), log *slog.Logger) *Registry {
 	return &Registry{store: s, notifier: n, kick: kick, log: log, started: time.Now(),
-		seen: make(map[string]time.Time), unflushed: make(map[string]time.Time)}
+		seen: make(map[string]time.Time), unflushed: make(map[string]time.Time),
+		nodes: make(map[string]store.NodeInfo), gen: make(map[string]uint64), byToken: make(map[string]string)}
+}
+
+// cached returns the node's record, if kept, and its generation.
+func (r *Registry) cached(id string) (store.NodeInfo, bool, uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, ok := r.nodes[id]
+	return n, ok, r.gen[id]
+}
+
+// remember keeps n as the node's current record, unless the node was
+// forgotten since generation gen: n may predate that change.
+func (r *Registry) remember(n store.NodeInfo, gen uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen[n.ID] == gen {
+		r.nodes[n.ID] = n
+	}
+}
+
+// forget drops the node's record after a change: the next heartbeat reads
+// the store.
+func (r *Registry) forget(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.nodes, id)
+	r.gen[id]++
+}
+
+// Authenticate returns the id of the node whose credential hashes to hash,
+// or berth.ErrNotFound.
+func (r *Registry) Authenticate(ctx context.Context, hash string) (string, error) {
+	r.mu.Lock()
+	id, ok := r.byToken[hash]
+	r.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	id, err := r.store.NodeByToken(ctx, hash)
+	if err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	r.byToken[hash] = id
+	r.mu.Unlock()
+	return id, nil
 }
 
 // Join admits a new node to pool with the status its agent reported, and
@@ -52,6 +106,7 @@ func (r *Registry) Join(ctx context.Context, pool string, st nodeapi.Status) (st
 	if err != nil {
 		return store.NodeInfo{}, "", err
 	}
+	r.remember(n, 0)
 	r.touch(n.ID, now)
 	r.log.Info("node joined", "node", n.ID, "name", n.Name, "pool", pool, "cpu", n.CPU, "memory_mb", n.MemoryMB)
 	return n, token, nil
@@ -77,10 +132,18 @@ func (r *Registry) Ensure(ctx context.Context, id, pool, name string) error {
 // be ready again.
 func (r *Registry) Heartbeat(ctx context.Context, id string, st nodeapi.Status) (store.NodeInfo, error) {
 	now := time.Now()
+	cur, ok, gen := r.cached(id)
+	if ok && store.Unchanged(cur, st) {
+		r.touch(id, now)
+		cur.LastSeen = now
+		return cur, nil
+	}
 	n, changed, err := r.store.HeartbeatNode(ctx, id, st, now)
 	if err != nil {
+		r.forget(id)
 		return store.NodeInfo{}, err
 	}
+	r.remember(n, gen)
 	r.touch(id, now)
 	if changed {
 		r.kick()
@@ -99,7 +162,7 @@ func (r *Registry) touch(id string, now time.Time) {
 // leaseStart is when the node's current lease began: its last heartbeat
 // heard by this process, else the last one stored, but never before this
 // process started.
-func (r *Registry) leaseStart(n store.NodeInfo) time.Time {
+func (r *Registry) leaseStart(n store.Lease) time.Time {
 	r.mu.Lock()
 	seen, ok := r.seen[n.ID]
 	r.mu.Unlock()
@@ -154,6 +217,7 @@ func (r *Registry) Nodes(ctx context.Context) ([]store.NodeInfo, error) {
 func (r *Registry) Drain(ctx context.Context, id string, deadline *time.Time) (store.NodeInfo, error) {
 	now := time.Now()
 	n, err := r.store.DrainNode(ctx, id, deadline, now)
+	r.forget(id)
 	if err != nil {
 		return store.NodeInfo{}, err
 	}
@@ -170,6 +234,7 @@ func (r *Registry) Drain(ctx context.Context, id string, deadline *time.Time) (s
 // Undrain makes a draining node ready again.
 func (r *Registry) Undrain(ctx context.Context, id string) (store.NodeInfo, error) {
 	n, err := r.store.UndrainNode(ctx, id, time.Now())
+	r.forget(id)
 	if err != nil {
 		return store.NodeInfo{}, err
 	}
@@ -184,6 +249,7 @@ func (r *Registry) Undrain(ctx context.Context, id string) (store.NodeInfo, erro
 // containers; a rebalance recommendation only stops new placements.
 func (r *Registry) Notice(ctx context.Context, id string, notice nodeapi.Notice) (store.NodeInfo, error) {
 	n, err := r.store.NoticeNode(ctx, id, notice.Kind, time.Now())
+	r.forget(id)
 	if err != nil {
 		return store.NodeInfo{}, err
 	}
@@ -212,16 +278,17 @@ func (r *Registry) requeue(ctx context.Context, n store.NodeInfo, reason string)
 }
 
 // lose declares the node lost and re-queues its jobs.
-func (r *Registry) lose(ctx context.Context, n store.NodeInfo, since time.Time) error {
-	closed, err := r.store.LoseNode(ctx, n.ID, "node lost", time.Now())
+func (r *Registry) lose(ctx context.Context, id string, since time.Time) error {
+	closed, err := r.store.LoseNode(ctx, id, "node lost", time.Now())
+	r.forget(id)
 	if errors.Is(err, berth.ErrStale) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	r.log.Warn("node lost", "node", n.ID, "name", n.Name, "silent_for", time.Since(since).Round(time.Millisecond), "attempts", len(closed))
-	r.notifier.Notify(n.ID)
+	r.log.Warn("node lost", "node", id, "silent_for", time.Since(since).Round(time.Millisecond), "attempts", len(closed))
+	r.notifier.Notify(id)
 	r.kick()
 	return nil
 }

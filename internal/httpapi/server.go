@@ -183,7 +183,7 @@ func (s *Server) requireNode(h func(http.ResponseWriter, *http.Request, string))
 		var id string
 		err := berth.ErrNotFound
 		if auth.IsNodeToken(tok) {
-			id, err = s.d.Store.NodeByToken(r.Context(), auth.HashNodeToken(tok))
+			id, err = s.d.Nodes.Authenticate(r.Context(), auth.HashNodeToken(tok))
 		}
 		if errors.Is(err, berth.ErrNotFound) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="berth-node", error="invalid_token"`)

@@ -162,14 +162,12 @@ func (s *Store) HeartbeatNode(ctx context.Context, id string, st nodeapi.Status,
 	if cur.State == berth.NodeGone {
 		return NodeInfo{}, false, fmt.Errorf("node %s is gone: %w", id, berth.ErrNotFound)
 	}
+	if Unchanged(cur, st) {
+		return cur, false, nil
+	}
 	name := st.Name
 	if name == "" {
 		name = cur.Name
-	}
-	promote := st.Ready && (cur.State == berth.NodeJoining || cur.State == berth.NodeLost)
-	if !promote && name == cur.Name && st.CPU == cur.CPU && st.MemoryMB == cur.MemoryMB &&
-		st.Healthy == cur.Healthy && st.Reason == cur.Reason && st.Facts == cur.Facts {
-		return cur, false, nil
 	}
 	facts, err := json.Marshal(st.Facts)
 	if err != nil {
@@ -436,4 +434,46 @@ func (s *Store) AttemptOwner(ctx context.Context, attemptID string) (nodeID, job
 		return "", "", fmt.Errorf("attempt %s: %w", attemptID, err)
 	}
 	return nodeID, jobID, nil
+}
+
+// Lease is what the reaper needs of a live node: its state and when it was
+// last heard from, as stored.
+type Lease struct {
+	ID       string
+	State    berth.NodeState
+	LastSeen time.Time
+}
+
+// Leases returns the joining, ready and draining nodes' leases.
+func (s *Store) Leases(ctx context.Context) ([]Lease, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, state, last_seen FROM nodes
+		WHERE state IN ('joining', 'ready', 'draining') ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("read leases: %w", err)
+	}
+	defer rows.Close()
+	var out []Lease
+	for rows.Next() {
+		var (
+			l           Lease
+			state, seen string
+		)
+		if err := rows.Scan(&l.ID, &state, &seen); err != nil {
+			return nil, fmt.Errorf("read leases: %w", err)
+		}
+		l.State = berth.NodeState(state)
+		if l.LastSeen, err = parseTS(seen); err != nil {
+			return nil, fmt.Errorf("read leases: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// Unchanged reports whether a heartbeat with st would change nothing of
+// node n (see HeartbeatNode).
+func Unchanged(n NodeInfo, st nodeapi.Status) bool {
+	promote := st.Ready && (n.State == berth.NodeJoining || n.State == berth.NodeLost)
+	return !promote && (st.Name == "" || st.Name == n.Name) && st.CPU == n.CPU && st.MemoryMB == n.MemoryMB &&
+		st.Healthy == n.Healthy && st.Reason == n.Reason && st.Facts == n.Facts
 }
