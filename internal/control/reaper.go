@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-		"github.com/berth-run/berth/internal/nodeapi"
+	"github.com/berth-run/berth/internal/nodeapi"
 )
 
 // LeaseConfig sets how long a node's lease lasts and how the reaper works;

@@ -66,7 +66,10 @@ func BenchmarkServerWithFleet(b *testing.B) {
 	errs := make(chan error, 16)
 	for i, cred := range creds {
 		wg.Add(2)
-		go func() { defer wg.Done(); simHeartbeats(ctx, hc, s.url(), cred, time.Duration(i)*heartbeatEvery/fleetSize, errs) }()
+		go func() {
+			defer wg.Done()
+			simHeartbeats(ctx, hc, s.url(), cred, time.Duration(i)*heartbeatEvery/fleetSize, errs)
+		}()
 		go func() { defer wg.Done(); simPolls(ctx, hc, s.url(), cred, errs) }()
 	}
 	time.Sleep(heartbeatEvery + time.Second) // every agent has heartbeated and polls
