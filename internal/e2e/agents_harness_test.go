@@ -35,7 +35,7 @@ type agentProc struct {
 
 // startAgent starts an agent of s's default pool, reaching it at url ("" for
 // s directly), with the extra flags given; it waits until the node joined.
-func startAgent(t *testing.T, s *server, url string, flags ...string) *agentProc {
+func startAgent(t testing.TB, s *server, url string, flags ...string) *agentProc {
 	t.Helper()
 	if url == "" {
 		url = s.url()
