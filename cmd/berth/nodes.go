@@ -98,7 +98,7 @@ func runNode(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "node", "node ID [-o json]\n       berth node drain ID [--deadline D]\n       berth node undrain ID")
 	var out output
 	addOutputFlag(fs, &out)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, interspersed(args, map[string]bool{"o": true, "output": true})); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

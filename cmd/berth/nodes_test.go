@@ -98,3 +98,17 @@ func TestPools(t *testing.T) {
 		t.Errorf("berth pools gpu -o json = %s, want the gpu pool's join token", r.stdout)
 	}
 }
+
+func TestNodeShow(t *testing.T) {
+	f := newFakeAPI(t)
+	f.nodes = testNodes()
+	r := f.cli(t, "node", "ip-10-0-1-17", "-o", "json").mustSucceed(t)
+	var n client.Node
+	if err := json.Unmarshal([]byte(r.stdout), &n); err != nil || n.ID != "node_2" || n.Facts.InstanceID != "i-0abc" {
+		t.Errorf("berth node ip-10-0-1-17 -o json = %s (%v), want node_2 with its facts", r.stdout, err)
+	}
+	r = f.cli(t, "node", "node_1").mustSucceed(t)
+	if !strings.Contains(r.stdout, "node_1") || !strings.Contains(r.stdout, "ready") {
+		t.Errorf("berth node node_1 = %q", r.stdout)
+	}
+}

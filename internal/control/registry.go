@@ -211,6 +211,20 @@ func (r *Registry) Nodes(ctx context.Context) ([]store.NodeInfo, error) {
 	return nodes, nil
 }
 
+// Node returns one node, gone or not, with its last heartbeat.
+func (r *Registry) Node(ctx context.Context, id string) (store.NodeInfo, error) {
+	n, err := r.store.NodeInfo(ctx, id)
+	if err != nil {
+		return store.NodeInfo{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.seen[id]; ok && t.After(n.LastSeen) {
+		n.LastSeen = t
+	}
+	return n, nil
+}
+
 // Drain stops placing work on the node. With a deadline, what still runs
 // there at the deadline is stopped and re-queued; a deadline already past
 // takes effect at once.

@@ -40,7 +40,7 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getNode(w http.ResponseWriter, r *http.Request) {
-	n, err := s.d.Store.NodeInfo(r.Context(), r.PathValue("id"))
+	n, err := s.d.Nodes.Node(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
