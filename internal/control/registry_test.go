@@ -282,3 +282,31 @@ func TestDrainDeadline(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifierAfterRestart: an agent that long-polled a server before it
+// restarted holds a version the new server is past: it is answered at
+// once, and woken by the next change.
+func TestNotifierAfterRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		old := NewNotifier()
+		for range 1000 {
+			old.Notify("n")
+		}
+		v := old.Wait(context.Background(), "n", 0, time.Second)
+		time.Sleep(time.Second) // the server restarts
+		fresh := NewNotifier()
+		start := time.Now()
+		v2 := fresh.Wait(context.Background(), "n", v, time.Minute)
+		if time.Since(start) != 0 || v2 <= v {
+			t.Fatalf("Wait(since %d) on the new notifier took %s and gave %d, want at once and later", v, time.Since(start), v2)
+		}
+		go func() {
+			time.Sleep(time.Second)
+			fresh.Notify("n")
+		}()
+		start = time.Now()
+		if v3 := fresh.Wait(context.Background(), "n", v2, time.Minute); v3 <= v2 || time.Since(start) != time.Second {
+			t.Errorf("Wait woke after %s at %d, want after the notify at 1s", time.Since(start), v3)
+		}
+	})
+}

@@ -313,3 +313,32 @@ func TestStolenNodeCredential(t *testing.T) {
 		t.Errorf("job after the forgeries: %s, exit %v, logs %q; want failed with its own exit code 3", j.State, j.ExitCode, s.logs(j.ID))
 	}
 }
+
+// TestServerRestartWithAgents: the server is killed and restarted while a
+// remote agent runs a job: the agent carries on, no node is lost, and the
+// job runs once.
+func TestServerRestartWithAgents(t *testing.T) {
+	s := startFleetServer(t, 5*time.Second)
+	a := startAgent(t, s, "", "--cpus", "1")
+	s.waitNode(a.id, 10*time.Second, berth.NodeReady)
+	j := s.submit(berth.JobSpec{Image: s.image, Command: []string{"sh", "-c", "echo start; sleep 6; echo end"}})
+	s.waitState(j.ID, 20*time.Second, berth.Running)
+	s.stop(syscall.SIGKILL)
+	time.Sleep(2 * time.Second)
+	s.start()
+	j = s.waitTerminal(j.ID, 30*time.Second)
+	succeededOnce(t, s, j)
+	if len(j.Attempts) != 1 || j.Requeued != 0 {
+		t.Errorf("job across the server's restart: %d attempts, requeued %d; want one attempt", len(j.Attempts), j.Requeued)
+	}
+	if n := s.nodes()[a.id]; n.State != berth.NodeReady {
+		t.Errorf("node after the restart: %s, want ready", n.State)
+	}
+	// The agent hears of new work at once, though its last version came
+	// from the old server.
+	start := time.Now()
+	j = s.waitState(s.submit(berth.JobSpec{Image: s.image, Command: []string{"sleep", "1"}}).ID, 10*time.Second, berth.Running)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a job after the restart took %s to start, want the long-poll to wake at once", took)
+	}
+}
