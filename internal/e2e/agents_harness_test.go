@@ -115,7 +115,7 @@ func (s *server) waitNode(id string, timeout time.Duration, want berth.NodeState
 	}
 }
 
-// containersOf lists the running containers of an attempt.
+// runningOf lists the running containers of an attempt.
 func runningOf(t testing.TB, attemptID string) []string {
 	t.Helper()
 	out, err := exec.Command("docker", "ps", "-q", "--filter", "label=berth.attempt="+attemptID).Output()
