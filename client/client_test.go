@@ -188,10 +188,37 @@ func TestCalls(t *testing.T) {
 	}, {
 		name: "nodes",
 		x: exchange{method: "GET", path: "/v1/nodes", auth: auth, status: 200,
-			resp: `{"nodes":[{"id":"node_1","name":"local","pool":"baseline","state":"ready","cpu":4,"memory_mb":8192,"healthy":true,"last_seen":"2026-03-01T12:00:00Z","used_cpu":1.5,"used_memory_mb":512,"version":2}]}`},
+			resp: `{"nodes":[{"id":"node_1","name":"local","pool":"baseline","state":"ready","cpu":4,"memory_mb":8192,"healthy":true,"last_seen":"2026-03-01T12:00:00Z","used_cpu":1.5,"used_memory_mb":512,"version":2,"facts":{"instance_id":"i-0abc","market":"spot","price":0.031}}]}`},
 		call: func(ctx context.Context, c *client.Client) (any, error) { return c.Nodes(ctx) },
-		want: []berth.Node{{ID: "node_1", Name: "local", Pool: "baseline", State: berth.NodeReady, CPU: 4, MemoryMB: 8192,
-			Healthy: true, LastSeen: t0, UsedCPU: 1.5, UsedMemoryMB: 512, Version: 2}},
+		want: []client.Node{{Node: berth.Node{ID: "node_1", Name: "local", Pool: "baseline", State: berth.NodeReady, CPU: 4, MemoryMB: 8192,
+			Healthy: true, LastSeen: t0, UsedCPU: 1.5, UsedMemoryMB: 512, Version: 2},
+			Facts: client.HostFacts{InstanceID: "i-0abc", Market: "spot", Price: 0.031}}},
+	}, {
+		name: "drain with a deadline",
+		x: exchange{method: "POST", path: "/v1/nodes/node_1/drain", auth: auth, body: `{"deadline":"5m0s"}`, status: 200,
+			resp: `{"id":"node_1","state":"draining","drain_deadline":"2026-03-01T12:00:00Z"}`},
+		call: func(ctx context.Context, c *client.Client) (any, error) {
+			return c.DrainNode(ctx, "node_1", new(5*time.Minute))
+		},
+		want: client.Node{Node: berth.Node{ID: "node_1", State: berth.NodeDraining}, DrainDeadline: &t0},
+	}, {
+		name: "drain until the work is done",
+		x: exchange{method: "POST", path: "/v1/nodes/node_1/drain", auth: auth, body: `{}`, status: 200,
+			resp: `{"id":"node_1","state":"draining"}`},
+		call: func(ctx context.Context, c *client.Client) (any, error) { return c.DrainNode(ctx, "node_1", nil) },
+		want: client.Node{Node: berth.Node{ID: "node_1", State: berth.NodeDraining}},
+	}, {
+		name: "undrain",
+		x: exchange{method: "POST", path: "/v1/nodes/node_1/undrain", auth: auth, status: 200,
+			resp: `{"id":"node_1","state":"ready"}`},
+		call: func(ctx context.Context, c *client.Client) (any, error) { return c.UndrainNode(ctx, "node_1") },
+		want: client.Node{Node: berth.Node{ID: "node_1", State: berth.NodeReady}},
+	}, {
+		name: "pool",
+		x: exchange{method: "GET", path: "/v1/pools/spot", auth: auth, status: 200,
+			resp: `{"name":"spot","nodes":0,"ready":0,"cpu":0,"memory_mb":0,"used_cpu":0,"used_memory_mb":0,"join_token":"bjt_x"}`},
+		call: func(ctx context.Context, c *client.Client) (any, error) { return c.Pool(ctx, "spot") },
+		want: client.Pool{Name: "spot", JoinToken: "bjt_x"},
 	}, {
 		name: "health sends no token",
 		x:    exchange{method: "GET", path: "/healthz", status: 200, resp: `{"status":"ok"}`},
@@ -243,6 +270,16 @@ func TestErrors(t *testing.T) {
 		call:       func(ctx context.Context, c *client.Client) error { _, err := c.CancelJob(ctx, "job_1"); return err },
 		want:       &client.Error{Status: 409, Code: "conflict", Message: "job job_1 already succeeded"},
 		text:       "job job_1 already succeeded",
+		isConflict: true,
+	}, {
+		name:   "drain a lost node",
+		status: 409, resp: `{"error":{"code":"conflict","message":"node node_1 is lost"}}`,
+		call: func(ctx context.Context, c *client.Client) error {
+			_, err := c.DrainNode(ctx, "node_1", nil)
+			return err
+		},
+		want:       &client.Error{Status: 409, Code: "conflict", Message: "node node_1 is lost"},
+		text:       "node node_1 is lost",
 		isConflict: true,
 	}, {
 		name:   "bad token",

@@ -13,6 +13,7 @@ const (
 	CodeForbidden      = "forbidden"       // 403: the token may not do this
 	CodeNotFound       = "not_found"       // 404: no such job or schedule
 	CodeConflict       = "conflict"        // 409: the object's state forbids it (cancelling a finished job)
+	CodeStale          = "stale"           // 409: a report names an attempt that is no longer current
 	CodeTooLarge       = "too_large"       // 413: the body is too large
 	CodeUnavailable    = "unavailable"     // 503: the server cannot serve now; try again later
 	CodeInternal       = "internal"        // 500
@@ -44,13 +45,16 @@ func (e *Error) Error() string {
 
 // Is lets callers test API errors against berth's sentinels:
 // errors.Is(err, berth.ErrNotFound) holds for code not_found and
-// errors.Is(err, berth.ErrConflict) for code conflict.
+// errors.Is(err, berth.ErrConflict) for code conflict and
+// errors.Is(err, berth.ErrStale) for code stale.
 func (e *Error) Is(target error) bool {
 	switch target {
 	case berth.ErrNotFound:
 		return e.Code == CodeNotFound
 	case berth.ErrConflict:
 		return e.Code == CodeConflict
+	case berth.ErrStale:
+		return e.Code == CodeStale
 	}
 	return false
 }

@@ -3,15 +3,97 @@ package client
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"time"
 
 	berth "github.com/berth-run/berth"
 )
 
+// Node is a node as the API shows it: its place in the schedule (state,
+// capacity, use, last heartbeat) and what else berth knows of it.
+type Node struct {
+	berth.Node
+	Facts         HostFacts  `json:"facts"`
+	DrainDeadline *time.Time `json:"drain_deadline,omitempty"`
+	// Notice is the last announcement of the node's cloud:
+	// "spot_interruption" or "rebalance".
+	Notice   string     `json:"notice,omitempty"`
+	NoticeAt *time.Time `json:"notice_at,omitempty"`
+}
+
+// HostFacts describe a node's host, as far as its agent knows them.
+type HostFacts struct {
+	InstanceID   string  `json:"instance_id,omitempty"`
+	InstanceType string  `json:"instance_type,omitempty"`
+	Zone         string  `json:"zone,omitempty"`
+	Market       string  `json:"market,omitempty"` // "on-demand" or "spot"
+	Price        float64 `json:"price,omitempty"`  // per hour
+}
+
 // Nodes returns every node the server knows, with its capacity and use.
-func (c *Client) Nodes(ctx context.Context) ([]berth.Node, error) {
+func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
 	var list struct {
-		Nodes []berth.Node `json:"nodes"`
+		Nodes []Node `json:"nodes"`
 	}
 	_, err := c.call(ctx, request{method: http.MethodGet, path: "/v1/nodes"}, &list)
 	return list.Nodes, err
+}
+
+// Node returns one node. An unknown id gives a *Error with code not_found.
+func (c *Client) Node(ctx context.Context, id string) (Node, error) {
+	var n Node
+	_, err := c.call(ctx, request{method: http.MethodGet, path: "/v1/nodes/" + url.PathEscape(id)}, &n)
+	return n, err
+}
+
+// DrainNode stops placing work on the node. With a deadline, the work
+// still running on it after that long is stopped and re-queued (0 stops it
+// at once); nil lets it finish. A lost node gives a *Error with code
+// conflict.
+func (c *Client) DrainNode(ctx context.Context, id string, deadline *time.Duration) (Node, error) {
+	var body struct {
+		Deadline *berth.Duration `json:"deadline,omitempty"`
+	}
+	if deadline != nil {
+		d := berth.Duration(*deadline)
+		body.Deadline = &d
+	}
+	var n Node
+	_, err := c.call(ctx, request{method: http.MethodPost, path: "/v1/nodes/" + url.PathEscape(id) + "/drain", body: body}, &n)
+	return n, err
+}
+
+// UndrainNode makes a draining node ready again.
+func (c *Client) UndrainNode(ctx context.Context, id string) (Node, error) {
+	var n Node
+	_, err := c.call(ctx, request{method: http.MethodPost, path: "/v1/nodes/" + url.PathEscape(id) + "/undrain"}, &n)
+	return n, err
+}
+
+// Pool is a pool's nodes' totals and the token that admits nodes to it.
+type Pool struct {
+	Name         string  `json:"name"`
+	Nodes        int     `json:"nodes"`
+	Ready        int     `json:"ready"`
+	CPU          float64 `json:"cpu"`
+	MemoryMB     int64   `json:"memory_mb"`
+	UsedCPU      float64 `json:"used_cpu"`
+	UsedMemoryMB int64   `json:"used_memory_mb"`
+	JoinToken    string  `json:"join_token"`
+}
+
+// Pools returns the pools that have nodes, and the default pool.
+func (c *Client) Pools(ctx context.Context) ([]Pool, error) {
+	var list struct {
+		Pools []Pool `json:"pools"`
+	}
+	_, err := c.call(ctx, request{method: http.MethodGet, path: "/v1/pools"}, &list)
+	return list.Pools, err
+}
+
+// Pool returns one pool, nodes or not, with its join token.
+func (c *Client) Pool(ctx context.Context, name string) (Pool, error) {
+	var p Pool
+	_, err := c.call(ctx, request{method: http.MethodGet, path: "/v1/pools/" + url.PathEscape(name)}, &p)
+	return p, err
 }

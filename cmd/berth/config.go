@@ -93,11 +93,21 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// newClient returns a client of the API that env points at.
+// newClient returns a client of the API that env points at. It verifies an
+// https server by the system's roots and the CA certificates in
+// BERTH_CA_FILE, and refuses plain HTTP to another host unless
+// BERTH_ALLOW_HTTP=1: the token would cross the network in the clear.
 func newClient(env *cliEnv) (*client.Client, error) {
 	cfg, err := loadAPIConfig(env.getenv)
 	if err != nil {
 		return nil, err
 	}
-	return client.New(cfg.addr, cfg.token, nil), nil
+	if err := checkPlain(cfg.addr, env.getenv("BERTH_ALLOW_HTTP") == "1"); err != nil {
+		return nil, fmt.Errorf("%w (BERTH_ALLOW_HTTP=1)", err)
+	}
+	hc, err := httpClient(env.getenv("BERTH_CA_FILE"))
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg.addr, cfg.token, hc), nil
 }

@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/client"
 )
 
 // t0 is when the fake API's objects are created; tests run at now.
@@ -47,7 +49,8 @@ type fakeAPI struct {
 	jobs      []berth.Job
 	endings   map[string]*ending
 	schedules []berth.Schedule
-	nodes     []berth.Node
+	nodes     []client.Node
+	pools     []client.Pool
 	calls     []string // "METHOD /path?query"
 	next      ending
 	pageSize  int
@@ -74,6 +77,33 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		reply(w, 200, map[string]any{"nodes": f.nodes})
+	})
+	mux.HandleFunc("GET /v1/nodes/{id}", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if n := f.node(r.PathValue("id")); n != nil {
+			reply(w, 200, n)
+			return
+		}
+		apiError(w, 404, "not_found", "", "node "+r.PathValue("id")+" not found")
+	})
+	mux.HandleFunc("POST /v1/nodes/{id}/drain", f.drain)
+	mux.HandleFunc("POST /v1/nodes/{id}/undrain", f.drain)
+	mux.HandleFunc("GET /v1/pools", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		reply(w, 200, map[string]any{"pools": f.pools})
+	})
+	mux.HandleFunc("GET /v1/pools/{name}", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, p := range f.pools {
+			if p.Name == r.PathValue("name") {
+				reply(w, 200, p)
+				return
+			}
+		}
+		reply(w, 200, client.Pool{Name: r.PathValue("name"), JoinToken: "bjt_" + r.PathValue("name")})
 	})
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -105,6 +135,50 @@ func reply(w http.ResponseWriter, status int, v any) {
 
 func apiError(w http.ResponseWriter, status int, code, field, msg string) {
 	reply(w, status, map[string]any{"error": map[string]string{"code": code, "field": field, "message": msg}})
+}
+
+// node returns the node with id, or nil. f.mu must be held.
+func (f *fakeAPI) node(id string) *client.Node {
+	for i := range f.nodes {
+		if f.nodes[i].ID == id {
+			return &f.nodes[i]
+		}
+	}
+	return nil
+}
+
+// drain drains or undrains a node as the server does: a lost node is a
+// conflict.
+func (f *fakeAPI) drain(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.node(r.PathValue("id"))
+	if n == nil {
+		apiError(w, 404, "not_found", "", "node "+r.PathValue("id")+" not found")
+		return
+	}
+	if n.State == berth.NodeLost {
+		apiError(w, 409, "conflict", "", "node "+n.ID+" is lost")
+		return
+	}
+	if strings.HasSuffix(r.URL.Path, "/undrain") {
+		n.State, n.DrainDeadline = berth.NodeReady, nil
+		reply(w, 200, n)
+		return
+	}
+	var body struct {
+		Deadline *berth.Duration `json:"deadline"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		apiError(w, 400, "invalid_request", "", err.Error())
+		return
+	}
+	n.State = berth.NodeDraining
+	if body.Deadline != nil {
+		d := now.Add(time.Duration(*body.Deadline))
+		n.DrainDeadline = &d
+	}
+	reply(w, 200, n)
 }
 
 // addJob stores j as if it had been submitted.

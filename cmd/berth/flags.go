@@ -109,3 +109,29 @@ func (f *intsFlag) Set(s string) error {
 	}
 	return nil
 }
+
+// interspersed moves the flags in args ahead of the other arguments, so
+// that `berth node drain ID --deadline 5m` parses like `berth node drain
+// --deadline 5m ID`. withValue names the flags that take a value (the next
+// argument unless written -flag=value). Everything after "--" stays put.
+func interspersed(args []string, withValue map[string]bool) []string {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if !strings.Contains(name, "=") && withValue[name] && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return append(flags, rest...)
+}

@@ -40,6 +40,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 func commands() []command {
 	return []command{
 		{"server", "run the berth server (API, scheduler and the local agent)", runServer},
+		{"agent", "run the node agent: join a server and run its jobs on this host's engine", runAgent},
 		{"run", "run a container and stream its output; exit with its exit code", runRun},
 		{"submit", "submit a job from a JSON or YAML file", runSubmit},
 		{"jobs", "list jobs", runJobs},
@@ -48,6 +49,8 @@ func commands() []command {
 		{"cancel", "cancel jobs", runCancel},
 		{"schedules", "list, create and delete cron schedules", runSchedules},
 		{"nodes", "list nodes", runNodes},
+		{"node", "show, drain or undrain a node", runNode},
+		{"pools", "list pools and their join tokens", runPools},
 		{"sim", "simulate scheduling policies over traces (sim deadline)", runSim},
 	}
 }

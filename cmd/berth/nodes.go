@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/client"
 )
 
-// runNodes runs `berth nodes`: a table of nodes with their capacity and use.
+// runNodes runs `berth nodes`: every node with its state, capacity and use.
 func runNodes(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "nodes", "nodes [-o json]")
 	var out output
@@ -27,24 +30,216 @@ func runNodes(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	if nodes == nil {
-		nodes = []berth.Node{}
+		nodes = []client.Node{}
 	}
 	if out.json() {
 		return printJSON(env.stdout, struct {
-			Nodes []berth.Node `json:"nodes"`
+			Nodes []client.Node `json:"nodes"`
 		}{nodes})
 	}
-	t := newTable("NAME", "POOL", "STATE", "CPU", "MEM", "USED", "HEALTHY")
+	now := env.clock()
+	t := newTable("ID", "NAME", "POOL", "STATE", "CPU", "MEM", "USED", "SEEN", "HOST", "HEALTHY")
 	for _, n := range nodes {
-		healthy := "yes"
-		if !n.Healthy {
-			healthy = "no"
-			if n.Reason != "" {
-				healthy += ": " + oneLine(n.Reason)
-			}
-		}
-		used := fmt.Sprintf("%s, %s", cpu(n.UsedCPU), mem(n.UsedMemoryMB))
-		t.add(orDash(n.Name), orDash(n.Pool), string(n.State), cpu(n.CPU), mem(n.MemoryMB), used, healthy)
+		t.add(n.ID, orDash(n.Name), orDash(n.Pool), nodeState(n, now), cpu(n.CPU), mem(n.MemoryMB),
+			fmt.Sprintf("%s, %s", cpu(n.UsedCPU), mem(n.UsedMemoryMB)), age(now, n.LastSeen), host(n.Facts), healthy(n.Node))
 	}
 	return t.write(env.stdout, env.width)
+}
+
+// nodeState is the node's state, with its notice or drain deadline.
+func nodeState(n client.Node, now time.Time) string {
+	s := string(n.State)
+	switch {
+	case n.State != berth.NodeDraining:
+	case n.Notice == "spot_interruption":
+		s += " (spot)"
+	case n.Notice == "rebalance":
+		s += " (rebalance)"
+	case n.DrainDeadline != nil && n.DrainDeadline.After(now):
+		s += " (" + n.DrainDeadline.Sub(now).Round(time.Second).String() + " left)"
+	}
+	return s
+}
+
+// host sums up a node's host facts: "spot m5.large eu-west-1a".
+func host(f client.HostFacts) string {
+	var s string
+	for _, part := range []string{f.Market, f.InstanceType, f.Zone} {
+		if part != "" {
+			if s != "" {
+				s += " "
+			}
+			s += part
+		}
+	}
+	return orDash(s)
+}
+
+func healthy(n berth.Node) string {
+	if n.Healthy {
+		return "yes"
+	}
+	if n.Reason != "" {
+		return "no: " + oneLine(n.Reason)
+	}
+	return "no"
+}
+
+// runNode runs `berth node drain|undrain ID` and `berth node ID`.
+func runNode(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "drain":
+			return runNodeDrain(ctx, env, args[1:])
+		case "undrain":
+			return runNodeUndrain(ctx, env, args[1:])
+		}
+	}
+	fs := newFlagSet(env, "node", "node ID [-o json]\n       berth node drain ID [--deadline D]\n       berth node undrain ID")
+	var out output
+	addOutputFlag(fs, &out)
+	if err := parseFlags(fs, interspersed(args, map[string]bool{"o": true, "output": true})); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError(env, fs, "want one node ID (or name), or drain or undrain")
+	}
+	c, err := newClient(env)
+	if err != nil {
+		return err
+	}
+	n, err := findNode(ctx, c, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	return printNode(env, n, out)
+}
+
+func runNodeDrain(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "node drain", "node drain ID [--deadline D] [-o json]")
+	deadline := fs.Duration("deadline", -1, "stop and re-queue what still runs after this `duration` (0s: at once); by default running work finishes")
+	var out output
+	addOutputFlag(fs, &out)
+	if err := parseFlags(fs, interspersed(args, map[string]bool{"deadline": true, "o": true, "output": true})); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError(env, fs, "want one node ID (or name)")
+	}
+	c, err := newClient(env)
+	if err != nil {
+		return err
+	}
+	n, err := findNode(ctx, c, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var d *time.Duration
+	if *deadline >= 0 {
+		d = deadline
+	}
+	n, err = c.DrainNode(ctx, n.ID, d)
+	if err != nil {
+		return err
+	}
+	return printNode(env, n, out)
+}
+
+func runNodeUndrain(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "node undrain", "node undrain ID [-o json]")
+	var out output
+	addOutputFlag(fs, &out)
+	if err := parseFlags(fs, interspersed(args, map[string]bool{"o": true, "output": true})); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError(env, fs, "want one node ID (or name)")
+	}
+	c, err := newClient(env)
+	if err != nil {
+		return err
+	}
+	n, err := findNode(ctx, c, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	n, err = c.UndrainNode(ctx, n.ID)
+	if err != nil {
+		return err
+	}
+	return printNode(env, n, out)
+}
+
+// findNode finds a node by id, else by its name when one node has it.
+func findNode(ctx context.Context, c *client.Client, idOrName string) (client.Node, error) {
+	n, err := c.Node(ctx, idOrName)
+	if err == nil || !errors.Is(err, berth.ErrNotFound) {
+		return n, err
+	}
+	nodes, lerr := c.Nodes(ctx)
+	if lerr != nil {
+		return client.Node{}, lerr
+	}
+	var found []client.Node
+	for _, n := range nodes {
+		if n.Name == idOrName {
+			found = append(found, n)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return client.Node{}, fmt.Errorf("no node has the id or name %q", idOrName)
+	case 1:
+		return found[0], nil
+	}
+	return client.Node{}, fmt.Errorf("%d nodes are named %q: give the id", len(found), idOrName)
+}
+
+func printNode(env *cliEnv, n client.Node, out output) error {
+	if out.json() {
+		return printJSON(env.stdout, n)
+	}
+	now := env.clock()
+	t := newTable("ID", "NAME", "POOL", "STATE", "CPU", "MEM", "USED", "SEEN", "HOST", "HEALTHY")
+	t.add(n.ID, orDash(n.Name), orDash(n.Pool), nodeState(n, now), cpu(n.CPU), mem(n.MemoryMB),
+		fmt.Sprintf("%s, %s", cpu(n.UsedCPU), mem(n.UsedMemoryMB)), age(now, n.LastSeen), host(n.Facts), healthy(n.Node))
+	return t.write(env.stdout, env.width)
+}
+
+// runPools runs `berth pools [NAME]`: pools, their nodes and join tokens.
+func runPools(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "pools", "pools [NAME] [-o json]")
+	var out output
+	addOutputFlag(fs, &out)
+	if err := parseFlags(fs, interspersed(args, map[string]bool{"o": true, "output": true})); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usageError(env, fs, "unexpected argument %q", fs.Arg(1))
+	}
+	c, err := newClient(env)
+	if err != nil {
+		return err
+	}
+	var pools []client.Pool
+	if fs.NArg() == 1 {
+		p, err := c.Pool(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		pools = []client.Pool{p}
+	} else if pools, err = c.Pools(ctx); err != nil {
+		return err
+	}
+	if out.json() {
+		return printJSON(env.stdout, struct {
+			Pools []client.Pool `json:"pools"`
+		}{pools})
+	}
+	t := newTable("POOL", "NODES", "READY", "CPU", "MEM", "USED", "JOIN TOKEN")
+	for _, p := range pools {
+		t.add(p.Name, fmt.Sprint(p.Nodes), fmt.Sprint(p.Ready), cpu(p.CPU), mem(p.MemoryMB),
+			fmt.Sprintf("%s, %s", cpu(p.UsedCPU), mem(p.UsedMemoryMB)), p.JoinToken)
+	}
+	return t.write(env.stdout, 0) // the token is never cut
 }

@@ -2,23 +2,33 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/client"
 )
+
+func testNodes() []client.Node {
+	return []client.Node{
+		{Node: berth.Node{ID: "node_1", Name: "local", Pool: "baseline", State: berth.NodeReady, CPU: 8, MemoryMB: 16384, Healthy: true,
+			LastSeen: now.Add(-time.Second), UsedCPU: 2.5, UsedMemoryMB: 1536, Version: 3}},
+		{Node: berth.Node{ID: "node_2", Name: "ip-10-0-1-17", Pool: "spot", State: berth.NodeDraining, CPU: 4, MemoryMB: 7680, Healthy: false,
+			Reason:   "docker engine not answering: dial unix /var/run/docker.sock: connect: no such file or directory",
+			LastSeen: now.Add(-time.Minute), UsedCPU: 0.5, UsedMemoryMB: 256},
+			Facts:  client.HostFacts{InstanceID: "i-0abc", InstanceType: "m5.large", Zone: "eu-west-1a", Market: "spot", Price: 0.038},
+			Notice: "spot_interruption", NoticeAt: &now},
+		{Node: berth.Node{ID: "node_3", Name: "ip-10-0-1-18", Pool: "spot", State: berth.NodeLost, CPU: 4, MemoryMB: 7680, Healthy: true,
+			LastSeen: now.Add(-3 * time.Minute)}},
+	}
+}
 
 func TestNodes(t *testing.T) {
 	f := newFakeAPI(t)
-	f.nodes = []berth.Node{
-		{ID: "node_1", Name: "local", Pool: "baseline", State: berth.NodeReady, CPU: 8, MemoryMB: 16384, Healthy: true,
-			LastSeen: now.Add(-time.Second), UsedCPU: 2.5, UsedMemoryMB: 1536, Version: 3},
-		{ID: "node_2", Name: "ip-10-0-1-17", Pool: "spot", State: berth.NodeDraining, CPU: 4, MemoryMB: 7680, Healthy: false,
-			Reason:   "docker engine not answering: dial unix /var/run/docker.sock: connect: no such file or directory",
-			LastSeen: now.Add(-time.Minute), UsedCPU: 0.5, UsedMemoryMB: 256},
-	}
+	f.nodes = testNodes()
 	for _, width := range []int{0, 100} {
 		in := f.against()
 		in.width = width
@@ -26,11 +36,79 @@ func TestNodes(t *testing.T) {
 		golden(t, name, in.run(t.Context(), "nodes").mustSucceed(t).stdout)
 	}
 	r := f.cli(t, "nodes", "-o", "json").mustSucceed(t)
-	var got struct{ Nodes []berth.Node }
+	var got struct{ Nodes []client.Node }
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 		t.Fatalf("stdout is not a node list: %v", err)
 	}
 	if diff := cmp.Diff(f.nodes, got.Nodes); diff != "" {
 		t.Errorf("-o json mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestNodeDrain(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		state    berth.NodeState
+		deadline *time.Time
+		stderr   string
+	}{
+		{"until done", []string{"node", "drain", "node_1"}, 0, berth.NodeDraining, nil, ""},
+		{"by name, deadline after the id", []string{"node", "drain", "local", "--deadline", "10m"}, 0, berth.NodeDraining, new(now.Add(10 * time.Minute)), ""},
+		{"at once", []string{"node", "drain", "--deadline=0s", "node_1"}, 0, berth.NodeDraining, &now, ""},
+		{"undrain", []string{"node", "undrain", "node_2"}, 0, berth.NodeReady, nil, ""},
+		{"lost", []string{"node", "drain", "node_3"}, 1, berth.NodeLost, nil, "node node_3 is lost"},
+		{"unknown", []string{"node", "drain", "nope"}, 1, "", nil, `no node has the id or name "nope"`},
+		{"no id", []string{"node", "drain"}, 2, "", nil, "want one node ID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeAPI(t)
+			f.nodes = testNodes()
+			r := f.against().run(t.Context(), append(tt.args, "-o", "json")...)
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.stderr) {
+				t.Fatalf("berth %v: exit %d, stderr %q; want %d and %q", tt.args, r.code, r.stderr, tt.code, tt.stderr)
+			}
+			if tt.code != 0 {
+				return
+			}
+			var n client.Node
+			if err := json.Unmarshal([]byte(r.stdout), &n); err != nil {
+				t.Fatalf("stdout is not a node: %v\n%s", err, r.stdout)
+			}
+			if n.State != tt.state || !cmp.Equal(n.DrainDeadline, tt.deadline) {
+				t.Errorf("node: %s, deadline %v; want %s, %v", n.State, n.DrainDeadline, tt.state, tt.deadline)
+			}
+		})
+	}
+}
+
+func TestPools(t *testing.T) {
+	f := newFakeAPI(t)
+	f.pools = []client.Pool{
+		{Name: "default", JoinToken: "bjt_default"},
+		{Name: "spot", Nodes: 2, Ready: 1, CPU: 8, MemoryMB: 15360, UsedCPU: 0.5, UsedMemoryMB: 256, JoinToken: "bjt_spot"},
+	}
+	in := f.against()
+	in.width = 40 // the token is never cut
+	golden(t, "pools.golden", in.run(t.Context(), "pools").mustSucceed(t).stdout)
+	r := f.cli(t, "pools", "gpu", "-o", "json").mustSucceed(t)
+	if !strings.Contains(r.stdout, `"join_token": "bjt_gpu"`) {
+		t.Errorf("berth pools gpu -o json = %s, want the gpu pool's join token", r.stdout)
+	}
+}
+
+func TestNodeShow(t *testing.T) {
+	f := newFakeAPI(t)
+	f.nodes = testNodes()
+	r := f.cli(t, "node", "ip-10-0-1-17", "-o", "json").mustSucceed(t)
+	var n client.Node
+	if err := json.Unmarshal([]byte(r.stdout), &n); err != nil || n.ID != "node_2" || n.Facts.InstanceID != "i-0abc" {
+		t.Errorf("berth node ip-10-0-1-17 -o json = %s (%v), want node_2 with its facts", r.stdout, err)
+	}
+	r = f.cli(t, "node", "node_1").mustSucceed(t)
+	if !strings.Contains(r.stdout, "node_1") || !strings.Contains(r.stdout, "ready") {
+		t.Errorf("berth node node_1 = %q", r.stdout)
 	}
 }

@@ -39,6 +39,10 @@ type serverConfig struct {
 	dockerHost   string
 	advertiseURL string
 	stopGrace    time.Duration
+	leaseTTL     time.Duration
+	tlsCert      string
+	tlsKey       string
+	allowHTTP    bool
 	logLevel     string
 }
 
@@ -57,6 +61,10 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&cfg.dockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
 	fs.StringVar(&cfg.advertiseURL, "advertise-url", "", "URL containers use to reach the API for callbacks (default: found from the Docker bridge)")
 	fs.DurationVar(&cfg.stopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when berth stops a container")
+	fs.DurationVar(&cfg.leaseTTL, "lease-ttl", 30*time.Second, "how long a node may go without a heartbeat before it is lost and its jobs re-queued")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "`file` of the API's TLS certificate (PEM); serves HTTPS")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "`file` of the TLS certificate's key (PEM)")
+	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "serve plain HTTP on an address other hosts reach")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -78,8 +86,18 @@ func serve(ctx context.Context, cfg serverConfig, log *slog.Logger, env *cliEnv)
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	tlsCfg, err := serverTLS(cfg.tlsCert, cfg.tlsKey)
+	if err != nil {
+		return err
+	}
+	if err := checkListen(cfg.listen, tlsCfg != nil, cfg.allowHTTP); err != nil {
+		return err
+	}
 	keys, err := auth.LoadOrCreate(cfg.dataDir)
 	if err != nil {
+		return err
+	}
+	if err := keys.WriteJoinToken(cfg.dataDir); err != nil {
 		return err
 	}
 	st, err := store.Open(ctx, filepath.Join(cfg.dataDir, "berth.db"))
@@ -100,7 +118,9 @@ func serve(ctx context.Context, cfg serverConfig, log *slog.Logger, env *cliEnv)
 	callbacks := control.NewCallbacks(st, keys, nil, log)
 	kick := func() { dispatcher.Kick(); callbacks.Kick() }
 	schedules := control.NewSchedules(st, notifier, kick, log)
-	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Changed: func(node string) {
+	registry := control.NewRegistry(st, notifier, kick, log)
+	reaper := control.NewReaper(control.LeaseConfig{TTL: cfg.leaseTTL}, registry, log)
+	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: registry, Changed: func(node string) {
 		kick()
 		schedules.Kick()
 		if node != "" {
@@ -121,37 +141,46 @@ func serve(ctx context.Context, cfg serverConfig, log *slog.Logger, env *cliEnv)
 			}
 		}()
 	}
-	servers := []*http.Server{{Handler: api, ReadHeaderTimeout: 10 * time.Second}}
+	cb, err := startCallbackListener(cfg, ln.Addr(), tlsCfg != nil, api, log)
+	if err != nil {
+		return err
+	}
+	local := control.NewLocal(st, notifier, registry, kick, keys, cb.url)
+	api.SetAgents(local)
+	servers := []*http.Server{{Handler: api, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg}}
 	goRun("api", serveOn(servers[0], ln))
 	goRun("dispatch", dispatcher.Run)
 	goRun("schedules", schedules.Run)
 	goRun("callbacks", callbacks.Run)
+	goRun("reaper", reaper.Run)
+	if cb.srv != nil {
+		servers = append(servers, cb.srv)
+		goRun("callback listener", serveOn(cb.srv, cb.ln))
+	}
 	if cfg.localAgent {
-		cb, err := startCallbackListener(cfg, ln.Addr(), api, log)
-		if err != nil {
-			return err
-		}
-		if cb.srv != nil {
-			servers = append(servers, cb.srv)
-			goRun("callback listener", serveOn(cb.srv, cb.ln))
-		}
 		dc, err := docker.Dial(cfg.dockerHost)
 		if err != nil {
 			return err
 		}
 		defer dc.Close()
-		local := control.NewLocal(st, notifier, kick, keys, cb.url)
 		nodeID, err := localNodeID(cfg.dataDir)
 		if err != nil {
 			return err
 		}
 		host, _ := os.Hostname()
-		ag := agent.New(agent.Config{NodeID: nodeID, Name: host, Pool: "local", CPU: cfg.cpus, MemoryMB: cfg.memoryMB, StopGrace: cfg.stopGrace},
+		if err := registry.Ensure(ctx, nodeID, "local", host); err != nil {
+			return err
+		}
+		ag := agent.New(agent.Config{NodeID: nodeID, Name: host, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, StopGrace: cfg.stopGrace},
 			local, docker.New(dc), logs, log.With("component", "agent"))
 		goRun("agent", ag.Run)
 	}
-	fmt.Fprintf(env.stderr, "berth server listening on http://%s (data %s; admin token in %s)\n",
-		ln.Addr(), cfg.dataDir, filepath.Join(cfg.dataDir, auth.AdminTokenFile))
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(env.stderr, "berth server listening on %s://%s (data %s; admin token in %s; join token in %s)\n",
+		scheme, ln.Addr(), cfg.dataDir, filepath.Join(cfg.dataDir, auth.AdminTokenFile), filepath.Join(cfg.dataDir, auth.JoinTokenFile))
 	<-ctx.Done()
 	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
@@ -164,7 +193,11 @@ func serve(ctx context.Context, cfg serverConfig, log *slog.Logger, env *cliEnv)
 
 func serveOn(srv *http.Server, ln net.Listener) func(context.Context) error {
 	return func(context.Context) error {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := srv.Serve
+		if srv.TLSConfig != nil {
+			serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
@@ -181,14 +214,20 @@ type callbackListener struct {
 // startCallbackListener finds the URL containers use for callbacks: the
 // --advertise-url, or the main listener when it is not on loopback, or else
 // a second listener on the Docker bridge's gateway address (same port if
-// free) that serves only callbacks.
-func startCallbackListener(cfg serverConfig, main net.Addr, api *httpapi.Server, log *slog.Logger) (callbackListener, error) {
+// free) that serves only callbacks, in plain HTTP: the bridge does not leave
+// the host, and each callback token is good for one attempt only. Remote
+// agents' containers reach the server through --advertise-url.
+func startCallbackListener(cfg serverConfig, main net.Addr, tlsOn bool, api *httpapi.Server, log *slog.Logger) (callbackListener, error) {
 	if cfg.advertiseURL != "" {
 		return callbackListener{url: cfg.advertiseURL}, nil
 	}
 	tcp, _ := main.(*net.TCPAddr)
 	if tcp != nil && !tcp.IP.IsLoopback() && !tcp.IP.IsUnspecified() {
-		return callbackListener{url: "http://" + main.String()}, nil
+		scheme := "http://"
+		if tlsOn {
+			scheme = "https://"
+		}
+		return callbackListener{url: scheme + main.String()}, nil
 	}
 	gw := bridgeGateway()
 	if gw == "" {
@@ -204,7 +243,11 @@ func startCallbackListener(cfg serverConfig, main net.Addr, api *httpapi.Server,
 		port = tcp.Port
 	}
 	if tcp != nil && tcp.IP.IsUnspecified() {
-		return callbackListener{url: "http://" + net.JoinHostPort(gw, strconv.Itoa(port))}, nil
+		scheme := "http://"
+		if tlsOn {
+			scheme = "https://"
+		}
+		return callbackListener{url: scheme + net.JoinHostPort(gw, strconv.Itoa(port))}, nil
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(gw, strconv.Itoa(port)))
 	if err != nil {

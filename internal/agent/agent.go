@@ -1,12 +1,19 @@
-// Package agent is berth's node agent: it registers its node with the
+// Package agent is berth's node agent: it heartbeats its node to the
 // control plane, waits for assignments by long-poll, runs each attempt's
 // container through a provider.Runner, enforces timeouts, ships output to a
-// log sink and reports every attempt's start and end, naming the attempt.
+// log sink, reports every attempt's start and end, naming the attempt, and
+// reports the notices of its cloud (Spot interruptions).
 //
-// The agent keeps no truth of its own: after a restart it re-reads its
+// The agent keeps no truth of its own. After a restart it re-reads its
 // assignments from the server and its containers from the engine (by label),
-// adopts what still runs, records what finished, and removes containers no
-// assignment wants.
+// and adopts what still runs. At every reconcile it stops the executions
+// the server no longer lists and removes the containers no listed attempt
+// owns. A node the server declared lost (its lease lapsed) gets back to work
+// only after its agent has killed everything the server no longer lists: a
+// job never has two live attempts.
+//
+// The same agent runs in the server's process (over control.Local) and as
+// `berth agent` on other hosts (over Remote, the HTTP side of the protocol).
 package agent
 
 import (
@@ -19,24 +26,28 @@ import (
 	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/nodeapi"
 	"github.com/berth-run/berth/internal/provider"
 )
 
 // Server is what the agent needs from the control plane. In one process the
-// control package serves it directly; across a network, over HTTP.
+// control package serves it directly; across a network, Remote over HTTP.
 type Server interface {
-	// Register creates or updates the node (capacity, health) and returns
-	// it.
-	Register(ctx context.Context, n berth.Node) (berth.Node, error)
+	// Register reports the node's status, renewing its lease (a
+	// heartbeat), and returns the node as the server sees it. st.Ready
+	// asks that a joining or lost node become ready.
+	Register(ctx context.Context, nodeID string, st nodeapi.Status) (berth.Node, error)
 	// Assignments returns the node's active attempts. It blocks until they
 	// have changed since version since, or until wait has passed, and
-	// returns the version they are at.
+	// returns the version they are at. Since 0 returns at once.
 	Assignments(ctx context.Context, nodeID string, since uint64, wait time.Duration) ([]berth.Assignment, uint64, error)
 	// Started reports that the attempt's container runs.
 	Started(ctx context.Context, attemptID, containerID string) error
 	// Finished reports how the attempt ended. berth.ErrStale means the
 	// attempt was already closed; the agent drops the report.
 	Finished(ctx context.Context, attemptID string, out berth.Outcome) error
+	// Notice reports what the node's cloud announced about its host.
+	Notice(ctx context.Context, nodeID string, n nodeapi.Notice) error
 }
 
 // LogSink stores attempts' output.
@@ -48,23 +59,25 @@ type LogSink interface {
 type Config struct {
 	NodeID   string  // stable identity of the node
 	Name     string  // default NodeID
-	Pool     string  // default "default"
 	CPU      float64 // capacity offered; default the engine's
 	MemoryMB int64   // capacity offered; default the engine's
+	Facts    nodeapi.Facts
 	// StopGrace is how long a container has between SIGTERM and SIGKILL.
 	StopGrace time.Duration // default 10s
-	// HealthInterval is how often the engine is checked.
+	// HealthInterval is how often the engine is checked and the node
+	// heartbeats.
 	HealthInterval time.Duration // default 5s
 	// PollWait bounds one long-poll for assignments.
 	PollWait time.Duration // default 30s
+	// IMDS, when set, is watched for Spot interruption notices and
+	// rebalance recommendations every NoticeInterval.
+	IMDS           *IMDS
+	NoticeInterval time.Duration // default 2s
 }
 
 func (c Config) withDefaults() Config {
 	if c.Name == "" {
 		c.Name = c.NodeID
-	}
-	if c.Pool == "" {
-		c.Pool = "default"
 	}
 	if c.StopGrace == 0 {
 		c.StopGrace = 10 * time.Second
@@ -74,6 +87,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PollWait == 0 {
 		c.PollWait = 30 * time.Second
+	}
+	if c.NoticeInterval == 0 {
+		c.NoticeInterval = 2 * time.Second
 	}
 	return c
 }
@@ -86,26 +102,33 @@ type Agent struct {
 	logs   LogSink
 	log    *slog.Logger
 
-	// mu guards execs, done and healthy.
-	mu      sync.Mutex
-	execs   map[string]*execution // by attempt id
-	done    recent                // attempts this agent finished: a late poll answer must not start them again
-	healthy bool
-	wg      sync.WaitGroup
+	// mu guards execs, done, listed, healthy, state and cancelPoll.
+	mu         sync.Mutex
+	execs      map[string]*execution // by attempt id
+	done       recent                // attempts this agent finished: a late poll answer must not start them again
+	listed     map[string]bool       // the attempts the server listed last
+	healthy    bool
+	state      berth.NodeState    // as the server last said
+	cancelPoll context.CancelFunc // ends the long-poll in flight
+	wg         sync.WaitGroup
 }
 
 // New returns an agent for the node cfg.NodeID.
 func New(cfg Config, server Server, runner provider.Runner, logs LogSink, log *slog.Logger) *Agent {
-	return &Agent{cfg: cfg.withDefaults(), server: server, runner: runner, logs: logs, log: log, execs: make(map[string]*execution)}
+	return &Agent{cfg: cfg.withDefaults(), server: server, runner: runner, logs: logs, log: log,
+		execs: make(map[string]*execution), listed: map[string]bool{}}
 }
 
-// Run registers the node and runs its assignments until ctx ends. Running
+// Run heartbeats the node and runs its assignments until ctx ends. Running
 // containers are left running when ctx ends, to be adopted by the next run.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.wg.Wait()
 	a.checkHealth(ctx)
 	go a.healthLoop(ctx)
-	adopted := false
+	if a.cfg.IMDS != nil {
+		go a.watchNotices(ctx)
+	}
+	first := true
 	var version uint64
 	for ctx.Err() == nil {
 		if !a.isHealthy() {
@@ -115,24 +138,29 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.checkHealth(ctx)
 			continue
 		}
+		if a.needsReady() {
+			if err := a.rejoin(ctx); err != nil {
+				if ctx.Err() == nil {
+					a.log.Warn("rejoin", "err", err)
+					sleep(ctx, time.Second)
+				}
+				continue
+			}
+			first = false
+		}
 		var containers []provider.Status
-		if !adopted {
-			cs, err := a.runner.List(ctx)
+		if first {
+			cs, err := a.ownContainers(ctx)
 			if err != nil {
 				a.log.Warn("list containers", "err", err)
 				a.setHealthy(ctx, false, err.Error())
 				continue
 			}
-			for _, c := range cs {
-				if c.Node == a.cfg.NodeID { // other nodes may share the engine
-					containers = append(containers, c)
-				}
-			}
-			adopted = true
+			containers = cs
 		}
-		as, v, err := a.server.Assignments(ctx, a.cfg.NodeID, version, a.cfg.PollWait)
+		as, v, err := a.poll(ctx, version)
 		if err != nil {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 				a.log.Warn("poll assignments", "err", err)
 				sleep(ctx, time.Second)
 			}
@@ -140,23 +168,131 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		version = v
 		a.reconcile(ctx, as, containers)
+		if first {
+			first = false
+			continue // the containers were listed before the poll: adopted or removed already
+		}
+		if err := a.sweep(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sweep containers", "err", err)
+		}
 	}
 	return nil
 }
 
-// reconcile starts an execution for each new assignment, stops those the
-// server no longer wants, and, given the engine's containers (after a
-// restart), adopts them or removes those no assignment wants.
+// poll long-polls for assignments; a heartbeat that finds the node lost
+// ends it early.
+func (a *Agent) poll(ctx context.Context, version uint64) ([]berth.Assignment, uint64, error) {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.mu.Lock()
+	a.cancelPoll = cancel
+	a.mu.Unlock()
+	if a.needsReady() {
+		return nil, 0, context.Canceled
+	}
+	as, v, err := a.server.Assignments(pctx, a.cfg.NodeID, version, a.cfg.PollWait)
+	a.mu.Lock()
+	a.cancelPoll = nil
+	a.mu.Unlock()
+	return as, v, err
+}
+
+// needsReady reports whether the server sees the node joining or lost: it
+// gets no work until the agent has cleaned up and asked to be ready.
+func (a *Agent) needsReady() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.state == berth.NodeJoining || a.state == berth.NodeLost
+}
+
+// rejoin makes a joining or lost node ready: it reads what the server still
+// lists, kills every execution and container it does not, waits until they
+// are gone, and only then asks to be ready.
+func (a *Agent) rejoin(ctx context.Context) error {
+	as, _, err := a.server.Assignments(ctx, a.cfg.NodeID, 0, 0)
+	if err != nil {
+		return fmt.Errorf("read assignments: %w", err)
+	}
+	cs, err := a.ownContainers(ctx)
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	a.reconcile(ctx, as, cs)
+	for !a.onlyListed() {
+		if !sleep(ctx, 20*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+	if err := a.sweep(ctx); err != nil {
+		return err
+	}
+	n, err := a.server.Register(ctx, a.cfg.NodeID, a.status(true))
+	if err != nil {
+		return fmt.Errorf("ask to be ready: %w", err)
+	}
+	a.setState(n.State)
+	a.log.Info("node back at work", "node", a.cfg.NodeID, "state", n.State, "attempts", len(as))
+	return nil
+}
+
+// onlyListed reports whether every execution is of an attempt the server
+// listed last.
+func (a *Agent) onlyListed() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id := range a.execs {
+		if !a.listed[id] {
+			return false
+		}
+	}
+	return true
+}
+
+// ownContainers lists this node's containers; other nodes may share the
+// engine.
+func (a *Agent) ownContainers(ctx context.Context) ([]provider.Status, error) {
+	cs, err := a.runner.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	own := cs[:0]
+	for _, c := range cs {
+		if c.Node == a.cfg.NodeID {
+			own = append(own, c)
+		}
+	}
+	return own, nil
+}
+
+// reconcile makes the executions match the server's list: it starts one
+// for each new assignment (adopting its container when containers holds
+// one), stops those the server wants stopped, and kills those it no longer
+// lists: their attempts were closed without this agent (the node was
+// lost), so their jobs have moved on. Given containers, it also removes
+// those no listed attempt owns.
 func (a *Agent) reconcile(ctx context.Context, as []berth.Assignment, containers []provider.Status) {
 	byAttempt := make(map[string]provider.Status, len(containers))
 	for _, c := range containers {
 		byAttempt[c.AttemptID] = c
 	}
-	wanted := make(map[string]bool, len(as))
+	listed := make(map[string]bool, len(as))
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if ctx.Err() != nil {
+		// Shutting down: executions are leaving their containers to the
+		// next agent, and must not be started again in their place.
+		return
+	}
 	for _, as := range as {
-		wanted[as.Attempt.ID] = true
+		listed[as.Attempt.ID] = true
+	}
+	a.listed = listed
+	for id, e := range a.execs {
+		if !listed[id] {
+			e.kill()
+		}
+	}
+	for _, as := range as {
 		if e, ok := a.execs[as.Attempt.ID]; ok {
 			if as.Stop {
 				e.requestStop()
@@ -170,27 +306,56 @@ func (a *Agent) reconcile(ctx context.Context, as []berth.Assignment, containers
 		if c, ok := byAttempt[as.Attempt.ID]; ok {
 			existing = &c
 		}
-		e := newExecution(a, as, existing)
-		a.execs[as.Attempt.ID] = e
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			e.run(ctx)
-			a.mu.Lock()
-			delete(a.execs, as.Attempt.ID)
-			if ctx.Err() == nil {
-				a.done.add(as.Attempt.ID)
-			}
-			a.mu.Unlock()
-		}()
+		a.startLocked(ctx, as, existing)
 	}
 	for _, c := range containers {
-		if !wanted[c.AttemptID] {
-			a.log.Info("removing container no attempt wants", "container", c.ID, "attempt", c.AttemptID, "job", c.JobID)
-			if err := a.runner.Remove(ctx, c.ID); err != nil && !errors.Is(err, provider.ErrNotFound) {
-				a.log.Warn("remove stale container", "container", c.ID, "err", err)
+		if !listed[c.AttemptID] {
+			if _, ok := a.execs[c.AttemptID]; !ok {
+				a.removeStale(ctx, c)
 			}
 		}
+	}
+}
+
+// startLocked starts the execution of an assignment; a.mu is held.
+func (a *Agent) startLocked(ctx context.Context, as berth.Assignment, existing *provider.Status) {
+	e := newExecution(a, as, existing)
+	a.execs[as.Attempt.ID] = e
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		e.run(ctx)
+		a.mu.Lock()
+		delete(a.execs, as.Attempt.ID)
+		if ctx.Err() == nil {
+			a.done.add(as.Attempt.ID)
+		}
+		a.mu.Unlock()
+	}()
+}
+
+// sweep removes this node's containers that neither a listed attempt nor a
+// running execution owns: leftovers of attempts the server closed.
+func (a *Agent) sweep(ctx context.Context) error {
+	cs, err := a.ownContainers(ctx)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, c := range cs {
+		_, running := a.execs[c.AttemptID]
+		if !running && !a.listed[c.AttemptID] {
+			a.removeStale(ctx, c)
+		}
+	}
+	return nil
+}
+
+func (a *Agent) removeStale(ctx context.Context, c provider.Status) {
+	a.log.Info("removing container no attempt wants", "container", c.ID, "attempt", c.AttemptID, "job", c.JobID)
+	if err := a.runner.Remove(ctx, c.ID); err != nil && !errors.Is(err, provider.ErrNotFound) {
+		a.log.Warn("remove stale container", "container", c.ID, "err", err)
 	}
 }
 
@@ -200,42 +365,72 @@ func (a *Agent) healthLoop(ctx context.Context) {
 	}
 }
 
-// checkHealth asks the engine for its capacity and registers the node with
-// it, healthy or not.
+// checkHealth asks the engine for its capacity and heartbeats the node
+// with it, healthy or not.
 func (a *Agent) checkHealth(ctx context.Context) {
-	capa, err := a.runner.Info(ctx)
+	ictx, cancel := context.WithTimeout(ctx, max(a.cfg.HealthInterval, 5*time.Second))
+	capa, err := a.runner.Info(ictx)
+	cancel()
 	if err != nil {
 		a.setHealthy(ctx, false, fmt.Sprintf("engine unavailable: %v", err))
 		return
 	}
-	cpu, mem := capa.CPU, capa.MemoryMB
-	if a.cfg.CPU > 0 {
-		cpu = a.cfg.CPU
+	st := a.status(false)
+	if st.CPU == 0 {
+		st.CPU = capa.CPU
 	}
-	if a.cfg.MemoryMB > 0 {
-		mem = a.cfg.MemoryMB
+	if st.MemoryMB == 0 {
+		st.MemoryMB = capa.MemoryMB
 	}
-	a.register(ctx, berth.Node{CPU: cpu, MemoryMB: mem, Healthy: true})
+	st.Healthy = true
+	a.register(ctx, st)
+}
+
+// status is the node's status as configured, with healthy false.
+func (a *Agent) status(ready bool) nodeapi.Status {
+	return nodeapi.Status{Name: a.cfg.Name, CPU: a.cfg.CPU, MemoryMB: a.cfg.MemoryMB, Facts: a.cfg.Facts, Ready: ready,
+		Healthy: a.isHealthy()}
 }
 
 func (a *Agent) setHealthy(ctx context.Context, ok bool, reason string) {
-	a.register(ctx, berth.Node{CPU: a.cfg.CPU, MemoryMB: a.cfg.MemoryMB, Healthy: ok, Reason: reason})
+	st := a.status(false)
+	st.Healthy, st.Reason = ok, reason
+	a.register(ctx, st)
 }
 
-func (a *Agent) register(ctx context.Context, n berth.Node) {
-	n.ID, n.Name, n.Pool = a.cfg.NodeID, a.cfg.Name, a.cfg.Pool
-	if _, err := a.server.Register(ctx, n); err != nil {
+func (a *Agent) register(ctx context.Context, st nodeapi.Status) {
+	n, err := a.server.Register(ctx, a.cfg.NodeID, st)
+	if err != nil {
 		if ctx.Err() == nil {
-			a.log.Warn("register node", "err", err)
+			a.log.Warn("heartbeat", "err", err)
 		}
 		return
 	}
 	a.mu.Lock()
-	changed := a.healthy != n.Healthy
-	a.healthy = n.Healthy
+	changed := a.healthy != st.Healthy
+	a.healthy = st.Healthy
 	a.mu.Unlock()
 	if changed {
-		a.log.Info("node health", "node", n.ID, "healthy", n.Healthy, "reason", n.Reason)
+		a.log.Info("node health", "node", a.cfg.NodeID, "healthy", st.Healthy, "reason", st.Reason)
+	}
+	a.setState(n.State)
+}
+
+// setState records the node's state as the server sees it. A node the
+// server declared lost ends the long-poll in flight, so that the agent
+// cleans up at once.
+func (a *Agent) setState(s berth.NodeState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s == a.state {
+		return
+	}
+	if a.state != "" || s != berth.NodeReady {
+		a.log.Info("node state", "node", a.cfg.NodeID, "from", a.state, "to", s)
+	}
+	a.state = s
+	if (s == berth.NodeLost || s == berth.NodeJoining) && a.cancelPoll != nil {
+		a.cancelPoll()
 	}
 }
 

@@ -21,17 +21,36 @@ type execution struct {
 
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when the server no longer wants the attempt
+	killOnce sync.Once
+	killed   chan struct{} // closed when the attempt is closed already: no grace
 }
 
 func newExecution(a *Agent, as berth.Assignment, existing *provider.Status) *execution {
-	e := &execution{a: a, as: as, existing: existing, stopped: make(chan struct{})}
+	e := &execution{a: a, as: as, existing: existing, stopped: make(chan struct{}), killed: make(chan struct{})}
 	if as.Stop {
 		e.requestStop()
 	}
 	return e
 }
 
+// requestStop stops the container with the agent's grace.
 func (e *execution) requestStop() { e.stopOnce.Do(func() { close(e.stopped) }) }
+
+// kill stops the container without grace: its attempt was closed without
+// this agent and its job has moved on, maybe to another node.
+func (e *execution) kill() {
+	e.killOnce.Do(func() { close(e.killed) })
+	e.requestStop()
+}
+
+func (e *execution) isKilled() bool {
+	select {
+	case <-e.killed:
+		return true
+	default:
+		return false
+	}
+}
 
 func (e *execution) isStopped() bool {
 	select {
@@ -174,9 +193,19 @@ func (e *execution) supervise(ctx context.Context, id string) *berth.Outcome {
 		case <-waitDone:
 			return
 		}
-		if err := e.a.runner.Stop(stopCtx, id, e.a.cfg.StopGrace); err != nil && !errors.Is(err, provider.ErrNotFound) {
-			e.a.log.Warn("stop container", "container", id, "err", err)
+		grace := e.a.cfg.StopGrace
+		if e.isKilled() {
+			grace = 0
+		} else {
+			go func() {
+				select {
+				case <-e.killed:
+					e.stop(stopCtx, id, 0)
+				case <-waitDone:
+				}
+			}()
 		}
+		e.stop(stopCtx, id, grace)
 	}()
 	st, err := e.wait(ctx, id)
 	if ctx.Err() != nil {
@@ -196,6 +225,12 @@ func (e *execution) supervise(ctx context.Context, id string) *berth.Outcome {
 		return &berth.Outcome{Kind: berth.OOMKilled, ExitCode: &st.ExitCode}
 	}
 	return &berth.Outcome{Kind: berth.Exited, ExitCode: &st.ExitCode}
+}
+
+func (e *execution) stop(ctx context.Context, id string, grace time.Duration) {
+	if err := e.a.runner.Stop(ctx, id, grace); err != nil && !errors.Is(err, provider.ErrNotFound) {
+		e.a.log.Warn("stop container", "container", id, "err", err)
+	}
 }
 
 // wait waits for the container to exit, riding out spells when the engine

@@ -53,3 +53,43 @@ func TestShortTokenRefused(t *testing.T) {
 		t.Errorf("LoadOrCreate with a 5-character admin token = nil error, want an error")
 	}
 }
+
+func TestJoinAndNodeTokens(t *testing.T) {
+	dir := t.TempDir()
+	k, err := LoadOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.WriteJoinToken(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, JoinTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(string(b))
+	tests := []struct {
+		pool, token string
+		want        bool
+	}{
+		{DefaultPool, tok, true},
+		{"spot", tok, false},
+		{"spot", k.JoinToken("spot"), true},
+		{DefaultPool, k.JoinToken("spot"), false},
+		{DefaultPool, "", false},
+		{DefaultPool, k.admin, false},
+	}
+	for _, tt := range tests {
+		if got := k.VerifyJoin(tt.pool, tt.token); got != tt.want {
+			t.Errorf("VerifyJoin(%q, %q) = %v, want %v", tt.pool, tt.token, got, tt.want)
+		}
+	}
+	if k.IsAdmin(tok) {
+		t.Errorf("the join token is accepted as the admin token")
+	}
+	n1, h1 := NewNodeToken()
+	n2, h2 := NewNodeToken()
+	if n1 == n2 || h1 == h2 || HashNodeToken(n1) != h1 || !IsNodeToken(n1) || IsNodeToken(tok) {
+		t.Errorf("node tokens: %q %q hashes %q %q", n1, n2, h1, h2)
+	}
+}

@@ -43,7 +43,11 @@ func startPlane(t *testing.T, capacity provider.Capacity) *plane {
 	n := NewNotifier()
 	d := NewDispatcher(DispatchConfig{}, st, n, log)
 	runner := fake.New(capacity)
-	local := NewLocal(st, n, d.Kick, nil, "")
+	reg := NewRegistry(st, n, d.Kick, log)
+	if err := reg.Ensure(ctx, "node_a", "local", "a"); err != nil {
+		t.Fatal(err)
+	}
+	local := NewLocal(st, n, reg, d.Kick, nil, "")
 	ag := agent.New(agent.Config{NodeID: "node_a", StopGrace: 5 * time.Second}, local, runner, logs, log)
 	p := &plane{store: st, disp: d, runner: runner, cancel: cancel, done: make(chan struct{})}
 	go func() {

@@ -6,14 +6,16 @@ import (
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/agent"
+	"github.com/berth-run/berth/internal/nodeapi"
 	"github.com/berth-run/berth/internal/store"
 )
 
-// Local serves the agent protocol to an agent in the same process, straight
-// over the store.
+// Local serves the agent protocol straight over the store: to the agent in
+// the server's own process, and, behind the HTTP handlers, to remote ones.
 type Local struct {
 	store    *store.Store
 	notifier *Notifier
+	registry *Registry
 	kick     func() // wakes the dispatcher when capacity may have freed
 	tokens   Tokens
 	baseURL  string // where containers reach the API, for their callback
@@ -26,22 +28,16 @@ type Tokens interface {
 
 var _ agent.Server = (*Local)(nil)
 
-// NewLocal returns the in-process server side of the agent protocol.
-// Containers get callback URLs under baseURL (none when it is empty).
-func NewLocal(s *store.Store, n *Notifier, kick func(), tokens Tokens, baseURL string) *Local {
-	return &Local{store: s, notifier: n, kick: kick, tokens: tokens, baseURL: baseURL}
+// NewLocal returns the server side of the agent protocol. Containers get
+// callback URLs under baseURL (none when it is empty).
+func NewLocal(s *store.Store, n *Notifier, reg *Registry, kick func(), tokens Tokens, baseURL string) *Local {
+	return &Local{store: s, notifier: n, registry: reg, kick: kick, tokens: tokens, baseURL: baseURL}
 }
 
-// Register implements agent.Server.
-func (l *Local) Register(ctx context.Context, n berth.Node) (berth.Node, error) {
-	if n.State == "" {
-		n.State = berth.NodeReady
-	}
-	node, err := l.store.UpsertNode(ctx, n, time.Now())
-	if err == nil {
-		l.kick()
-	}
-	return node, err
+// Register implements agent.Server: a heartbeat.
+func (l *Local) Register(ctx context.Context, nodeID string, st nodeapi.Status) (berth.Node, error) {
+	n, err := l.registry.Heartbeat(ctx, nodeID, st)
+	return n.Node, err
 }
 
 // Assignments implements agent.Server.
@@ -72,5 +68,11 @@ func (l *Local) Finished(ctx context.Context, attemptID string, out berth.Outcom
 	if err == nil {
 		l.kick()
 	}
+	return err
+}
+
+// Notice implements agent.Server.
+func (l *Local) Notice(ctx context.Context, nodeID string, n nodeapi.Notice) error {
+	_, err := l.registry.Notice(ctx, nodeID, n)
 	return err
 }

@@ -9,7 +9,13 @@ import (
 // Notifier wakes the agents that long-poll for their node's assignments. It
 // holds no state a crash can lose: a version per node that only says
 // "something changed, read the store again".
+//
+// Versions start at the time the Notifier was made, in nanoseconds, so
+// that an agent that polled a server before it restarted holds a version
+// below every version the new one gives out, and is answered at once.
 type Notifier struct {
+	base uint64 // the version of a node never notified
+
 	// mu guards versions and waits.
 	mu       sync.Mutex
 	versions map[string]uint64
@@ -18,7 +24,7 @@ type Notifier struct {
 
 // NewNotifier returns a Notifier.
 func NewNotifier() *Notifier {
-	return &Notifier{versions: make(map[string]uint64), waits: make(map[string]chan struct{})}
+	return &Notifier{base: uint64(max(time.Now().UnixNano(), 1)), versions: make(map[string]uint64), waits: make(map[string]chan struct{})}
 }
 
 // Notify wakes the waiters of node.
@@ -45,12 +51,12 @@ func (n *Notifier) bump(node string) {
 	}
 }
 
-// version returns node's version; a node never seen is at 1, so that a
+// version returns node's version; a node never seen is at base, so that a
 // first Wait with since 0 returns at once.
 func (n *Notifier) version(node string) uint64 {
 	v, ok := n.versions[node]
 	if !ok {
-		v = 1
+		v = n.base
 		n.versions[node] = v
 	}
 	return v

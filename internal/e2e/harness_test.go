@@ -51,6 +51,9 @@ type server struct {
 	out   *bytes.Buffer
 	token string
 	image string
+	// scheme is http, or https with hc trusting the server's CA.
+	scheme string
+	hc     *http.Client
 }
 
 // startServer starts berth server on a free port with a new data directory
@@ -58,7 +61,7 @@ type server struct {
 func startServer(t *testing.T, flags ...string) *server {
 	t.Helper()
 	image := dockertest.Image(t)
-	s := &server{t: t, data: t.TempDir(), addr: freeAddr(t), args: flags, image: image}
+	s := &server{t: t, data: t.TempDir(), addr: freeAddr(t), args: flags, image: image, scheme: "http", hc: http.DefaultClient}
 	s.start()
 	t.Cleanup(func() {
 		s.stop(syscall.SIGTERM)
@@ -88,7 +91,7 @@ func (s *server) start() {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get("http://" + s.addr + "/healthz")
+		resp, err := s.hc.Get(s.url() + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -106,6 +109,9 @@ func (s *server) start() {
 	}
 	s.token = strings.TrimSpace(string(tok))
 }
+
+// url is where the server's API is.
+func (s *server) url() string { return s.scheme + "://" + s.addr }
 
 // stop signals the server and waits for it to exit.
 func (s *server) stop(sig syscall.Signal) {
@@ -140,7 +146,7 @@ func (s *server) callWith(token, method, path string, body any, out any) int {
 		}
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, "http://"+s.addr+path, rd)
+	req, err := http.NewRequest(method, s.url()+path, rd)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -148,7 +154,7 @@ func (s *server) callWith(token, method, path string, body any, out any) int {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.hc.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -212,9 +218,9 @@ func (s *server) waitTerminal(id string, timeout time.Duration) berth.Job {
 
 func (s *server) logs(id string) string {
 	s.t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+s.addr+"/v1/jobs/"+id+"/logs", nil)
+	req, _ := http.NewRequest("GET", s.url()+"/v1/jobs/"+id+"/logs", nil)
 	req.Header.Set("Authorization", "Bearer "+s.token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.hc.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}

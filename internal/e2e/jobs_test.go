@@ -103,8 +103,9 @@ func TestWaitingReasonAndOrder(t *testing.T) {
 	blocker := s.submit(berth.JobSpec{Image: s.image, Command: []string{"sleep", "2"}, CPU: 1})
 	s.waitState(blocker.ID, 30*time.Second, berth.Running)
 	low := s.submit(berth.JobSpec{Image: s.image, Command: []string{"true"}, CPU: 1, Priority: 1})
-	high := s.submit(berth.JobSpec{Image: s.image, Command: []string{"true"}, CPU: 1, Priority: 5})
+	// Read low's reason before high is queued: high would hold the node.
 	j := s.waitJob(low.ID, 5*time.Second, "given a reason", func(j berth.Job) bool { return strings.HasPrefix(j.Reason, "waiting for capacity") })
+	high := s.submit(berth.JobSpec{Image: s.image, Command: []string{"true"}, CPU: 1, Priority: 5})
 	if !strings.Contains(j.Reason, "largest free slot 0 vCPU") || !strings.Contains(j.Reason, "job needs 1 vCPU") {
 		t.Errorf("waiting job's reason = %q, want the free slot and the job's needs", j.Reason)
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,7 +34,9 @@ func writeError(w http.ResponseWriter, status int, code, msg, field string) {
 }
 
 // fail answers err: a *berth.FieldError is a 400 naming the field, the
-// domain's sentinels map to 404/409, anything else is a fault of berth.
+// domain's sentinels map to 404 and 409 (code "stale" for berth.ErrStale: a
+// report about an attempt that is no longer current), anything else is a
+// fault of berth.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *berth.FieldError
 	var mbe *http.MaxBytesError
@@ -48,7 +51,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, "invalid_request", msg, fe.Field)
 	case errors.Is(err, berth.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", err.Error(), "")
-	case errors.Is(err, berth.ErrConflict), errors.Is(err, berth.ErrStale):
+	case errors.Is(err, berth.ErrStale):
+		writeError(w, http.StatusConflict, "stale", err.Error(), "")
+	case errors.Is(err, berth.ErrConflict):
 		writeError(w, http.StatusConflict, "conflict", err.Error(), "")
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
@@ -67,6 +72,23 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return err
 		}
 		return &berth.FieldError{Problem: "could not read the body: " + err.Error()}
+	}
+	return berth.DecodeStrict(body, v)
+}
+
+// decodeOptional is decode for a body that may be empty; v is then left as
+// it is.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return &berth.FieldError{Problem: "could not read the body: " + err.Error()}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
 	}
 	return berth.DecodeStrict(body, v)
 }

@@ -71,15 +71,3 @@ func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-
-func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
-	nodes, err := s.d.Store.Nodes(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if nodes == nil {
-		nodes = []berth.Node{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"nodes": nodes})
-}

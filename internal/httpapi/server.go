@@ -1,6 +1,8 @@
 // Package httpapi serves berth's REST API: jobs, their logs and callbacks,
-// schedules and nodes, as JSON under /v1, with bearer-token auth, and its
-// OpenAPI document at /v1/openapi.json.
+// schedules, nodes and pools, as JSON under /v1, with bearer-token auth, and
+// its OpenAPI document at /v1/openapi.json. It also serves the node agents'
+// protocol under /v1/agent/, where each node authenticates with its own
+// credential and may act on its own attempts only.
 //
 // Errors are {"error": {"code", "message", "field"}} with the status that
 // fits: 400 for bad input (naming the field), 401, 403, 404, 409, 413. A 500
@@ -8,11 +10,14 @@
 package httpapi
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 
+	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/auth"
+	"github.com/berth-run/berth/internal/control"
 	"github.com/berth-run/berth/internal/logstore"
 	"github.com/berth-run/berth/internal/store"
 )
@@ -33,6 +38,11 @@ type Deps struct {
 	// submitted or cancelled, a schedule created. node is the node whose
 	// agent should look again ("" for none).
 	Changed func(node string)
+	// Nodes admits nodes, takes their heartbeats, drains them and acts on
+	// their notices.
+	Nodes *control.Registry
+	// Agents serves the agents' assignments and reports.
+	Agents *control.Local
 }
 
 // Server is the REST API.
@@ -48,9 +58,14 @@ func New(d Deps) *Server {
 	}
 	s := &Server{d: d, mux: http.NewServeMux()}
 	for _, r := range s.routes() {
-		h := r.handler
-		if !r.public {
-			h = s.requireAdmin(h)
+		var h http.HandlerFunc
+		switch r.access {
+		case admin:
+			h = s.requireAdmin(r.handler)
+		case public:
+			h = r.handler
+		case node:
+			h = s.requireNode(r.byNode)
 		}
 		s.mux.Handle(r.method+" "+r.pattern, h)
 	}
@@ -60,28 +75,55 @@ func New(d Deps) *Server {
 	return s
 }
 
+// access says who may call a route.
+type access int
+
+const (
+	admin  access = iota // the admin token
+	public               // anyone; the handler checks what it needs (a callback or join token)
+	node                 // a node's credential; the handler gets the node's id
+)
+
+// SetAgents sets the server side of the agent protocol, when it could not be
+// given to New (it needs the callback URL, which needs this server). Call it
+// before serving.
+func (s *Server) SetAgents(l *control.Local) { s.d.Agents = l }
+
 // route is one endpoint; the OpenAPI test checks the document against these.
 type route struct {
 	method, pattern string
-	public          bool // no admin token needed
-	handler         http.HandlerFunc
+	access          access
+	handler         http.HandlerFunc                                          // admin and public routes
+	byNode          func(w http.ResponseWriter, r *http.Request, node string) // node routes
 }
 
 func (s *Server) routes() []route {
 	return []route{
-		{"GET", "/healthz", true, s.healthz},
-		{"GET", "/v1/openapi.json", false, s.openapi},
-		{"POST", "/v1/jobs", false, s.createJob},
-		{"GET", "/v1/jobs", false, s.listJobs},
-		{"GET", "/v1/jobs/{id}", false, s.getJob},
-		{"POST", "/v1/jobs/{id}/cancel", false, s.cancelJob},
-		{"GET", "/v1/jobs/{id}/logs", false, s.jobLogs},
-		{"POST", "/v1/jobs/{id}/callback", true, s.jobCallback},
-		{"POST", "/v1/schedules", false, s.createSchedule},
-		{"GET", "/v1/schedules", false, s.listSchedules},
-		{"GET", "/v1/schedules/{id}", false, s.getSchedule},
-		{"DELETE", "/v1/schedules/{id}", false, s.deleteSchedule},
-		{"GET", "/v1/nodes", false, s.listNodes},
+		{"GET", "/healthz", public, s.healthz, nil},
+		{"GET", "/v1/openapi.json", admin, s.openapi, nil},
+		{"POST", "/v1/jobs", admin, s.createJob, nil},
+		{"GET", "/v1/jobs", admin, s.listJobs, nil},
+		{"GET", "/v1/jobs/{id}", admin, s.getJob, nil},
+		{"POST", "/v1/jobs/{id}/cancel", admin, s.cancelJob, nil},
+		{"GET", "/v1/jobs/{id}/logs", admin, s.jobLogs, nil},
+		{"POST", "/v1/jobs/{id}/callback", public, s.jobCallback, nil},
+		{"POST", "/v1/schedules", admin, s.createSchedule, nil},
+		{"GET", "/v1/schedules", admin, s.listSchedules, nil},
+		{"GET", "/v1/schedules/{id}", admin, s.getSchedule, nil},
+		{"DELETE", "/v1/schedules/{id}", admin, s.deleteSchedule, nil},
+		{"GET", "/v1/nodes", admin, s.listNodes, nil},
+		{"GET", "/v1/nodes/{id}", admin, s.getNode, nil},
+		{"POST", "/v1/nodes/{id}/drain", admin, s.drainNode, nil},
+		{"POST", "/v1/nodes/{id}/undrain", admin, s.undrainNode, nil},
+		{"GET", "/v1/pools", admin, s.listPools, nil},
+		{"GET", "/v1/pools/{name}", admin, s.getPool, nil},
+		{"POST", "/v1/agent/join", public, s.agentJoin, nil},
+		{"PUT", "/v1/agent/node", node, nil, s.agentHeartbeat},
+		{"GET", "/v1/agent/assignments", node, nil, s.agentAssignments},
+		{"POST", "/v1/agent/attempts/{id}/started", node, nil, s.agentStarted},
+		{"POST", "/v1/agent/attempts/{id}/finished", node, nil, s.agentFinished},
+		{"POST", "/v1/agent/attempts/{id}/logs", node, nil, s.agentLogs},
+		{"POST", "/v1/agent/notices", node, nil, s.agentNotice},
 	}
 }
 
@@ -125,6 +167,34 @@ func (s *Server) requireAdmin(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		h(w, r)
+	}
+}
+
+// requireNode authenticates a node's credential and passes the node's id
+// on. Neither the admin token nor a join token is a node credential.
+func (s *Server) requireNode(h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := bearer(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="berth-node"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: send the node's credential", "")
+			return
+		}
+		var id string
+		err := berth.ErrNotFound
+		if auth.IsNodeToken(tok) {
+			id, err = s.d.Nodes.Authenticate(r.Context(), auth.HashNodeToken(tok))
+		}
+		if errors.Is(err, berth.ErrNotFound) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="berth-node", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "invalid node credential", "")
+			return
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h(w, r, id)
 	}
 }
 

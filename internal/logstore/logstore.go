@@ -81,7 +81,7 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 	}
 	w.left -= int64(len(p))
 	if w.cut {
-		if _, err := io.WriteString(w.f, "\n[berth: log truncated: this attempt wrote more than its cap]\n"); err != nil {
+		if _, err := io.WriteString(w.f, truncatedNotice); err != nil {
 			return 0, err
 		}
 	}
@@ -89,6 +89,56 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 }
 
 func (w *cappedWriter) Close() error { return w.f.Close() }
+
+// truncatedNotice ends a log that reached its cap.
+const truncatedNotice = "\n[berth: log truncated: this attempt wrote more than its cap]\n"
+
+// WriteAt writes p at offset in the attempt's log, as a node agent ships
+// output in chunks: writing the same chunk again changes nothing, so a
+// chunk whose answer was lost can be sent again, and an agent that starts
+// over from offset 0 (after a restart) rewrites what is there. Bytes past
+// the cap are dropped; the log then ends with a notice. It returns the
+// log's length (capped) and whether the cap was reached.
+func (s *Store) WriteAt(jobID, attemptID string, offset int64, p []byte) (size int64, truncated bool, err error) {
+	if offset < 0 {
+		return 0, false, fmt.Errorf("negative offset %d", offset)
+	}
+	path, err := s.path(jobID, attemptID)
+	if err != nil {
+		return 0, false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return 0, false, fmt.Errorf("create log directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, false, fmt.Errorf("open log: %w", err)
+	}
+	defer f.Close()
+	if offset < s.maxBytes {
+		keep := p[:min(int64(len(p)), s.maxBytes-offset)]
+		if _, err := f.WriteAt(keep, offset); err != nil {
+			return 0, false, fmt.Errorf("write log: %w", err)
+		}
+		truncated = offset+int64(len(p)) > s.maxBytes
+	} else {
+		truncated = len(p) > 0
+	}
+	if truncated {
+		if _, err := f.WriteAt([]byte(truncatedNotice), s.maxBytes); err != nil {
+			return 0, false, fmt.Errorf("write log: %w", err)
+		}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, false, fmt.Errorf("stat log: %w", err)
+	}
+	size = fi.Size()
+	if size > s.maxBytes {
+		size, truncated = s.maxBytes, true
+	}
+	return size, truncated, nil
+}
 
 // Remove deletes every log of a job.
 func (s *Store) Remove(jobID string) error {

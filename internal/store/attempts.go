@@ -229,38 +229,46 @@ func (s *Store) AttemptStarted(ctx context.Context, attemptID, containerID strin
 func (s *Store) FinishAttempt(ctx context.Context, attemptID string, out berth.Outcome, now time.Time) (berth.Job, error) {
 	var j berth.Job
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		a, jobID, err := loadAttempt(ctx, tx, attemptID)
-		if err != nil {
-			return err
-		}
-		if !a.Active() {
-			return fmt.Errorf("attempt %s has finished: %w", attemptID, berth.ErrStale)
-		}
-		if j, err = loadJob(ctx, tx, jobID); err != nil {
-			return err
-		}
-		moves := runs(&j, a.ID)
-		reason := berth.Describe(&j, out)
-		if _, err := tx.ExecContext(ctx, `UPDATE attempts SET finished_at = ?, exit_code = ?, reason = ?
-			WHERE id = ?`, ts(now), nullInt(out.ExitCode), reason, attemptID); err != nil {
-			return err
-		}
-		if !moves {
-			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET updated_at = ?, version = version + 1
-				WHERE id = ?`, ts(now), jobID); err != nil {
-				return err
-			}
-			j, err = loadJob(ctx, tx, jobID)
-			return err
-		}
-		t := berth.Next(&j, &a, out, now)
-		j, err = applyTransition(ctx, tx, jobID, t, nil, now)
+		var err error
+		j, err = finishAttempt(ctx, tx, attemptID, out, now)
 		return err
 	})
 	if err != nil {
 		return berth.Job{}, fmt.Errorf("finish attempt %s: %w", attemptID, err)
 	}
 	return j, nil
+}
+
+// finishAttempt is FinishAttempt inside tx. An attempt that was given its
+// reason before it ended (its job was re-queued away from it) keeps it.
+func finishAttempt(ctx context.Context, tx *sql.Tx, attemptID string, out berth.Outcome, now time.Time) (berth.Job, error) {
+	a, jobID, err := loadAttempt(ctx, tx, attemptID)
+	if err != nil {
+		return berth.Job{}, err
+	}
+	if !a.Active() {
+		return berth.Job{}, fmt.Errorf("attempt %s has finished: %w", attemptID, berth.ErrStale)
+	}
+	j, err := loadJob(ctx, tx, jobID)
+	if err != nil {
+		return berth.Job{}, err
+	}
+	moves := runs(&j, a.ID)
+	reason := berth.Describe(&j, out)
+	if _, err := tx.ExecContext(ctx, `UPDATE attempts SET finished_at = ?, exit_code = ?,
+		reason = CASE WHEN reason != '' THEN reason ELSE ? END WHERE id = ?`,
+		ts(now), nullInt(out.ExitCode), reason, attemptID); err != nil {
+		return berth.Job{}, err
+	}
+	if !moves {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET updated_at = ?, version = version + 1
+			WHERE id = ?`, ts(now), jobID); err != nil {
+			return berth.Job{}, err
+		}
+		return loadJob(ctx, tx, jobID)
+	}
+	t := berth.Next(&j, &a, out, now)
+	return applyTransition(ctx, tx, jobID, t, nil, now)
 }
 
 // ReportResult applies a result the job reported about itself (out.Kind is

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/berth-run/berth/internal/agent"
+	"github.com/berth-run/berth/internal/auth"
+	"github.com/berth-run/berth/internal/nodeapi"
+	"github.com/berth-run/berth/internal/provider"
+	"github.com/berth-run/berth/internal/provider/docker"
+)
+
+// agentConfig is what `berth agent` runs with.
+type agentConfig struct {
+	server         string
+	joinToken      string
+	pool           string
+	name           string
+	cpus           float64
+	memoryMB       int64
+	dataDir        string
+	dockerHost     string
+	stopGrace      time.Duration
+	heartbeat      time.Duration
+	pollWait       time.Duration
+	imds           string
+	noticeInterval time.Duration
+	price          float64
+	caFile         string
+	allowHTTP      bool
+	logLevel       string
+}
+
+// The agent's state files in its data directory, each mode 0600.
+const (
+	agentNodeFile  = "node.id"    // the id of the node this agent runs
+	agentTokenFile = "node.token" // its credential
+)
+
+func runAgent(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "agent", "agent --server URL --join-token TOKEN [--pool NAME] [--name NAME] [--cpus N] [--memory-mb N] [flags]")
+	var cfg agentConfig
+	defaultData, err := agentDataDir(env.getenv)
+	if err != nil {
+		defaultData = ".berth-agent"
+	}
+	fs.StringVar(&cfg.server, "server", env.getenv("BERTH_SERVER"), "`URL` of the berth server (BERTH_SERVER)")
+	fs.StringVar(&cfg.joinToken, "join-token", env.getenv("BERTH_JOIN_TOKEN"), "the pool's join `token`, needed to join (BERTH_JOIN_TOKEN; the default pool's is in the server's <data>/join.token, every pool's in berth pools)")
+	fs.StringVar(&cfg.pool, "pool", auth.DefaultPool, "`name` of the pool to join")
+	fs.StringVar(&cfg.name, "name", "", "the node's `name` (default: the instance id on EC2, else the host name)")
+	fs.Float64Var(&cfg.cpus, "cpus", 0, "vCPUs the node offers (default: the engine's)")
+	fs.Int64Var(&cfg.memoryMB, "memory-mb", 0, "memory the node offers, in MB (default: the engine's)")
+	fs.StringVar(&cfg.dataDir, "data", defaultData, "`directory` of the node's id and credential (BERTH_AGENT_DATA, else $XDG_DATA_HOME/berth-agent, else ~/.local/share/berth-agent)")
+	fs.StringVar(&cfg.dockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
+	fs.DurationVar(&cfg.stopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when berth stops a container (drains, Spot notices, cancels)")
+	fs.DurationVar(&cfg.heartbeat, "heartbeat", 5*time.Second, "how often the node heartbeats; keep it well under the server's --lease-ttl")
+	fs.DurationVar(&cfg.pollWait, "poll-wait", 30*time.Second, "longest long-poll for assignments")
+	fs.StringVar(&cfg.imds, "imds", "auto", "instance metadata service: auto (EC2's, when it answers), off, or its `URL`")
+	fs.DurationVar(&cfg.noticeInterval, "notice-interval", 2*time.Second, "how often the metadata service is asked for Spot notices")
+	fs.Float64Var(&cfg.price, "price", 0, "the host's price per hour, for cost reports")
+	fs.StringVar(&cfg.caFile, "ca-file", env.getenv("BERTH_CA_FILE"), "`file` of CA certificates (PEM) to verify the server by (BERTH_CA_FILE)")
+	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "allow a plain-HTTP server URL on another host")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.server == "" {
+		return usageError(env, fs, "--server is required")
+	}
+	if !strings.Contains(cfg.server, "://") {
+		cfg.server = "http://" + cfg.server
+	}
+	if err := checkPlain(cfg.server, cfg.allowHTTP); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	return runNodeAgent(ctx, cfg, log)
+}
+
+// agentDataDir is the agent's default data directory.
+func agentDataDir(getenv func(string) string) (string, error) {
+	if d := getenv("BERTH_AGENT_DATA"); d != "" {
+		return d, nil
+	}
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "berth-agent"), nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		return "", errors.New("neither BERTH_AGENT_DATA, XDG_DATA_HOME nor HOME is set")
+	}
+	return filepath.Join(home, ".local", "share", "berth-agent"), nil
+}
+
+// runNodeAgent joins (or rejoins) the server and runs the agent until ctx
+// ends.
+func runNodeAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	hc, err := httpClient(cfg.caFile)
+	if err != nil {
+		return err
+	}
+	dc, err := docker.Dial(cfg.dockerHost)
+	if err != nil {
+		return err
+	}
+	defer dc.Close()
+	runner := docker.New(dc)
+
+	imds, facts := hostFacts(ctx, cfg, log)
+	name := cfg.name
+	if name == "" {
+		name = facts.InstanceID
+	}
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	st := nodeapi.Status{Name: name, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, Facts: facts}
+	nodeID, token, err := nodeIdentity(ctx, cfg, st, hc, runner, log)
+	if err != nil {
+		return err
+	}
+	remote := agent.NewRemote(cfg.server, token, hc)
+	ag := agent.New(agent.Config{
+		NodeID: nodeID, Name: name, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, Facts: facts,
+		StopGrace: cfg.stopGrace, HealthInterval: cfg.heartbeat, PollWait: cfg.pollWait,
+		IMDS: imds, NoticeInterval: cfg.noticeInterval,
+	}, remote, runner, agent.NewShipper(ctx, remote, log), log)
+	log.Info("berth agent running", "node", nodeID, "name", name, "server", cfg.server, "pool", cfg.pool)
+	return ag.Run(ctx)
+}
+
+// hostFacts finds the metadata service, when there is one, and the host's
+// facts.
+func hostFacts(ctx context.Context, cfg agentConfig, log *slog.Logger) (*agent.IMDS, nodeapi.Facts) {
+	facts := nodeapi.Facts{Price: cfg.price}
+	endpoint := cfg.imds
+	switch endpoint {
+	case "off", "":
+		return nil, facts
+	case "auto":
+		endpoint = agent.DefaultIMDS
+	}
+	imds := agent.NewIMDS(endpoint, nil)
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := imds.Probe(pctx); err != nil {
+		if cfg.imds != "auto" {
+			log.Warn("instance metadata service does not answer; watching it anyway", "endpoint", endpoint, "err", err)
+			return imds, facts
+		}
+		log.Info("no instance metadata service: no Spot notices", "endpoint", endpoint)
+		return nil, facts
+	}
+	f, err := imds.Facts(ctx)
+	if err != nil {
+		log.Warn("read host facts", "err", err)
+	}
+	f.Price = cfg.price
+	return imds, f
+}
+
+// nodeIdentity returns the node id and credential kept in the data
+// directory, after checking them with a heartbeat; or joins the pool with
+// the join token when there are none or the server refuses them. The
+// containers of a refused identity are removed: its jobs are the server's
+// to run again.
+func nodeIdentity(ctx context.Context, cfg agentConfig, st nodeapi.Status, hc *http.Client, runner provider.Runner, log *slog.Logger) (string, string, error) {
+	idPath, tokPath := filepath.Join(cfg.dataDir, agentNodeFile), filepath.Join(cfg.dataDir, agentTokenFile)
+	id, idErr := readSmall(idPath)
+	tok, tokErr := readSmall(tokPath)
+	if idErr == nil && tokErr == nil {
+		for {
+			_, err := agent.NewRemote(cfg.server, tok, hc).Register(ctx, id, st)
+			if err == nil {
+				return id, tok, nil
+			}
+			if errors.Is(err, agent.ErrUnauthorized) {
+				log.Warn("the server refuses this node's credential; joining again as a new node", "node", id)
+				removeNodeContainers(ctx, runner, id, log)
+				break
+			}
+			if ctx.Err() != nil || untrusted(err) {
+				return "", "", err
+			}
+			log.Warn("reach the server", "server", cfg.server, "err", err)
+			if !pause(ctx, time.Second) {
+				return "", "", ctx.Err()
+			}
+		}
+	} else if !errors.Is(idErr, fs.ErrNotExist) && idErr != nil {
+		return "", "", idErr
+	}
+	if cfg.joinToken == "" {
+		return "", "", errors.New("this node has not joined yet: give --join-token (berth pools shows each pool's)")
+	}
+	for {
+		res, err := agent.Join(ctx, cfg.server, cfg.joinToken, cfg.pool, st, hc)
+		if err == nil {
+			if err := os.WriteFile(tokPath, []byte(res.Token+"\n"), 0o600); err != nil {
+				return "", "", fmt.Errorf("save the node's credential: %w", err)
+			}
+			if err := os.WriteFile(idPath, []byte(res.Node.ID+"\n"), 0o600); err != nil {
+				return "", "", fmt.Errorf("save the node's id: %w", err)
+			}
+			log.Info("joined", "node", res.Node.ID, "pool", res.Node.Pool)
+			return res.Node.ID, res.Token, nil
+		}
+		if errors.Is(err, agent.ErrUnauthorized) || untrusted(err) || ctx.Err() != nil {
+			return "", "", err
+		}
+		log.Warn("join", "server", cfg.server, "err", err)
+		if !pause(ctx, time.Second) {
+			return "", "", ctx.Err()
+		}
+	}
+}
+
+// untrusted reports whether err is the server's certificate failing
+// verification: trying again will not help (give --ca-file).
+func untrusted(err error) bool {
+	var cve *tls.CertificateVerificationError
+	return errors.As(err, &cve)
+}
+
+// removeNodeContainers removes every container of a node on the engine.
+func removeNodeContainers(ctx context.Context, runner provider.Runner, nodeID string, log *slog.Logger) {
+	cs, err := runner.List(ctx)
+	if err != nil {
+		log.Warn("list containers", "err", err)
+		return
+	}
+	for _, c := range cs {
+		if c.Node == nodeID {
+			if err := runner.Remove(ctx, c.ID); err != nil && !errors.Is(err, provider.ErrNotFound) {
+				log.Warn("remove container", "container", c.ID, "err", err)
+			}
+		}
+	}
+}
+
+// pause waits d or until ctx ends, and reports whether ctx is still live.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func readSmall(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return s, nil
+}

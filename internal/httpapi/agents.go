@@ -1,0 +1,230 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/auth"
+	"github.com/berth-run/berth/internal/nodeapi"
+)
+
+// poolName is what a pool may be called.
+var poolName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+func validPool(name string) error {
+	if !poolName.MatchString(name) {
+		return &berth.FieldError{Field: "pool", Problem: fmt.Sprintf("%q is not a pool name (lower-case letters, digits, - and _, at most 63)", name)}
+	}
+	return nil
+}
+
+func validStatus(st nodeapi.Status) error {
+	switch {
+	case st.CPU < 0:
+		return &berth.FieldError{Field: "status.cpu", Problem: "must not be negative"}
+	case st.MemoryMB < 0:
+		return &berth.FieldError{Field: "status.memory_mb", Problem: "must not be negative"}
+	case len(st.Name) > 253:
+		return &berth.FieldError{Field: "status.name", Problem: "is longer than 253 characters"}
+	}
+	return nil
+}
+
+// agentJoin admits a node to a pool; the bearer token is the pool's join
+// token.
+func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) {
+	tok, ok := bearer(r)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: send the pool's join token", "")
+		return
+	}
+	var req nodeapi.JoinRequest
+	if err := decode(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Pool == "" {
+		req.Pool = auth.DefaultPool
+	}
+	if err := validPool(req.Pool); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !s.d.Keys.VerifyJoin(req.Pool, tok) {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "this is not the join token of pool "+req.Pool, "")
+		return
+	}
+	if err := validStatus(req.Status); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req.Status.Ready = false
+	n, token, err := s.d.Nodes.Join(r.Context(), req.Pool, req.Status)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, nodeapi.JoinResponse{Node: n.Node, Token: token})
+}
+
+func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request, node string) {
+	var st nodeapi.Status
+	if err := decode(w, r, &st); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := validStatus(st); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	n, err := s.d.Nodes.Heartbeat(r.Context(), node, st)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, n.Node)
+}
+
+func (s *Server) agentAssignments(w http.ResponseWriter, r *http.Request, node string) {
+	var since uint64
+	wait := time.Duration(0)
+	for key, vals := range r.URL.Query() {
+		v := vals[len(vals)-1]
+		switch key {
+		case "since":
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				s.fail(w, r, &berth.FieldError{Field: "since", Problem: "must be a version returned before, or 0"})
+				return
+			}
+			since = n
+		case "wait":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				s.fail(w, r, &berth.FieldError{Field: "wait", Problem: "must be a duration such as 30s"})
+				return
+			}
+			wait = min(d, nodeapi.MaxWait)
+		default:
+			s.fail(w, r, &berth.FieldError{Field: key, Problem: "unknown query parameter (since, wait)"})
+			return
+		}
+	}
+	as, v, err := s.d.Agents.Assignments(r.Context(), node, since, wait)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, nodeapi.Assignments{Version: v, Assignments: as})
+}
+
+// ownAttempt checks that the attempt in the path was placed on node and
+// returns its id and job; it answers the request itself when not.
+func (s *Server) ownAttempt(w http.ResponseWriter, r *http.Request, node string) (string, string, bool) {
+	id := r.PathValue("id")
+	owner, job, err := s.d.Store.AttemptOwner(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return "", "", false
+	}
+	if owner != node {
+		writeError(w, http.StatusForbidden, "forbidden", "attempt "+id+" is not this node's", "")
+		return "", "", false
+	}
+	return id, job, true
+}
+
+func (s *Server) agentStarted(w http.ResponseWriter, r *http.Request, node string) {
+	id, _, ok := s.ownAttempt(w, r, node)
+	if !ok {
+		return
+	}
+	var req nodeapi.Started
+	if err := decode(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.d.Agents.Started(r.Context(), id, req.ContainerID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) agentFinished(w http.ResponseWriter, r *http.Request, node string) {
+	id, _, ok := s.ownAttempt(w, r, node)
+	if !ok {
+		return
+	}
+	var out berth.Outcome
+	if err := decode(w, r, &out); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch out.Kind {
+	case berth.Exited, berth.TimedOut, berth.OOMKilled, berth.StartError, berth.Lost, berth.Stopped:
+	default:
+		s.fail(w, r, &berth.FieldError{Field: "kind", Problem: fmt.Sprintf("%q is not an outcome an agent reports", out.Kind)})
+		return
+	}
+	if out.Result != nil {
+		s.fail(w, r, &berth.FieldError{Field: "result", Problem: "only a job's callback reports a result"})
+		return
+	}
+	if err := s.d.Agents.Finished(r.Context(), id, out); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, node string) {
+	id, job, ok := s.ownAttempt(w, r, node)
+	if !ok {
+		return
+	}
+	offset, err := strconv.ParseInt(r.URL.Query().Get("offset"), 10, 64)
+	if err != nil || offset < 0 {
+		s.fail(w, r, &berth.FieldError{Field: "offset", Problem: "must be the chunk's offset in the log, from 0"})
+		return
+	}
+	chunk, err := io.ReadAll(http.MaxBytesReader(w, r.Body, nodeapi.MaxLogChunk))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if !errors.As(err, &mbe) {
+			err = &berth.FieldError{Problem: "could not read the body: " + err.Error()}
+		}
+		s.fail(w, r, err)
+		return
+	}
+	size, truncated, err := s.d.Logs.WriteAt(job, id, offset, chunk)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("log of attempt %s: %w", id, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, nodeapi.LogAck{Size: size, Truncated: truncated})
+}
+
+func (s *Server) agentNotice(w http.ResponseWriter, r *http.Request, node string) {
+	var n nodeapi.Notice
+	if err := decode(w, r, &n); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !n.Kind.Valid() {
+		s.fail(w, r, &berth.FieldError{Field: "kind", Problem: fmt.Sprintf("%q is not a notice (spot_interruption, rebalance)", n.Kind)})
+		return
+	}
+	info, err := s.d.Nodes.Notice(r.Context(), node, n)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info.Node)
+}
