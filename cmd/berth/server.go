@@ -21,6 +21,7 @@ import (
 	"github.com/berth-run/berth/internal/control"
 	"github.com/berth-run/berth/internal/httpapi"
 	"github.com/berth-run/berth/internal/logstore"
+	"github.com/berth-run/berth/internal/metrics"
 	"github.com/berth-run/berth/internal/provider/docker"
 	"github.com/berth-run/berth/internal/store"
 )
@@ -147,7 +148,10 @@ func serve(ctx context.Context, cfg serverConfig, log *slog.Logger, env *cliEnv)
 	}
 	local := control.NewLocal(st, notifier, registry, kick, keys, cb.url)
 	api.SetAgents(local)
-	servers := []*http.Server{{Handler: api, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg}}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.New(st, log).Handler()) // Prometheus, without auth, like /healthz
+	mux.Handle("/", api)
+	servers := []*http.Server{{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg}}
 	goRun("api", serveOn(servers[0], ln))
 	goRun("dispatch", dispatcher.Run)
 	goRun("schedules", schedules.Run)

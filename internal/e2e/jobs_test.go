@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -251,5 +252,21 @@ func TestJobCallback(t *testing.T) {
 	}
 	if got := s.job(other.ID); got.State != berth.Running {
 		t.Errorf("after refused callbacks the job is %s, want running", got.State)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	s := startServer(t)
+	s.submit(berth.JobSpec{Image: s.image, Command: []string{"true"}, RunAt: new(time.Now().Add(time.Hour))})
+	resp, err := http.Get("http://" + s.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`berth_jobs{state="scheduled"} 1`, `berth_node_schedulable{`, "go_goroutines"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("GET /metrics lacks %q", want)
+		}
 	}
 }
