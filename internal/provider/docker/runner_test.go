@@ -65,6 +65,7 @@ func harness(t *testing.T) providertest.Harness {
 		MissingCommand: func() providertest.Program {
 			return providertest.Program{Command: []string{"/bin/berth-no-such-command"}}
 		},
+		OOMMayGoUnflagged: true,
 	}
 }
 

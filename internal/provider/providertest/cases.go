@@ -284,6 +284,10 @@ func testOOM(t *testing.T, s *suite) {
 	c := s.container(s.h.ExceedMemory(16))
 	c.MemoryMB = 16
 	_, got := s.run(t, ctx, c)
+	if !got.OOMKilled && s.h.OOMMayGoUnflagged && got.ExitCode == 137 {
+		t.Logf("the engine did not flag the kill as out of memory; exit code 137 (%+v)", got)
+		return
+	}
 	if !got.OOMKilled || got.ExitCode == 0 || got.State != provider.Exited {
 		t.Errorf("Wait() of a container past its memory = %+v, want exited, OOM killed, non-zero exit code", got)
 	}
