@@ -56,7 +56,7 @@ func TestSpotMarket(t *testing.T) {
 		{0, true, 2},
 		{1.5, true, 2},
 		{2.5, false, 2.5},
-		{3, true, 7},   // the trace repeats: the next dry tick is 2 of the second round
+		{3, true, 7},    // the trace repeats: the next dry tick is 2 of the second round
 		{9.5, true, 12}, // third round
 	}
 	for _, tt := range tests {

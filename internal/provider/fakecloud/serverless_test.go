@@ -39,8 +39,10 @@ func TestServerlessConformance(t *testing.T) {
 			}
 			return env("FAKE_OUTPUT", b.String(), "FAKE_RUN_FOR", (gap * time.Duration(len(lines))).String())
 		},
-		TrapTerm:       func() providertest.Program { return env("FAKE_OUTPUT", "ready\n", "FAKE_RUN_FOR", "1h") },
-		IgnoreTerm:     func() providertest.Program { return env("FAKE_OUTPUT", "ready\n", "FAKE_RUN_FOR", "1h", "FAKE_IGNORE_SIGTERM", "1") },
+		TrapTerm: func() providertest.Program { return env("FAKE_OUTPUT", "ready\n", "FAKE_RUN_FOR", "1h") },
+		IgnoreTerm: func() providertest.Program {
+			return env("FAKE_OUTPUT", "ready\n", "FAKE_RUN_FOR", "1h", "FAKE_IGNORE_SIGTERM", "1")
+		},
 		ExceedMemory:   func(int64) providertest.Program { return env("FAKE_OOM", "1") },
 		MissingCommand: func() providertest.Program { return env("FAKE_START_ERROR", "exec: not found") },
 	})
