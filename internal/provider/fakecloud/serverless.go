@@ -8,6 +8,7 @@ import (
 	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/cost"
 	"github.com/berth-run/berth/internal/provider"
 	"github.com/berth-run/berth/internal/provider/fake"
 )
@@ -91,10 +92,5 @@ func (s *Serverless) Start(ctx context.Context, id string) error {
 
 // Cost is the price of running a container of cpu vCPUs and memoryMB for d.
 func (s *Serverless) Cost(cpu float64, memoryMB int64, d time.Duration) float64 {
-	return ServerlessCost(s.price, cpu, memoryMB, d)
-}
-
-// ServerlessCost is the price under p of cpu vCPUs and memoryMB held for d.
-func ServerlessCost(p berth.Serverless, cpu float64, memoryMB int64, d time.Duration) float64 {
-	return d.Seconds() * (cpu*p.VCPUSecond + float64(memoryMB)/1024*p.GBSecond)
+	return cost.Serverless(s.price, cpu, memoryMB, d)
 }
