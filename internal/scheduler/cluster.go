@@ -136,6 +136,19 @@ func (c *Cluster) Remove(id string) {
 	c.spare = append(c.spare, s)
 }
 
+// SetState changes the state and health of node id, keeping what the
+// cluster counts as used on it.
+func (c *Cluster) SetState(id string, state berth.NodeState, healthy bool) {
+	s, ok := c.byID[id]
+	if !ok {
+		return
+	}
+	c.unlink(s)
+	e := &c.nodes[s]
+	e.node.State, e.node.Healthy = state, healthy
+	c.link(s)
+}
+
 // Release gives back to node id what a finished attempt of cpu and
 // memoryMB held.
 func (c *Cluster) Release(id string, cpu float64, memoryMB int64) {

@@ -32,7 +32,8 @@ import (
 type Config struct {
 	Zone string // default "fake-1a"
 	// BootTime is how long a launched instance stays pending (a pool's
-	// boot_time is berth's estimate of it, not the cloud's). Default 60s.
+	// boot_time is berth's estimate of it, not the cloud's). Default 60s;
+	// negative means none.
 	BootTime time.Duration
 	// Clock returns the time; default time.Now.
 	Clock func() time.Time
@@ -101,8 +102,11 @@ func New(cfg Config) *Cloud {
 	if cfg.Zone == "" {
 		cfg.Zone = "fake-1a"
 	}
-	if cfg.BootTime == 0 {
+	switch {
+	case cfg.BootTime == 0:
 		cfg.BootTime = time.Minute
+	case cfg.BootTime < 0:
+		cfg.BootTime = 0
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
