@@ -111,7 +111,7 @@ func TestDecide(t *testing.T) {
 			[]string{"undrain spot/h1"}},
 		{"Spot is spread over the near-cheapest types",
 			[]Pool{pool("spot", berth.Spot, 0, 10)}, waiting(4, 2, 8192),
-			[]string{"launch spot/m5a.large", "launch spot/m5.large", "launch spot/m5.xlarge"}},
+			[]string{"launch spot/m5a.large", "launch spot/m5.large", "launch spot/m5a.large", "launch spot/m5.large"}},
 		{"unavailable types are skipped",
 			[]Pool{noLarge}, waiting(1, 2, 8192),
 			[]string{"launch spot/m5.xlarge"}},

@@ -26,9 +26,14 @@ func (b *bin) take(w Waiting) bool {
 // packLimit bounds the jobs weighed when choosing a new host's type.
 const packLimit = 256
 
+// tieMargin is how close two prices per unit of work count as equal: the
+// smaller host is then chosen, since a burst's jobs of unlike lengths
+// leave the room of early finishers idle on a shared host.
+const tieMargin = 0.02
+
 // spreadMargin is how much dearer per unit of work a Spot type may be and
 // still be chosen to spread the pool over several types.
-const spreadMargin = 0.10
+const spreadMargin = 0.05
 
 // scaleOut grows the pool when its waiting work does not fit its free
 // capacity: the work is packed, largest first, into the free room of its
@@ -126,8 +131,8 @@ func (d *decider) typeCounts() map[string]int {
 // chooseType returns the offering for a new host for the waiting work
 // left (largest first), of the available types that fit the first job:
 // the one with the lowest price per unit of work it would take when packed
-// (for Spot, among those within spreadMargin of it, the one the pool has
-// fewest hosts of); or, when that type would need more hosts than the
+// (the smaller on a tie; for Spot, among those within spreadMargin of it,
+// the one the pool has fewest hosts of); or, when that type would need more hosts than the
 // slots left under max, the one that takes the most work. -1 if none fits.
 func (d *decider) chooseType(left []Waiting, count map[string]int, slotsLeft int) int {
 	p := d.p
@@ -145,13 +150,15 @@ func (d *decider) chooseType(left []Waiting, count map[string]int, slotsLeft int
 			continue
 		}
 		b := bin{o.CPU, o.MemoryMB}
+		k := 0
 		for _, w := range left[:min(len(left), packLimit)] {
 			if b.take(w) {
 				work[i] += workOf(w)
+				k++
 			}
 		}
-		score[i] = o.Price / work[i]
-		if best < 0 || score[i] < score[best] || (score[i] == score[best] && o.CPU > p.Offerings[best].CPU) {
+		score[i] = o.Price / (work[i] * shared(k))
+		if best < 0 || score[i] < score[best]*(1-tieMargin) || (score[i] <= score[best]*(1+tieMargin) && o.CPU < p.Offerings[best].CPU) {
 			best = i
 		}
 	}
@@ -176,6 +183,24 @@ func (d *decider) chooseType(left []Waiting, count map[string]int, slotsLeft int
 		}
 	}
 	return pick
+}
+
+// runSpread is the assumed spread of the run times of jobs that share a
+// host: from runSpread of the longest to the longest, evenly.
+const runSpread = 0.4
+
+// shared is the part of a host's time that k jobs packed into it together
+// are expected to use, the host being held until the last of them ends:
+// with run times spread evenly over [s·T, T], the mean over the expected
+// longest, (1+s)/2 ÷ (s + (1−s)·k/(k+1)). One job uses all of it. Weighing
+// it keeps a burst of jobs of unlike lengths on right-sized hosts unless a
+// larger one is cheaper by more than the room its early finishers leave.
+func shared(k int) float64 {
+	if k <= 1 {
+		return 1
+	}
+	f := float64(k) / float64(k+1)
+	return (1 + runSpread) / 2 / (runSpread + (1-runSpread)*f)
 }
 
 // workOf weighs a job in vCPU-equivalents, a vCPU being worth 4 GiB.

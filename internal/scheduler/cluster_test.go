@@ -79,7 +79,7 @@ func TestFindIsBestFit(t *testing.T) {
 					}
 				}
 			}
-			s := c.find(cpu, mem)
+			s := c.find(cpu, mem, "")
 			if !found {
 				if s >= 0 {
 					t.Fatalf("round %d: find(%v) = %s, but no node fits", round, j.JobSpec, c.nodes[s].node.ID)
@@ -153,7 +153,7 @@ func TestClusterFollowsChanges(t *testing.T) {
 		for i := range 20 {
 			j := randomJob(r, fmt.Sprint(i))
 			cpu, mem := jobCPU(j.CPU), j.MemoryMB
-			a, b := c.find(cpu, mem), fresh.find(cpu, mem)
+			a, b := c.find(cpu, mem, ""), fresh.find(cpu, mem, "")
 			if (a < 0) != (b < 0) {
 				t.Fatalf("step %d: find(%d/%d) = %d on the followed cluster, %d on a fresh one", step, cpu, mem, a, b)
 			}

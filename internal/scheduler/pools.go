@@ -199,9 +199,10 @@ func (p *pools) launchingFor(id string) (Launching, bool) {
 	return Launching{}, false
 }
 
-// launchingFits reports whether a shared instance on its way would fit j.
+// launchingFits reports whether a shared instance on its way, in a pool
+// j may use, would fit j.
 func (p *pools) launchingFits(j *berth.Job, ctx jobContext) bool {
-	for i := range p.list {
+	for _, i := range ctx.eligible {
 		for _, l := range p.list[i].Launching {
 			if l.JobID == "" && fitsShape(j, l.CPU, l.MemoryMB) {
 				return true

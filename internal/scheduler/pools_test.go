@@ -180,3 +180,41 @@ func TestDedicatedHost(t *testing.T) {
 		t.Errorf("reason while its host joins = %q", got)
 	}
 }
+
+// TestPinnedToPool: a job pinned to a pool runs on that pool's nodes only;
+// an unpinned one takes the best fit in any pool.
+func TestPinnedToPool(t *testing.T) {
+	warm := node("warm", 4, 16384)
+	warm.Pool = "warm"
+	batch := node("batch", 8, 32768)
+	batch.Pool = "nightly"
+	busy := batch
+	busy.ID, busy.UsedCPU, busy.UsedMemoryMB = "busy", 8, 32768
+	tests := []struct {
+		name  string
+		nodes []berth.Node
+		jobs  []berth.Job
+		want  map[string]string
+	}{
+		{"pinned jobs stay in their pool", []berth.Node{warm, batch},
+			[]berth.Job{waitingJob("a", 1, 1024, 0, LabelPool, "nightly"), waitingJob("b", 1, 1024, 0, LabelPool, "warm")},
+			map[string]string{"a": "node batch", "b": "node warm"}},
+		{"unpinned: best fit across pools", []berth.Node{batch, warm}, []berth.Job{waitingJob("a", 3, 1024, 0)},
+			map[string]string{"a": "node warm"}},
+		{"a full pool makes its jobs wait, not spill", []berth.Node{warm, busy},
+			[]berth.Job{waitingJob("a", 1, 1024, 0, LabelPool, "nightly")},
+			map[string]string{"a": "wait"}},
+		{"a pool with no nodes", []berth.Node{warm}, []berth.Job{waitingJob("a", 1, 1024, 0, LabelPool, "nightly")},
+			map[string]string{"a": "wait"}},
+	}
+	for _, tt := range tests {
+		p := Place(Snapshot{Nodes: tt.nodes, Queued: tt.jobs, Now: now})
+		if diff := cmp.Diff(tt.want, outcome(p)); diff != "" {
+			t.Errorf("%s: Place() (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	p := Place(Snapshot{Nodes: []berth.Node{warm, busy}, Queued: []berth.Job{waitingJob("a", 1, 1024, 0, LabelPool, "nightly")}})
+	if got, want := p.Reasons["a"], "waiting for capacity: largest free slot in pool nightly 0 vCPU/0 MiB, job needs 1 vCPU/1 GiB"; got != want {
+		t.Errorf("reason = %q, want %q", got, want)
+	}
+}

@@ -113,9 +113,9 @@ type Plan struct {
 
 // Place assigns queued jobs, in order, to the schedulable node where each
 // fits best (the least free capacity left on the job's dominant resource).
-// A job that fits no node now but would fit an empty one reserves the node
-// closest to fitting it: later jobs are not placed there, so small jobs
-// cannot starve a large one. A job larger than every node gets a host
+// A job that fits no node now but would fit an empty one, and for which no
+// pool can add capacity, reserves the node closest to fitting it: later
+// jobs are not placed there, so small jobs cannot starve a large one. A job larger than every node gets a host
 // request when a pool can launch one; a job whose start budget would be
 // exceeded goes to its overflow runner.
 func Place(s Snapshot) Plan {
@@ -153,13 +153,19 @@ type round struct {
 	r      Round
 	pools  *pools
 	plan   Plan
-	held   []int32    // nodes reserved this round
-	failed [][2]int64 // shapes that found no node this round
+	held   []int32   // nodes reserved this round
+	failed []failure // shapes that found no node this round
+}
+
+// failure is a shape that found no node in a pool ("": any) this round.
+type failure struct {
+	cpu, mem int64
+	pool     string
 }
 
 func (rd *round) job(j *berth.Job) {
 	c := rd.c
-	cpu, mem := jobCPU(j.CPU), j.MemoryMB
+	cpu, mem, pool := jobCPU(j.CPU), j.MemoryMB, j.Labels[LabelPool]
 	if s, ok := c.forJob[j.ID]; ok {
 		e := &c.nodes[s]
 		if e.node.Schedulable() && e.fits(cpu, mem) {
@@ -169,14 +175,14 @@ func (rd *round) job(j *berth.Job) {
 		rd.wait(j, fmt.Sprintf("waiting for its own host %s to be ready", e.node.Name))
 		return
 	}
-	if !rd.knownToFail(cpu, mem) {
-		if s := c.find(cpu, mem); s >= 0 {
+	if !rd.knownToFail(cpu, mem, pool) {
+		if s := c.find(cpu, mem, pool); s >= 0 {
 			rd.place(j, s, cpu, mem)
 			return
 		}
-		rd.failed = append(rd.failed, [2]int64{cpu, mem})
+		rd.failed = append(rd.failed, failure{cpu, mem, pool})
 	}
-	rd.unplaced(j, cpu, mem)
+	rd.unplaced(j, cpu, mem, pool)
 }
 
 func (rd *round) place(j *berth.Job, s int32, cpu, mem int64) {
@@ -184,12 +190,12 @@ func (rd *round) place(j *berth.Job, s int32, cpu, mem int64) {
 	rd.plan.Placements = append(rd.plan.Placements, Placement{JobID: j.ID, JobVersion: j.Version, NodeID: rd.c.nodes[s].node.ID})
 }
 
-// knownToFail reports whether a job of this shape cannot fit, because one
-// no larger found no node earlier in the round (capacity only shrinks
-// within a round).
-func (rd *round) knownToFail(cpu, mem int64) bool {
+// knownToFail reports whether a job of this shape cannot fit in pool,
+// because one no larger found no node earlier in the round among the same
+// nodes or more (capacity only shrinks within a round).
+func (rd *round) knownToFail(cpu, mem int64, pool string) bool {
 	for _, f := range rd.failed {
-		if cpu >= f[0] && mem >= f[1] {
+		if cpu >= f.cpu && mem >= f.mem && (f.pool == "" || f.pool == pool) {
 			return true
 		}
 	}
@@ -197,7 +203,7 @@ func (rd *round) knownToFail(cpu, mem int64) bool {
 }
 
 // unplaced decides what becomes of a job no node has room for now.
-func (rd *round) unplaced(j *berth.Job, cpu, mem int64) {
+func (rd *round) unplaced(j *berth.Job, cpu, mem int64, pool string) {
 	c, p := rd.c, rd.pools
 	ctx := p.context(j)
 	if o, why := p.overflow(j, ctx); o != "" {
@@ -205,9 +211,14 @@ func (rd *round) unplaced(j *berth.Job, cpu, mem int64) {
 		rd.reason(j, why)
 		return
 	}
-	if c.capacityFits(cpu, mem) {
+	if c.capacityFits(cpu, mem, pool) {
 		rd.wait(j, "") // the reason first: it names the largest free slot
-		if s := c.closest(cpu, mem); s >= 0 {
+		if p.timeToCapacity(j, ctx) != never {
+			// Capacity is on its way or a pool can launch it: holding a
+			// node back would only delay the jobs behind.
+			return
+		}
+		if s := c.closest(cpu, mem, pool); s >= 0 {
 			c.reserve(s)
 			rd.held = append(rd.held, s)
 		}
@@ -217,11 +228,11 @@ func (rd *round) unplaced(j *berth.Job, cpu, mem int64) {
 		rd.wait(j, fmt.Sprintf("waiting for capacity: launching a %s for it, ready at %s", l.InstanceType, l.ReadyAt.UTC().Format(time.TimeOnly)))
 		return
 	}
-	if c.anySchedulableFits(cpu, mem) || p.launchingFits(j, ctx) {
+	if c.anySchedulableFits(cpu, mem, pool) || p.launchingFits(j, ctx) {
 		rd.wait(j, "") // held for earlier jobs, or capacity on its way
 		return
 	}
-	if c.schedulable() > 0 || p.launchingAny() {
+	if c.schedulable(pool) > 0 || p.launchingAny() {
 		if h, ok := p.host(j, ctx); ok {
 			rd.plan.Hosts = append(rd.plan.Hosts, h)
 			rd.wait(j, fmt.Sprintf("waiting for capacity: job needs %s, larger than any node; launching a %s %s in pool %s for it",
@@ -250,52 +261,31 @@ func (rd *round) reason(j *berth.Job, why string) {
 // waitReason says why j waits, in words a user acts on.
 func (c *Cluster) waitReason(j *berth.Job) string {
 	need := Shape(j.CPU, j.MemoryMB)
+	pool := j.Labels[LabelPool]
+	in := ""
+	if pool != "" {
+		in = " in pool " + pool
+	}
 	if len(c.byID) == 0 {
 		return "waiting for capacity: no node has joined"
 	}
-	if c.schedulable() == 0 {
+	if c.schedulable(pool) == 0 {
+		if pool != "" {
+			return "waiting for capacity: no node of pool " + pool + " is ready"
+		}
 		return "waiting for capacity: no node is ready (" + c.notReadyReason() + ")"
 	}
 	cpu, mem := jobCPU(j.CPU), j.MemoryMB
-	if !c.anySchedulableFits(cpu, mem) {
-		bc, bm := c.largestSchedulable()
-		return fmt.Sprintf("waiting for capacity: job needs %s, larger than any node (largest %s)", need, Shape(float64(bc)/cpuUnit, bm))
+	if !c.anySchedulableFits(cpu, mem, pool) {
+		bc, bm := c.largestSchedulable(pool)
+		return fmt.Sprintf("waiting for capacity: job needs %s, larger than any node%s (largest %s)", need, in, Shape(float64(bc)/cpuUnit, bm))
 	}
-	s := c.largestFree()
+	s := c.largestFree(pool)
 	if s < 0 {
-		return fmt.Sprintf("waiting for capacity: job needs %s; every node that could fit it is held for an earlier job", need)
+		return fmt.Sprintf("waiting for capacity: job needs %s; every node%s that could fit it is held for an earlier job", need, in)
 	}
 	e := &c.nodes[s]
-	return fmt.Sprintf("waiting for capacity: largest free slot %s, job needs %s", Shape(float64(e.freeC())/cpuUnit, e.freeM()), need)
-}
-
-// schedulable counts the nodes that take work (dedicated ones aside).
-func (c *Cluster) schedulable() int {
-	n := 0
-	for _, k := range c.sched {
-		n += k
-	}
-	return n
-}
-
-// anySchedulableFits reports whether some schedulable node, reserved or
-// not, would fit a job of cpu×mem when empty.
-func (c *Cluster) anySchedulableFits(cpu, mem int64) bool {
-	for k := range c.sched {
-		if k[0] >= cpu && k[1] >= mem {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *Cluster) largestSchedulable() (cpu, mem int64) {
-	for k := range c.sched {
-		if k[0] > cpu || (k[0] == cpu && k[1] > mem) {
-			cpu, mem = k[0], k[1]
-		}
-	}
-	return cpu, mem
+	return fmt.Sprintf("waiting for capacity: largest free slot%s %s, job needs %s", in, Shape(float64(e.freeC())/cpuUnit, e.freeM()), need)
 }
 
 // notReadyReason summarises why the nodes take no work.

@@ -3,6 +3,7 @@ package sim
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -189,21 +190,33 @@ func removeIdle(p *autoscale.Pool, n int, act func(autoscale.Action)) {
 	}
 }
 
-// batchPolicy is AWS Batch with a managed Spot compute environment:
-// Spot only, the scenario's instance types ("optimal"), capacity for the
-// vCPUs of the queue on the largest available type after half a minute,
-// idle instances gone after five minutes, and a Spot reclaim spending one
-// of the job's three attempts.
+// batchPolicy is AWS Batch with a managed Spot compute environment in
+// place of the scenario's elastic pools (those with no minimum; always-on
+// pools stay, as the user's warm capacity): Spot only, the elastic pools'
+// instance types ("optimal"), capacity for the vCPUs of the queue on the
+// largest available type after half a minute, idle instances gone after
+// five minutes, and a Spot reclaim spending one of the job's three
+// attempts.
 func batchPolicy() *policy {
 	s := &batchScaler{since: map[string]time.Time{}}
 	return &policy{
 		name: "aws-batch",
 		pools: func(sc *Scenario, jobs []Job) []berth.PoolSpec {
-			p := berth.PoolSpec{Name: "batch", Provider: berth.ProviderFake, Market: berth.Spot, InstanceTypes: allTypes(sc)}
+			p := berth.PoolSpec{Name: "batch", Provider: berth.ProviderFake, Market: berth.Spot}
+			var out []berth.PoolSpec
 			for _, q := range nodePools(sc) {
+				if q.Min > 0 {
+					out = append(out, q) // always-on hosts are the user's, not the policy's
+					continue
+				}
+				for _, t := range q.InstanceTypes {
+					if !slices.ContainsFunc(p.InstanceTypes, func(x berth.InstanceType) bool { return x.Name == t.Name }) {
+						p.InstanceTypes = append(p.InstanceTypes, t)
+					}
+				}
 				p.Max += q.Max
 			}
-			return []berth.PoolSpec{p.WithDefaults()}
+			return append([]berth.PoolSpec{p.WithDefaults()}, out...)
 		},
 		scale:              s.decide,
 		start:              noStart,
@@ -218,6 +231,12 @@ type batchScaler struct {
 
 func (s *batchScaler) decide(snap autoscale.Snapshot) autoscale.Plan {
 	var plan autoscale.Plan
+	for i := 1; i < len(snap.Pools); i++ { // the always-on pools keep their hosts
+		q := &snap.Pools[i]
+		for n := len(q.Hosts); n < q.Spec.Min; n++ {
+			plan.Actions = append(plan.Actions, autoscale.Action{Kind: autoscale.Launch, Pool: q.Spec.Name, InstanceType: q.Offerings[0].InstanceType, Market: q.Spec.Market})
+		}
+	}
 	p := &snap.Pools[0]
 	act := func(a autoscale.Action) { a.Pool = p.Spec.Name; plan.Actions = append(plan.Actions, a) }
 	terminateDrained(p, act)
@@ -230,7 +249,9 @@ func (s *batchScaler) decide(snap autoscale.Snapshot) autoscale.Plan {
 		}
 	}
 	for _, w := range snap.Waiting {
-		want += w.CPU
+		if w.Pool == "" || w.Pool == p.Spec.Name || !slices.ContainsFunc(snap.Pools[1:], func(q autoscale.Pool) bool { return q.Spec.Name == w.Pool }) {
+			want += w.CPU
+		}
 	}
 	if want > have+1e-9 {
 		if held(s.since, "out", snap.Now, batchReactAfter) {

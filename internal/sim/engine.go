@@ -162,6 +162,11 @@ type engine struct {
 	waiting   []*sjob
 	buf       []berth.Job
 
+	// claims is the room the jobs that came at this instant take on ready
+	// hosts, until the dispatch round places them.
+	claims  map[*host][2]float64
+	claimed bool // the queue's jobs have claimed theirs
+
 	queueDirty, scaleDue bool
 	cloudAt              time.Time // the cloud event scheduled, if any
 
@@ -271,14 +276,113 @@ func (e *engine) settle() {
 	}
 }
 
-// fitsReadyHost reports whether a ready host has room for j now.
+// fitsReadyHost reports whether a ready host of j's pool has room for j
+// now, after the jobs that came before it at this instant took theirs:
+// whether j fits a warm host.
 func (e *engine) fitsReadyHost(j *sjob) bool {
-	for _, h := range e.hosts {
-		if h.state == hostReady && h.forJob == nil && j.CPU <= h.typ.CPU-h.usedCPU+1e-9 && j.MemoryMB <= h.typ.MemoryMB-h.usedMem {
-			return true
+	if e.claims == nil {
+		e.claims = map[*host][2]float64{}
+	}
+	if !e.claimed {
+		// The jobs queued before it come first.
+		e.claimed = true
+		if len(e.queue) > warmQueueLimit {
+			return false
+		}
+		for _, q := range e.queue {
+			e.claimOrHold(q)
+		}
+	}
+	return e.claimOrHold(j)
+}
+
+// claimOrHold claims room for j, or else holds a host for it as placement
+// reserves one, when no pool can add capacity for it.
+func (e *engine) claimOrHold(j *sjob) bool {
+	if e.claim(j) {
+		return true
+	}
+	if !e.pol.placementPools || !e.canGrow(j) {
+		e.hold(j)
+	}
+	return false
+}
+
+// canGrow reports whether a pool j may use could launch a host for it.
+func (e *engine) canGrow(j *sjob) bool {
+	for _, p := range e.pools {
+		if p.api == nil || (j.Pool != "" && p.spec.Name != j.Pool) || !p.open(e.now) || e.liveHosts(p) >= p.spec.Max {
+			continue
+		}
+		for _, t := range p.spec.InstanceTypes {
+			if j.CPU <= t.CPU+1e-9 && j.MemoryMB <= t.MemoryMB && !e.unavailable(p, t.Name) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+func (e *engine) liveHosts(p *spool) int {
+	n := 0
+	for _, h := range e.hosts {
+		if h.pool == p && h.live() {
+			n++
+		}
+	}
+	return n
+}
+
+// warmQueueLimit bounds the queue fitsReadyHost weighs: behind a longer one,
+// no job counts as fitting a warm host.
+const warmQueueLimit = 2000
+
+// hold takes all the room of the ready host of j's pool that could fit j
+// and is nearest to having room for it: placement holds such a node for a
+// job that waits, so that smaller jobs behind it cannot starve it.
+func (e *engine) hold(j *sjob) {
+	var best *host
+	bestShort := 0.0
+	for _, h := range e.hosts {
+		if h.state != hostReady || h.forJob != nil || (j.Pool != "" && h.pool.spec.Name != j.Pool) ||
+			j.CPU > h.typ.CPU+1e-9 || j.MemoryMB > h.typ.MemoryMB {
+			continue
+		}
+		c := e.claims[h]
+		short := max((h.usedCPU+c[0]+j.CPU-h.typ.CPU)/h.typ.CPU, (float64(h.usedMem)+c[1]+float64(j.MemoryMB)-float64(h.typ.MemoryMB))/float64(h.typ.MemoryMB))
+		if best == nil || short < bestShort {
+			best, bestShort = h, short
+		}
+	}
+	if best != nil {
+		e.claims[best] = [2]float64{best.typ.CPU, float64(best.typ.MemoryMB)}
+	}
+}
+
+// claim takes room for j on the ready host of its pool where it fits
+// best, as placement does (the least free CPU left, then memory).
+func (e *engine) claim(j *sjob) bool {
+	var best *host
+	var bestC, bestM float64
+	for _, h := range e.hosts {
+		if h.state != hostReady || h.forJob != nil || (j.Pool != "" && h.pool.spec.Name != j.Pool) {
+			continue
+		}
+		c := e.claims[h]
+		fc, fm := h.typ.CPU-h.usedCPU-c[0]-j.CPU, float64(h.typ.MemoryMB-h.usedMem)-c[1]-float64(j.MemoryMB)
+		if fc < -1e-9 || fm < 0 {
+			continue
+		}
+		if best == nil || fc < bestC || (fc == bestC && fm < bestM) {
+			best, bestC, bestM = h, fc, fm
+		}
+	}
+	if best == nil {
+		return false
+	}
+	c := e.claims[best]
+	e.claims[best] = [2]float64{c[0] + j.CPU, c[1] + float64(j.MemoryMB)}
+	return true
 }
 
 // enqueue puts j in the queue: priority first, then the time it joined.
@@ -293,7 +397,7 @@ func (e *engine) enqueue(j *sjob) {
 		if c := a.since.Compare(b.since); c != 0 {
 			return c
 		}
-		return 1 // after the jobs that joined at the same moment
+		return -1 // j goes after the jobs that joined at the same moment
 	})
 	e.queue = slices.Insert(e.queue, i, j)
 	e.queueDirty = true

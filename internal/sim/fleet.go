@@ -15,6 +15,8 @@ import (
 // dispatch runs a placement round over the queue and applies its plan.
 func (e *engine) dispatch() {
 	e.queueDirty = false
+	clear(e.claims)
+	e.claimed = false
 	n := min(len(e.queue), dispatchWindow)
 	e.buf = e.buf[:0]
 	for _, j := range e.queue[:n] {

@@ -29,6 +29,9 @@ type Options struct {
 	// SpotTraces, when set, replaces the scenario's traces: files, or
 	// folders whose .json files are taken in name order.
 	SpotTraces []string
+	// Workload, when set, is the path of the workload log of the
+	// scenario's swf groups.
+	Workload string
 	// Progress, when set, is told the fraction of the horizon simulated so
 	// far, now and then.
 	Progress func(float64)
@@ -78,6 +81,15 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 			return nil, err
 		}
 		sc.Spot.Traces, sc.dir = files, ""
+	}
+	if opt.Workload != "" {
+		for i := range sc.Jobs {
+			if sc.Jobs[i].SWF != nil {
+				s := *sc.Jobs[i].SWF
+				s.Path = opt.Workload
+				sc.Jobs[i].SWF = &s
+			}
+		}
 	}
 	jobs, err := sc.Workload(opt.Seed)
 	if err != nil {
@@ -172,8 +184,15 @@ func simulate(sc *Scenario, jobs []Job, pol *policy, seed uint64, progress func(
 		e.pools = append(e.pools, p)
 		e.byName[spec.Name] = p
 	}
+	names := map[string]bool{}
+	for _, p := range pools {
+		names[p.Name] = true
+	}
 	e.jobs = make([]*sjob, len(jobs))
 	for i, j := range jobs {
+		if !names[j.Pool] {
+			j.Pool = "" // the policy has no such pool: any of its pools will do
+		}
 		sj := &sjob{Job: j}
 		sj.bj = berth.Job{ID: j.ID, JobSpec: berth.JobSpec{CPU: j.CPU, MemoryMB: j.MemoryMB, Priority: j.Priority}, State: berth.Queued}
 		if j.Pool != "" || j.StartBudget != nil {

@@ -215,10 +215,7 @@ func (sc *Scenario) validate() error {
 
 func (g *Group) validate(sc *Scenario) error {
 	if g.SWF != nil {
-		if g.SWF.Path == "" {
-			return &berth.FieldError{Field: "swf.path", Problem: "is required"}
-		}
-		return nil
+		return nil // an empty path is given by Options.Workload
 	}
 	switch {
 	case len(g.Shapes) == 0:

@@ -142,6 +142,9 @@ func weight(s Shape) float64 {
 // swfJobs reads the jobs of a Standard Workload Format log.
 func (sc *Scenario) swfJobs(g *Group) ([]Job, error) {
 	s := g.SWF
+	if s.Path == "" {
+		return nil, fmt.Errorf("swf.path: no workload log; give its path (--workload PATH)")
+	}
 	f, err := os.Open(sc.path(s.Path))
 	if err != nil {
 		return nil, fmt.Errorf("read workload log: %w", err)
