@@ -2,6 +2,7 @@ package sim
 
 import (
 	"container/heap"
+	"context"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -191,8 +192,8 @@ func (e *engine) push(ev event) {
 	heap.Push(&e.events, ev)
 }
 
-// run runs the simulation to its end.
-func (e *engine) run() {
+// run runs the simulation to its end, or until ctx ends.
+func (e *engine) run(ctx context.Context) error {
 	for _, j := range e.jobs {
 		e.push(event{t: j.Submit, kind: evArrive, job: j})
 	}
@@ -216,11 +217,17 @@ func (e *engine) run() {
 		if len(e.events) == 0 || e.events[0].t.After(e.now) {
 			e.settle()
 		}
-		if e.nEvents++; e.progress != nil && e.nEvents%progressEvery == 0 {
-			e.progress(min(float64(e.now.Sub(e.sc.Start))/float64(end.Sub(e.sc.Start)), 1))
+		if e.nEvents++; e.nEvents%progressEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if e.progress != nil {
+				e.progress(min(float64(e.now.Sub(e.sc.Start))/float64(end.Sub(e.sc.Start)), 1))
+			}
 		}
 	}
 	e.close()
+	return nil
 }
 
 func (e *engine) handle(ev event) {

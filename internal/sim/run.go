@@ -8,6 +8,7 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -73,8 +74,8 @@ type Report struct {
 }
 
 // Run simulates the scenario with berth's policy and, if asked, the
-// baselines.
-func Run(sc *Scenario, opt Options) (*Report, error) {
+// baselines. It stops early with ctx's error when ctx ends.
+func Run(ctx context.Context, sc *Scenario, opt Options) (*Report, error) {
 	if len(opt.SpotTraces) > 0 {
 		files, err := traceFiles(opt.SpotTraces)
 		if err != nil {
@@ -104,7 +105,7 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 		// berth's run is the first of four simulated runs.
 		progress = func(f float64) { opt.Progress(f / 4) }
 	}
-	b, cloud, err := simulate(sc, jobs, berthPolicy(), opt.Seed, progress)
+	b, cloud, err := simulate(ctx, sc, jobs, berthPolicy(), opt.Seed, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +120,7 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 			k := float64(i + 1)
 			pr = func(f float64) { opt.Progress((k + f) / 4) }
 		}
-		r, _, err := simulate(sc, jobs, pol, opt.Seed, pr)
+		r, _, err := simulate(ctx, sc, jobs, pol, opt.Seed, pr)
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +156,7 @@ func traceFiles(paths []string) ([]string, error) {
 }
 
 // simulate runs pol over jobs.
-func simulate(sc *Scenario, jobs []Job, pol *policy, seed uint64, progress func(float64)) (Result, *fakecloud.Cloud, error) {
+func simulate(ctx context.Context, sc *Scenario, jobs []Job, pol *policy, seed uint64, progress func(float64)) (Result, *fakecloud.Cloud, error) {
 	e := &engine{sc: sc, pol: pol, rng: rand.New(rand.NewPCG(seed, 0x51e)), progress: progress,
 		byName: map[string]*spool{}, byID: map[string]*host{}, unavail: map[string]time.Time{},
 		jobByID: make(map[string]*sjob, len(jobs)), cluster: scheduler.NewCluster(nil)}
@@ -209,7 +210,9 @@ func simulate(sc *Scenario, jobs []Job, pol *policy, seed uint64, progress func(
 	}
 	e.remaining = len(jobs)
 	e.limit = sc.Start.Add(time.Duration(sc.Horizon) + overtime)
-	e.run()
+	if err := e.run(ctx); err != nil {
+		return Result{}, nil, err
+	}
 	return e.result(), e.cloud, nil
 }
 

@@ -17,6 +17,9 @@ type SpotMarket struct {
 	// nextDown[i] is the first tick at or after i, cyclically, that is
 	// unavailable, as an offset from i; -1 if none is.
 	nextDown []int
+	// constant is set for a market without a trace: always available at
+	// one price.
+	constant bool
 }
 
 // NewSpotMarket returns the market of a trace starting at start, with mean
@@ -26,7 +29,7 @@ func NewSpotMarket(tr Trace, start time.Time, meanPrice float64) *SpotMarket {
 	n := len(tr.Avail)
 	m := &SpotMarket{start: start, gap: tr.Gap, avail: tr.Avail, price: make([]float64, n), nextDown: make([]int, n)}
 	if n == 0 {
-		m.avail, m.price, m.nextDown, m.gap = []bool{true}, []float64{meanPrice}, []int{-1}, time.Hour
+		m.avail, m.price, m.nextDown, m.gap, m.constant = []bool{true}, []float64{meanPrice}, []int{-1}, time.Hour, true
 		return m
 	}
 	mean := 0.0
@@ -66,7 +69,7 @@ func AlwaysAvailable(price float64) *SpotMarket {
 // tick returns the index of the tick holding t and when it began.
 func (m *SpotMarket) tick(t time.Time) (int, time.Time) {
 	d := t.Sub(m.start)
-	if d < 0 {
+	if d < 0 || m.constant {
 		return 0, t
 	}
 	k := int64(d / m.gap)
@@ -88,6 +91,9 @@ func (m *SpotMarket) Price(t time.Time) float64 {
 // NextPriceChange returns when the tick after t's begins: prices and
 // availability are constant in between.
 func (m *SpotMarket) NextPriceChange(t time.Time) time.Time {
+	if m.constant {
+		return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
 	if t.Before(m.start) {
 		return m.start
 	}
@@ -98,6 +104,9 @@ func (m *SpotMarket) NextPriceChange(t time.Time) time.Time {
 // NextDown returns the first moment at or after t when Spot capacity is
 // unavailable, or the zero time if it never is.
 func (m *SpotMarket) NextDown(t time.Time) time.Time {
+	if m.constant {
+		return time.Time{}
+	}
 	i, begin := m.tick(t)
 	if t.Before(m.start) {
 		begin = m.start

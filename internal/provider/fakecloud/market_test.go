@@ -208,3 +208,14 @@ func TestCloudKnobs(t *testing.T) {
 		}
 	})
 }
+
+func TestAlwaysAvailable(t *testing.T) {
+	m := AlwaysAvailable(0.05)
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	if !m.Available(now) || m.Price(now) != 0.05 || !m.NextPriceChange(now).After(now.Add(24*time.Hour)) || !m.NextDown(now).IsZero() {
+		t.Errorf("AlwaysAvailable at %s: available %v, price %v, next change %s", now, m.Available(now), m.Price(now), m.NextPriceChange(now))
+	}
+	if ok, low := m.AvailableDuring(now, now.Add(time.Hour)); !ok || low != 0.05 {
+		t.Errorf("AvailableDuring() = %v, %v", ok, low)
+	}
+}
