@@ -100,10 +100,11 @@ func usage(w io.Writer) {
 	}
 }
 
-// runSim dispatches the simulator's modes.
+// runSim dispatches the simulator's modes: berth sim --scenario FILE, and
+// berth sim deadline.
 func runSim(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) > 0 && args[0] == "deadline" {
 		return runSimDeadline(ctx, env, args[1:])
 	}
-	return errors.New("usage: berth sim deadline [flags]")
+	return runSimScenario(ctx, env, args)
 }

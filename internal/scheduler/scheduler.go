@@ -1,13 +1,31 @@
 // Package scheduler decides where queued jobs run. It is pure: Place takes
-// a snapshot of nodes and queued jobs and returns a plan; it does no I/O,
-// starts no goroutines and reads no clock. The dispatch loop in
+// a snapshot of nodes, queued jobs and pools and returns a plan; it does no
+// I/O, starts no goroutines and reads no clock. The dispatch loop in
 // internal/control applies the plan, which the store re-checks.
+//
+// A plan places jobs on nodes (best fit on the job's dominant resource,
+// priority then age, never on a node that is not ready and healthy),
+// reserves room for a large job that is next in line so that small ones
+// cannot starve it, asks for a right-sized host of its own for a job larger
+// than every host, and sends to the overflow runner a job whose start
+// budget would be exceeded waiting for capacity.
 package scheduler
 
 import (
 	"fmt"
+	"time"
 
 	berth "github.com/berth-run/berth"
+)
+
+// Labels of a job that placement reads.
+const (
+	// LabelPool names the pool that grows for the job and whose overflow
+	// and start budget apply. The job still runs on any node with room.
+	LabelPool = "berth.pool"
+	// LabelStartBudget overrides the pool's start budget for the job: a Go
+	// duration ("45s"); "0s" means the job waits.
+	LabelStartBudget = "berth.start-budget"
 )
 
 // Snapshot is what Place decides from.
@@ -17,6 +35,44 @@ type Snapshot struct {
 	Nodes []berth.Node
 	// Queued jobs in dispatch order: priority descending, then oldest first.
 	Queued []berth.Job
+	// Now is the time of the round; it measures how long jobs have waited
+	// against their start budgets.
+	Now time.Time
+	// Pools, in configuration order. Without pools, placement only uses
+	// the nodes: no host requests, no overflow.
+	Pools []PoolState
+	// Dedicated maps the nodes launched for one job to that job: such a
+	// node takes that job alone.
+	Dedicated map[string]string
+	// SkipReasons leaves Plan.Reasons empty, for callers that do not show
+	// them (the simulator).
+	SkipReasons bool
+}
+
+// PoolState is what placement knows of a pool now.
+type PoolState struct {
+	Spec berth.PoolSpec // with defaults
+	// Open is false outside the pool's window.
+	Open bool
+	// Size counts the pool's instances, launching ones included.
+	Size int
+	// Prices are the current prices of its instance types, USD per hour;
+	// a missing type costs its on-demand price (Spot: its spot_price).
+	Prices map[string]float64
+	// Unavailable marks the types that recently failed to launch for want
+	// of capacity.
+	Unavailable map[string]bool
+	// Launching are its instances that have not joined yet.
+	Launching []Launching
+}
+
+// Launching is an instance on its way.
+type Launching struct {
+	InstanceType string
+	CPU          float64
+	MemoryMB     int64
+	ReadyAt      time.Time // expected
+	JobID        string    // set for a host launched for one job
 }
 
 // Placement puts one job on one node.
@@ -26,138 +82,224 @@ type Placement struct {
 	NodeID     string
 }
 
+// HostRequest asks for a host of its own for a job larger than every host.
+type HostRequest struct {
+	JobID        string
+	JobVersion   int64
+	Pool         string
+	InstanceType string
+	Market       berth.Market
+	Price        float64 // USD per hour
+}
+
+// Overflow sends a job to a serverless pool.
+type Overflow struct {
+	JobID      string
+	JobVersion int64
+	Pool       string
+}
+
 // Plan is the outcome of one round of placement.
 type Plan struct {
 	Placements []Placement
-	// Reasons says, for each job left waiting, why.
+	Hosts      []HostRequest
+	Overflow   []Overflow
+	// Waiting lists the jobs left waiting for capacity, in order (those
+	// with a host request included).
+	Waiting []string
+	// Reasons says, for each job not placed, why.
 	Reasons map[string]string
 }
 
 // Place assigns queued jobs, in order, to the schedulable node where each
 // fits best (the least free capacity left on the job's dominant resource).
-// A job that fits no node now but would fit an empty one reserves the node
-// closest to fitting it: later jobs are not placed there, so small jobs
-// cannot starve a large one. A job larger than every node waits with a
-// reason saying so.
+// A job that fits no node now but would fit an empty one, and for which no
+// pool can add capacity, reserves the node closest to fitting it: later
+// jobs are not placed there, so small jobs cannot starve a large one. A job larger than every node gets a host
+// request when a pool can launch one; a job whose start budget would be
+// exceeded goes to its overflow runner.
 func Place(s Snapshot) Plan {
-	plan := Plan{Reasons: make(map[string]string)}
-	nodes := make([]berth.Node, 0, len(s.Nodes))
-	reserved := make([]bool, 0, len(s.Nodes))
+	c := NewCluster(nil)
 	for _, n := range s.Nodes {
-		if n.Schedulable() {
-			nodes = append(nodes, n)
-			reserved = append(reserved, false)
-		}
+		c.Set(n, s.Dedicated[n.ID])
 	}
-	for _, j := range s.Queued {
-		if i := bestFit(nodes, reserved, j); i >= 0 {
-			nodes[i].UsedCPU += j.CPU
-			nodes[i].UsedMemoryMB += j.MemoryMB
-			plan.Placements = append(plan.Placements, Placement{JobID: j.ID, JobVersion: j.Version, NodeID: nodes[i].ID})
-			continue
-		}
-		plan.Reasons[j.ID] = waitReason(s.Nodes, nodes, reserved, j)
-		if i := closest(nodes, reserved, j); i >= 0 {
-			reserved[i] = true
-		}
-	}
-	return plan
+	return c.Place(Round{Queued: s.Queued, Now: s.Now, Pools: s.Pools, SkipReasons: s.SkipReasons})
 }
 
-// bestFit returns the index of the unreserved node where j fits leaving
-// the least free capacity on j's dominant resource, or -1.
-func bestFit(nodes []berth.Node, reserved []bool, j berth.Job) int {
-	best, bestLeft := -1, 0.0
-	for i := range nodes {
-		n := &nodes[i]
-		if reserved[i] || !n.Fits(j.CPU, j.MemoryMB) {
-			continue
-		}
-		left := dominantFree(n, j)
-		if best < 0 || left < bestLeft {
-			best, bestLeft = i, left
-		}
-	}
-	return best
+// Round is one round of placement on a Cluster; see Snapshot.
+type Round struct {
+	Queued      []berth.Job
+	Now         time.Time
+	Pools       []PoolState
+	SkipReasons bool
 }
 
-// dominantFree is the fraction of n's capacity left free, after placing j,
-// on the resource j needs most of relative to n's size.
-func dominantFree(n *berth.Node, j berth.Job) float64 {
-	cpuShare, memShare := j.CPU/n.CPU, float64(j.MemoryMB)/float64(n.MemoryMB)
-	if cpuShare >= memShare {
-		return (n.CPU - n.UsedCPU - j.CPU) / n.CPU
+// Place runs one round on the cluster's nodes. The placements are applied
+// to the cluster: the caller releases them (Release) when their attempts
+// end, or builds a new cluster. Reservations last for the round only.
+func (c *Cluster) Place(r Round) Plan {
+	rd := &round{c: c, r: r, pools: newPools(r.Pools, r.Now)}
+	rd.plan.Reasons = make(map[string]string)
+	for i := range r.Queued {
+		rd.job(&r.Queued[i])
 	}
-	return float64(n.MemoryMB-n.UsedMemoryMB-j.MemoryMB) / float64(n.MemoryMB)
+	c.unreserve(rd.held)
+	return rd.plan
 }
 
-// closest returns the unreserved schedulable node whose total capacity fits
-// j and that is nearest to having room for it, or -1.
-func closest(nodes []berth.Node, reserved []bool, j berth.Job) int {
-	best, bestShort := -1, 0.0
-	for i := range nodes {
-		n := &nodes[i]
-		if reserved[i] || j.CPU > n.CPU+1e-9 || j.MemoryMB > n.MemoryMB {
-			continue
+// round is the state of one Place.
+type round struct {
+	c      *Cluster
+	r      Round
+	pools  *pools
+	plan   Plan
+	held   []int32   // nodes reserved this round
+	failed []failure // shapes that found no node this round
+}
+
+// failure is a shape that found no node in a pool ("": any) this round.
+type failure struct {
+	cpu, mem int64
+	pool     string
+}
+
+func (rd *round) job(j *berth.Job) {
+	c := rd.c
+	cpu, mem, pool := jobCPU(j.CPU), j.MemoryMB, j.Labels[LabelPool]
+	if s, ok := c.forJob[j.ID]; ok {
+		e := &c.nodes[s]
+		if e.node.Schedulable() && e.fits(cpu, mem) {
+			rd.place(j, s, cpu, mem)
+			return
 		}
-		short := max((n.UsedCPU+j.CPU-n.CPU)/n.CPU, float64(n.UsedMemoryMB+j.MemoryMB-n.MemoryMB)/float64(n.MemoryMB))
-		if best < 0 || short < bestShort {
-			best, bestShort = i, short
+		rd.wait(j, fmt.Sprintf("waiting for its own host %s to be ready", e.node.Name))
+		return
+	}
+	if !rd.knownToFail(cpu, mem, pool) {
+		if s := c.find(cpu, mem, pool); s >= 0 {
+			rd.place(j, s, cpu, mem)
+			return
+		}
+		rd.failed = append(rd.failed, failure{cpu, mem, pool})
+	}
+	rd.unplaced(j, cpu, mem, pool)
+}
+
+func (rd *round) place(j *berth.Job, s int32, cpu, mem int64) {
+	rd.c.assign(s, cpu, mem)
+	rd.plan.Placements = append(rd.plan.Placements, Placement{JobID: j.ID, JobVersion: j.Version, NodeID: rd.c.nodes[s].node.ID})
+}
+
+// knownToFail reports whether a job of this shape cannot fit in pool,
+// because one no larger found no node earlier in the round among the same
+// nodes or more (capacity only shrinks within a round).
+func (rd *round) knownToFail(cpu, mem int64, pool string) bool {
+	for _, f := range rd.failed {
+		if cpu >= f.cpu && mem >= f.mem && (f.pool == "" || f.pool == pool) {
+			return true
 		}
 	}
-	return best
+	return false
+}
+
+// unplaced decides what becomes of a job no node has room for now.
+func (rd *round) unplaced(j *berth.Job, cpu, mem int64, pool string) {
+	c, p := rd.c, rd.pools
+	ctx := p.context(j)
+	if o, why := p.overflow(j, ctx); o != "" {
+		rd.plan.Overflow = append(rd.plan.Overflow, Overflow{JobID: j.ID, JobVersion: j.Version, Pool: o})
+		rd.reason(j, why)
+		return
+	}
+	if c.capacityFits(cpu, mem, pool) {
+		rd.wait(j, "") // the reason first: it names the largest free slot
+		if p.timeToCapacity(j, ctx) != never {
+			// Capacity is on its way or a pool can launch it: holding a
+			// node back would only delay the jobs behind.
+			return
+		}
+		if s := c.closest(cpu, mem, pool); s >= 0 {
+			c.reserve(s)
+			rd.held = append(rd.held, s)
+		}
+		return
+	}
+	if l, ok := p.launchingFor(j.ID); ok {
+		rd.wait(j, fmt.Sprintf("waiting for capacity: launching a %s for it, ready at %s", l.InstanceType, l.ReadyAt.UTC().Format(time.TimeOnly)))
+		return
+	}
+	if c.anySchedulableFits(cpu, mem, pool) || p.launchingFits(j, ctx) {
+		rd.wait(j, "") // held for earlier jobs, or capacity on its way
+		return
+	}
+	if c.schedulable(pool) > 0 || p.launchingAny() {
+		if h, ok := p.host(j, ctx); ok {
+			rd.plan.Hosts = append(rd.plan.Hosts, h)
+			rd.wait(j, fmt.Sprintf("waiting for capacity: job needs %s, larger than any node; launching a %s %s in pool %s for it",
+				Shape(j.CPU, j.MemoryMB), h.Market, h.InstanceType, h.Pool))
+			return
+		}
+	}
+	rd.wait(j, "")
+}
+
+// wait records that j waits, with why or the reason worked out now.
+func (rd *round) wait(j *berth.Job, why string) {
+	rd.plan.Waiting = append(rd.plan.Waiting, j.ID)
+	if why == "" && !rd.r.SkipReasons {
+		why = rd.c.waitReason(j)
+	}
+	rd.reason(j, why)
+}
+
+func (rd *round) reason(j *berth.Job, why string) {
+	if !rd.r.SkipReasons {
+		rd.plan.Reasons[j.ID] = why
+	}
 }
 
 // waitReason says why j waits, in words a user acts on.
-func waitReason(all, usable []berth.Node, reserved []bool, j berth.Job) string {
+func (c *Cluster) waitReason(j *berth.Job) string {
 	need := Shape(j.CPU, j.MemoryMB)
-	if len(all) == 0 {
+	pool := j.Labels[LabelPool]
+	in := ""
+	if pool != "" {
+		in = " in pool " + pool
+	}
+	if len(c.byID) == 0 {
 		return "waiting for capacity: no node has joined"
 	}
-	if len(usable) == 0 {
-		return "waiting for capacity: no node is ready (" + notReady(all) + ")"
-	}
-	var big *berth.Node
-	fitsSomewhere := false
-	for i := range usable {
-		n := &usable[i]
-		if big == nil || n.CPU > big.CPU || (n.CPU == big.CPU && n.MemoryMB > big.MemoryMB) {
-			big = n
+	if c.schedulable(pool) == 0 {
+		if pool != "" {
+			return "waiting for capacity: no node of pool " + pool + " is ready"
 		}
-		if j.CPU <= n.CPU+1e-9 && j.MemoryMB <= n.MemoryMB {
-			fitsSomewhere = true
-		}
+		return "waiting for capacity: no node is ready (" + c.notReadyReason() + ")"
 	}
-	if !fitsSomewhere {
-		return fmt.Sprintf("waiting for capacity: job needs %s, larger than any node (largest %s)", need, Shape(big.CPU, big.MemoryMB))
+	cpu, mem := jobCPU(j.CPU), j.MemoryMB
+	if !c.anySchedulableFits(cpu, mem, pool) {
+		bc, bm := c.largestSchedulable(pool)
+		return fmt.Sprintf("waiting for capacity: job needs %s, larger than any node%s (largest %s)", need, in, Shape(float64(bc)/cpuUnit, bm))
 	}
-	var free *berth.Node
-	for i := range usable {
-		n := &usable[i]
-		if reserved[i] {
-			continue
-		}
-		if free == nil || n.CPU-n.UsedCPU+float64(n.MemoryMB-n.UsedMemoryMB)/1024 > free.CPU-free.UsedCPU+float64(free.MemoryMB-free.UsedMemoryMB)/1024 {
-			free = n
-		}
+	s := c.largestFree(pool)
+	if s < 0 {
+		return fmt.Sprintf("waiting for capacity: job needs %s; every node%s that could fit it is held for an earlier job", need, in)
 	}
-	if free == nil {
-		return fmt.Sprintf("waiting for capacity: job needs %s; every node that could fit it is held for an earlier job", need)
-	}
-	return fmt.Sprintf("waiting for capacity: largest free slot %s, job needs %s", Shape(free.CPU-free.UsedCPU, free.MemoryMB-free.UsedMemoryMB), need)
+	e := &c.nodes[s]
+	return fmt.Sprintf("waiting for capacity: largest free slot%s %s, job needs %s", in, Shape(float64(e.freeC())/cpuUnit, e.freeM()), need)
 }
 
-// notReady summarises why the nodes take no work.
-func notReady(nodes []berth.Node) string {
-	for _, n := range nodes {
-		if n.State == berth.NodeReady && !n.Healthy {
+// notReadyReason summarises why the nodes take no work.
+func (c *Cluster) notReadyReason() string {
+	for s := range c.nodes {
+		n := &c.nodes[s].node
+		if c.nodes[s].live && n.State == berth.NodeReady && !n.Healthy {
 			if n.Reason != "" {
 				return n.Name + ": " + n.Reason
 			}
 			return n.Name + " is unhealthy"
 		}
 	}
-	return fmt.Sprintf("%d node(s), none ready", len(nodes))
+	return fmt.Sprintf("%d node(s), none ready", len(c.byID))
 }
 
 // Shape formats a cpu and memory size: "1.5 vCPU/2 GiB", "0.5 vCPU/256 MiB".

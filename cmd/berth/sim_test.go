@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// tinyScenario is a small burst on a Spot pool from zero.
+const tinyScenario = `
+name: tiny burst
+horizon: 1h
+pools:
+  - name: spot
+    provider: fake
+    market: spot
+    instance_types:
+      - {name: c5a.large, cpu: 2, memory_mb: 4096, price: 0.077}
+      - {name: c5a.xlarge, cpu: 4, memory_mb: 8192, price: 0.154}
+    max: 10
+    scale_in_delay: 1m
+jobs:
+  - name: burst
+    count: 12
+    shapes: [{cpu: 1, memory_mb: 2048}, {cpu: 2, memory_mb: 4096}]
+    run: {min: 5m, max: 20m}
+    deadline: 40m
+`
+
+func writeScenario(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tiny.yaml")
+	if err := os.WriteFile(p, []byte(tinyScenario), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runSimCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &cliEnv{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	code := run(context.Background(), env, append([]string{"sim"}, args...))
+	return out.String(), errb.String(), code
+}
+
+// TestSimJSONFields: the JSON report has exactly the documented fields.
+func TestSimJSONFields(t *testing.T) {
+	out, errOut, code := runSimCLI(t, "--scenario", writeScenario(t), "--seed", "3", "--output", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	var keys []string
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	want := []string{"baselines", "cost_usd", "deadline_misses", "idle_node_hours", "interruptions", "jobs_lost", "jobs_succeeded",
+		"jobs_total", "lower_bound_usd", "wait_p50_s", "wait_p99_s"}
+	if diff := cmp.Diff(want, keys); diff != "" {
+		t.Errorf("JSON fields (-want +got):\n%s", diff)
+	}
+	var rep struct {
+		Cost      float64            `json:"cost_usd"`
+		Bound     float64            `json:"lower_bound_usd"`
+		Baselines map[string]float64 `json:"baselines"`
+		Total     int                `json:"jobs_total"`
+		Succeeded int                `json:"jobs_succeeded"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total != 12 || rep.Succeeded != 12 || !(rep.Bound > 0 && rep.Bound <= rep.Cost) || len(rep.Baselines) != 4 {
+		t.Errorf("report = %+v, want 12 jobs done at a cost above a positive bound, and four baselines", rep)
+	}
+	again, _, _ := runSimCLI(t, "--scenario", writeScenario(t), "--seed", "3", "--output", "json")
+	if again != out {
+		t.Errorf("two runs with one seed differ:\n%s\n%s", out, again)
+	}
+}
+
+func TestSimTable(t *testing.T) {
+	out, errOut, code := runSimCLI(t, "--scenario", writeScenario(t))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"scenario tiny burst, seed 1", "POLICY", "berth", "fixed-on-demand", "ecs-managed-scaling", "aws-batch", "fargate-only", "lower bound"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSimUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "--scenario is required"},
+		{[]string{"--scenario", "x.yaml", "--output", "xml"}, "want table or json"},
+		{[]string{"--scenario", filepath.Join(t.TempDir(), "none.yaml")}, "no such file"},
+		{[]string{"--scenario", writeScenario(t), "--spot-trace", filepath.Join(t.TempDir(), "none.json")}, "spot trace"},
+	}
+	for _, tt := range tests {
+		_, errOut, code := runSimCLI(t, tt.args...)
+		if code == 0 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("berth sim %v: exit %d, %q; want an error about %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+func TestRenderBar(t *testing.T) {
+	tests := []struct {
+		frac float64
+		want string
+	}{
+		{0, "run [>                   ]   0%"},
+		{0.5, "run [==========>         ]  50%"},
+		{1, "run [====================] 100%"},
+	}
+	for _, tt := range tests {
+		if got := renderBar("run", tt.frac, 33); got != tt.want {
+			t.Errorf("renderBar(%v) = %q, want %q", tt.frac, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"text/tabwriter"
+	"time"
+)
+
+// JSON is the report for scripts, with exactly these fields.
+type JSON struct {
+	CostUSD        float64            `json:"cost_usd"`
+	LowerBoundUSD  float64            `json:"lower_bound_usd"`
+	Baselines      map[string]float64 `json:"baselines"`
+	JobsTotal      int                `json:"jobs_total"`
+	JobsSucceeded  int                `json:"jobs_succeeded"`
+	JobsLost       int                `json:"jobs_lost"`
+	DeadlineMisses int                `json:"deadline_misses"`
+	Interruptions  int                `json:"interruptions"`
+	WaitP50S       float64            `json:"wait_p50_s"`
+	WaitP99S       float64            `json:"wait_p99_s"`
+	IdleNodeHours  float64            `json:"idle_node_hours"`
+}
+
+// JSON returns the report for scripts: berth's run, the bound and the
+// baselines' costs.
+func (r *Report) JSON() JSON {
+	b := r.Berth
+	out := JSON{
+		CostUSD: round(b.CostUSD, 4), LowerBoundUSD: round(r.LowerBoundUSD, 4), Baselines: map[string]float64{},
+		JobsTotal: b.JobsTotal, JobsSucceeded: b.JobsSucceeded, JobsLost: b.JobsLost, DeadlineMisses: b.DeadlineMisses,
+		Interruptions: b.Interruptions, WaitP50S: round(b.WaitP50.Seconds(), 3), WaitP99S: round(b.WaitP99.Seconds(), 3),
+		IdleNodeHours: round(b.IdleNodeHours, 3),
+	}
+	for _, x := range r.Baselines {
+		out.Baselines[x.Name] = round(x.CostUSD, 4)
+	}
+	return out
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// WriteTable writes the report for people: one row per policy, then
+// berth's cost against the bound and the baselines.
+func (r *Report) WriteTable(w io.Writer) error {
+	fmt.Fprintf(w, "scenario %s, seed %d\n\n", r.Scenario, r.Seed)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "POLICY\tCOST USD\tJOBS\tSUCCEEDED\tLOST\tDEADLINE MISSES\tINTERRUPTIONS\tWAIT P50\tWAIT P99\tWARM START P99\tIDLE NODE-H\tMAX HOSTS\t")
+	row := func(x Result) {
+		fmt.Fprintf(tw, "%s\t%.2f\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.1f\t%d\t\n", x.Name, x.CostUSD, x.JobsTotal, x.JobsSucceeded,
+			x.JobsLost, x.DeadlineMisses, x.Interruptions, dur(x.WaitP50), dur(x.WaitP99), dur(x.WarmStartP99), x.IdleNodeHours, x.MaxHosts)
+	}
+	row(r.Berth)
+	for _, x := range r.Baselines {
+		row(x)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nlower bound %.2f USD: berth costs %.2f× the bound", r.LowerBoundUSD, r.Berth.CostUSD/r.LowerBoundUSD)
+	for _, x := range r.Baselines {
+		fmt.Fprintf(w, "; %.0f%% below %s", 100*(1-r.Berth.CostUSD/x.CostUSD), x.Name)
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}
+
+func dur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}

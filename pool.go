@@ -1,0 +1,353 @@
+package berth
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Market is how a pool buys its capacity.
+type Market string
+
+// The markets of a pool.
+const (
+	OnDemand Market = "on-demand"
+	Spot     Market = "spot"
+)
+
+// Defaults and limits of a pool.
+const (
+	DefaultScaleInDelay      = 5 * time.Minute
+	DefaultBootTime          = 90 * time.Second
+	DefaultInterruptionGrace = 90 * time.Second
+	// SpotNotice is how long a Spot instance lives after its interruption
+	// notice.
+	SpotNotice  = 2 * time.Minute
+	MaxPoolSize = 100000
+)
+
+// Providers that berth knows. A pool's provider creates its capacity: local
+// is the server's own Docker engine, fake the in-memory cloud of tests and
+// the simulator, ec2 EC2 instances; fargate and fake-serverless run each
+// container on its own without nodes.
+const (
+	ProviderLocal          = "local"
+	ProviderFake           = "fake"
+	ProviderEC2            = "ec2"
+	ProviderFargate        = "fargate"
+	ProviderFakeServerless = "fake-serverless"
+)
+
+// PoolSpec is a group of capacity with one provider and one policy, as
+// written in the configuration. A pool either has nodes (instance types,
+// min/max, a market) or is a serverless runner (Serverless set, no nodes);
+// the local pool has the server's own engine as its one node.
+type PoolSpec struct {
+	Name     string `json:"name"`
+	Provider string `json:"provider"`
+	Market   Market `json:"market,omitempty"` // default on-demand
+	// InstanceTypes the pool may launch. The autoscaler picks the cheapest
+	// that fits the waiting work and spreads Spot over several of them.
+	InstanceTypes []InstanceType `json:"instance_types,omitempty"`
+	// Min and Max bound the number of instances while the pool is open.
+	Min int `json:"min,omitempty"`
+	Max int `json:"max,omitempty"`
+	// Window, when set, is when the pool exists: outside it the pool drains
+	// and scales to zero.
+	Window *PoolWindow `json:"window,omitempty"`
+	// ScaleInDelay is how long a host stays idle before it is removed.
+	ScaleInDelay Duration `json:"scale_in_delay,omitempty"`
+	// BootTime is how long a launched instance takes to take work; the
+	// scheduler weighs it against start budgets.
+	BootTime Duration `json:"boot_time,omitempty"`
+	// StartBudget is how long a job may wait for capacity from this pool
+	// before it goes to the overflow runner; 0 means it waits.
+	StartBudget Duration `json:"start_budget,omitempty"`
+	// Overflow names the serverless pool that takes jobs whose start budget
+	// would be exceeded.
+	Overflow string `json:"overflow,omitempty"`
+	// InterruptionGrace is how long containers get between SIGTERM and
+	// SIGKILL after a Spot interruption notice; at most the two minutes of
+	// the notice.
+	InterruptionGrace Duration `json:"interruption_grace,omitempty"`
+	// Serverless makes the pool a runner without nodes.
+	Serverless *Serverless `json:"serverless,omitempty"`
+}
+
+// InstanceType is a shape of host a pool may launch, with its prices.
+type InstanceType struct {
+	Name     string  `json:"name"`
+	CPU      float64 `json:"cpu"`       // vCPUs
+	MemoryMB int64   `json:"memory_mb"` // MiB
+	Price    float64 `json:"price"`     // on-demand, USD per hour
+	// SpotPrice is the Spot price in USD per hour when no trace gives it;
+	// 0 means the provider's price.
+	SpotPrice float64 `json:"spot_price,omitempty"`
+	// SpotTrace is a Spot availability trace (JSON, {"metadata":
+	// {"gap_seconds": G}, "data": [...]}, optional per-tick "prices") that
+	// drives the fake provider's Spot market for this type.
+	SpotTrace string `json:"spot_trace,omitempty"`
+	// SpotTraceInverted reads the trace's 1 as "preempted" and 0 as
+	// "available" (SkyNomad's converted_* files).
+	SpotTraceInverted bool `json:"spot_trace_inverted,omitempty"`
+}
+
+// PoolWindow is when a pool exists: from each run of Opens to the next run
+// of Closes, both cron expressions in TimeZone.
+type PoolWindow struct {
+	Opens    string `json:"opens"`
+	Closes   string `json:"closes"`
+	TimeZone string `json:"time_zone,omitempty"` // IANA name; default UTC
+}
+
+// Serverless is the price and limits of a runner that runs each container
+// on its own (Fargate-like).
+type Serverless struct {
+	VCPUSecond  float64 `json:"vcpu_second_usd"` // USD per vCPU-second
+	GBSecond    float64 `json:"gb_second_usd"`   // USD per GB-second of memory
+	MaxCPU      float64 `json:"max_cpu,omitempty"`
+	MaxMemoryMB int64   `json:"max_memory_mb,omitempty"`
+	// StartLatency is the expected time from request to running.
+	StartLatency Duration `json:"start_latency,omitempty"`
+}
+
+// Fargate's prices in us-east-1 (Linux/x86), its limits and a typical start.
+const (
+	FargateVCPUSecond   = 0.04048 / 3600
+	FargateGBSecond     = 0.004445 / 3600
+	FargateMaxCPU       = 16
+	FargateMaxMemoryMB  = 120 << 10
+	FargateStartLatency = 60 * time.Second
+)
+
+// IsServerless reports whether p runs containers without nodes.
+func (p *PoolSpec) IsServerless() bool { return p.Serverless != nil }
+
+// WithDefaults returns p with unset fields filled in.
+func (p PoolSpec) WithDefaults() PoolSpec {
+	if p.Market == "" {
+		p.Market = OnDemand
+	}
+	if p.ScaleInDelay == 0 {
+		p.ScaleInDelay = Duration(DefaultScaleInDelay)
+	}
+	if p.BootTime == 0 {
+		p.BootTime = Duration(DefaultBootTime)
+	}
+	if p.InterruptionGrace == 0 {
+		p.InterruptionGrace = Duration(DefaultInterruptionGrace)
+	}
+	if s := p.Serverless; s != nil {
+		c := *s
+		if c.MaxCPU == 0 {
+			c.MaxCPU = FargateMaxCPU
+		}
+		if c.MaxMemoryMB == 0 {
+			c.MaxMemoryMB = FargateMaxMemoryMB
+		}
+		if c.StartLatency == 0 {
+			c.StartLatency = Duration(FargateStartLatency)
+		}
+		p.Serverless = &c
+	}
+	return p
+}
+
+// Fits reports whether a job of the given shape fits some instance type.
+func (p *PoolSpec) Fits(cpu float64, memoryMB int64) bool {
+	if s := p.Serverless; s != nil {
+		return cpu <= s.MaxCPU+1e-9 && memoryMB <= s.MaxMemoryMB
+	}
+	for _, t := range p.InstanceTypes {
+		if cpu <= t.CPU+1e-9 && memoryMB <= t.MemoryMB {
+			return true
+		}
+	}
+	return false
+}
+
+// InstanceType returns the instance type called name.
+func (p *PoolSpec) InstanceType(name string) (InstanceType, bool) {
+	for _, t := range p.InstanceTypes {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return InstanceType{}, false
+}
+
+var (
+	poolNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	providerRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+)
+
+// Validate reports the first problem with p as a *FieldError. It checks p as
+// written; call it before WithDefaults. Cron expressions are checked by the
+// configuration loader, which has the parser.
+func (p PoolSpec) Validate() error {
+	switch {
+	case p.Name == "":
+		return fieldErr("name", "is required")
+	case !poolNameRe.MatchString(p.Name):
+		return fieldErr("name", "%q is not a pool name (lower-case letters, digits and -, at most 63)", p.Name)
+	case p.Provider == "":
+		return fieldErr("provider", "is required")
+	case !providerRe.MatchString(p.Provider):
+		return fieldErr("provider", "%q is not a provider name", p.Provider)
+	case p.Market != "" && p.Market != OnDemand && p.Market != Spot:
+		return fieldErr("market", "%q is not a market: want on-demand or spot", p.Market)
+	case p.Min < 0:
+		return fieldErr("min", "must not be negative")
+	case p.Max < 0 || p.Max > MaxPoolSize:
+		return fieldErr("max", "must be between 0 and %d", MaxPoolSize)
+	case p.Max < p.Min:
+		return fieldErr("max", "%d is less than min %d", p.Max, p.Min)
+	}
+	if err := p.validateDurations(); err != nil {
+		return err
+	}
+	if p.Serverless != nil {
+		return p.validateServerless()
+	}
+	if p.Provider == ProviderLocal {
+		if len(p.InstanceTypes) > 0 {
+			return fieldErr("instance_types", "the local pool has the server's engine as its node and no instance types")
+		}
+		return nil
+	}
+	switch {
+	case p.Provider == ProviderFargate || p.Provider == ProviderFakeServerless:
+		return fieldErr("serverless", "is required for provider %s", p.Provider)
+	case len(p.InstanceTypes) == 0:
+		return fieldErr("instance_types", "is required: at least one type the pool may launch")
+	case p.Max == 0:
+		return fieldErr("max", "is required: the most instances the pool may have")
+	}
+	seen := make(map[string]bool, len(p.InstanceTypes))
+	for i, t := range p.InstanceTypes {
+		if err := t.validate(p.Market); err != nil {
+			return prefixField(fmt.Sprintf("instance_types[%d]", i), err)
+		}
+		if seen[t.Name] {
+			return fieldErr(fmt.Sprintf("instance_types[%d].name", i), "%q is listed twice", t.Name)
+		}
+		seen[t.Name] = true
+	}
+	if p.Window != nil {
+		return prefixField("window", p.Window.validate())
+	}
+	return nil
+}
+
+func (p PoolSpec) validateDurations() error {
+	switch {
+	case p.ScaleInDelay < 0:
+		return fieldErr("scale_in_delay", "must not be negative")
+	case p.BootTime < 0:
+		return fieldErr("boot_time", "must not be negative")
+	case p.StartBudget < 0:
+		return fieldErr("start_budget", "must not be negative")
+	case p.InterruptionGrace < 0 || time.Duration(p.InterruptionGrace) > SpotNotice:
+		return fieldErr("interruption_grace", "must be between 0s and %s, the Spot notice", SpotNotice)
+	}
+	return nil
+}
+
+func (p PoolSpec) validateServerless() error {
+	s := p.Serverless
+	switch {
+	case len(p.InstanceTypes) > 0:
+		return fieldErr("instance_types", "a serverless pool has no instance types")
+	case p.Min != 0 || p.Max != 0:
+		return fieldErr("min", "a serverless pool has no nodes to count")
+	case p.Window != nil:
+		return fieldErr("window", "a serverless pool has no window")
+	case p.Overflow != "":
+		return fieldErr("overflow", "a serverless pool is an overflow, it has none")
+	case p.Market == Spot:
+		return fieldErr("market", "a serverless pool is on-demand")
+	case s.VCPUSecond < 0 || s.VCPUSecond != s.VCPUSecond:
+		return fieldErr("serverless.vcpu_second_usd", "must not be negative")
+	case s.GBSecond < 0 || s.GBSecond != s.GBSecond:
+		return fieldErr("serverless.gb_second_usd", "must not be negative")
+	case s.VCPUSecond == 0 && s.GBSecond == 0:
+		return fieldErr("serverless.vcpu_second_usd", "a price is required")
+	case s.MaxCPU < 0 || s.MaxCPU > MaxCPU:
+		return fieldErr("serverless.max_cpu", "must be between 0 and %d", MaxCPU)
+	case s.MaxMemoryMB < 0 || s.MaxMemoryMB > MaxMemoryMB:
+		return fieldErr("serverless.max_memory_mb", "must be between 0 and %d", MaxMemoryMB)
+	case s.StartLatency < 0:
+		return fieldErr("serverless.start_latency", "must not be negative")
+	}
+	return nil
+}
+
+func (t InstanceType) validate(m Market) error {
+	switch {
+	case t.Name == "":
+		return fieldErr("name", "is required")
+	case len(t.Name) > maxShortString:
+		return fieldErr("name", "is longer than %d characters", maxShortString)
+	case !(t.CPU > 0) || t.CPU > MaxCPU:
+		return fieldErr("cpu", "must be between 0 and %d", MaxCPU)
+	case t.MemoryMB < MinMemoryMB || t.MemoryMB > MaxMemoryMB:
+		return fieldErr("memory_mb", "must be between %d and %d", MinMemoryMB, MaxMemoryMB)
+	case !(t.Price > 0):
+		return fieldErr("price", "is required: the on-demand price in USD per hour")
+	case t.SpotPrice < 0 || t.SpotPrice != t.SpotPrice:
+		return fieldErr("spot_price", "must not be negative")
+	case m != Spot && (t.SpotPrice != 0 || t.SpotTrace != ""):
+		return fieldErr("spot_price", "is for Spot pools only")
+	}
+	return nil
+}
+
+func (w *PoolWindow) validate() error {
+	switch {
+	case w.Opens == "":
+		return fieldErr("opens", "is required: a cron expression")
+	case w.Closes == "":
+		return fieldErr("closes", "is required: a cron expression")
+	}
+	if _, err := time.LoadLocation(w.TimeZone); err != nil {
+		return fieldErr("time_zone", "%q is not a time zone such as Europe/Paris", w.TimeZone)
+	}
+	return nil
+}
+
+// ValidatePools validates each pool and the pools together: names are
+// unique and each overflow names a serverless pool. Fields are named
+// "pools[i].field".
+func ValidatePools(pools []PoolSpec) error {
+	byName := make(map[string]*PoolSpec, len(pools))
+	locals := 0
+	for i := range pools {
+		p := &pools[i]
+		if err := p.Validate(); err != nil {
+			return prefixField(fmt.Sprintf("pools[%d]", i), err)
+		}
+		if byName[p.Name] != nil {
+			return fieldErr(fmt.Sprintf("pools[%d].name", i), "%q is used by another pool", p.Name)
+		}
+		byName[p.Name] = p
+		if p.Provider == ProviderLocal {
+			locals++
+			if locals > 1 {
+				return fieldErr(fmt.Sprintf("pools[%d].provider", i), "there is one local engine, so at most one local pool")
+			}
+		}
+	}
+	for i, p := range pools {
+		if p.Overflow == "" {
+			continue
+		}
+		o := byName[p.Overflow]
+		switch {
+		case o == nil:
+			return fieldErr(fmt.Sprintf("pools[%d].overflow", i), "no pool is called %q", p.Overflow)
+		case !o.IsServerless():
+			return fieldErr(fmt.Sprintf("pools[%d].overflow", i), "pool %q has nodes; an overflow must be a serverless pool", p.Overflow)
+		}
+	}
+	return nil
+}

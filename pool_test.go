@@ -1,0 +1,112 @@
+package berth
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func spotPool() PoolSpec {
+	return PoolSpec{
+		Name: "spot", Provider: ProviderFake, Market: Spot, Max: 10,
+		InstanceTypes: []InstanceType{
+			{Name: "m5.large", CPU: 2, MemoryMB: 8192, Price: 0.096, SpotPrice: 0.035},
+			{Name: "m5.xlarge", CPU: 4, MemoryMB: 16384, Price: 0.192},
+		},
+		Window:   &PoolWindow{Opens: "0 2 * * *", Closes: "0 6 * * *", TimeZone: "Europe/Paris"},
+		Overflow: "fargate",
+	}
+}
+
+func fargatePool() PoolSpec {
+	return PoolSpec{Name: "fargate", Provider: ProviderFakeServerless,
+		Serverless: &Serverless{VCPUSecond: FargateVCPUSecond, GBSecond: FargateGBSecond}}
+}
+
+func TestPoolSpecValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*PoolSpec)
+		field  string
+	}{
+		{"valid", func(*PoolSpec) {}, ""},
+		{"no name", func(p *PoolSpec) { p.Name = "" }, "name"},
+		{"upper-case name", func(p *PoolSpec) { p.Name = "Spot" }, "name"},
+		{"no provider", func(p *PoolSpec) { p.Provider = "" }, "provider"},
+		{"bad market", func(p *PoolSpec) { p.Market = "reserved" }, "market"},
+		{"negative min", func(p *PoolSpec) { p.Min = -1 }, "min"},
+		{"max below min", func(p *PoolSpec) { p.Min = 3; p.Max = 2 }, "max"},
+		{"no max", func(p *PoolSpec) { p.Max = 0 }, "max"},
+		{"no types", func(p *PoolSpec) { p.InstanceTypes = nil }, "instance_types"},
+		{"type without cpu", func(p *PoolSpec) { p.InstanceTypes[1].CPU = 0 }, "instance_types[1].cpu"},
+		{"type without memory", func(p *PoolSpec) { p.InstanceTypes[0].MemoryMB = 0 }, "instance_types[0].memory_mb"},
+		{"type without price", func(p *PoolSpec) { p.InstanceTypes[0].Price = 0 }, "instance_types[0].price"},
+		{"type twice", func(p *PoolSpec) { p.InstanceTypes[1].Name = "m5.large" }, "instance_types[1].name"},
+		{"spot price on on-demand", func(p *PoolSpec) { p.Market = OnDemand }, "instance_types[0].spot_price"},
+		{"window without close", func(p *PoolSpec) { p.Window.Closes = "" }, "window.closes"},
+		{"window in no zone", func(p *PoolSpec) { p.Window.TimeZone = "Mars/Olympus" }, "window.time_zone"},
+		{"grace beyond the notice", func(p *PoolSpec) { p.InterruptionGrace = Duration(3 * time.Minute) }, "interruption_grace"},
+		{"negative budget", func(p *PoolSpec) { p.StartBudget = Duration(-time.Second) }, "start_budget"},
+		{"serverless with types", func(p *PoolSpec) { p.Serverless = &Serverless{VCPUSecond: 1} }, "instance_types"},
+		{"local with types", func(p *PoolSpec) { p.Provider = ProviderLocal }, "instance_types"},
+		{"fargate without prices", func(p *PoolSpec) { p.Provider = ProviderFargate; p.InstanceTypes = nil }, "serverless"},
+	}
+	for _, tt := range tests {
+		p := spotPool()
+		tt.change(&p)
+		err := p.Validate()
+		var fe *FieldError
+		switch {
+		case tt.field == "" && err != nil:
+			t.Errorf("%s: Validate() = %v, want nil", tt.name, err)
+		case tt.field != "" && (!errors.As(err, &fe) || fe.Field != tt.field):
+			t.Errorf("%s: Validate() = %v, want an error on field %q", tt.name, err, tt.field)
+		}
+	}
+}
+
+func TestValidatePools(t *testing.T) {
+	local := PoolSpec{Name: "local", Provider: ProviderLocal}
+	bad := fargatePool()
+	bad.Serverless.VCPUSecond, bad.Serverless.GBSecond = 0, 0
+	tests := []struct {
+		name  string
+		pools []PoolSpec
+		field string
+	}{
+		{"valid", []PoolSpec{local, spotPool(), fargatePool()}, ""},
+		{"no pools", nil, ""},
+		{"duplicate", []PoolSpec{spotPool(), fargatePool(), spotPool()}, "pools[2].name"},
+		{"unknown overflow", []PoolSpec{spotPool()}, "pools[0].overflow"},
+		{"overflow with nodes", []PoolSpec{spotPool(), func() PoolSpec { p := spotPool(); p.Name = "fargate"; p.Overflow = ""; return p }()}, "pools[0].overflow"},
+		{"two local pools", []PoolSpec{local, {Name: "other", Provider: ProviderLocal}}, "pools[1].provider"},
+		{"serverless without price", []PoolSpec{bad}, "pools[0].serverless.vcpu_second_usd"},
+	}
+	for _, tt := range tests {
+		err := ValidatePools(tt.pools)
+		var fe *FieldError
+		switch {
+		case tt.field == "" && err != nil:
+			t.Errorf("%s: ValidatePools() = %v, want nil", tt.name, err)
+		case tt.field != "" && (!errors.As(err, &fe) || fe.Field != tt.field):
+			t.Errorf("%s: ValidatePools() = %v, want an error on field %q", tt.name, err, tt.field)
+		}
+	}
+}
+
+func TestPoolSpecDefaultsAndFits(t *testing.T) {
+	p := spotPool().WithDefaults()
+	if p.ScaleInDelay != Duration(DefaultScaleInDelay) || p.BootTime != Duration(DefaultBootTime) || p.InterruptionGrace != Duration(DefaultInterruptionGrace) {
+		t.Errorf("WithDefaults() = %+v, want the default delays", p)
+	}
+	if !p.Fits(4, 16384) || p.Fits(4.5, 1024) || p.Fits(1, 16385) {
+		t.Errorf("Fits disagrees with the largest type, 4 vCPU/16 GiB")
+	}
+	f := fargatePool().WithDefaults()
+	if f.Serverless.MaxCPU != FargateMaxCPU || !f.Fits(16, 1024) || f.Fits(17, 1024) {
+		t.Errorf("serverless defaults = %+v, want Fargate's limits", f.Serverless)
+	}
+	if fargatePool().Serverless.MaxCPU != 0 {
+		t.Errorf("WithDefaults changed the spec it was called on")
+	}
+}
