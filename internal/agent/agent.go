@@ -102,12 +102,13 @@ type Agent struct {
 	logs   LogSink
 	log    *slog.Logger
 
-	// mu guards execs, done, listed, healthy, state and cancelPoll.
+	// mu guards execs, done, listed, healthy, engine, state and cancelPoll.
 	mu         sync.Mutex
 	execs      map[string]*execution // by attempt id
 	done       recent                // attempts this agent finished: a late poll answer must not start them again
 	listed     map[string]bool       // the attempts the server listed last
 	healthy    bool
+	engine     provider.Capacity // what the engine last reported
 	state      berth.NodeState    // as the server last said
 	cancelPoll context.CancelFunc // ends the long-poll in flight
 	wg         sync.WaitGroup
@@ -375,21 +376,29 @@ func (a *Agent) checkHealth(ctx context.Context) {
 		a.setHealthy(ctx, false, fmt.Sprintf("engine unavailable: %v", err))
 		return
 	}
+	a.mu.Lock()
+	a.engine = capa
+	a.mu.Unlock()
 	st := a.status(false)
-	if st.CPU == 0 {
-		st.CPU = capa.CPU
-	}
-	if st.MemoryMB == 0 {
-		st.MemoryMB = capa.MemoryMB
-	}
 	st.Healthy = true
 	a.register(ctx, st)
 }
 
-// status is the node's status as configured, with healthy false.
+// status is the node's status: its configured capacity, else what the
+// engine last reported.
 func (a *Agent) status(ready bool) nodeapi.Status {
-	return nodeapi.Status{Name: a.cfg.Name, CPU: a.cfg.CPU, MemoryMB: a.cfg.MemoryMB, Facts: a.cfg.Facts, Ready: ready,
+	a.mu.Lock()
+	engine := a.engine
+	a.mu.Unlock()
+	st := nodeapi.Status{Name: a.cfg.Name, CPU: a.cfg.CPU, MemoryMB: a.cfg.MemoryMB, Facts: a.cfg.Facts, Ready: ready,
 		Healthy: a.isHealthy()}
+	if st.CPU == 0 {
+		st.CPU = engine.CPU
+	}
+	if st.MemoryMB == 0 {
+		st.MemoryMB = engine.MemoryMB
+	}
+	return st
 }
 
 func (a *Agent) setHealthy(ctx context.Context, ok bool, reason string) {
