@@ -32,6 +32,7 @@ type agentConfig struct {
 	dockerHost     string
 	stopGrace      time.Duration
 	heartbeat      time.Duration
+	fenceAfter     time.Duration
 	pollWait       time.Duration
 	imds           string
 	noticeInterval time.Duration
@@ -64,6 +65,7 @@ func runAgent(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&cfg.dockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
 	fs.DurationVar(&cfg.stopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when berth stops a container (drains, Spot notices, cancels)")
 	fs.DurationVar(&cfg.heartbeat, "heartbeat", 5*time.Second, "how often the node heartbeats; keep it well under the server's --lease-ttl")
+	fs.DurationVar(&cfg.fenceAfter, "fence-after", 20*time.Second, "kill this node's containers after this long without a heartbeat reaching the server; keep it under the server's --lease-ttl (0: never)")
 	fs.DurationVar(&cfg.pollWait, "poll-wait", 30*time.Second, "longest long-poll for assignments")
 	fs.StringVar(&cfg.imds, "imds", "auto", "instance metadata service: auto (EC2's, when it answers), off, or its `URL`")
 	fs.DurationVar(&cfg.noticeInterval, "notice-interval", 2*time.Second, "how often the metadata service is asked for Spot notices")
@@ -142,7 +144,7 @@ func runNodeAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error 
 	remote := agent.NewRemote(cfg.server, token, hc)
 	ag := agent.New(agent.Config{
 		NodeID: nodeID, Name: name, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, Facts: facts,
-		StopGrace: cfg.stopGrace, HealthInterval: cfg.heartbeat, PollWait: cfg.pollWait,
+		StopGrace: cfg.stopGrace, HealthInterval: cfg.heartbeat, PollWait: cfg.pollWait, FenceAfter: cfg.fenceAfter,
 		IMDS: imds, NoticeInterval: cfg.noticeInterval,
 	}, remote, runner, agent.NewShipper(ctx, remote, log), log)
 	log.Info("berth agent running", "node", nodeID, "name", name, "server", cfg.server, "pool", cfg.pool)

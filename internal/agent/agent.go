@@ -73,6 +73,12 @@ type Config struct {
 	// rebalance recommendations every NoticeInterval.
 	IMDS           *IMDS
 	NoticeInterval time.Duration // default 2s
+	// FenceAfter, when positive, is how long the node may go without a
+	// heartbeat the server took before it kills its own containers, their
+	// attempts lost: keep it under the server's lease TTL so that a
+	// partitioned node has stopped its work before the server runs that
+	// work elsewhere. Zero or negative: never (the in-process agent).
+	FenceAfter time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -102,13 +108,16 @@ type Agent struct {
 	logs   LogSink
 	log    *slog.Logger
 
-	// mu guards execs, done, listed, healthy, engine, state and cancelPoll.
+	// mu guards execs, done, listed, healthy, engine, lastBeat, fenced,
+	// state and cancelPoll.
 	mu         sync.Mutex
 	execs      map[string]*execution // by attempt id
 	done       recent                // attempts this agent finished: a late poll answer must not start them again
 	listed     map[string]bool       // the attempts the server listed last
 	healthy    bool
 	engine     provider.Capacity // what the engine last reported
+	lastBeat   time.Time         // when the server last took a heartbeat
+	fenced     bool              // the executions were killed for want of heartbeats
 	state      berth.NodeState    // as the server last said
 	cancelPoll context.CancelFunc // ends the long-poll in flight
 	wg         sync.WaitGroup
@@ -361,8 +370,41 @@ func (a *Agent) removeStale(ctx context.Context, c provider.Status) {
 }
 
 func (a *Agent) healthLoop(ctx context.Context) {
+	if a.cfg.FenceAfter > 0 {
+		go a.fenceLoop(ctx)
+	}
 	for sleep(ctx, a.cfg.HealthInterval) {
 		a.checkHealth(ctx)
+	}
+}
+
+// fenceLoop checks for a lost contact on its own ticker: a heartbeat stuck
+// on a dead link must not hold it up.
+func (a *Agent) fenceLoop(ctx context.Context) {
+	for sleep(ctx, min(a.cfg.HealthInterval, a.cfg.FenceAfter/4)) {
+		a.fenceIfCutOff()
+	}
+}
+
+// fenceIfCutOff kills every execution when the server has taken no
+// heartbeat for FenceAfter: the server will soon declare the node lost and
+// run its work elsewhere, and a job must never have two live attempts.
+func (a *Agent) fenceIfCutOff() {
+	if a.cfg.FenceAfter <= 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.lastBeat.IsZero() || time.Since(a.lastBeat) < a.cfg.FenceAfter || len(a.execs) == 0 {
+		return
+	}
+	if !a.fenced {
+		a.log.Warn("no heartbeat reached the server; killing this node's containers before the server re-runs their jobs elsewhere",
+			"node", a.cfg.NodeID, "since", a.lastBeat, "containers", len(a.execs))
+	}
+	a.fenced = true
+	for _, e := range a.execs {
+		e.fence()
 	}
 }
 
@@ -418,6 +460,8 @@ func (a *Agent) register(ctx context.Context, st nodeapi.Status) {
 	a.mu.Lock()
 	changed := a.healthy != st.Healthy
 	a.healthy = st.Healthy
+	a.lastBeat = time.Now()
+	a.fenced = false
 	a.mu.Unlock()
 	if changed {
 		a.log.Info("node health", "node", a.cfg.NodeID, "healthy", st.Healthy, "reason", st.Reason)

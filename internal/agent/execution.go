@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -23,6 +24,7 @@ type execution struct {
 	stopped  chan struct{} // closed when the server no longer wants the attempt
 	killOnce sync.Once
 	killed   chan struct{} // closed when the attempt is closed already: no grace
+	fenced   atomic.Bool   // killed because the node lost contact with the server
 }
 
 func newExecution(a *Agent, as berth.Assignment, existing *provider.Status) *execution {
@@ -41,6 +43,13 @@ func (e *execution) requestStop() { e.stopOnce.Do(func() { close(e.stopped) }) }
 func (e *execution) kill() {
 	e.killOnce.Do(func() { close(e.killed) })
 	e.requestStop()
+}
+
+// fence kills the container because the node lost contact with the
+// server: the attempt is lost, its job re-queued without spending a retry.
+func (e *execution) fence() {
+	e.fenced.Store(true)
+	e.kill()
 }
 
 func (e *execution) isKilled() bool {
@@ -217,6 +226,8 @@ func (e *execution) supervise(ctx context.Context, id string) *berth.Outcome {
 	switch {
 	case err != nil:
 		return &berth.Outcome{Kind: berth.Lost, Reason: err.Error()}
+	case e.fenced.Load():
+		return &berth.Outcome{Kind: berth.Lost, ExitCode: &st.ExitCode, Reason: "node lost contact with the server; its container was killed"}
 	case stopped:
 		return &berth.Outcome{Kind: berth.Stopped, ExitCode: &st.ExitCode}
 	case timedOut:

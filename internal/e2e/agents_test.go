@@ -342,3 +342,30 @@ func TestServerRestartWithAgents(t *testing.T) {
 		t.Errorf("a job after the restart took %s to start, want the long-poll to wake at once", took)
 	}
 }
+
+// TestAgentFencesItself: an agent that cannot reach the server kills its
+// own containers before the server's lease runs out, so that when the job
+// runs again elsewhere its old container is gone: never two live attempts.
+func TestAgentFencesItself(t *testing.T) {
+	s := startFleetServer(t, 4*time.Second)
+	p := startProxy(t, s.addr)
+	cut := startAgent(t, s, "http://"+p.addr(), "--name", "cut", "--cpus", "1", "--memory-mb", "1024", "--heartbeat", "500ms", "--fence-after", "2s")
+	s.waitNode(cut.id, 10*time.Second, berth.NodeReady)
+	j := s.waitState(s.submit(berth.JobSpec{Image: s.image, CPU: 0.5, MemoryMB: 128, Command: []string{"sleep", "30"}}).ID, 20*time.Second, berth.Running)
+	stale := j.Attempts[0].ID
+	other := startAgent(t, s, "", "--name", "other", "--cpus", "2", "--memory-mb", "2048")
+	s.waitNode(other.id, 10*time.Second, berth.NodeReady)
+
+	p.partition()
+	j = s.waitJob(j.ID, 20*time.Second, "running elsewhere", func(j berth.Job) bool {
+		return j.State == berth.Running && j.Attempts[len(j.Attempts)-1].Node == other.id
+	})
+	if n := len(runningOf(t, stale)); n != 0 {
+		t.Errorf("when the job ran again elsewhere, its old container still ran on the cut-off node")
+	}
+	if j.Retried != 0 || j.Requeued != 1 {
+		t.Errorf("job: retried %d, requeued %d; want 0 and 1", j.Retried, j.Requeued)
+	}
+	p.heal()
+	s.waitNode(cut.id, 15*time.Second, berth.NodeReady)
+}
