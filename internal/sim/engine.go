@@ -19,7 +19,7 @@ const (
 	tickEvery       = 15 * time.Second // the autoscale loop, and budget checks
 	unavailableFor  = 5 * time.Minute  // a type that ran out of capacity is avoided this long
 	dispatchWindow  = 10000            // queued jobs one round considers, as the dispatch loop
-	overtime        = 7 * 24 * time.Hour
+	overtime        = 24 * time.Hour // past the horizon, unfinished jobs get this long before they count as lost
 	progressEvery   = 1 << 12
 	batchMaxRetries = 3
 )
@@ -81,6 +81,7 @@ type host struct {
 	noticed     bool
 	rebalanced  bool
 	price       cost.Price
+	attempts    int // attempts it ran
 }
 
 func (h *host) live() bool { return h.state != hostGone }
@@ -183,6 +184,9 @@ type stats struct {
 	maxHosts               int
 	busyTerminations       int
 	overflowed             int
+	// Placements that broke an invariant: on a host without room, or on
+	// one that takes no work. A correct scheduler makes none.
+	overcommits, badPlacements int
 	ledger                 cost.Ledger
 }
 
@@ -234,6 +238,11 @@ func (e *engine) handle(ev event) {
 	switch ev.kind {
 	case evArrive:
 		j := ev.job
+		if !e.placeable(j) {
+			j.state = jobLost // nothing the policy has can ever run it
+			e.remaining--
+			return
+		}
 		j.warm = e.fitsReadyHost(j)
 		e.enqueue(j)
 	case evFinish:
@@ -311,6 +320,23 @@ func (e *engine) claimOrHold(j *sjob) bool {
 	}
 	if !e.pol.placementPools || !e.canGrow(j) {
 		e.hold(j)
+	}
+	return false
+}
+
+// placeable reports whether some instance type of a pool j may use, or
+// the overflow runner, could ever run j.
+func (e *engine) placeable(j *sjob) bool {
+	for _, p := range e.pools {
+		if p.spec.IsServerless() {
+			if e.pol.placementPools && p.spec.Fits(j.CPU, j.MemoryMB) {
+				return true
+			}
+			continue
+		}
+		if (j.Pool == "" || p.spec.Name == j.Pool) && p.spec.Fits(j.CPU, j.MemoryMB) {
+			return true
+		}
 	}
 	return false
 }
@@ -412,6 +438,12 @@ func (e *engine) enqueue(j *sjob) {
 
 // start runs j on h.
 func (e *engine) start(j *sjob, h *host) {
+	if h.state != hostReady || (h.forJob != nil && h.forJob != j) {
+		e.st.badPlacements++
+	}
+	if h.usedCPU+j.CPU > h.typ.CPU+1e-9 || h.usedMem+j.MemoryMB > h.typ.MemoryMB {
+		e.st.overcommits++
+	}
 	j.state, j.host = jobRunning, h
 	j.attempt++
 	j.startedAt = e.now.Add(e.pol.startDelay)
@@ -422,6 +454,7 @@ func (e *engine) start(j *sjob, h *host) {
 		e.endIdle(h)
 	}
 	h.running = append(h.running, j)
+	h.attempts++
 	h.usedCPU += j.CPU
 	h.usedMem += j.MemoryMB
 	e.push(event{t: j.startedAt.Add(j.Run), kind: evFinish, job: j, attempt: j.attempt})

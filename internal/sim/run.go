@@ -60,8 +60,21 @@ type Result struct {
 	// for a correct policy.
 	BusyTerminations int
 	Overflowed       int
-	Makespan         time.Duration // from the start to the last job's end
-	Ledger           cost.Ledger
+	// Overcommits and BadPlacements count placements on a host without
+	// room, or on one that takes no work: 0 for a correct scheduler.
+	Overcommits   int
+	BadPlacements int
+	Makespan      time.Duration // from the start to the last job's end
+	Ledger        cost.Ledger
+	Hosts         []HostRecord
+}
+
+// HostRecord is one host of a run.
+type HostRecord struct {
+	ID, Pool, InstanceType string
+	Launched, Ended        time.Time
+	ForJob                 string // set for a host launched for one job
+	Jobs                   int    // attempts it ran
 }
 
 // Report is the outcome of a scenario.
@@ -292,7 +305,8 @@ func (e *engine) pricer(p *spool, t berth.InstanceType) cost.Price {
 // result summarises the run.
 func (e *engine) result() Result {
 	r := Result{Name: e.pol.name, JobsTotal: len(e.jobs), Interruptions: e.st.interruptions, MaxHosts: e.st.maxHosts,
-		BusyTerminations: e.st.busyTerminations, Overflowed: e.st.overflowed, Ledger: e.st.ledger}
+		BusyTerminations: e.st.busyTerminations, Overflowed: e.st.overflowed, Ledger: e.st.ledger,
+		Overcommits: e.st.overcommits, BadPlacements: e.st.badPlacements}
 	r.CostUSD = e.st.hostUSD + e.st.serverlessUSD
 	var waits, warm []time.Duration
 	var last time.Time
@@ -322,6 +336,11 @@ func (e *engine) result() Result {
 	}
 	for _, h := range e.hosts {
 		r.IdleNodeHours += h.idleHours
+		rec := HostRecord{ID: h.id, Pool: h.pool.spec.Name, InstanceType: h.typ.Name, Launched: h.launchedAt, Ended: h.endAt, Jobs: h.attempts}
+		if h.forJob != nil {
+			rec.ForJob = h.forJob.ID
+		}
+		r.Hosts = append(r.Hosts, rec)
 	}
 	r.WaitP50, r.WaitP99 = percentile(waits, 0.5), percentile(waits, 0.99)
 	r.WarmStartP99 = percentile(warm, 0.99)
