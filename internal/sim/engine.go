@@ -19,7 +19,7 @@ const (
 	tickEvery       = 15 * time.Second // the autoscale loop, and budget checks
 	unavailableFor  = 5 * time.Minute  // a type that ran out of capacity is avoided this long
 	dispatchWindow  = 10000            // queued jobs one round considers, as the dispatch loop
-	overtime        = 24 * time.Hour // past the horizon, unfinished jobs get this long before they count as lost
+	overtime        = 24 * time.Hour   // past the horizon, unfinished jobs get this long before they count as lost
 	progressEvery   = 1 << 12
 	batchMaxRetries = 3
 )
@@ -187,7 +187,7 @@ type stats struct {
 	// Placements that broke an invariant: on a host without room, or on
 	// one that takes no work. A correct scheduler makes none.
 	overcommits, badPlacements int
-	ledger                 cost.Ledger
+	ledger                     cost.Ledger
 }
 
 func (e *engine) push(ev event) {
