@@ -91,6 +91,7 @@ type spool struct {
 	spec   berth.PoolSpec
 	api    *fakecloud.Pool
 	window *config.Window
+	live   int // hosts alive
 }
 
 func (p *spool) open(t time.Time) bool {
@@ -152,7 +153,8 @@ type engine struct {
 	cloud   *fakecloud.Cloud
 	pools   []*spool
 	byName  map[string]*spool
-	hosts   []*host
+	hosts   []*host // every host ever launched, in launch order
+	live    []*host // the hosts alive now, in launch order
 	byID    map[string]*host
 	cluster *scheduler.Cluster
 	unavail map[string]time.Time // pool/type → until
@@ -170,6 +172,7 @@ type engine struct {
 	claimed bool // the queue's jobs have claimed theirs
 
 	queueDirty, scaleDue bool
+	cloudDirty           bool // the cloud may have changed since the last sync
 	cloudAt              time.Time // the cloud event scheduled, if any
 
 	st       stats
@@ -251,6 +254,7 @@ func (e *engine) handle(ev event) {
 		}
 	case evCloud:
 		e.cloudAt = time.Time{}
+		e.cloudDirty = true
 	case evTick:
 		e.scaleDue = true
 		if len(e.queue) > 0 {
@@ -267,25 +271,23 @@ func (e *engine) handle(ev event) {
 // settle brings the control plane up to date at the end of an instant:
 // it reads the cloud, places work, scales, and reads the cloud again.
 func (e *engine) settle() {
-	e.sync()
+	if e.cloudDirty {
+		e.sync()
+	}
 	if e.queueDirty {
 		e.dispatch()
 	}
 	if e.scaleDue && e.pol.scale != nil {
 		e.scaleDue = false
 		e.autoscale()
-		e.sync()
+		if e.cloudDirty {
+			e.sync()
+		}
 		if e.queueDirty {
 			e.dispatch()
 		}
 	}
-	live := 0
-	for _, h := range e.hosts {
-		if h.live() {
-			live++
-		}
-	}
-	e.st.maxHosts = max(e.st.maxHosts, live)
+	e.st.maxHosts = max(e.st.maxHosts, len(e.live))
 	if next := e.cloud.NextChange(e.now); !next.IsZero() && (e.cloudAt.IsZero() || next.Before(e.cloudAt)) {
 		e.cloudAt = next
 		e.push(event{t: next, kind: evCloud})
@@ -356,15 +358,7 @@ func (e *engine) canGrow(j *sjob) bool {
 	return false
 }
 
-func (e *engine) liveHosts(p *spool) int {
-	n := 0
-	for _, h := range e.hosts {
-		if h.pool == p && h.live() {
-			n++
-		}
-	}
-	return n
-}
+func (e *engine) liveHosts(p *spool) int { return p.live }
 
 // warmQueueLimit bounds the queue fitsReadyHost weighs: behind a longer one,
 // no job counts as fitting a warm host.
@@ -376,7 +370,7 @@ const warmQueueLimit = 2000
 func (e *engine) hold(j *sjob) {
 	var best *host
 	bestShort := 0.0
-	for _, h := range e.hosts {
+	for _, h := range e.live {
 		if h.state != hostReady || h.forJob != nil || (j.Pool != "" && h.pool.spec.Name != j.Pool) ||
 			j.CPU > h.typ.CPU+1e-9 || j.MemoryMB > h.typ.MemoryMB {
 			continue
@@ -397,7 +391,7 @@ func (e *engine) hold(j *sjob) {
 func (e *engine) claim(j *sjob) bool {
 	var best *host
 	var bestC, bestM float64
-	for _, h := range e.hosts {
+	for _, h := range e.live {
 		if h.state != hostReady || h.forJob != nil || (j.Pool != "" && h.pool.spec.Name != j.Pool) {
 			continue
 		}
@@ -537,7 +531,7 @@ func (e *engine) runServerless(j *sjob, p *spool) {
 // close ends the run: live hosts are paid for up to now, unfinished jobs
 // are lost.
 func (e *engine) close() {
-	for _, h := range e.hosts {
+	for _, h := range e.live {
 		if h.live() {
 			h.endAt = e.now
 			e.bill(h)

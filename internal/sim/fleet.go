@@ -69,7 +69,7 @@ func (e *engine) poolStates() []scheduler.PoolState {
 				ps.Unavailable[t.Name] = true
 			}
 		}
-		for _, h := range e.hosts {
+		for _, h := range e.live {
 			if h.pool != p || !h.live() {
 				continue
 			}
@@ -120,7 +120,10 @@ func (e *engine) launch(p *spool, typ string, forJob *sjob) *host {
 	h := &host{id: in.ID, pool: p, typ: t, launchedAt: in.LaunchedAt, readyAt: in.ReadyAt, idleSince: e.now, forJob: forJob}
 	h.price = e.pricer(p, t)
 	e.hosts = append(e.hosts, h)
+	e.live = append(e.live, h)
+	p.live++
 	e.byID[h.id] = h
+	e.cloudDirty = true
 	return h
 }
 
@@ -139,12 +142,15 @@ func (e *engine) terminate(h *host) {
 	if err := h.pool.api.Terminate(context.Background(), h.id); err != nil {
 		panic("sim: terminate: " + err.Error())
 	}
+	e.cloudDirty = true
 	e.gone(h, e.now)
 }
 
 // gone records that h no longer exists.
 func (e *engine) gone(h *host, at time.Time) {
 	h.state, h.endAt = hostGone, at
+	e.live = slices.DeleteFunc(e.live, func(x *host) bool { return x == h })
+	h.pool.live--
 	e.cluster.Remove(h.id)
 	e.bill(h)
 	if h.forJob != nil && h.forJob.dedicated == h {
@@ -165,6 +171,7 @@ func (h *host) node() berth.Node {
 // sync reads every pool's instances and acts on what changed: joins,
 // interruption notices, rebalance recommendations, reclaims.
 func (e *engine) sync() {
+	e.cloudDirty = false
 	for _, p := range e.pools {
 		if p.api == nil {
 			continue
@@ -254,7 +261,7 @@ func (e *engine) autoscale() {
 			ap.Offerings = append(ap.Offerings, autoscale.Offering{InstanceType: t.Name, CPU: t.CPU, MemoryMB: t.MemoryMB,
 				Price: e.priceNow(p, t), Unavailable: e.unavailable(p, t.Name)})
 		}
-		for _, h := range e.hosts {
+		for _, h := range e.live {
 			if h.pool != p || !h.live() {
 				continue
 			}
@@ -304,7 +311,7 @@ func (e *engine) autoscale() {
 // reclaim gives a fraction of the live Spot hosts their notice now.
 func (e *engine) reclaim(fraction float64) {
 	var spot []string
-	for _, h := range e.hosts {
+	for _, h := range e.live {
 		if h.live() && !h.noticed && h.pool.spec.Market == berth.Spot {
 			spot = append(spot, h.id)
 		}
@@ -312,4 +319,5 @@ func (e *engine) reclaim(fraction float64) {
 	e.rng.Shuffle(len(spot), func(i, j int) { spot[i], spot[j] = spot[j], spot[i] })
 	n := int(float64(len(spot))*fraction + 0.5)
 	e.cloud.Reclaim(spot[:n]...)
+	e.cloudDirty = true
 }
