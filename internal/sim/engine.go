@@ -172,7 +172,7 @@ type engine struct {
 	claimed bool // the queue's jobs have claimed theirs
 
 	queueDirty, scaleDue bool
-	cloudDirty           bool // the cloud may have changed since the last sync
+	cloudDirty           bool      // the cloud may have changed since the last sync
 	cloudAt              time.Time // the cloud event scheduled, if any
 
 	st       stats
