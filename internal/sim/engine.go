@@ -157,7 +157,8 @@ type engine struct {
 	live    []*host // the hosts alive now, in launch order
 	byID    map[string]*host
 	cluster *scheduler.Cluster
-	unavail map[string]time.Time // pool/type → until
+	unavail map[string]time.Time   // pool/type → until
+	notices map[string][]time.Time // pool/type → when its hosts got notices
 
 	jobs      []*sjob
 	jobByID   map[string]*sjob

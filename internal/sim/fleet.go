@@ -226,6 +226,8 @@ func (e *engine) notice(h *host, at time.Time) {
 	for i, j := range h.running {
 		running[i] = autoscale.Running{JobID: j.ID, Requeued: j.requeued}
 	}
+	key := h.pool.spec.Name + "/" + h.typ.Name
+	e.notices[key] = append(e.notices[key], e.now)
 	r := autoscale.OnNotice(autoscale.Notice{Host: h.id, InstanceType: h.typ.Name, InterruptAt: at}, e.now,
 		time.Duration(h.pool.spec.InterruptionGrace), running, berth.MaxRequeues)
 	e.drain(h, r.Reason)
@@ -259,7 +261,7 @@ func (e *engine) autoscale() {
 		ap := autoscale.Pool{Spec: p.spec, Open: p.open(e.now)}
 		for _, t := range p.spec.InstanceTypes {
 			ap.Offerings = append(ap.Offerings, autoscale.Offering{InstanceType: t.Name, CPU: t.CPU, MemoryMB: t.MemoryMB,
-				Price: e.priceNow(p, t), Unavailable: e.unavailable(p, t.Name)})
+				Price: e.priceNow(p, t), Unavailable: e.unavailable(p, t.Name), InterruptionRate: e.interruptionRate(p, t.Name)})
 		}
 		for _, h := range e.live {
 			if h.pool != p || !h.live() {
@@ -306,6 +308,48 @@ func (e *engine) autoscale() {
 			e.terminate(e.byID[a.Host])
 		}
 	}
+}
+
+// rateWindow is how far back interruption rates look.
+const rateWindow = 6 * time.Hour
+
+// interruptionRate is the notices per instance-hour that hosts of typ in
+// p got over the last rateWindow: notices over the hours its hosts lived
+// in the window.
+func (e *engine) interruptionRate(p *spool, typ string) float64 {
+	if p.spec.Market != berth.Spot {
+		return 0
+	}
+	from := e.now.Add(-rateWindow)
+	notices := 0
+	for _, t := range e.notices[p.spec.Name+"/"+typ] {
+		if t.After(from) {
+			notices++
+		}
+	}
+	if notices == 0 {
+		return 0
+	}
+	hours := 0.0
+	for i := len(e.hosts) - 1; i >= 0; i-- {
+		h := e.hosts[i]
+		if h.live() || h.endAt.After(from) {
+			if h.pool == p && h.typ.Name == typ {
+				end := e.now
+				if !h.live() {
+					end = h.endAt
+				}
+				begin := h.launchedAt
+				if begin.Before(from) {
+					begin = from
+				}
+				hours += end.Sub(begin).Hours()
+			}
+		} else if h.launchedAt.Before(from.Add(-overtime)) {
+			break // hosts launched this long before the window ended before it
+		}
+	}
+	return float64(notices) / max(hours, 1)
 }
 
 // reclaim gives a fraction of the live Spot hosts their notice now.

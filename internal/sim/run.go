@@ -97,10 +97,14 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*Report, error) {
 		sc.Spot.Traces, sc.dir = files, ""
 	}
 	if opt.Workload != "" {
+		path, err := filepath.Abs(opt.Workload) // a flag's path is the caller's, not the scenario's
+		if err != nil {
+			return nil, fmt.Errorf("workload: %w", err)
+		}
 		for i := range sc.Jobs {
 			if sc.Jobs[i].SWF != nil {
 				s := *sc.Jobs[i].SWF
-				s.Path = opt.Workload
+				s.Path = path
 				sc.Jobs[i].SWF = &s
 			}
 		}
@@ -171,7 +175,7 @@ func traceFiles(paths []string) ([]string, error) {
 // simulate runs pol over jobs.
 func simulate(ctx context.Context, sc *Scenario, jobs []Job, pol *policy, seed uint64, progress func(float64)) (Result, *fakecloud.Cloud, error) {
 	e := &engine{sc: sc, pol: pol, rng: rand.New(rand.NewPCG(seed, 0x51e)), progress: progress,
-		byName: map[string]*spool{}, byID: map[string]*host{}, unavail: map[string]time.Time{},
+		byName: map[string]*spool{}, byID: map[string]*host{}, unavail: map[string]time.Time{}, notices: map[string][]time.Time{},
 		jobByID: make(map[string]*sjob, len(jobs)), cluster: scheduler.NewCluster(nil)}
 	e.now = sc.Start
 	boot := time.Duration(sc.BootTime)
