@@ -76,6 +76,10 @@ type Offering struct {
 	// Unavailable marks a type that recently failed to launch for want of
 	// capacity.
 	Unavailable bool
+	// InterruptionRate is how often Spot has recently taken hosts of this
+	// type back: notices per instance-hour. Zero for on-demand, or with no
+	// history.
+	InterruptionRate float64
 }
 
 // Pool is one pool now.

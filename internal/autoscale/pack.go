@@ -2,6 +2,7 @@ package autoscale
 
 import (
 	"fmt"
+	"time"
 
 	berth "github.com/berth-run/berth"
 	"math"
@@ -157,7 +158,7 @@ func (d *decider) chooseType(left []Waiting, count map[string]int, slotsLeft int
 				k++
 			}
 		}
-		score[i] = o.Price / (work[i] * shared(k))
+		score[i] = o.Price / (work[i] * shared(k)) * (1 + o.InterruptionRate*interruptionCost.Hours())
 		if best < 0 || score[i] < score[best]*(1-tieMargin) || (score[i] <= score[best]*(1+tieMargin) && o.CPU < p.Offerings[best].CPU) {
 			best = i
 		}
@@ -184,6 +185,10 @@ func (d *decider) chooseType(left []Waiting, count map[string]int, slotsLeft int
 	}
 	return pick
 }
+
+// interruptionCost is the host time a Spot interruption is assumed to
+// waste: the progress of the jobs it ends and the boot of a replacement.
+const interruptionCost = time.Hour
 
 // runSpread is the assumed spread of the run times of jobs that share a
 // host: from runSpread of the longest to the longest, evenly.

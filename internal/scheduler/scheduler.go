@@ -280,12 +280,31 @@ func (c *Cluster) waitReason(j *berth.Job) string {
 		bc, bm := c.largestSchedulable(pool)
 		return fmt.Sprintf("waiting for capacity: job needs %s, larger than any node%s (largest %s)", need, in, Shape(float64(bc)/cpuUnit, bm))
 	}
+	held := ""
 	s := c.largestFree(pool)
 	if s < 0 {
-		return fmt.Sprintf("waiting for capacity: job needs %s; every node%s that could fit it is held for an earlier job", need, in)
+		held = "; the nodes that could fit it are held for earlier jobs"
+		s = c.largestHeld(pool)
 	}
 	e := &c.nodes[s]
-	return fmt.Sprintf("waiting for capacity: largest free slot%s %s, job needs %s", in, Shape(float64(e.freeC())/cpuUnit, e.freeM()), need)
+	return fmt.Sprintf("waiting for capacity: largest free slot%s %s, job needs %s%s", in, Shape(float64(e.freeC())/cpuUnit, e.freeM()), need, held)
+}
+
+// largestHeld returns the reserved node of pool with the most free CPU
+// (then memory). There is one when some schedulable node exists and none
+// is unreserved.
+func (c *Cluster) largestHeld(pool string) int32 {
+	best := int32(-1)
+	for s := range c.nodes {
+		e := &c.nodes[s]
+		if !e.live || !e.reserved || (pool != "" && e.node.Pool != pool) {
+			continue
+		}
+		if best < 0 || e.freeC() > c.nodes[best].freeC() || (e.freeC() == c.nodes[best].freeC() && e.freeM() > c.nodes[best].freeM()) {
+			best = int32(s)
+		}
+	}
+	return best
 }
 
 // notReadyReason summarises why the nodes take no work.

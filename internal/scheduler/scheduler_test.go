@@ -68,10 +68,15 @@ func TestPlaceReasons(t *testing.T) {
 		{[]berth.Node{n}, job("a", 2, 512), "waiting for capacity: largest free slot 1 vCPU/1 GiB, job needs 2 vCPU/512 MiB"},
 		{[]berth.Node{n}, job("a", 4, 16384), "waiting for capacity: job needs 4 vCPU/16 GiB, larger than any node (largest 2 vCPU/2 GiB)"},
 		{nil, job("a", 1, 256), "waiting for capacity: no node has joined"},
+		{[]berth.Node{n}, job("a", 2, 512), "waiting for capacity: largest free slot 1 vCPU/1 GiB, job needs 2 vCPU/512 MiB; the nodes that could fit it are held for earlier jobs"},
 		{[]berth.Node{sick}, job("a", 1, 256), "waiting for capacity: no node is ready (local: engine unavailable: connection refused)"},
 	}
-	for _, tt := range tests {
-		p := Place(Snapshot{Nodes: tt.nodes, Queued: []berth.Job{tt.job}})
+	for i, tt := range tests {
+		q := []berth.Job{tt.job}
+		if i == 3 { // an earlier job holds the node
+			q = []berth.Job{job("first", 2, 512), tt.job}
+		}
+		p := Place(Snapshot{Nodes: tt.nodes, Queued: q})
 		if got := p.Reasons["a"]; got != tt.want {
 			t.Errorf("Place(%v).Reasons[a] = %q, want %q", tt.job.JobSpec, got, tt.want)
 		}

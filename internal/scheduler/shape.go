@@ -43,10 +43,9 @@ func edge(b int) int64 {
 // mask is a set of buckets.
 type mask [nWords]uint64
 
-func (m *mask) set(i int)      { m[i>>6] |= 1 << (i & 63) }
-func (m *mask) clear(i int)    { m[i>>6] &^= 1 << (i & 63) }
-func (m *mask) has(i int) bool { return m[i>>6]&(1<<(i&63)) != 0 }
-func (m *mask) empty() bool    { return m[0]|m[1]|m[2] == 0 }
+func (m *mask) set(i int)   { m[i>>6] |= 1 << (i & 63) }
+func (m *mask) clear(i int) { m[i>>6] &^= 1 << (i & 63) }
+func (m *mask) empty() bool { return m[0]|m[1]|m[2] == 0 }
 
 // next returns the first member of m at or above i, or -1.
 func (m *mask) next(i int) int {

@@ -19,7 +19,7 @@ const (
 	tickEvery       = 15 * time.Second // the autoscale loop, and budget checks
 	unavailableFor  = 5 * time.Minute  // a type that ran out of capacity is avoided this long
 	dispatchWindow  = 10000            // queued jobs one round considers, as the dispatch loop
-	overtime        = 7 * 24 * time.Hour
+	overtime        = 24 * time.Hour   // past the horizon, unfinished jobs get this long before they count as lost
 	progressEvery   = 1 << 12
 	batchMaxRetries = 3
 )
@@ -81,6 +81,7 @@ type host struct {
 	noticed     bool
 	rebalanced  bool
 	price       cost.Price
+	attempts    int // attempts it ran
 }
 
 func (h *host) live() bool { return h.state != hostGone }
@@ -90,6 +91,7 @@ type spool struct {
 	spec   berth.PoolSpec
 	api    *fakecloud.Pool
 	window *config.Window
+	live   int // hosts alive
 }
 
 func (p *spool) open(t time.Time) bool {
@@ -151,10 +153,12 @@ type engine struct {
 	cloud   *fakecloud.Cloud
 	pools   []*spool
 	byName  map[string]*spool
-	hosts   []*host
+	hosts   []*host // every host ever launched, in launch order
+	live    []*host // the hosts alive now, in launch order
 	byID    map[string]*host
 	cluster *scheduler.Cluster
-	unavail map[string]time.Time // pool/type → until
+	unavail map[string]time.Time   // pool/type → until
+	notices map[string][]time.Time // pool/type → when its hosts got notices
 
 	jobs      []*sjob
 	jobByID   map[string]*sjob
@@ -169,6 +173,7 @@ type engine struct {
 	claimed bool // the queue's jobs have claimed theirs
 
 	queueDirty, scaleDue bool
+	cloudDirty           bool      // the cloud may have changed since the last sync
 	cloudAt              time.Time // the cloud event scheduled, if any
 
 	st       stats
@@ -183,7 +188,10 @@ type stats struct {
 	maxHosts               int
 	busyTerminations       int
 	overflowed             int
-	ledger                 cost.Ledger
+	// Placements that broke an invariant: on a host without room, or on
+	// one that takes no work. A correct scheduler makes none.
+	overcommits, badPlacements int
+	ledger                     cost.Ledger
 }
 
 func (e *engine) push(ev event) {
@@ -234,6 +242,11 @@ func (e *engine) handle(ev event) {
 	switch ev.kind {
 	case evArrive:
 		j := ev.job
+		if !e.placeable(j) {
+			j.state = jobLost // nothing the policy has can ever run it
+			e.remaining--
+			return
+		}
 		j.warm = e.fitsReadyHost(j)
 		e.enqueue(j)
 	case evFinish:
@@ -242,6 +255,7 @@ func (e *engine) handle(ev event) {
 		}
 	case evCloud:
 		e.cloudAt = time.Time{}
+		e.cloudDirty = true
 	case evTick:
 		e.scaleDue = true
 		if len(e.queue) > 0 {
@@ -258,25 +272,23 @@ func (e *engine) handle(ev event) {
 // settle brings the control plane up to date at the end of an instant:
 // it reads the cloud, places work, scales, and reads the cloud again.
 func (e *engine) settle() {
-	e.sync()
+	if e.cloudDirty {
+		e.sync()
+	}
 	if e.queueDirty {
 		e.dispatch()
 	}
 	if e.scaleDue && e.pol.scale != nil {
 		e.scaleDue = false
 		e.autoscale()
-		e.sync()
+		if e.cloudDirty {
+			e.sync()
+		}
 		if e.queueDirty {
 			e.dispatch()
 		}
 	}
-	live := 0
-	for _, h := range e.hosts {
-		if h.live() {
-			live++
-		}
-	}
-	e.st.maxHosts = max(e.st.maxHosts, live)
+	e.st.maxHosts = max(e.st.maxHosts, len(e.live))
 	if next := e.cloud.NextChange(e.now); !next.IsZero() && (e.cloudAt.IsZero() || next.Before(e.cloudAt)) {
 		e.cloudAt = next
 		e.push(event{t: next, kind: evCloud})
@@ -315,6 +327,23 @@ func (e *engine) claimOrHold(j *sjob) bool {
 	return false
 }
 
+// placeable reports whether some instance type of a pool j may use, or
+// the overflow runner, could ever run j.
+func (e *engine) placeable(j *sjob) bool {
+	for _, p := range e.pools {
+		if p.spec.IsServerless() {
+			if e.pol.placementPools && p.spec.Fits(j.CPU, j.MemoryMB) {
+				return true
+			}
+			continue
+		}
+		if (j.Pool == "" || p.spec.Name == j.Pool) && p.spec.Fits(j.CPU, j.MemoryMB) {
+			return true
+		}
+	}
+	return false
+}
+
 // canGrow reports whether a pool j may use could launch a host for it.
 func (e *engine) canGrow(j *sjob) bool {
 	for _, p := range e.pools {
@@ -330,15 +359,7 @@ func (e *engine) canGrow(j *sjob) bool {
 	return false
 }
 
-func (e *engine) liveHosts(p *spool) int {
-	n := 0
-	for _, h := range e.hosts {
-		if h.pool == p && h.live() {
-			n++
-		}
-	}
-	return n
-}
+func (e *engine) liveHosts(p *spool) int { return p.live }
 
 // warmQueueLimit bounds the queue fitsReadyHost weighs: behind a longer one,
 // no job counts as fitting a warm host.
@@ -350,7 +371,7 @@ const warmQueueLimit = 2000
 func (e *engine) hold(j *sjob) {
 	var best *host
 	bestShort := 0.0
-	for _, h := range e.hosts {
+	for _, h := range e.live {
 		if h.state != hostReady || h.forJob != nil || (j.Pool != "" && h.pool.spec.Name != j.Pool) ||
 			j.CPU > h.typ.CPU+1e-9 || j.MemoryMB > h.typ.MemoryMB {
 			continue
@@ -371,7 +392,7 @@ func (e *engine) hold(j *sjob) {
 func (e *engine) claim(j *sjob) bool {
 	var best *host
 	var bestC, bestM float64
-	for _, h := range e.hosts {
+	for _, h := range e.live {
 		if h.state != hostReady || h.forJob != nil || (j.Pool != "" && h.pool.spec.Name != j.Pool) {
 			continue
 		}
@@ -412,6 +433,12 @@ func (e *engine) enqueue(j *sjob) {
 
 // start runs j on h.
 func (e *engine) start(j *sjob, h *host) {
+	if h.state != hostReady || (h.forJob != nil && h.forJob != j) {
+		e.st.badPlacements++
+	}
+	if h.usedCPU+j.CPU > h.typ.CPU+1e-9 || h.usedMem+j.MemoryMB > h.typ.MemoryMB {
+		e.st.overcommits++
+	}
 	j.state, j.host = jobRunning, h
 	j.attempt++
 	j.startedAt = e.now.Add(e.pol.startDelay)
@@ -422,6 +449,7 @@ func (e *engine) start(j *sjob, h *host) {
 		e.endIdle(h)
 	}
 	h.running = append(h.running, j)
+	h.attempts++
 	h.usedCPU += j.CPU
 	h.usedMem += j.MemoryMB
 	e.push(event{t: j.startedAt.Add(j.Run), kind: evFinish, job: j, attempt: j.attempt})
@@ -504,7 +532,7 @@ func (e *engine) runServerless(j *sjob, p *spool) {
 // close ends the run: live hosts are paid for up to now, unfinished jobs
 // are lost.
 func (e *engine) close() {
-	for _, h := range e.hosts {
+	for _, h := range e.live {
 		if h.live() {
 			h.endAt = e.now
 			e.bill(h)

@@ -69,7 +69,7 @@ func (e *engine) poolStates() []scheduler.PoolState {
 				ps.Unavailable[t.Name] = true
 			}
 		}
-		for _, h := range e.hosts {
+		for _, h := range e.live {
 			if h.pool != p || !h.live() {
 				continue
 			}
@@ -120,7 +120,10 @@ func (e *engine) launch(p *spool, typ string, forJob *sjob) *host {
 	h := &host{id: in.ID, pool: p, typ: t, launchedAt: in.LaunchedAt, readyAt: in.ReadyAt, idleSince: e.now, forJob: forJob}
 	h.price = e.pricer(p, t)
 	e.hosts = append(e.hosts, h)
+	e.live = append(e.live, h)
+	p.live++
 	e.byID[h.id] = h
+	e.cloudDirty = true
 	return h
 }
 
@@ -139,12 +142,15 @@ func (e *engine) terminate(h *host) {
 	if err := h.pool.api.Terminate(context.Background(), h.id); err != nil {
 		panic("sim: terminate: " + err.Error())
 	}
+	e.cloudDirty = true
 	e.gone(h, e.now)
 }
 
 // gone records that h no longer exists.
 func (e *engine) gone(h *host, at time.Time) {
 	h.state, h.endAt = hostGone, at
+	e.live = slices.DeleteFunc(e.live, func(x *host) bool { return x == h })
+	h.pool.live--
 	e.cluster.Remove(h.id)
 	e.bill(h)
 	if h.forJob != nil && h.forJob.dedicated == h {
@@ -165,6 +171,7 @@ func (h *host) node() berth.Node {
 // sync reads every pool's instances and acts on what changed: joins,
 // interruption notices, rebalance recommendations, reclaims.
 func (e *engine) sync() {
+	e.cloudDirty = false
 	for _, p := range e.pools {
 		if p.api == nil {
 			continue
@@ -219,6 +226,8 @@ func (e *engine) notice(h *host, at time.Time) {
 	for i, j := range h.running {
 		running[i] = autoscale.Running{JobID: j.ID, Requeued: j.requeued}
 	}
+	key := h.pool.spec.Name + "/" + h.typ.Name
+	e.notices[key] = append(e.notices[key], e.now)
 	r := autoscale.OnNotice(autoscale.Notice{Host: h.id, InstanceType: h.typ.Name, InterruptAt: at}, e.now,
 		time.Duration(h.pool.spec.InterruptionGrace), running, berth.MaxRequeues)
 	e.drain(h, r.Reason)
@@ -252,9 +261,9 @@ func (e *engine) autoscale() {
 		ap := autoscale.Pool{Spec: p.spec, Open: p.open(e.now)}
 		for _, t := range p.spec.InstanceTypes {
 			ap.Offerings = append(ap.Offerings, autoscale.Offering{InstanceType: t.Name, CPU: t.CPU, MemoryMB: t.MemoryMB,
-				Price: e.priceNow(p, t), Unavailable: e.unavailable(p, t.Name)})
+				Price: e.priceNow(p, t), Unavailable: e.unavailable(p, t.Name), InterruptionRate: e.interruptionRate(p, t.Name)})
 		}
-		for _, h := range e.hosts {
+		for _, h := range e.live {
 			if h.pool != p || !h.live() {
 				continue
 			}
@@ -301,10 +310,52 @@ func (e *engine) autoscale() {
 	}
 }
 
+// rateWindow is how far back interruption rates look.
+const rateWindow = 6 * time.Hour
+
+// interruptionRate is the notices per instance-hour that hosts of typ in
+// p got over the last rateWindow: notices over the hours its hosts lived
+// in the window.
+func (e *engine) interruptionRate(p *spool, typ string) float64 {
+	if p.spec.Market != berth.Spot {
+		return 0
+	}
+	from := e.now.Add(-rateWindow)
+	notices := 0
+	for _, t := range e.notices[p.spec.Name+"/"+typ] {
+		if t.After(from) {
+			notices++
+		}
+	}
+	if notices == 0 {
+		return 0
+	}
+	hours := 0.0
+	for i := len(e.hosts) - 1; i >= 0; i-- {
+		h := e.hosts[i]
+		if h.live() || h.endAt.After(from) {
+			if h.pool == p && h.typ.Name == typ {
+				end := e.now
+				if !h.live() {
+					end = h.endAt
+				}
+				begin := h.launchedAt
+				if begin.Before(from) {
+					begin = from
+				}
+				hours += end.Sub(begin).Hours()
+			}
+		} else if h.launchedAt.Before(from.Add(-overtime)) {
+			break // hosts launched this long before the window ended before it
+		}
+	}
+	return float64(notices) / max(hours, 1)
+}
+
 // reclaim gives a fraction of the live Spot hosts their notice now.
 func (e *engine) reclaim(fraction float64) {
 	var spot []string
-	for _, h := range e.hosts {
+	for _, h := range e.live {
 		if h.live() && !h.noticed && h.pool.spec.Market == berth.Spot {
 			spot = append(spot, h.id)
 		}
@@ -312,4 +363,5 @@ func (e *engine) reclaim(fraction float64) {
 	e.rng.Shuffle(len(spot), func(i, j int) { spot[i], spot[j] = spot[j], spot[i] })
 	n := int(float64(len(spot))*fraction + 0.5)
 	e.cloud.Reclaim(spot[:n]...)
+	e.cloudDirty = true
 }

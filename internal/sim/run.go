@@ -60,8 +60,21 @@ type Result struct {
 	// for a correct policy.
 	BusyTerminations int
 	Overflowed       int
-	Makespan         time.Duration // from the start to the last job's end
-	Ledger           cost.Ledger
+	// Overcommits and BadPlacements count placements on a host without
+	// room, or on one that takes no work: 0 for a correct scheduler.
+	Overcommits   int
+	BadPlacements int
+	Makespan      time.Duration // from the start to the last job's end
+	Ledger        cost.Ledger
+	Hosts         []HostRecord
+}
+
+// HostRecord is one host of a run.
+type HostRecord struct {
+	ID, Pool, InstanceType string
+	Launched, Ended        time.Time
+	ForJob                 string // set for a host launched for one job
+	Jobs                   int    // attempts it ran
 }
 
 // Report is the outcome of a scenario.
@@ -84,10 +97,14 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*Report, error) {
 		sc.Spot.Traces, sc.dir = files, ""
 	}
 	if opt.Workload != "" {
+		path, err := filepath.Abs(opt.Workload) // a flag's path is the caller's, not the scenario's
+		if err != nil {
+			return nil, fmt.Errorf("workload: %w", err)
+		}
 		for i := range sc.Jobs {
 			if sc.Jobs[i].SWF != nil {
 				s := *sc.Jobs[i].SWF
-				s.Path = opt.Workload
+				s.Path = path
 				sc.Jobs[i].SWF = &s
 			}
 		}
@@ -158,7 +175,7 @@ func traceFiles(paths []string) ([]string, error) {
 // simulate runs pol over jobs.
 func simulate(ctx context.Context, sc *Scenario, jobs []Job, pol *policy, seed uint64, progress func(float64)) (Result, *fakecloud.Cloud, error) {
 	e := &engine{sc: sc, pol: pol, rng: rand.New(rand.NewPCG(seed, 0x51e)), progress: progress,
-		byName: map[string]*spool{}, byID: map[string]*host{}, unavail: map[string]time.Time{},
+		byName: map[string]*spool{}, byID: map[string]*host{}, unavail: map[string]time.Time{}, notices: map[string][]time.Time{},
 		jobByID: make(map[string]*sjob, len(jobs)), cluster: scheduler.NewCluster(nil)}
 	e.now = sc.Start
 	boot := time.Duration(sc.BootTime)
@@ -292,7 +309,8 @@ func (e *engine) pricer(p *spool, t berth.InstanceType) cost.Price {
 // result summarises the run.
 func (e *engine) result() Result {
 	r := Result{Name: e.pol.name, JobsTotal: len(e.jobs), Interruptions: e.st.interruptions, MaxHosts: e.st.maxHosts,
-		BusyTerminations: e.st.busyTerminations, Overflowed: e.st.overflowed, Ledger: e.st.ledger}
+		BusyTerminations: e.st.busyTerminations, Overflowed: e.st.overflowed, Ledger: e.st.ledger,
+		Overcommits: e.st.overcommits, BadPlacements: e.st.badPlacements}
 	r.CostUSD = e.st.hostUSD + e.st.serverlessUSD
 	var waits, warm []time.Duration
 	var last time.Time
@@ -322,6 +340,11 @@ func (e *engine) result() Result {
 	}
 	for _, h := range e.hosts {
 		r.IdleNodeHours += h.idleHours
+		rec := HostRecord{ID: h.id, Pool: h.pool.spec.Name, InstanceType: h.typ.Name, Launched: h.launchedAt, Ended: h.endAt, Jobs: h.attempts}
+		if h.forJob != nil {
+			rec.ForJob = h.forJob.ID
+		}
+		r.Hosts = append(r.Hosts, rec)
 	}
 	r.WaitP50, r.WaitP99 = percentile(waits, 0.5), percentile(waits, 0.99)
 	r.WarmStartP99 = percentile(warm, 0.99)

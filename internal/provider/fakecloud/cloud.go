@@ -82,6 +82,7 @@ type Cloud struct {
 	byID      map[string]*instance
 	tokens    map[string]*instance
 	seq       int
+	pruned    time.Time // when prune last ran
 }
 
 type capKey struct {
@@ -257,9 +258,13 @@ func (c *Cloud) live(in *instance, now time.Time) bool {
 	return c.view(in, now).State != provider.InstanceTerminated
 }
 
-// prune forgets instances terminated longer than the retention ago. c.mu
-// must be held.
+// prune forgets instances terminated longer than the retention ago, now
+// and then. c.mu must be held.
 func (c *Cloud) prune(now time.Time) {
+	if now.Sub(c.pruned) < c.cfg.Retention/4 {
+		return
+	}
+	c.pruned = now
 	cut := now.Add(-c.cfg.Retention)
 	keep := c.instances[:0]
 	for _, in := range c.instances {

@@ -1,0 +1,394 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func parse(t *testing.T, doc string) *Scenario {
+	t.Helper()
+	sc, err := ParseScenario([]byte(doc), "")
+	if err != nil {
+		t.Fatalf("ParseScenario() = %v", err)
+	}
+	return sc
+}
+
+func runBerth(t *testing.T, sc *Scenario, seed uint64) (*Report, Result) {
+	t.Helper()
+	rep, err := Run(context.Background(), sc, Options{Seed: seed})
+	if err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	return rep, rep.Berth
+}
+
+// checkInvariants fails the test if the run broke what a correct control
+// plane never does.
+func checkInvariants(t *testing.T, r Result) {
+	t.Helper()
+	if r.BusyTerminations != 0 || r.Overcommits != 0 || r.BadPlacements != 0 {
+		t.Errorf("%s: %d hosts terminated under work, %d placements without room, %d on hosts that take no work",
+			r.Name, r.BusyTerminations, r.Overcommits, r.BadPlacements)
+	}
+}
+
+// maxLive is the most hosts of pool ("" for all) alive at once.
+func maxLive(r Result, pool string) int {
+	type edge struct {
+		t time.Time
+		d int
+	}
+	var es []edge
+	for _, h := range r.Hosts {
+		if pool == "" || h.Pool == pool {
+			es = append(es, edge{h.Launched, 1}, edge{h.Ended, -1})
+		}
+	}
+	slices.SortFunc(es, func(a, b edge) int {
+		if c := a.t.Compare(b.t); c != 0 {
+			return c
+		}
+		return a.d - b.d
+	})
+	n, top := 0, 0
+	for _, e := range es {
+		n += e.d
+		top = max(top, n)
+	}
+	return top
+}
+
+// TestStorySpotReclaimed: 500 jobs on a Spot pool of at most 12 hosts; at
+// +10 minutes a fifth of the Spot hosts is reclaimed. Every job succeeds
+// within the hour, the pool never has more than 12 hosts, and no host is
+// terminated while it runs work.
+func TestStorySpotReclaimed(t *testing.T) {
+	sc := parse(t, `
+name: reclaim
+horizon: 2h
+pools:
+  - name: spot
+    provider: fake
+    market: spot
+    instance_types:
+      - {name: c6i.4xlarge, cpu: 16, memory_mb: 32768, price: 0.68}
+      - {name: c6a.4xlarge, cpu: 16, memory_mb: 32768, price: 0.612}
+    max: 12
+    scale_in_delay: 2m
+jobs:
+  - name: work
+    count: 500
+    shapes: [{cpu: 1, memory_mb: 2048}]
+    run: {min: 2m, max: 6m}
+reclaims:
+  - {at: 10m, fraction: 0.2}
+`)
+	_, r := runBerth(t, sc, 1)
+	checkInvariants(t, r)
+	if r.JobsSucceeded != 500 || r.JobsLost != 0 {
+		t.Errorf("%d of 500 jobs succeeded, %d lost", r.JobsSucceeded, r.JobsLost)
+	}
+	if r.Makespan > time.Hour {
+		t.Errorf("the last job ended at +%s, want within the hour", r.Makespan)
+	}
+	if n := maxLive(r, "spot"); n > 12 {
+		t.Errorf("the pool had %d hosts at once, max 12", n)
+	}
+	if r.Interruptions < 2 {
+		t.Errorf("%d interruptions, want the reclaim of 2 of the 12 hosts", r.Interruptions)
+	}
+	if end := sc.Start.Add(time.Duration(sc.Horizon)); slices.ContainsFunc(r.Hosts, func(h HostRecord) bool { return h.Ended.After(end) }) {
+		t.Errorf("hosts outlived the horizon: the pool did not scale back to zero")
+	}
+}
+
+// TestStoryWeeklyBurst: the shipped weekly burst. The Spot pool grows from
+// zero, every configuration is done by its deadline, and the pool is back
+// to zero within minutes of the last job.
+func TestStoryWeeklyBurst(t *testing.T) {
+	sc, err := LoadScenario("../../scenarios/weekly-burst.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), sc, Options{Seed: 1, Baselines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Berth
+	checkInvariants(t, r)
+	if r.JobsSucceeded != 100 || r.DeadlineMisses != 0 {
+		t.Errorf("%d of 100 succeeded, %d missed their deadline", r.JobsSucceeded, r.DeadlineMisses)
+	}
+	last := time.Time{}
+	for _, h := range r.Hosts {
+		if h.Launched.Before(sc.Start) {
+			t.Errorf("host %s launched before the burst", h.ID)
+		}
+		if h.Ended.After(last) {
+			last = h.Ended
+		}
+	}
+	if gap := last.Sub(sc.Start.Add(r.Makespan)); gap > 2*time.Minute {
+		t.Errorf("the last host went %s after the last job, want within the scale-in delay", gap)
+	}
+	if !(rep.LowerBoundUSD > 0 && rep.LowerBoundUSD <= r.CostUSD) {
+		t.Errorf("lower bound %.2f, berth %.2f: want 0 < bound ≤ cost", rep.LowerBoundUSD, r.CostUSD)
+	}
+	for _, b := range rep.Baselines {
+		checkInvariants(t, b)
+		if b.CostUSD <= r.CostUSD {
+			t.Errorf("%s costs %.2f, berth %.2f: want berth below", b.Name, b.CostUSD, r.CostUSD)
+		}
+	}
+}
+
+// TestStoryNightlyWindow: the Spot pool of the nightly window has hosts
+// only from 02:00 (plus their boot) until the batch is done, never after
+// its close but to finish the work already running; the two baseline hosts
+// run all along.
+func TestStoryNightlyWindow(t *testing.T) {
+	sc, err := LoadScenario("../../scenarios/nightly-window.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Horizon /= 3 // one night is enough
+	_, r := runBerth(t, sc, 2)
+	checkInvariants(t, r)
+	if r.JobsLost != 0 || r.DeadlineMisses != 0 {
+		t.Errorf("%d jobs lost, %d deadline misses", r.JobsLost, r.DeadlineMisses)
+	}
+	opens, closes := sc.Start.Add(2*time.Hour), sc.Start.Add(6*time.Hour)
+	longest := 90 * time.Minute
+	baseline := 0
+	for _, h := range r.Hosts {
+		switch h.Pool {
+		case "nightly":
+			if h.Launched.Before(opens) || !h.Launched.Before(closes) || h.Ended.After(closes.Add(longest)) {
+				t.Errorf("nightly host %s lived %s–%s, outside its window", h.ID, h.Launched.Format("15:04"), h.Ended.Format("15:04"))
+			}
+		case "baseline":
+			baseline++
+		}
+	}
+	if baseline != 2 || maxLive(r, "baseline") != 2 {
+		t.Errorf("%d baseline hosts, want the same 2 all along", baseline)
+	}
+	if r.WarmStartP99 > time.Second {
+		t.Errorf("jobs that fit a warm host waited %s at p99, want at most 1s", r.WarmStartP99)
+	}
+}
+
+// TestStorySparseDay: jobs larger than any warm host run on hosts launched
+// for them alone, gone when their job is done; small jobs that fit a warm
+// host start at once.
+func TestStorySparseDay(t *testing.T) {
+	sc, err := LoadScenario("../../scenarios/sparse-day.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, r := runBerth(t, sc, 1)
+	checkInvariants(t, r)
+	if r.JobsLost != 0 {
+		t.Errorf("%d jobs lost", r.JobsLost)
+	}
+	own := 0
+	for _, h := range r.Hosts {
+		if h.ForJob == "" {
+			continue
+		}
+		own++
+		if h.Jobs > 1 {
+			t.Errorf("host %s, launched for %s, ran %d attempts", h.ID, h.ForJob, h.Jobs)
+		}
+	}
+	if own == 0 {
+		t.Errorf("no host was launched for a large job")
+	}
+	if r.WarmStartP99 > time.Second {
+		t.Errorf("jobs that fit a warm host waited %s at p99, want at most 1s", r.WarmStartP99)
+	}
+}
+
+// TestDeterministic: a seed gives one result; another seed another.
+func TestDeterministic(t *testing.T) {
+	sc, err := LoadScenario("../../scenarios/sparse-day.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, a := runBerth(t, sc, 7)
+	_, b := runBerth(t, sc, 7)
+	if diff := cmp.Diff(a, b); diff != "" {
+		t.Errorf("two runs of seed 7 differ (-first +second):\n%s", diff)
+	}
+	_, c := runBerth(t, sc, 8)
+	if a.CostUSD == c.CostUSD {
+		t.Errorf("seeds 7 and 8 cost the same %.4f", a.CostUSD)
+	}
+}
+
+// TestRandomScenarios is a property test: over random scenarios (pools,
+// windows, Spot markets, workloads, reclaims), no policy terminates a host
+// that runs work, over-commits a host, places on one that takes no work,
+// or has more hosts in a pool than its max; and the lower bound is below
+// berth's cost.
+func TestRandomScenarios(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for round := range 25 {
+		doc := randomScenario(r)
+		sc := parse(t, doc)
+		rep, err := Run(context.Background(), sc, Options{Seed: uint64(round), Baselines: true})
+		if err != nil {
+			t.Fatalf("round %d: Run() = %v\n%s", round, err, doc)
+		}
+		for _, res := range append([]Result{rep.Berth}, rep.Baselines...) {
+			checkInvariants(t, res)
+		}
+		b := rep.Berth
+		for _, p := range sc.Pools {
+			if p.Max > 0 {
+				if n := maxLive(b, p.Name); n > p.Max {
+					t.Errorf("round %d: pool %s had %d hosts, max %d\n%s", round, p.Name, n, p.Max, doc)
+				}
+			}
+		}
+		if rep.LowerBoundUSD > b.CostUSD*(1+1e-9) {
+			t.Errorf("round %d: lower bound %.4f above berth's %.4f\n%s", round, rep.LowerBoundUSD, b.CostUSD, doc)
+		}
+	}
+}
+
+// randomScenario writes a random small scenario.
+func randomScenario(r *rand.Rand) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: random\nhorizon: %dh\nboot_time: %ds\n", 2+r.IntN(6), 20+r.IntN(100))
+	if r.IntN(2) == 0 {
+		fmt.Fprintf(&b, "spot:\n  generator: {mean_up: %dm, mean_down: %dm}\n", 30+r.IntN(300), 5+r.IntN(40))
+	}
+	b.WriteString("pools:\n")
+	types := []string{
+		"{name: a.large, cpu: 2, memory_mb: 4096, price: 0.08}",
+		"{name: b.large, cpu: 2, memory_mb: 8192, price: 0.09}",
+		"{name: a.xlarge, cpu: 4, memory_mb: 8192, price: 0.16}",
+		"{name: b.2xlarge, cpu: 8, memory_mb: 32768, price: 0.37}",
+		"{name: a.4xlarge, cpu: 16, memory_mb: 32768, price: 0.64}",
+	}
+	pick := func() string {
+		n := 1 + r.IntN(len(types))
+		return "[" + strings.Join(types[:n], ", ") + "]"
+	}
+	fmt.Fprintf(&b, "  - {name: base, provider: fake, market: on-demand, instance_types: %s, min: %d, max: %d, scale_in_delay: %dm}\n",
+		pick(), r.IntN(2), 2+r.IntN(4), 1+r.IntN(5))
+	window := ""
+	if r.IntN(3) == 0 {
+		window = `, window: {opens: "0 1 * * *", closes: "0 3 * * *"}`
+	}
+	fmt.Fprintf(&b, "  - {name: spot, provider: fake, market: spot, instance_types: %s, max: %d, start_budget: %ds, overflow: fargate%s}\n",
+		pick(), 1+r.IntN(15), r.IntN(240), window)
+	b.WriteString("  - {name: fargate, provider: fake-serverless, serverless: {vcpu_second_usd: 0.0000112444, gb_second_usd: 0.0000012347}}\n")
+	b.WriteString("jobs:\n")
+	for range 1 + r.IntN(3) {
+		pool := ""
+		if r.IntN(3) == 0 {
+			pool = ", pool: spot"
+		}
+		fmt.Fprintf(&b, "  - {name: g, count: %d, count_max: %d, bursts: %d, from: 0s, until: 90m, shapes: [{cpu: %g, memory_mb: %d}, {cpu: 0.5, memory_mb: 512}], run: {min: %dm, max: %dm}, deadline: 2h%s}\n",
+			1+r.IntN(20), 20+r.IntN(30), 1+r.IntN(5), []float64{0.5, 1, 2, 4, 12}[r.IntN(5)], []int{512, 2048, 8192, 24576}[r.IntN(4)],
+			1+r.IntN(5), 6+r.IntN(40), pool)
+	}
+	if r.IntN(2) == 0 {
+		fmt.Fprintf(&b, "reclaims:\n  - {at: %dm, fraction: %.2f}\n", 5+r.IntN(60), 0.1+0.9*r.Float64())
+	}
+	return b.String()
+}
+
+func TestLowerBoundLP(t *testing.T) {
+	// Demand of 2 vCPU and 6000 MiB over offers of 2 vCPU/4 GiB at 0.10
+	// and 2 vCPU/8 GiB at 0.12: the mix x of the first, 1−x of the second
+	// with 4096x + 8192(1−x) = 6000.
+	vs := vertices([]offer{{2, 4096, 0.10}, {2, 8192, 0.12}})
+	best := 0.0
+	for _, v := range vs {
+		best = max(best, v[0]*2+v[1]*6000)
+	}
+	x := (8192.0 - 6000) / 4096
+	want := 0.10*x + 0.12*(1-x)
+	if math.Abs(best-want) > 1e-9 {
+		t.Errorf("LP value = %v, want %v", best, want)
+	}
+	// Serverless prices bound each resource alone.
+	vs = vertices([]offer{{1, 0, 0.04}, {0, 1, 0.004 / 1024}})
+	best = 0
+	for _, v := range vs {
+		best = max(best, v[0]*3+v[1]*2048)
+	}
+	if want := 3*0.04 + 2*0.004; math.Abs(best-want) > 1e-12 {
+		t.Errorf("serverless LP value = %v, want %v", best, want)
+	}
+}
+
+func TestParseScenarioErrors(t *testing.T) {
+	tests := []struct{ doc, field string }{
+		{"name: x\npools: []\njobs: []", "horizon"},
+		{"name: x\nhorizon: 1h\njobs: [{name: g, count: 1, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 1m, max: 2m}}]", "pools"},
+		{"name: x\nhorizon: 1h\npools: [{name: p, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: 1}]}]\njobs: [{name: g, count: 1, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 2m, max: 1m}}]", "jobs[0].run"},
+		{"name: x\nhorizon: 1h\npools: [{name: p, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: 1}]}]\njobs: [{name: g, count: 1, pool: q, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 1m, max: 2m}}]", "jobs[0].pool"},
+		{"name: x\nhorizon: 1h\npools: [{name: p, provider: local}]\njobs: [{name: g, count: 1, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 1m, max: 2m}}]", "pools[0].provider"},
+		{"name: x\nhorizon: 1h\nfleet: 3", "fleet"},
+	}
+	for _, tt := range tests {
+		_, err := ParseScenario([]byte(tt.doc), "")
+		if err == nil || !strings.HasPrefix(err.Error(), tt.field+":") {
+			t.Errorf("ParseScenario(%q) = %v, want an error on %s", tt.doc, err, tt.field)
+		}
+	}
+}
+
+func TestWorkload(t *testing.T) {
+	sc := parse(t, `
+name: w
+horizon: 48h
+pools: [{name: p, provider: fake, max: 1, instance_types: [{name: t, cpu: 4, memory_mb: 8192, price: 1}]}]
+jobs:
+  - {name: daily, count: 10, at: 2h, every: 24h, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 1m, max: 2m}, deadline: 1h}
+  - {name: steady, rate: 60, from: 0s, until: 10h, shapes: [{cpu: 2, memory_mb: 1024}], run: {min: 5m, max: 5m}}
+`)
+	jobs, err := sc.Workload(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daily, steady := 0, 0
+	for _, j := range jobs {
+		switch j.Group {
+		case "daily":
+			daily++
+			if h := j.Submit.Sub(sc.Start) % (24 * time.Hour); h != 2*time.Hour || j.Deadline.Sub(j.Submit) != time.Hour {
+				t.Errorf("daily job at +%s due +%s", j.Submit.Sub(sc.Start), j.Deadline.Sub(j.Submit))
+			}
+		case "steady":
+			steady++
+			if j.Run != 5*time.Minute || j.Submit.Sub(sc.Start)%(24*time.Hour) >= 10*time.Hour {
+				t.Errorf("steady job at +%s runs %s", j.Submit.Sub(sc.Start), j.Run)
+			}
+		}
+	}
+	if daily != 20 || steady < 450 || steady > 750 {
+		t.Errorf("%d daily jobs (want 20), %d steady (want about 600)", daily, steady)
+	}
+	if !slices.IsSortedFunc(jobs, func(a, b Job) int { return a.Submit.Compare(b.Submit) }) {
+		t.Errorf("jobs are not in order of submission")
+	}
+	again, _ := sc.Workload(1)
+	if diff := cmp.Diff(jobs, again, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Workload(1) twice differs:\n%s", diff)
+	}
+}
