@@ -71,8 +71,17 @@ type Config struct {
 	PollWait time.Duration // default 30s
 	// IMDS, when set, is watched for Spot interruption notices and
 	// rebalance recommendations every NoticeInterval.
-	IMDS           *IMDS
+	IMDS *IMDS
+	// Notices, when set, is watched in place of IMDS: another source of
+	// the host's notices, such as the fake cloud's.
+	Notices        NoticeSource
 	NoticeInterval time.Duration // default 2s
+}
+
+// NoticeSource reads the notices the host's cloud has given about it (an
+// *IMDS on EC2).
+type NoticeSource interface {
+	Notices(ctx context.Context) ([]nodeapi.Notice, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -125,8 +134,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.wg.Wait()
 	a.checkHealth(ctx)
 	go a.healthLoop(ctx)
-	if a.cfg.IMDS != nil {
-		go a.watchNotices(ctx)
+	switch {
+	case a.cfg.Notices != nil:
+		go a.watchNotices(ctx, a.cfg.Notices)
+	case a.cfg.IMDS != nil:
+		go a.watchNotices(ctx, a.cfg.IMDS)
 	}
 	first := true
 	var version uint64
