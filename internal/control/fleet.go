@@ -225,12 +225,13 @@ func (f *Fleet) retire(ctx context.Context, lists map[string][]provider.Instance
 				}
 			case in.Interrupted():
 				f.mu.Lock()
-				if _, seen := f.noticed[in.ID]; !seen {
+				_, seen := f.noticed[in.ID]
+				if !seen {
 					f.noticed[in.ID] = in.InterruptAt
 					f.avoid[pool+"/"+in.InstanceType] = now.Add(f.cfg.AvoidFor)
 				}
 				f.mu.Unlock()
-				if ok && n.Notice != nodeapi.SpotInterruption && n.State != berth.NodeLost {
+				if !seen && ok && n.Notice != nodeapi.SpotInterruption && n.State != berth.NodeLost {
 					at := in.InterruptAt
 					_, err := f.reg.Notice(ctx, n.ID, nodeapi.Notice{Kind: nodeapi.SpotInterruption, Action: "terminate", Time: &at})
 					errs = append(errs, err)

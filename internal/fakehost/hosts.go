@@ -239,11 +239,11 @@ func (n notices) Notices(ctx context.Context) ([]nodeapi.Notice, error) {
 		return nil, nil
 	}
 	var out []nodeapi.Notice
-	if in.Interrupted() {
+	switch {
+	case in.Interrupted():
 		at := in.InterruptAt
 		out = append(out, nodeapi.Notice{Kind: nodeapi.SpotInterruption, Action: "terminate", Time: &at})
-	}
-	if in.Rebalance {
+	case in.Rebalance:
 		out = append(out, nodeapi.Notice{Kind: nodeapi.Rebalance})
 	}
 	return out, nil
