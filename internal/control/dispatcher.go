@@ -114,7 +114,9 @@ func (d *Dispatcher) place(ctx context.Context, queued []berth.Job, now time.Tim
 	}
 	snap := scheduler.Snapshot{Nodes: nodes, Queued: queued, Now: now}
 	if d.fleet != nil {
-		snap.Pools, snap.Dedicated = d.fleet.placement(now)
+		if snap.Pools, snap.Dedicated, err = d.fleet.placement(ctx, now, nodes); err != nil {
+			return err
+		}
 		// A serverless pool's node takes only the jobs sent to it.
 		snap.Nodes = slices.DeleteFunc(nodes, func(n berth.Node) bool { return d.fleet.serverless(n.Pool) })
 	}

@@ -74,16 +74,17 @@ type Fleet struct {
 	wake  chan struct{}
 
 	// mu guards the fields below.
-	mu        sync.Mutex
-	lists     map[string][]provider.Instance // by pool, as last listed
-	offerings map[string][]provider.Offering // by pool
-	nodeOf    map[string]store.NodeInfo      // by instance id, as last read
-	avoid     map[string]time.Time           // "pool/type" → until
-	noticed   map[string]time.Time           // instances whose Spot notice was seen → their reclaim
-	drained   map[string]string              // node → why the fleet drained it
-	waiting   []autoscale.Waiting
-	hosts     []scheduler.HostRequest
-	metrics   map[string]autoscale.Metric
+	mu         sync.Mutex
+	lists      map[string][]provider.Instance // by pool, as last listed
+	offerings  map[string][]provider.Offering // by pool
+	nodeOf     map[string]store.NodeInfo      // by instance id, as last read
+	instanceOf map[string]string              // instance ids by node id
+	avoid      map[string]time.Time           // "pool/type" → until
+	noticed    map[string]time.Time           // instances whose Spot notice was seen → their reclaim
+	drained    map[string]string              // node → why the fleet drained it
+	waiting    []autoscale.Waiting
+	hosts      []scheduler.HostRequest
+	metrics    map[string]autoscale.Metric
 }
 
 // NewFleet returns the autoscale loop of pools, over the nodes of reg.
@@ -99,7 +100,7 @@ func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry,
 	}
 	return &Fleet{cfg: cfg, pools: pools, store: s, reg: reg, log: log, wake: make(chan struct{}, 1),
 		lists: map[string][]provider.Instance{}, offerings: map[string][]provider.Offering{},
-		nodeOf: map[string]store.NodeInfo{}, avoid: map[string]time.Time{}, noticed: map[string]time.Time{}, drained: map[string]string{},
+		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, avoid: map[string]time.Time{}, noticed: map[string]time.Time{}, drained: map[string]string{},
 		metrics: map[string]autoscale.Metric{}}
 }
 
@@ -186,12 +187,13 @@ func (f *Fleet) Round(ctx context.Context, now time.Time) error {
 // observe caches the lists and which node runs on each instance: the one
 // whose agent reports the instance's id, a live one before a lost one.
 func (f *Fleet) observe(lists map[string][]provider.Instance, nodes []store.NodeInfo) {
-	nodeOf := map[string]store.NodeInfo{}
+	nodeOf, instanceOf := map[string]store.NodeInfo{}, map[string]string{}
 	for _, n := range nodes {
 		id := n.Facts.InstanceID
 		if _, ok := lists[n.Pool]; !ok || id == "" {
 			continue
 		}
+		instanceOf[n.ID] = id
 		if cur, ok := nodeOf[id]; !ok || cur.State == berth.NodeLost {
 			nodeOf[id] = n
 		}
@@ -201,7 +203,7 @@ func (f *Fleet) observe(lists map[string][]provider.Instance, nodes []store.Node
 	for pool, ins := range lists {
 		f.lists[pool] = ins
 	}
-	f.nodeOf = nodeOf
+	f.nodeOf, f.instanceOf = nodeOf, instanceOf
 }
 
 // retire marks gone the nodes whose instance has ended, passes on Spot
@@ -498,139 +500,4 @@ func (f *Fleet) hostFor(pool, job string) bool {
 		}
 	}
 	return false
-}
-
-// placement is what the dispatcher's placement knows of the pools at now:
-// their state, and the nodes launched for one job.
-func (f *Fleet) placement(now time.Time) ([]scheduler.PoolState, map[string]string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]scheduler.PoolState, 0, len(f.pools))
-	dedicated := map[string]string{}
-	for i := range f.pools {
-		p := &f.pools[i]
-		ps := scheduler.PoolState{Spec: p.Spec, Open: p.open(now), Prices: map[string]float64{}, Unavailable: map[string]bool{}}
-		for _, o := range f.offerings[p.Spec.Name] {
-			ps.Prices[o.InstanceType] = o.Price
-			if f.avoided(p.Spec.Name, o.InstanceType, now) {
-				ps.Unavailable[o.InstanceType] = true
-			}
-		}
-		for _, in := range f.lists[p.Spec.Name] {
-			if in.State == provider.InstanceTerminated {
-				continue
-			}
-			ps.Size++
-			job := in.Tags[provider.TagJob]
-			n, ok := f.nodeOf[in.ID]
-			if ok && (n.State == berth.NodeReady || n.State == berth.NodeDraining) {
-				if job != "" {
-					dedicated[n.ID] = job
-				}
-				continue
-			}
-			ready := in.ReadyAt
-			if ready.Before(now) {
-				ready = now
-			}
-			ps.Launching = append(ps.Launching, scheduler.Launching{InstanceType: in.InstanceType, CPU: in.CPU, MemoryMB: in.MemoryMB,
-				ReadyAt: ready, JobID: job})
-		}
-		out = append(out, ps)
-	}
-	return out, dedicated
-}
-
-// demand takes the outcome of a placement round: the jobs left waiting for
-// capacity, and the hosts asked for jobs larger than any. A round that
-// leaves new work waiting, or asks for a host, kicks the loop.
-func (f *Fleet) demand(plan scheduler.Plan, queued []berth.Job) {
-	byID := make(map[string]*berth.Job, len(queued))
-	for i := range queued {
-		byID[queued[i].ID] = &queued[i]
-	}
-	asked := make(map[string]bool, len(plan.Hosts))
-	for _, h := range plan.Hosts {
-		asked[h.JobID] = true
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	own := map[string]bool{}
-	for _, ins := range f.lists {
-		for _, in := range ins {
-			if job := in.Tags[provider.TagJob]; job != "" && in.State != provider.InstanceTerminated {
-				own[job] = true
-			}
-		}
-	}
-	before := make(map[string]bool, len(f.waiting))
-	for _, w := range f.waiting {
-		before[w.JobID] = true
-	}
-	grew := len(plan.Hosts) > 0
-	ws := make([]autoscale.Waiting, 0, len(plan.Waiting))
-	for _, id := range plan.Waiting {
-		j := byID[id]
-		if j == nil || asked[id] || own[id] {
-			continue
-		}
-		ws = append(ws, autoscale.Waiting{JobID: id, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: j.Labels[scheduler.LabelPool]})
-		grew = grew || !before[id]
-	}
-	f.waiting = ws
-	f.hosts = append(f.hosts, plan.Hosts...)
-	if grew {
-		select {
-		case f.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// serverlessNode returns the node that runs the attempts of serverless
-// pool name, and the pool's spec.
-func (f *Fleet) serverlessNode(name string) (string, *berth.PoolSpec) {
-	p := f.pool(name)
-	if p == nil || !p.Spec.IsServerless() {
-		return "", nil
-	}
-	return p.Node, &p.Spec
-}
-
-// serverless reports whether pool name runs containers without nodes.
-func (f *Fleet) serverless(name string) bool {
-	p := f.pool(name)
-	return p != nil && p.Spec.IsServerless()
-}
-
-// PoolStatus is a configured pool as it is now.
-type PoolStatus struct {
-	Spec berth.PoolSpec
-	// Instances are those of the last list: live ones, and those that
-	// ended within the provider's retention.
-	Instances []provider.Instance
-	// Nodes maps instance ids to the ids of the nodes running on them.
-	Nodes map[string]string
-	// Metric is the autoscaler's signal, for pools it scales.
-	Metric *autoscale.Metric
-}
-
-// Pools returns the configured pools, in order.
-func (f *Fleet) Pools() []PoolStatus {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]PoolStatus, len(f.pools))
-	for i, p := range f.pools {
-		st := PoolStatus{Spec: p.Spec, Instances: slices.Clone(f.lists[p.Spec.Name]), Nodes: map[string]string{}}
-		for _, in := range st.Instances {
-			if n, ok := f.nodeOf[in.ID]; ok {
-				st.Nodes[in.ID] = n.ID
-			}
-		}
-		if m, ok := f.metrics[p.Spec.Name]; ok {
-			st.Metric = &m
-		}
-		out[i] = st
-	}
-	return out
 }

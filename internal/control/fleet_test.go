@@ -14,6 +14,7 @@ import (
 	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/config"
 	"github.com/berth-run/berth/internal/cost"
 	"github.com/berth-run/berth/internal/fakehost"
 	"github.com/berth-run/berth/internal/logstore"
@@ -102,6 +103,13 @@ func (c *cloudPlane) startLoops() {
 		}
 		if s.IsServerless() {
 			p.Node = fakehost.ServerlessNode(s.Name)
+		}
+		if s.Window != nil {
+			w, err := config.ParseWindow(*s.Window)
+			if err != nil {
+				panic(err)
+			}
+			p.Window = &w
 		}
 		fp = append(fp, p)
 	}
@@ -303,4 +311,180 @@ func (c *cloudPlane) checkCosts(t *testing.T, jobs []berth.Job) {
 	if d := byPool["spot"] - total; d > 1e-9 || d < -1e-9 || byLabel["ml"] != byPool["spot"] {
 		t.Errorf("ledger: by pool %v, by team %v; want spot = ml = %v", byPool, byLabel, total)
 	}
+}
+
+// waitFor sleeps in virtual time until cond holds, failing after limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("%s: not within %s", what, limit)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func (c *cloudPlane) job(t *testing.T, id string) berth.Job {
+	t.Helper()
+	j, err := c.store.Job(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// TestStoryRestartConverges: the server restarts while a Spot pool runs
+// work. The new autoscaler re-reads the pool's instances and their nodes:
+// it launches nothing more, terminates nothing busy, and scales the pool
+// to zero once the work is done.
+func TestStoryRestartConverges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startCloudPlane(t, spotPool())
+		var jobs []berth.Job
+		for range 4 {
+			jobs = append(jobs, c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "30m"}}))
+		}
+		time.Sleep(5 * time.Minute)
+		hosts, launches := len(c.live(t, "spot")), c.launches()
+		if hosts == 0 {
+			t.Fatal("no host at +5m")
+		}
+		c.stopLoops()
+		<-c.loopsDone
+		c.startLoops()
+		time.Sleep(10 * time.Minute)
+		if got := c.launches(); got != launches || len(c.live(t, "spot")) != hosts {
+			t.Errorf("after the restart: %d launches and %d hosts, want %d and %d as before", got, len(c.live(t, "spot")), launches, hosts)
+		}
+		waitFor(t, time.Hour, "every job succeeds", func() bool {
+			for _, j := range jobs {
+				if c.job(t, j.ID).State != berth.Succeeded {
+					return false
+				}
+			}
+			return true
+		})
+		waitFor(t, 15*time.Minute, "the pool scales to zero", func() bool { return len(c.live(t, "spot")) == 0 })
+		if bad := busyTerminations(t, c.store, jobs); len(bad) > 0 {
+			t.Errorf("hosts terminated under work: %v", bad)
+		}
+	})
+}
+
+// TestStoryHostForLargeJob: a job larger than any host gets a host of its
+// own, of the type that fits it; small jobs never run there, and the host
+// is terminated once the job is done.
+func TestStoryHostForLargeJob(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		spec := spotPool()
+		spec.InstanceTypes = append(spec.InstanceTypes, berth.InstanceType{Name: "r5.2xlarge", CPU: 8, MemoryMB: 65536, Price: 0.504, SpotPrice: 0.15})
+		c := startCloudPlane(t, spec)
+		small := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 1024, Env: map[string]string{"FAKE_RUN_FOR": "2h"}})
+		waitFor(t, 5*time.Minute, "the small job runs", func() bool { return c.job(t, small.ID).State == berth.Running })
+		big := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 6, MemoryMB: 40000, Env: map[string]string{"FAKE_RUN_FOR": "20m"}})
+		var own provider.Instance
+		waitFor(t, 2*time.Minute, "a host launched for the big job", func() bool {
+			for _, in := range c.live(t, "spot") {
+				if in.Tags[provider.TagJob] == big.ID {
+					own = in
+					return true
+				}
+			}
+			return false
+		})
+		if own.InstanceType != "r5.2xlarge" {
+			t.Errorf("the big job's host is a %s, want an r5.2xlarge", own.InstanceType)
+		}
+		for range 3 {
+			c.submit(t, berth.JobSpec{Image: "busybox", CPU: 0.5, MemoryMB: 512, Env: map[string]string{"FAKE_RUN_FOR": "30m"}})
+		}
+		waitFor(t, 30*time.Minute, "the big job succeeds", func() bool { return c.job(t, big.ID).State == berth.Succeeded })
+		j := c.job(t, big.ID)
+		nodes, err := c.store.NodeInfos(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ownNode string
+		for _, n := range nodes {
+			if n.Facts.InstanceID == own.ID {
+				ownNode = n.ID
+			}
+		}
+		if len(j.Attempts) != 1 || j.Attempts[0].Node != ownNode {
+			t.Errorf("the big job ran on %+v, want its own host's node %s", j.Attempts, ownNode)
+		}
+		if as, err := c.store.Assignments(context.Background(), ownNode); err == nil && len(as) > 0 {
+			t.Errorf("other work on the big job's host: %+v", as)
+		}
+		waitFor(t, time.Minute, "its host is terminated", func() bool {
+			in, _ := c.cloud.Instance(own.ID)
+			return in.State == provider.InstanceTerminated
+		})
+		if c.job(t, small.ID).State != berth.Running {
+			t.Errorf("the small job was disturbed: %s", c.job(t, small.ID).State)
+		}
+	})
+}
+
+// TestStoryWindowAndOverflow: a pool that exists from 02:00 to 04:00 keeps
+// its work waiting until it opens, runs it, and is gone after it closes;
+// a job whose start budget is short goes to the serverless overflow at
+// once and costs its vCPU- and GB-seconds.
+func TestStoryWindowAndOverflow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nightly := berth.PoolSpec{Name: "nightly", Provider: berth.ProviderFake, Market: berth.OnDemand, Min: 1, Max: 3,
+			InstanceTypes: []berth.InstanceType{{Name: "c5.xlarge", CPU: 4, MemoryMB: 8192, Price: 0.17}},
+			Window:        &berth.PoolWindow{Opens: "0 2 * * *", Closes: "0 4 * * *"}, Overflow: "fargate"}
+		fargate := berth.PoolSpec{Name: "fargate", Provider: berth.ProviderFakeServerless,
+			Serverless: &berth.Serverless{VCPUSecond: 0.04048 / 3600, GBSecond: 0.004445 / 3600, StartLatency: berth.Duration(time.Minute)}}
+		c := startCloudPlane(t, nightly, fargate)
+		if time.Now().Hour() != 0 {
+			t.Fatalf("the bubble starts at %s, want midnight", time.Now())
+		}
+		var batch []berth.Job
+		for range 3 {
+			batch = append(batch, c.submit(t, berth.JobSpec{Image: "busybox", CPU: 2, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "20m"}}))
+		}
+		urgent := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "10m"},
+			Labels: map[string]string{"berth.start-budget": "5m"}})
+		time.Sleep(90 * time.Minute)
+		if n := len(c.live(t, "nightly")); n != 0 {
+			t.Errorf("at 01:30 the closed pool has %d hosts", n)
+		}
+		for _, j := range batch {
+			if s := c.job(t, j.ID).State; s != berth.Queued {
+				t.Errorf("at 01:30 job %s is %s, want queued until the window opens", j.ID, s)
+			}
+		}
+		u := c.job(t, urgent.ID)
+		if u.State != berth.Succeeded || u.Attempts[0].Node != fakehost.ServerlessNode("fargate") {
+			t.Errorf("the urgent job: %s on %+v, want succeeded on the overflow", u.State, u.Attempts)
+		}
+		costs, err := c.store.AttemptCosts(context.Background(), []string{urgent.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := costs[urgent.ID][0]; a.Pool != "fargate" || a.Share != 1 || a.USD(time.Now()) <= 0 {
+			t.Errorf("the urgent job held %+v, want a fargate container", a)
+		}
+		waitFor(t, 2*time.Hour, "the batch succeeds", func() bool {
+			for _, j := range batch {
+				if c.job(t, j.ID).State != berth.Succeeded {
+					return false
+				}
+			}
+			return true
+		})
+		if h := time.Now().Hour(); h < 2 || h >= 4 {
+			t.Errorf("the batch finished at %s, want inside the window", time.Now().Format(time.TimeOnly))
+		}
+		if n := len(c.live(t, "nightly")); n < 1 {
+			t.Errorf("inside the window the pool has %d hosts, want its minimum of 1", n)
+		}
+		waitFor(t, 3*time.Hour, "the pool is gone after 04:00", func() bool { return len(c.live(t, "nightly")) == 0 })
+		if h := time.Now().Hour(); h < 4 {
+			t.Errorf("the pool scaled to zero at %s, before its window closed", time.Now().Format(time.TimeOnly))
+		}
+	})
 }
