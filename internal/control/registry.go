@@ -312,6 +312,10 @@ func (r *Registry) lose(ctx context.Context, id string, since time.Time) error {
 func (r *Registry) Retire(ctx context.Context, id, reason string) error {
 	closed, err := r.store.RetireNode(ctx, id, reason, time.Now())
 	r.forget(id)
+	r.mu.Lock()
+	delete(r.seen, id)
+	delete(r.unflushed, id)
+	r.mu.Unlock()
 	if errors.Is(err, berth.ErrStale) {
 		return nil
 	}
