@@ -180,7 +180,7 @@ func (f *Fleet) Round(ctx context.Context, now time.Time) error {
 			errs = append(errs, fmt.Errorf("%s in pool %s: %w", a.Kind, a.Pool, err))
 		}
 	}
-	errs = append(errs, f.launchHosts(ctx, lists, now)...)
+	errs = append(errs, f.launchHosts(ctx, now)...)
 	return errors.Join(errs...)
 }
 
@@ -293,7 +293,7 @@ func (f *Fleet) snapshot(ctx context.Context, now time.Time, lists map[string][]
 			if in.State == provider.InstanceTerminated {
 				continue
 			}
-			h, err := f.host(ctx, p, in, uses)
+			h, err := f.host(ctx, now, p, in, uses)
 			if err != nil {
 				return snap, err
 			}
@@ -314,7 +314,7 @@ func (f *Fleet) avoided(pool, typ string, now time.Time) bool {
 }
 
 // host is instance in of pool p as the autoscaler sees it.
-func (f *Fleet) host(ctx context.Context, p FleetPool, in provider.Instance, uses map[string]store.NodeUse) (autoscale.Host, error) {
+func (f *Fleet) host(ctx context.Context, now time.Time, p FleetPool, in provider.Instance, uses map[string]store.NodeUse) (autoscale.Host, error) {
 	h := autoscale.Host{ID: in.ID, InstanceType: in.InstanceType, CPU: in.CPU, MemoryMB: in.MemoryMB,
 		LaunchedAt: in.LaunchedAt, State: autoscale.Launching, ForJob: in.Tags[provider.TagJob]}
 	n, ok := f.node(in.ID)
@@ -327,9 +327,12 @@ func (f *Fleet) host(ctx context.Context, p FleetPool, in provider.Instance, use
 		case berth.NodeDraining:
 			h.State, h.DrainReason = autoscale.Draining, f.drainReason(p, n)
 		case berth.NodeLost:
-			// Its agent is silent and its attempts were closed: the host
-			// is of no use.
-			h.State, h.DrainReason = autoscale.Draining, "node lost"
+			// Its agent is silent and its attempts were closed. It may
+			// come back (a partition); silent for the scale-in delay, the
+			// host is of no use.
+			if now.Sub(n.LastSeen) >= time.Duration(p.Spec.ScaleInDelay) {
+				h.State, h.DrainReason = autoscale.Draining, "node lost"
+			}
 		}
 	}
 	if h.ForJob != "" {
@@ -471,7 +474,7 @@ func (f *Fleet) terminate(ctx context.Context, p *FleetPool, id, why string) err
 
 // launchHosts launches the hosts placement asked for jobs larger than any
 // host, unless one is on its way already.
-func (f *Fleet) launchHosts(ctx context.Context, lists map[string][]provider.Instance, now time.Time) []error {
+func (f *Fleet) launchHosts(ctx context.Context, now time.Time) []error {
 	f.mu.Lock()
 	reqs := f.hosts
 	f.hosts = nil
