@@ -25,7 +25,9 @@ func TestJobSpecValidate(t *testing.T) {
 		{"negative timeout", func(s *JobSpec) { s.Timeout = Duration(-time.Second) }, "timeout"},
 		{"retries too many", func(s *JobSpec) { s.Retries.Attempts = 1000 }, "retries.attempts"},
 		{"retry on exit 0", func(s *JobSpec) { s.Retries.OnExitCodes = []int{0} }, "retries.on_exit_codes"},
-		{"max below backoff", func(s *JobSpec) { s.Retries = RetryPolicy{Attempts: 1, Backoff: Duration(time.Minute), MaxBackoff: Duration(time.Second)} }, "retries.max_backoff"},
+		{"max below backoff", func(s *JobSpec) {
+			s.Retries = RetryPolicy{Attempts: 1, Backoff: Duration(time.Minute), MaxBackoff: Duration(time.Second)}
+		}, "retries.max_backoff"},
 		{"reserved env", func(s *JobSpec) { s.Env = map[string]string{"BERTH_CALLBACK_TOKEN": "x"} }, "env.BERTH_CALLBACK_TOKEN"},
 		{"bad env name", func(s *JobSpec) { s.Env = map[string]string{"A=B": "x"} }, "env"},
 		{"bad label", func(s *JobSpec) { s.Labels = map[string]string{"": "x"} }, "labels"},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,10 +116,11 @@ func TestCalls(t *testing.T) {
 		},
 		want: []any{job, false},
 	}, {
-		name: "job",
-		x:    exchange{method: "GET", path: "/v1/jobs/job_1", auth: auth, status: 200, resp: jobJSON},
+		name: "job with its cost",
+		x: exchange{method: "GET", path: "/v1/jobs/job_1", auth: auth, status: 200,
+			resp: strings.Replace(jobJSON, `"version":4}`, `"version":4,"cost_usd":0.25}`, 1)},
 		call: func(ctx context.Context, c *client.Client) (any, error) { return c.Job(ctx, "job_1") },
-		want: job,
+		want: client.Job{Job: job, CostUSD: 0.25},
 	}, {
 		name: "list jobs with every filter",
 		x: exchange{method: "GET", path: "/v1/jobs", auth: auth, status: 200,

@@ -24,10 +24,18 @@ func (c *Client) SubmitJob(ctx context.Context, spec berth.JobSpec) (job berth.J
 	return job, status == http.StatusCreated, nil
 }
 
-// Job returns the job with its attempts. An unknown id gives a *Error with
-// code not_found.
-func (c *Client) Job(ctx context.Context, id string) (berth.Job, error) {
-	var job berth.Job
+// Job is a job as the API shows it: with what it cost so far.
+type Job struct {
+	berth.Job
+	// CostUSD sums what its attempts held (a share of a node at the node's
+	// price, or a serverless container), running ones up to now.
+	CostUSD float64 `json:"cost_usd"`
+}
+
+// Job returns the job with its attempts and cost. An unknown id gives a
+// *Error with code not_found.
+func (c *Client) Job(ctx context.Context, id string) (Job, error) {
+	var job Job
 	_, err := c.call(ctx, request{method: http.MethodGet, path: "/v1/jobs/" + url.PathEscape(id)}, &job)
 	return job, err
 }

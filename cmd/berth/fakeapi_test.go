@@ -51,7 +51,8 @@ type fakeAPI struct {
 	schedules []berth.Schedule
 	nodes     []client.Node
 	pools     []client.Pool
-	calls     []string // "METHOD /path?query"
+	cost      map[string][]client.CostLine // by the by= of GET /v1/cost
+	calls     []string                     // "METHOD /path?query"
 	next      ending
 	pageSize  int
 	onCall    func(call string)
@@ -89,6 +90,16 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	})
 	mux.HandleFunc("POST /v1/nodes/{id}/drain", f.drain)
 	mux.HandleFunc("POST /v1/nodes/{id}/undrain", f.drain)
+	mux.HandleFunc("GET /v1/cost", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		by := r.URL.Query().Get("by")
+		rep := client.CostReport{By: by, Lines: f.cost[by]}
+		for _, l := range rep.Lines {
+			rep.TotalUSD += l.CostUSD
+		}
+		reply(w, 200, rep)
+	})
 	mux.HandleFunc("GET /v1/pools", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -274,7 +285,8 @@ func (f *fakeAPI) job(w http.ResponseWriter, r *http.Request) {
 		apiError(w, 404, "not_found", "", "job "+r.PathValue("id")+" not found")
 		return
 	}
-	reply(w, 200, j)
+	// Each attempt costs a fixed amount here.
+	reply(w, 200, client.Job{Job: *j, CostUSD: 0.0125 * float64(len(j.Attempts))})
 }
 
 func (f *fakeAPI) cancel(w http.ResponseWriter, r *http.Request) {

@@ -50,7 +50,8 @@ func commands() []command {
 		{"schedules", "list, create and delete cron schedules", runSchedules},
 		{"nodes", "list nodes", runNodes},
 		{"node", "show, drain or undrain a node", runNode},
-		{"pools", "list pools and their join tokens", runPools},
+		{"pools", "list pools, their instances, autoscaling signal and join tokens", runPools},
+		{"cost", "what the jobs cost, by pool, market, label or day", runCost},
 		{"sim", "simulate scheduling policies over traces (sim deadline)", runSim},
 	}
 }

@@ -236,10 +236,44 @@ func runPools(ctx context.Context, env *cliEnv, args []string) error {
 			Pools []client.Pool `json:"pools"`
 		}{pools})
 	}
-	t := newTable("POOL", "NODES", "READY", "CPU", "MEM", "USED", "JOIN TOKEN")
+	t := newTable("POOL", "PROVIDER", "MARKET", "NODES", "READY", "INSTANCES", "AUTOSCALE", "CPU", "MEM", "USED", "JOIN TOKEN")
 	for _, p := range pools {
-		t.add(p.Name, fmt.Sprint(p.Nodes), fmt.Sprint(p.Ready), cpu(p.CPU), mem(p.MemoryMB),
-			fmt.Sprintf("%s, %s", cpu(p.UsedCPU), mem(p.UsedMemoryMB)), p.JoinToken)
+		market := "-"
+		if p.Spec != nil && !p.Spec.IsServerless() && p.Provider != berth.ProviderLocal {
+			market = string(p.Spec.Market)
+		}
+		t.add(p.Name, orDash(p.Provider), market, fmt.Sprint(p.Nodes), fmt.Sprint(p.Ready), instances(p), autoscaleSignal(p.Autoscale),
+			cpu(p.CPU), mem(p.MemoryMB), fmt.Sprintf("%s, %s", cpu(p.UsedCPU), mem(p.UsedMemoryMB)), p.JoinToken)
 	}
 	return t.write(env.stdout, 0) // the token is never cut
+}
+
+// instances counts a pool's live instances: "3 (1 booting)"; "-" for a
+// pool without a provider.
+func instances(p client.Pool) string {
+	if p.Spec == nil || p.Spec.IsServerless() || p.Provider == berth.ProviderLocal {
+		return "-"
+	}
+	live, booting := 0, 0
+	for _, in := range p.Instances {
+		switch in.State {
+		case "pending":
+			booting++
+			live++
+		case "running":
+			live++
+		}
+	}
+	if booting > 0 {
+		return fmt.Sprintf("%d (%d booting)", live, booting)
+	}
+	return fmt.Sprint(live)
+}
+
+// autoscaleSignal is a pool's autoscaling signal: "room 2, 0 waiting".
+func autoscaleSignal(a *client.Autoscale) string {
+	if a == nil {
+		return "-"
+	}
+	return fmt.Sprintf("room %g, %d waiting", a.SchedulableLargest, a.Waiting)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -86,9 +87,15 @@ func TestNodeDrain(t *testing.T) {
 
 func TestPools(t *testing.T) {
 	f := newFakeAPI(t)
+	spot := berth.PoolSpec{Name: "spot", Provider: "fake", Market: berth.Spot, Max: 4,
+		InstanceTypes: []berth.InstanceType{{Name: "m5.large", CPU: 2, MemoryMB: 8192, Price: 0.096}}}
+	overflow := berth.PoolSpec{Name: "overflow", Provider: "fake-serverless", Serverless: &berth.Serverless{VCPUSecond: 1e-5}}
 	f.pools = []client.Pool{
+		{Name: "spot", Provider: "fake", Spec: &spot, Nodes: 2, Ready: 1, CPU: 4, MemoryMB: 16384, UsedCPU: 0.5, UsedMemoryMB: 256,
+			Instances: []client.Instance{{ID: "i-1", State: "running"}, {ID: "i-2", State: "running"}, {ID: "i-3", State: "pending"}, {ID: "i-0", State: "terminated"}},
+			Autoscale: &client.Autoscale{SchedulableLargest: 0, Waiting: 3}, JoinToken: "bjt_spot"},
+		{Name: "overflow", Provider: "fake-serverless", Spec: &overflow, Nodes: 1, Ready: 1, CPU: 1024, MemoryMB: 16 << 20, JoinToken: "bjt_overflow"},
 		{Name: "default", JoinToken: "bjt_default"},
-		{Name: "spot", Nodes: 2, Ready: 1, CPU: 8, MemoryMB: 15360, UsedCPU: 0.5, UsedMemoryMB: 256, JoinToken: "bjt_spot"},
 	}
 	in := f.against()
 	in.width = 40 // the token is never cut
@@ -110,5 +117,25 @@ func TestNodeShow(t *testing.T) {
 	r = f.cli(t, "node", "node_1").mustSucceed(t)
 	if !strings.Contains(r.stdout, "node_1") || !strings.Contains(r.stdout, "ready") {
 		t.Errorf("berth node node_1 = %q", r.stdout)
+	}
+}
+
+func TestCost(t *testing.T) {
+	f := newFakeAPI(t)
+	f.cost = map[string][]client.CostLine{
+		"pool":       {{Key: "local", CostUSD: 0}, {Key: "overflow", CostUSD: 0.004}, {Key: "spot", CostUSD: 1.25}},
+		"label:team": {{Key: "", CostUSD: 0.25}, {Key: "ml", CostUSD: 1.004}},
+	}
+	golden(t, "cost.golden", f.cli(t, "cost").mustSucceed(t).stdout)
+	golden(t, "cost-label.golden", f.cli(t, "cost", "--by", "label:team").mustSucceed(t).stdout)
+	r := f.cli(t, "cost", "--by", "market", "--since", "24h", "-o", "json").mustSucceed(t)
+	if !strings.Contains(r.stdout, `"by": "market"`) {
+		t.Errorf("berth cost --by market -o json = %s, want the report by market", r.stdout)
+	}
+	if calls := f.callLog(); !slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "GET /v1/cost?by=market&since=") }) {
+		t.Errorf("calls %v, want GET /v1/cost?by=market&since=...", calls)
+	}
+	if r := f.cli(t, "cost", "--by", "colour"); r.code != 2 || !strings.Contains(r.stderr, `--by "colour"`) {
+		t.Errorf("berth cost --by colour: exit %d, stderr %q; want a usage error naming --by", r.code, r.stderr)
 	}
 }

@@ -93,7 +93,9 @@ func follow(ctx context.Context, c *client.Client, id string, w io.Writer) (bert
 		}
 		var job berth.Job
 		if err == nil {
-			job, err = c.Job(ctx, id)
+			var cj client.Job
+			cj, err = c.Job(ctx, id)
+			job = cj.Job
 		}
 		if err == nil && job.State.Terminal() {
 			return job, nil

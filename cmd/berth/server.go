@@ -18,7 +18,9 @@ import (
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/agent"
 	"github.com/berth-run/berth/internal/auth"
+	"github.com/berth-run/berth/internal/config"
 	"github.com/berth-run/berth/internal/control"
+	"github.com/berth-run/berth/internal/fakehost"
 	"github.com/berth-run/berth/internal/httpapi"
 	"github.com/berth-run/berth/internal/logstore"
 	"github.com/berth-run/berth/internal/metrics"
@@ -45,6 +47,7 @@ type serverConfig struct {
 	tlsKey       string
 	allowHTTP    bool
 	logLevel     string
+	configFile   string
 }
 
 func runServer(ctx context.Context, env *cliEnv, args []string) error {
@@ -67,6 +70,7 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "`file` of the TLS certificate's key (PEM)")
 	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "serve plain HTTP on an address other hosts reach")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.configFile, "config", "", "`file` of the pools (berth.yaml, YAML or JSON; see docs/pools.md); default: the local engine alone")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -78,12 +82,22 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("--log-level: %v", err)
 	}
 	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
-	return serve(ctx, cfg, log, env)
+	pools := config.Default()
+	if cfg.configFile != "" {
+		if pools, err = config.Load(cfg.configFile); err != nil {
+			return err
+		}
+	}
+	fleet, err := buildFleet(pools, time.Now())
+	if err != nil {
+		return fmt.Errorf("config %s: %w", cfg.configFile, err)
+	}
+	return serve(ctx, cfg, fleet, log, env)
 }
 
 // serve wires the store, the loops, the API and the local agent, and runs
 // them until ctx ends.
-func serve(ctx context.Context, cfg serverConfig, log *slog.Logger, env *cliEnv) error {
+func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog.Logger, env *cliEnv) error {
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -121,7 +135,9 @@ func serve(ctx context.Context, cfg serverConfig, log *slog.Logger, env *cliEnv)
 	schedules := control.NewSchedules(st, notifier, kick, log)
 	registry := control.NewRegistry(st, notifier, kick, log)
 	reaper := control.NewReaper(control.LeaseConfig{TTL: cfg.leaseTTL}, registry, log)
-	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: registry, Changed: func(node string) {
+	fleet := control.NewFleet(control.FleetConfig{}, fleetCfg.pools, st, registry, log.With("component", "autoscale"))
+	dispatcher.UseFleet(fleet)
+	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: registry, Fleet: fleet, Changed: func(node string) {
 		kick()
 		schedules.Kick()
 		if node != "" {
@@ -149,7 +165,11 @@ func serve(ctx context.Context, cfg serverConfig, log *slog.Logger, env *cliEnv)
 	local := control.NewLocal(st, notifier, registry, kick, keys, cb.url)
 	api.SetAgents(local)
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", metrics.New(st, log).Handler()) // Prometheus, without auth, like /healthz
+	prom := metrics.New(st, log)
+	if err := prom.Register(fleet.Collector()); err != nil {
+		return err
+	}
+	mux.Handle("GET /metrics", prom.Handler()) // Prometheus, without auth, like /healthz
 	mux.Handle("/", api)
 	servers := []*http.Server{{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg}}
 	goRun("api", serveOn(servers[0], ln))
@@ -157,11 +177,20 @@ func serve(ctx context.Context, cfg serverConfig, log *slog.Logger, env *cliEnv)
 	goRun("schedules", schedules.Run)
 	goRun("callbacks", callbacks.Run)
 	goRun("reaper", reaper.Run)
+	goRun("autoscale", fleet.Run)
+	if len(fleetCfg.machines) > 0 {
+		hosts := fakehost.New(fakehost.Config{Seed: uint64(time.Now().UnixNano())}, fleetCfg.machines, local, registry, logs,
+			log.With("component", "fake machines"))
+		goRun("fake machines", hosts.Run)
+	}
 	if cb.srv != nil {
 		servers = append(servers, cb.srv)
 		goRun("callback listener", serveOn(cb.srv, cb.ln))
 	}
-	if cfg.localAgent {
+	if cfg.localAgent && fleetCfg.local == "" {
+		log.Info("no local pool in the configuration: the local engine runs no jobs")
+	}
+	if cfg.localAgent && fleetCfg.local != "" {
 		dc, err := docker.Dial(cfg.dockerHost)
 		if err != nil {
 			return err
@@ -172,7 +201,7 @@ func serve(ctx context.Context, cfg serverConfig, log *slog.Logger, env *cliEnv)
 			return err
 		}
 		host, _ := os.Hostname()
-		if err := registry.Ensure(ctx, nodeID, "local", host); err != nil {
+		if err := registry.Ensure(ctx, nodeID, fleetCfg.local, host); err != nil {
 			return err
 		}
 		ag := agent.New(agent.Config{NodeID: nodeID, Name: host, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, StopGrace: cfg.stopGrace},

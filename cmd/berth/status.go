@@ -12,6 +12,7 @@ import (
 	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/client"
 )
 
 // runStatus runs `berth status ID`: the job in detail, with its attempts.
@@ -39,9 +40,21 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) error {
 	return writeJob(env.stdout, job, env.clock(), env.width)
 }
 
+// usd formats a cost in US dollars: "$0.0123".
+func usd(v float64) string {
+	switch {
+	case v == 0:
+		return "$0"
+	case v < 0.01:
+		return fmt.Sprintf("$%.6f", v)
+	}
+	return fmt.Sprintf("$%.4f", v)
+}
+
 // writeJob prints the job as "Key: value" lines, then its attempts as a
 // table.
-func writeJob(w io.Writer, j berth.Job, now time.Time, width int) error {
+func writeJob(w io.Writer, cj client.Job, now time.Time, width int) error {
+	j := cj.Job
 	var d details
 	d.add("ID", j.ID)
 	d.add("Name", j.Name)
@@ -81,6 +94,9 @@ func writeJob(w io.Writer, j berth.Job, now time.Time, width int) error {
 	}
 	d.addTime("Created", &j.CreatedAt, now)
 	d.addTime("Finished", j.FinishedAt, now)
+	if len(j.Attempts) > 0 {
+		d.add("Cost", usd(cj.CostUSD))
+	}
 	if err := d.write(w); err != nil {
 		return err
 	}

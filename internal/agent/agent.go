@@ -71,7 +71,10 @@ type Config struct {
 	PollWait time.Duration // default 30s
 	// IMDS, when set, is watched for Spot interruption notices and
 	// rebalance recommendations every NoticeInterval.
-	IMDS           *IMDS
+	IMDS *IMDS
+	// Notices, when set, is watched in place of IMDS: another source of
+	// the host's notices, such as the fake cloud's.
+	Notices        NoticeSource
 	NoticeInterval time.Duration // default 2s
 	// FenceAfter, when positive, is how long the node may go without a
 	// heartbeat the server took before it kills its own containers, their
@@ -79,6 +82,12 @@ type Config struct {
 	// partitioned node has stopped its work before the server runs that
 	// work elsewhere. Zero or negative: never (the in-process agent).
 	FenceAfter time.Duration
+}
+
+// NoticeSource reads the notices the host's cloud has given about it (an
+// *IMDS on EC2).
+type NoticeSource interface {
+	Notices(ctx context.Context) ([]nodeapi.Notice, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -115,9 +124,9 @@ type Agent struct {
 	done       recent                // attempts this agent finished: a late poll answer must not start them again
 	listed     map[string]bool       // the attempts the server listed last
 	healthy    bool
-	engine     provider.Capacity // what the engine last reported
-	lastBeat   time.Time         // when the server last took a heartbeat
-	fenced     bool              // the executions were killed for want of heartbeats
+	engine     provider.Capacity  // what the engine last reported
+	lastBeat   time.Time          // when the server last took a heartbeat
+	fenced     bool               // the executions were killed for want of heartbeats
 	state      berth.NodeState    // as the server last said
 	cancelPoll context.CancelFunc // ends the long-poll in flight
 	wg         sync.WaitGroup
@@ -135,8 +144,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.wg.Wait()
 	a.checkHealth(ctx)
 	go a.healthLoop(ctx)
-	if a.cfg.IMDS != nil {
-		go a.watchNotices(ctx)
+	switch {
+	case a.cfg.Notices != nil:
+		go a.watchNotices(ctx, a.cfg.Notices)
+	case a.cfg.IMDS != nil:
+		go a.watchNotices(ctx, a.cfg.IMDS)
 	}
 	first := true
 	var version uint64

@@ -171,13 +171,13 @@ func (m *IMDS) Notices(ctx context.Context) ([]nodeapi.Notice, error) {
 	return out, nil
 }
 
-// watchNotices polls the metadata service and reports each notice to the
+// watchNotices polls the metadata service (or src) and reports each notice to the
 // server once it is taken; a report that fails is made again at the next
 // poll.
-func (a *Agent) watchNotices(ctx context.Context) {
+func (a *Agent) watchNotices(ctx context.Context, src NoticeSource) {
 	reported := map[nodeapi.NoticeKind]bool{}
 	for {
-		ns, err := a.cfg.IMDS.Notices(ctx)
+		ns, err := src.Notices(ctx)
 		if err != nil && ctx.Err() == nil {
 			a.log.Warn("read instance metadata", "err", err)
 		}

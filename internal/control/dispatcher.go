@@ -3,9 +3,11 @@ package control
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/cost"
 	"github.com/berth-run/berth/internal/scheduler"
 	"github.com/berth-run/berth/internal/store"
 )
@@ -27,6 +29,7 @@ type Dispatcher struct {
 	notifier *Notifier
 	log      *slog.Logger
 	wake     chan struct{}
+	fleet    *Fleet // nil: the nodes alone, no pools
 }
 
 // NewDispatcher returns a dispatch loop over s that wakes agents through n.
@@ -39,6 +42,12 @@ func NewDispatcher(cfg DispatchConfig, s *store.Store, n *Notifier, log *slog.Lo
 	}
 	return &Dispatcher{cfg: cfg, store: s, notifier: n, log: log, wake: make(chan struct{}, 1)}
 }
+
+// UseFleet makes placement weigh the fleet's pools: their windows, the
+// hosts on their way, host requests for jobs larger than any host and
+// overflow to serverless pools; the work left waiting goes to the fleet's
+// autoscaler. Call it before Run.
+func (d *Dispatcher) UseFleet(f *Fleet) { d.fleet = f }
 
 // Kick asks for a round as soon as possible. It never blocks; kicks during
 // a round coalesce into one more round.
@@ -88,6 +97,8 @@ func (d *Dispatcher) Round(ctx context.Context, now time.Time) (time.Time, error
 		if err := d.place(ctx, queued, now); err != nil {
 			return time.Time{}, err
 		}
+	} else if d.fleet != nil {
+		d.fleet.demand(scheduler.Plan{}, nil)
 	}
 	next, ok, err := d.store.NextDue(ctx)
 	if err != nil || !ok {
@@ -101,29 +112,70 @@ func (d *Dispatcher) place(ctx context.Context, queued []berth.Job, now time.Tim
 	if err != nil {
 		return err
 	}
-	plan := scheduler.Place(scheduler.Snapshot{Nodes: nodes, Queued: queued})
-	if len(plan.Placements) > 0 {
-		ps := make([]store.Placement, len(plan.Placements))
-		for i, p := range plan.Placements {
-			ps[i] = store.Placement{JobID: p.JobID, JobVersion: p.JobVersion, NodeID: p.NodeID, AttemptID: berth.NewID("att", now)}
+	snap := scheduler.Snapshot{Nodes: nodes, Queued: queued, Now: now}
+	if d.fleet != nil {
+		if snap.Pools, snap.Dedicated, err = d.fleet.placement(ctx, now, nodes); err != nil {
+			return err
 		}
+		// A serverless pool's node takes only the jobs sent to it.
+		snap.Nodes = slices.DeleteFunc(nodes, func(n berth.Node) bool { return d.fleet.serverless(n.Pool) })
+	}
+	plan := scheduler.Place(snap)
+	ps := make([]store.Placement, 0, len(plan.Placements)+len(plan.Overflow))
+	for _, p := range plan.Placements {
+		ps = append(ps, store.Placement{JobID: p.JobID, JobVersion: p.JobVersion, NodeID: p.NodeID, AttemptID: berth.NewID("att", now)})
+	}
+	onNodes := len(ps)
+	if len(plan.Overflow) > 0 {
+		ps = append(ps, d.overflow(plan.Overflow, queued, now)...)
+	}
+	if len(ps) > 0 {
 		done, err := d.store.Place(ctx, ps, now)
 		if err != nil {
 			return err
 		}
 		woken := map[string]bool{}
+		placed := 0
 		for _, p := range done {
 			if !woken[p.NodeID] {
 				d.notifier.Notify(p.NodeID)
 				woken[p.NodeID] = true
 			}
+			if p.Held == nil {
+				placed++
+			}
 		}
-		if len(done) < len(ps) {
+		if placed < onNodes {
 			d.Kick() // some placements were stale: decide again from fresh state
 		}
+	}
+	if d.fleet != nil {
+		d.fleet.demand(plan, queued)
 	}
 	if len(plan.Reasons) > 0 {
 		return d.store.SetReasons(ctx, plan.Reasons, now)
 	}
 	return nil
+}
+
+// overflow places the jobs sent to serverless pools on those pools' nodes,
+// each holding a container at the pool's price.
+func (d *Dispatcher) overflow(os []scheduler.Overflow, queued []berth.Job, now time.Time) []store.Placement {
+	byID := make(map[string]*berth.Job, len(os))
+	for i := range queued {
+		byID[queued[i].ID] = &queued[i]
+	}
+	var ps []store.Placement
+	for _, o := range os {
+		node, spec := d.fleet.serverlessNode(o.Pool)
+		j := byID[o.JobID]
+		if node == "" || j == nil {
+			continue
+		}
+		held := store.Held{Pool: spec.Name, Market: berth.OnDemand, Share: 1,
+			Price: cost.Serverless(*spec.Serverless, j.CPU, j.MemoryMB, time.Hour)}
+		ps = append(ps, store.Placement{JobID: o.JobID, JobVersion: o.JobVersion, NodeID: node,
+			AttemptID: berth.NewID("att", now), Held: &held})
+	}
+	return ps
 }

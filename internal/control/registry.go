@@ -307,6 +307,27 @@ func (r *Registry) lose(ctx context.Context, id string, since time.Time) error {
 	return nil
 }
 
+// Retire marks the node gone: its host was terminated. Attempts still
+// active there are closed as lost and their jobs re-queued.
+func (r *Registry) Retire(ctx context.Context, id, reason string) error {
+	closed, err := r.store.RetireNode(ctx, id, reason, time.Now())
+	r.forget(id)
+	r.mu.Lock()
+	delete(r.seen, id)
+	delete(r.unflushed, id)
+	r.mu.Unlock()
+	if errors.Is(err, berth.ErrStale) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	r.log.Info("node gone", "node", id, "reason", reason, "attempts", len(closed))
+	r.notifier.Notify(id)
+	r.kick()
+	return nil
+}
+
 // nodeLabel is how reasons name a node: its name, else its id.
 func nodeLabel(n store.NodeInfo) string {
 	if n.Name != "" {

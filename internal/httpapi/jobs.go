@@ -35,13 +35,13 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.d.Changed("")
 	}
 	w.Header().Set("Location", "/v1/jobs/"+job.ID)
-	writeJSON(w, status, job)
+	s.writeJob(w, r, status, job)
 }
 
 // jobPage is the answer of GET /v1/jobs.
 type jobPage struct {
-	Jobs       []berth.Job `json:"jobs"`
-	NextCursor string      `json:"next_cursor"`
+	Jobs       []jobView `json:"jobs"`
+	NextCursor string    `json:"next_cursor"`
 }
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
@@ -55,10 +55,12 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if jobs == nil {
-		jobs = []berth.Job{}
+	views, err := s.viewJobs(r.Context(), jobs)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, jobPage{Jobs: jobs, NextCursor: next})
+	writeJSON(w, http.StatusOK, jobPage{Jobs: views, NextCursor: next})
 }
 
 // jobFilter reads the query of GET /v1/jobs, refusing what it does not know.
@@ -104,7 +106,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("job %s: %w", r.PathValue("id"), err))
 		return
 	}
-	writeJSON(w, http.StatusOK, job)
+	s.writeJob(w, r, http.StatusOK, job)
 }
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
@@ -119,7 +121,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		node = a.Node
 	}
 	s.d.Changed(node)
-	writeJSON(w, http.StatusOK, job)
+	s.writeJob(w, r, http.StatusOK, job)
 }
 
 func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) {
@@ -223,5 +225,5 @@ func (s *Server) jobCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.d.Changed(a.Node)
-	writeJSON(w, http.StatusOK, job)
+	s.writeJob(w, r, http.StatusOK, job)
 }

@@ -8,7 +8,9 @@ import (
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/auth"
+	"github.com/berth-run/berth/internal/control"
 	"github.com/berth-run/berth/internal/nodeapi"
+	"github.com/berth-run/berth/internal/provider"
 	"github.com/berth-run/berth/internal/store"
 )
 
@@ -87,31 +89,76 @@ func (s *Server) undrainNode(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, viewNode(n))
 }
 
-// poolView is a pool as the API shows it: its nodes' totals and the token
-// that admits nodes to it.
+// poolView is a pool as the API shows it: its configuration (for the
+// pools of the configuration file), its nodes' totals, its instances and
+// autoscaling signal (for pools with a provider), and the token that
+// admits nodes to it.
 type poolView struct {
-	Name         string  `json:"name"`
-	Nodes        int     `json:"nodes"`
-	Ready        int     `json:"ready"`
-	CPU          float64 `json:"cpu"`
-	MemoryMB     int64   `json:"memory_mb"`
-	UsedCPU      float64 `json:"used_cpu"`
-	UsedMemoryMB int64   `json:"used_memory_mb"`
-	JoinToken    string  `json:"join_token"`
+	Name         string          `json:"name"`
+	Provider     string          `json:"provider,omitempty"`
+	Spec         *berth.PoolSpec `json:"spec,omitempty"`
+	Nodes        int             `json:"nodes"`
+	Ready        int             `json:"ready"`
+	CPU          float64         `json:"cpu"`
+	MemoryMB     int64           `json:"memory_mb"`
+	UsedCPU      float64         `json:"used_cpu"`
+	UsedMemoryMB int64           `json:"used_memory_mb"`
+	Instances    []instanceView  `json:"instances,omitempty"`
+	Autoscale    *autoscaleView  `json:"autoscale,omitempty"`
+	JoinToken    string          `json:"join_token"`
 }
 
-// pools sums the nodes by pool; the default pool is always there.
-func (s *Server) pools(r *http.Request) (map[string]*poolView, error) {
+// instanceView is one of a pool's instances, as its provider lists it.
+type instanceView struct {
+	ID           string       `json:"id"`
+	InstanceType string       `json:"instance_type"`
+	Market       berth.Market `json:"market"`
+	Zone         string       `json:"zone,omitempty"`
+	State        string       `json:"state"` // pending, running or terminated
+	Node         string       `json:"node,omitempty"`
+	Job          string       `json:"job,omitempty"` // launched for this job alone
+	LaunchedAt   time.Time    `json:"launched_at"`
+	InterruptAt  *time.Time   `json:"interrupt_at,omitempty"`
+	TerminatedAt *time.Time   `json:"terminated_at,omitempty"`
+	Reclaimed    bool         `json:"reclaimed,omitempty"`
+}
+
+// autoscaleView is a pool's autoscaling signal as of the last round.
+type autoscaleView struct {
+	// SchedulableLargest is how many of the largest waiting job shapes
+	// the pool's free capacity, hosts on their way included, could take.
+	SchedulableLargest float64 `json:"schedulable_largest"`
+	ShapeCPU           float64 `json:"shape_cpu"`
+	ShapeMemoryMB      int64   `json:"shape_memory_mb"`
+	Waiting            int     `json:"waiting"`
+	Hosts              int     `json:"hosts"`
+}
+
+// pools sums the nodes by pool, the configured pools first, in order; the
+// default pool is always there.
+func (s *Server) pools(r *http.Request) ([]*poolView, error) {
 	nodes, err := s.d.Store.NodeInfos(r.Context())
 	if err != nil {
 		return nil, err
 	}
-	pools := map[string]*poolView{auth.DefaultPool: {Name: auth.DefaultPool}}
+	var out []*poolView
+	byName := map[string]*poolView{}
+	add := func(p *poolView) {
+		byName[p.Name] = p
+		out = append(out, p)
+	}
+	if s.d.Fleet != nil {
+		for _, st := range s.d.Fleet.Pools() {
+			add(configuredPool(st))
+		}
+	}
+	var others []*poolView
 	for _, n := range nodes {
-		p, ok := pools[n.Pool]
+		p, ok := byName[n.Pool]
 		if !ok {
 			p = &poolView{Name: n.Pool}
-			pools[n.Pool] = p
+			byName[n.Pool] = p
+			others = append(others, p)
 		}
 		p.Nodes++
 		if n.State == berth.NodeLost {
@@ -125,10 +172,39 @@ func (s *Server) pools(r *http.Request) (map[string]*poolView, error) {
 		p.UsedCPU += n.UsedCPU
 		p.UsedMemoryMB += n.UsedMemoryMB
 	}
-	for _, p := range pools {
+	if byName[auth.DefaultPool] == nil {
+		others = append(others, &poolView{Name: auth.DefaultPool})
+	}
+	slices.SortFunc(others, func(a, b *poolView) int { return strings.Compare(a.Name, b.Name) })
+	out = append(out, others...)
+	for _, p := range out {
 		p.JoinToken = s.d.Keys.JoinToken(p.Name)
 	}
-	return pools, nil
+	return out, nil
+}
+
+// configuredPool is the view of a pool of the configuration.
+func configuredPool(st control.PoolStatus) *poolView {
+	spec := st.Spec
+	p := &poolView{Name: spec.Name, Provider: spec.Provider, Spec: &spec}
+	for _, in := range st.Instances {
+		v := instanceView{ID: in.ID, InstanceType: in.InstanceType, Market: in.Market, Zone: in.Zone, State: string(in.State),
+			Node: st.Nodes[in.ID], Job: in.Tags[provider.TagJob], LaunchedAt: in.LaunchedAt, Reclaimed: in.Reclaimed}
+		if in.Interrupted() {
+			t := in.InterruptAt
+			v.InterruptAt = &t
+		}
+		if !in.TerminatedAt.IsZero() {
+			t := in.TerminatedAt
+			v.TerminatedAt = &t
+		}
+		p.Instances = append(p.Instances, v)
+	}
+	if m := st.Metric; m != nil {
+		p.Autoscale = &autoscaleView{SchedulableLargest: m.Schedulable, ShapeCPU: m.ShapeCPU, ShapeMemoryMB: m.ShapeMemoryMB,
+			Waiting: m.Waiting, Hosts: m.Hosts}
+	}
+	return p
 }
 
 func (s *Server) listPools(w http.ResponseWriter, r *http.Request) {
@@ -137,12 +213,7 @@ func (s *Server) listPools(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := make([]poolView, 0, len(pools))
-	for _, p := range pools {
-		out = append(out, *p)
-	}
-	slices.SortFunc(out, func(a, b poolView) int { return strings.Compare(a.Name, b.Name) })
-	writeJSON(w, http.StatusOK, map[string]any{"pools": out})
+	writeJSON(w, http.StatusOK, map[string]any{"pools": pools})
 }
 
 // getPool answers any valid pool name, with or without nodes, so that the
@@ -158,9 +229,11 @@ func (s *Server) getPool(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p, ok := pools[name]
-	if !ok {
-		p = &poolView{Name: name, JoinToken: s.d.Keys.JoinToken(name)}
+	for _, p := range pools {
+		if p.Name == name {
+			writeJSON(w, http.StatusOK, p)
+			return
+		}
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, &poolView{Name: name, JoinToken: s.d.Keys.JoinToken(name)})
 }

@@ -69,6 +69,14 @@ func TestOpenAPISchemas(t *testing.T) {
 		"ScheduleSpec": reflect.TypeFor[berth.ScheduleSpec](),
 		"Schedule":     reflect.TypeFor[berth.Schedule](),
 		"Node":         reflect.TypeFor[berth.Node](),
+		"JobView":      reflect.TypeFor[jobView](),
+		"AttemptView":  reflect.TypeFor[attemptView](),
+		"CostReport":   reflect.TypeFor[costReport](),
+		"Pool":         reflect.TypeFor[poolView](),
+		"PoolSpec":     reflect.TypeFor[berth.PoolSpec](),
+		"InstanceType": reflect.TypeFor[berth.InstanceType](),
+		"Instance":     reflect.TypeFor[instanceView](),
+		"Autoscale":    reflect.TypeFor[autoscaleView](),
 		"Error":        reflect.TypeFor[apiError](),
 	}
 	for name, typ := range types {
@@ -112,7 +120,7 @@ func goFields(t reflect.Type) []string {
 		out = append(out, name)
 	}
 	sort.Strings(out)
-	return out
+	return slices.Compact(out) // a field may shadow one of an embedded type
 }
 
 func readFile(t testing.TB, path string) string {

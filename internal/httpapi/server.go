@@ -41,6 +41,9 @@ type Deps struct {
 	// Nodes admits nodes, takes their heartbeats, drains them and acts on
 	// their notices.
 	Nodes *control.Registry
+	// Fleet is the configured pools and their autoscaler; nil lists only
+	// the pools that have nodes.
+	Fleet *control.Fleet
 	// Agents serves the agents' assignments and reports.
 	Agents *control.Local
 }
@@ -117,6 +120,7 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/nodes/{id}/undrain", admin, s.undrainNode, nil},
 		{"GET", "/v1/pools", admin, s.listPools, nil},
 		{"GET", "/v1/pools/{name}", admin, s.getPool, nil},
+		{"GET", "/v1/cost", admin, s.getCost, nil},
 		{"POST", "/v1/agent/join", public, s.agentJoin, nil},
 		{"PUT", "/v1/agent/node", node, nil, s.agentHeartbeat},
 		{"GET", "/v1/agent/assignments", node, nil, s.agentAssignments},

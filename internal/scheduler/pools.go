@@ -199,17 +199,30 @@ func (p *pools) launchingFor(id string) (Launching, bool) {
 	return Launching{}, false
 }
 
-// launchingFits reports whether a shared instance on its way, in a pool
-// j may use, would fit j.
-func (p *pools) launchingFits(j *berth.Job, ctx jobContext) bool {
+// launchingFit returns the shared instance on its way, in a pool j may
+// use, that would fit j and is ready first, and its pool.
+func (p *pools) launchingFit(j *berth.Job, ctx jobContext) (Launching, string, bool) {
+	var best Launching
+	pool, ok := "", false
 	for _, i := range ctx.eligible {
 		for _, l := range p.list[i].Launching {
-			if l.JobID == "" && fitsShape(j, l.CPU, l.MemoryMB) {
-				return true
+			if l.JobID == "" && fitsShape(j, l.CPU, l.MemoryMB) && (!ok || l.ReadyAt.Before(best.ReadyAt)) {
+				best, pool, ok = l, p.list[i].Spec.Name, true
 			}
 		}
 	}
-	return false
+	return best, pool, ok
+}
+
+// growing returns a pool j may use that can launch a host that fits it
+// ("" if none): the autoscaler's to grow.
+func (p *pools) growing(j *berth.Job, ctx jobContext) string {
+	for _, i := range ctx.eligible {
+		if p.canGrow(i) && p.cheapestType(i, j) >= 0 {
+			return p.list[i].Spec.Name
+		}
+	}
+	return ""
 }
 
 // launchingAny reports whether any shared instance is on its way.

@@ -218,3 +218,29 @@ func TestPinnedToPool(t *testing.T) {
 		t.Errorf("reason = %q, want %q", got, want)
 	}
 }
+
+// TestReasonsWhileCapacityComes: a job waiting for a pool to grow says so,
+// and names the host booting for it once there is one.
+func TestReasonsWhileCapacityComes(t *testing.T) {
+	spot := spotState()
+	spot.Size = 0
+	booting := spotState()
+	booting.Launching = []Launching{{InstanceType: "m5.large", CPU: 2, MemoryMB: 8192, ReadyAt: now.Add(45 * time.Second)}}
+	closed := spotState()
+	closed.Size, closed.Open = 0, false
+	tests := []struct {
+		name string
+		pool PoolState
+		want string
+	}{
+		{"the pool can launch", spot, "waiting for capacity: job needs 1 vCPU/1 GiB; pool spot is to launch a host for it"},
+		{"a host is booting", booting, "waiting for capacity: job needs 1 vCPU/1 GiB; a m5.large is booting in pool spot, ready at 12:00:45"},
+		{"the pool is closed", closed, "waiting for capacity: no node has joined"},
+	}
+	for _, tt := range tests {
+		p := Place(Snapshot{Queued: []berth.Job{waitingJob("a", 1, 1024, 0)}, Now: now, Pools: []PoolState{tt.pool}})
+		if got := p.Reasons["a"]; got != tt.want {
+			t.Errorf("%s: reason %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

@@ -228,8 +228,17 @@ func (rd *round) unplaced(j *berth.Job, cpu, mem int64, pool string) {
 		rd.wait(j, fmt.Sprintf("waiting for capacity: launching a %s for it, ready at %s", l.InstanceType, l.ReadyAt.UTC().Format(time.TimeOnly)))
 		return
 	}
-	if c.anySchedulableFits(cpu, mem, pool) || p.launchingFits(j, ctx) {
-		rd.wait(j, "") // held for earlier jobs, or capacity on its way
+	if c.anySchedulableFits(cpu, mem, pool) {
+		rd.wait(j, "") // held for earlier jobs
+		return
+	}
+	if l, in, ok := p.launchingFit(j, ctx); ok {
+		why := ""
+		if !rd.r.SkipReasons {
+			why = fmt.Sprintf("waiting for capacity: job needs %s; a %s is booting in pool %s, ready at %s",
+				Shape(j.CPU, j.MemoryMB), l.InstanceType, in, l.ReadyAt.UTC().Format(time.TimeOnly))
+		}
+		rd.wait(j, why)
 		return
 	}
 	if c.schedulable(pool) > 0 || p.launchingAny() {
@@ -239,6 +248,10 @@ func (rd *round) unplaced(j *berth.Job, cpu, mem int64, pool string) {
 				Shape(j.CPU, j.MemoryMB), h.Market, h.InstanceType, h.Pool))
 			return
 		}
+	}
+	if in := p.growing(j, ctx); in != "" && !rd.r.SkipReasons {
+		rd.wait(j, fmt.Sprintf("waiting for capacity: job needs %s; pool %s is to launch a host for it", Shape(j.CPU, j.MemoryMB), in))
+		return
 	}
 	rd.wait(j, "")
 }

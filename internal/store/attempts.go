@@ -17,6 +17,9 @@ type Placement struct {
 	JobVersion int64 // the version the decision read
 	NodeID     string
 	AttemptID  string // new, from berth.NewID("att", now)
+	// Held, when set, is what the attempt holds, for its cost; by default
+	// its share of the node at the price the node's agent reported.
+	Held *Held
 }
 
 // Place commits placements, each in the same transaction but each checked on
@@ -67,7 +70,7 @@ func place(ctx context.Context, tx *sql.Tx, p *Placement, now time.Time) (bool, 
 	if berth.State(state) != berth.Queued || version != p.JobVersion {
 		return false, nil
 	}
-	n, err := loadNode(ctx, tx, p.NodeID)
+	n, err := loadNodeInfo(ctx, tx, p.NodeID)
 	if errors.Is(err, berth.ErrNotFound) {
 		return false, nil
 	}
@@ -80,8 +83,13 @@ func place(ctx context.Context, tx *sql.Tx, p *Placement, now time.Time) (bool, 
 	if p.AttemptID == "" {
 		p.AttemptID = berth.NewID("att", now)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (id, job_id, node_id, created_at)
-		VALUES (?, ?, ?, ?)`, p.AttemptID, p.JobID, p.NodeID, ts(now)); err != nil {
+	held := heldOnNode(n, cpu, mem)
+	if p.Held != nil {
+		held = *p.Held
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (id, job_id, node_id, created_at, pool, market, price, share)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.AttemptID, p.JobID, p.NodeID, ts(now),
+		held.Pool, string(held.Market), held.Price, held.Share); err != nil {
 		return false, fmt.Errorf("insert attempt %s: %w", p.AttemptID, err)
 	}
 	name := n.Name

@@ -341,7 +341,10 @@ func (s *Store) NoticeNode(ctx context.Context, id string, kind nodeapi.NoticeKi
 		if kind == nodeapi.SpotInterruption {
 			deadline = ts(now)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE nodes SET notice = ?, notice_at = ?,
+		// A rebalance recommendation does not hide an interruption notice
+		// given already.
+		if _, err := tx.ExecContext(ctx, `UPDATE nodes
+			SET notice = CASE WHEN notice = 'spot_interruption' THEN notice ELSE ? END, notice_at = ?,
 			state = CASE WHEN state IN ('joining', 'ready', 'draining') THEN 'draining' ELSE state END,
 			drain_deadline = CASE WHEN state IN ('joining', 'ready', 'draining')
 				THEN COALESCE(?, drain_deadline) ELSE drain_deadline END,

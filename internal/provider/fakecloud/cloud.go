@@ -45,6 +45,13 @@ type Config struct {
 	// DefaultSpotDiscount prices Spot for types with neither a market nor
 	// a spot_price: this fraction of the on-demand price. Default 0.35.
 	DefaultSpotDiscount float64
+	// IDPrefix starts every instance id; default "i-". A cloud that
+	// replaces another (a restarted server's) takes a new prefix, so that
+	// its ids never name the old cloud's instances.
+	IDPrefix string
+	// MaxCalls bounds the call log to the latest calls (a long-running
+	// server's cloud); 0 keeps them all.
+	MaxCalls int
 }
 
 // Method names a provider.Pool method, for FailNext and the call log.
@@ -118,6 +125,9 @@ func New(cfg Config) *Cloud {
 	if cfg.DefaultSpotDiscount == 0 {
 		cfg.DefaultSpotDiscount = 0.35
 	}
+	if cfg.IDPrefix == "" {
+		cfg.IDPrefix = "i-"
+	}
 	return &Cloud{
 		cfg:      cfg,
 		markets:  make(map[string]*SpotMarket),
@@ -182,7 +192,36 @@ func (c *Cloud) FailNext(m Method, err error) {
 	c.failNext[m] = append(c.failNext[m], err)
 }
 
-// Calls returns the calls made so far, in order.
+// Instance returns instance id as it is now, as the machine itself sees it
+// (its instance metadata): not a call of the provider API, so not logged.
+func (c *Cloud) Instance(id string) (provider.Instance, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	in := c.byID[id]
+	if in == nil {
+		return provider.Instance{}, false
+	}
+	return c.view(in, c.cfg.Clock()), true
+}
+
+// Instances returns the instances of pool that have not been terminated, as
+// the machines themselves see it: not a call of the provider API, so not
+// logged.
+func (c *Cloud) Instances(pool string) []provider.Instance {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.Clock()
+	var out []provider.Instance
+	for _, in := range c.instances {
+		if in.base.Pool == pool && c.live(in, now) {
+			out = append(out, c.view(in, now))
+		}
+	}
+	return out
+}
+
+// Calls returns the calls made so far, in order (with MaxCalls set, at
+// least the latest MaxCalls of them).
 func (c *Cloud) Calls() []Call {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -225,6 +264,9 @@ func (c *Cloud) begin(m Method, pool, arg string, now time.Time) error {
 		err, c.failNext[m] = q[0], q[1:]
 	}
 	c.calls = append(c.calls, Call{Method: m, Pool: pool, Arg: arg, At: now, Err: err})
+	if limit := c.cfg.MaxCalls; limit > 0 && len(c.calls) > 2*limit {
+		c.calls = slices.Clone(c.calls[len(c.calls)-limit:])
+	}
 	return err
 }
 
@@ -389,7 +431,7 @@ func (p *Pool) Launch(ctx context.Context, req provider.LaunchRequest) (provider
 		tags[provider.TagToken] = req.Token
 	}
 	in := &instance{base: provider.Instance{
-		ID: fmt.Sprintf("i-%08x", c.seq), Pool: p.spec.Name, InstanceType: t.Name, Market: market,
+		ID: fmt.Sprintf("%s%08x", c.cfg.IDPrefix, c.seq), Pool: p.spec.Name, InstanceType: t.Name, Market: market,
 		Zone: c.cfg.Zone, CPU: t.CPU, MemoryMB: t.MemoryMB, Tags: tags,
 		LaunchedAt: now, ReadyAt: now.Add(boot),
 	}}

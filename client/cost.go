@@ -1,0 +1,37 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// CostReport is what the attempts cost, summed by one key.
+type CostReport struct {
+	By       string     `json:"by"`
+	TotalUSD float64    `json:"total_usd"`
+	Lines    []CostLine `json:"lines"`
+}
+
+// CostLine is the cost of one key: a pool, a market, a label's value or a
+// day.
+type CostLine struct {
+	Key     string  `json:"key"`
+	CostUSD float64 `json:"cost_usd"`
+}
+
+// Cost sums what the attempts placed since since (all, when zero) cost, by
+// "pool", "market", "day" (UTC) or "label:KEY".
+func (c *Client) Cost(ctx context.Context, by string, since time.Time) (CostReport, error) {
+	q := url.Values{}
+	if by != "" {
+		q.Set("by", by)
+	}
+	if !since.IsZero() {
+		q.Set("since", since.UTC().Format(time.RFC3339))
+	}
+	var r CostReport
+	_, err := c.call(ctx, request{method: http.MethodGet, path: "/v1/cost", query: q}, &r)
+	return r, err
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/config"
+	"github.com/berth-run/berth/internal/control"
+	"github.com/berth-run/berth/internal/fakehost"
+	"github.com/berth-run/berth/internal/provider/fakecloud"
+)
+
+// fleetSetup is what the configuration's pools become in the server.
+type fleetSetup struct {
+	pools    []control.FleetPool
+	machines []fakehost.Pool // the fake pools' machines, run in-process
+	local    string          // the local pool's name, "" without one
+}
+
+// maxFakeCalls bounds each fake cloud's call log in a long-running server.
+const maxFakeCalls = 1000
+
+// buildFleet turns the pools of cfg into providers. Fake pools get an
+// in-memory cloud each, whose instances boot in the pool's boot_time and
+// whose Spot market follows the instance types' traces (from start) or is
+// always available at their spot_price. Providers this build cannot drive
+// are refused, naming the field.
+func buildFleet(cfg config.Config, start time.Time) (fleetSetup, error) {
+	var fs fleetSetup
+	// Instance ids differ from those of the clouds of earlier runs, whose
+	// nodes may still be in the store.
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	prefix := "i-" + hex.EncodeToString(b[:]) + "-"
+	for i, spec := range cfg.Pools {
+		p := control.FleetPool{Spec: spec}
+		if spec.Window != nil {
+			w, err := config.ParseWindow(*spec.Window)
+			if err != nil {
+				return fs, fmt.Errorf("pools[%d].window.%w", i, err)
+			}
+			p.Window = &w
+		}
+		switch spec.Provider {
+		case berth.ProviderLocal:
+			fs.local = spec.Name
+		case berth.ProviderFake:
+			cloud := fakecloud.New(fakecloud.Config{BootTime: max(time.Duration(spec.BootTime), time.Millisecond), IDPrefix: prefix, MaxCalls: maxFakeCalls})
+			if err := spotMarkets(cloud, spec, start); err != nil {
+				return fs, fmt.Errorf("pools[%d].%w", i, err)
+			}
+			p.Provider = cloud.Pool(spec)
+			fs.machines = append(fs.machines, fakehost.Pool{Spec: spec, Cloud: cloud})
+		case berth.ProviderFakeServerless:
+			p.Node = fakehost.ServerlessNode(spec.Name)
+			fs.machines = append(fs.machines, fakehost.Pool{Spec: spec})
+		default:
+			return fs, &berth.FieldError{Field: fmt.Sprintf("pools[%d].provider", i),
+				Problem: fmt.Sprintf("%q is not available in this server yet: use local, fake or fake-serverless", spec.Provider)}
+		}
+		fs.pools = append(fs.pools, p)
+	}
+	return fs, nil
+}
+
+// spotMarkets gives the Spot instance types of spec that have a trace their
+// market, starting at start, at a mean of their spot_price (else 35% of
+// their on-demand price).
+func spotMarkets(cloud *fakecloud.Cloud, spec berth.PoolSpec, start time.Time) error {
+	if spec.Market != berth.Spot {
+		return nil
+	}
+	for j, t := range spec.InstanceTypes {
+		if t.SpotTrace == "" {
+			continue
+		}
+		tr, err := fakecloud.LoadTrace(t.SpotTrace, t.SpotTraceInverted)
+		if err != nil {
+			return &berth.FieldError{Field: fmt.Sprintf("instance_types[%d].spot_trace", j), Problem: err.Error()}
+		}
+		mean := t.SpotPrice
+		if mean == 0 {
+			mean = 0.35 * t.Price
+		}
+		cloud.SetSpotMarket(t.Name, fakecloud.NewSpotMarket(tr, start, mean))
+	}
+	return nil
+}

@@ -1,0 +1,506 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/autoscale"
+	"github.com/berth-run/berth/internal/config"
+	"github.com/berth-run/berth/internal/nodeapi"
+	"github.com/berth-run/berth/internal/provider"
+	"github.com/berth-run/berth/internal/scheduler"
+	"github.com/berth-run/berth/internal/store"
+)
+
+// FleetPool is one configured pool, as the fleet runs it.
+type FleetPool struct {
+	Spec berth.PoolSpec // with defaults
+	// Provider creates and destroys the pool's hosts; nil for the local
+	// pool and serverless pools.
+	Provider provider.Pool
+	// Window, when set, is when the pool exists.
+	Window *config.Window
+	// Node runs a serverless pool's attempts: the one node of the pool,
+	// whose executor is the serverless runner.
+	Node string
+}
+
+func (p *FleetPool) open(now time.Time) bool {
+	if p.Window == nil {
+		return true
+	}
+	open, _ := p.Window.Open(now)
+	return open
+}
+
+// FleetConfig tunes the autoscale loop; zero fields mean the default.
+type FleetConfig struct {
+	// Interval is the longest between two rounds.
+	Interval time.Duration // default 10s
+	// MinGap is the shortest between two rounds, however often kicked.
+	MinGap time.Duration // default 250ms
+	// AvoidFor is how long an instance type is avoided after it ran out
+	// of capacity or its Spot capacity began to be reclaimed.
+	AvoidFor time.Duration // default 5m
+}
+
+// Fleet is the autoscale loop. Each round it lists every pool's instances
+// and offerings, reads the nodes and their use from the store, calls
+// autoscale.Decide and applies its actions through the pools' providers.
+// A host is terminated only when the store, read again after its drain,
+// shows that it runs nothing. Nodes whose instance has ended are retired
+// (gone), and Spot notices seen in the lists reach their nodes if their
+// agents have not reported them. It runs a round when kicked (the
+// dispatcher kicks it when work waits that capacity does not meet, or a
+// job asks for a host of its own) and at least every Interval.
+//
+// It keeps no truth of its own: instances are re-read with List every
+// round and matched to nodes by the instance id their agents report, so a
+// restarted server converges. What it keeps between rounds (the last
+// lists, the types to avoid, the work the dispatcher left waiting) is a
+// cache for placement, the API and the metrics.
+type Fleet struct {
+	cfg   FleetConfig
+	pools []FleetPool
+	store *store.Store
+	reg   *Registry
+	log   *slog.Logger
+	wake  chan struct{}
+
+	// mu guards the fields below.
+	mu         sync.Mutex
+	lists      map[string][]provider.Instance // by pool, as last listed
+	offerings  map[string][]provider.Offering // by pool
+	nodeOf     map[string]store.NodeInfo      // by instance id, as last read
+	instanceOf map[string]string              // instance ids by node id
+	avoid      map[string]time.Time           // "pool/type" → until
+	noticed    map[string]time.Time           // instances whose Spot notice was seen → their reclaim
+	drained    map[string]string              // node → why the fleet drained it
+	waiting    []autoscale.Waiting
+	hosts      []scheduler.HostRequest
+	metrics    map[string]autoscale.Metric
+}
+
+// NewFleet returns the autoscale loop of pools, over the nodes of reg.
+func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry, log *slog.Logger) *Fleet {
+	if cfg.Interval == 0 {
+		cfg.Interval = 10 * time.Second
+	}
+	if cfg.MinGap == 0 {
+		cfg.MinGap = 250 * time.Millisecond
+	}
+	if cfg.AvoidFor == 0 {
+		cfg.AvoidFor = 5 * time.Minute
+	}
+	return &Fleet{cfg: cfg, pools: pools, store: s, reg: reg, log: log, wake: make(chan struct{}, 1),
+		lists: map[string][]provider.Instance{}, offerings: map[string][]provider.Offering{},
+		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, avoid: map[string]time.Time{}, noticed: map[string]time.Time{}, drained: map[string]string{},
+		metrics: map[string]autoscale.Metric{}}
+}
+
+// Kick asks for a round soon. It never blocks.
+func (f *Fleet) Kick() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs rounds until ctx ends.
+func (f *Fleet) Run(ctx context.Context) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-f.wake:
+		case <-t.C:
+		}
+		if err := f.Round(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			f.log.Error("autoscale round", "err", err)
+		}
+		t.Reset(f.cfg.Interval)
+		gap := time.NewTimer(f.cfg.MinGap)
+		select {
+		case <-ctx.Done():
+			gap.Stop()
+			return nil
+		case <-gap.C:
+		}
+	}
+}
+
+// Round reads the world, decides and acts once.
+func (f *Fleet) Round(ctx context.Context, now time.Time) error {
+	var errs []error
+	lists := map[string][]provider.Instance{}
+	for _, p := range f.pools {
+		if p.Provider == nil {
+			continue
+		}
+		ins, err := p.Provider.List(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list pool %s: %w", p.Spec.Name, err))
+			continue
+		}
+		lists[p.Spec.Name] = ins
+		if of, err := p.Provider.Offerings(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("offerings of pool %s: %w", p.Spec.Name, err))
+		} else {
+			f.mu.Lock()
+			f.offerings[p.Spec.Name] = of
+			f.mu.Unlock()
+		}
+	}
+	nodes, err := f.reg.Nodes(ctx)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	f.observe(lists, nodes)
+	errs = append(errs, f.retire(ctx, lists, nodes, now)...)
+	snap, err := f.snapshot(ctx, now, lists)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	plan := autoscale.Decide(snap)
+	f.mu.Lock()
+	for _, m := range plan.Metrics {
+		f.metrics[m.Pool] = m
+	}
+	f.mu.Unlock()
+	for _, a := range plan.Actions {
+		if err := f.apply(ctx, a, now); err != nil {
+			errs = append(errs, fmt.Errorf("%s in pool %s: %w", a.Kind, a.Pool, err))
+		}
+	}
+	errs = append(errs, f.launchHosts(ctx, now)...)
+	return errors.Join(errs...)
+}
+
+// observe caches the lists and which node runs on each instance: the one
+// whose agent reports the instance's id, a live one before a lost one.
+func (f *Fleet) observe(lists map[string][]provider.Instance, nodes []store.NodeInfo) {
+	nodeOf, instanceOf := map[string]store.NodeInfo{}, map[string]string{}
+	for _, n := range nodes {
+		id := n.Facts.InstanceID
+		if _, ok := lists[n.Pool]; !ok || id == "" {
+			continue
+		}
+		instanceOf[n.ID] = id
+		if cur, ok := nodeOf[id]; !ok || cur.State == berth.NodeLost {
+			nodeOf[id] = n
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for pool, ins := range lists {
+		f.lists[pool] = ins
+	}
+	f.nodeOf, f.instanceOf = nodeOf, instanceOf
+}
+
+// retire marks gone the nodes whose instance has ended, passes on Spot
+// notices their agents have not reported, and avoids the types whose Spot
+// capacity is being reclaimed.
+func (f *Fleet) retire(ctx context.Context, lists map[string][]provider.Instance, nodes []store.NodeInfo, now time.Time) []error {
+	var errs []error
+	listed := map[string]bool{}
+	for pool, ins := range lists {
+		for _, in := range ins {
+			listed[in.ID] = true
+			n, ok := f.node(in.ID)
+			switch {
+			case in.State == provider.InstanceTerminated:
+				if ok {
+					why := "instance " + in.ID + " terminated"
+					if in.Reclaimed {
+						why = "spot reclaimed " + in.ID
+					}
+					errs = append(errs, f.reg.Retire(ctx, n.ID, why))
+				}
+			case in.Interrupted():
+				f.mu.Lock()
+				_, seen := f.noticed[in.ID]
+				if !seen {
+					f.noticed[in.ID] = in.InterruptAt
+					f.avoid[pool+"/"+in.InstanceType] = now.Add(f.cfg.AvoidFor)
+				}
+				f.mu.Unlock()
+				if !seen && ok && n.Notice != nodeapi.SpotInterruption && n.State != berth.NodeLost {
+					at := in.InterruptAt
+					_, err := f.reg.Notice(ctx, n.ID, nodeapi.Notice{Kind: nodeapi.SpotInterruption, Action: "terminate", Time: &at})
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	for _, n := range nodes {
+		if _, ok := lists[n.Pool]; ok && n.State == berth.NodeLost && n.Facts.InstanceID != "" && !listed[n.Facts.InstanceID] {
+			errs = append(errs, f.reg.Retire(ctx, n.ID, "instance "+n.Facts.InstanceID+" no longer exists"))
+		}
+	}
+	f.mu.Lock()
+	for k, until := range f.avoid {
+		if now.After(until) {
+			delete(f.avoid, k)
+		}
+	}
+	for id, at := range f.noticed {
+		if now.Sub(at) > time.Hour {
+			delete(f.noticed, id)
+		}
+	}
+	f.mu.Unlock()
+	return errs
+}
+
+func (f *Fleet) node(instanceID string) (store.NodeInfo, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, ok := f.nodeOf[instanceID]
+	return n, ok && n.State != berth.NodeGone
+}
+
+// snapshot is what autoscale.Decide decides from: the pools listed this
+// round, their hosts with the use the store records, and the work the
+// dispatcher left waiting.
+func (f *Fleet) snapshot(ctx context.Context, now time.Time, lists map[string][]provider.Instance) (autoscale.Snapshot, error) {
+	snap := autoscale.Snapshot{Now: now}
+	for _, p := range f.pools {
+		ins, ok := lists[p.Spec.Name]
+		if !ok {
+			continue
+		}
+		uses, err := f.store.NodeUses(ctx, p.Spec.Name)
+		if err != nil {
+			return snap, err
+		}
+		ap := autoscale.Pool{Spec: p.Spec, Open: p.open(now)}
+		f.mu.Lock()
+		for _, o := range f.offerings[p.Spec.Name] {
+			ap.Offerings = append(ap.Offerings, autoscale.Offering{InstanceType: o.InstanceType, CPU: o.CPU, MemoryMB: o.MemoryMB,
+				Price: o.Price, Unavailable: f.avoided(p.Spec.Name, o.InstanceType, now)})
+		}
+		f.mu.Unlock()
+		for _, in := range ins {
+			if in.State == provider.InstanceTerminated {
+				continue
+			}
+			h, err := f.host(ctx, now, p, in, uses)
+			if err != nil {
+				return snap, err
+			}
+			ap.Hosts = append(ap.Hosts, h)
+		}
+		snap.Pools = append(snap.Pools, ap)
+	}
+	f.mu.Lock()
+	snap.Waiting = slices.Clone(f.waiting)
+	f.mu.Unlock()
+	return snap, nil
+}
+
+// avoided reports whether type typ of pool is avoided at now. f.mu is held.
+func (f *Fleet) avoided(pool, typ string, now time.Time) bool {
+	until, ok := f.avoid[pool+"/"+typ]
+	return ok && now.Before(until)
+}
+
+// host is instance in of pool p as the autoscaler sees it.
+func (f *Fleet) host(ctx context.Context, now time.Time, p FleetPool, in provider.Instance, uses map[string]store.NodeUse) (autoscale.Host, error) {
+	h := autoscale.Host{ID: in.ID, InstanceType: in.InstanceType, CPU: in.CPU, MemoryMB: in.MemoryMB,
+		LaunchedAt: in.LaunchedAt, State: autoscale.Launching, ForJob: in.Tags[provider.TagJob]}
+	n, ok := f.node(in.ID)
+	if ok {
+		u := uses[n.ID]
+		h.UsedCPU, h.UsedMemoryMB, h.Attempts, h.IdleSince = n.UsedCPU, n.UsedMemoryMB, u.Attempts, u.IdleSince
+		switch n.State {
+		case berth.NodeReady:
+			h.State = autoscale.Ready
+		case berth.NodeDraining:
+			h.State, h.DrainReason = autoscale.Draining, f.drainReason(p, n)
+		case berth.NodeLost:
+			// Its agent is silent and its attempts were closed. It may
+			// come back (a partition); silent for the scale-in delay, the
+			// host is of no use.
+			if now.Sub(n.LastSeen) >= time.Duration(p.Spec.ScaleInDelay) {
+				h.State, h.DrainReason = autoscale.Draining, "node lost"
+			}
+		}
+	}
+	if h.ForJob != "" {
+		j, err := f.store.Job(ctx, h.ForJob)
+		switch {
+		case errors.Is(err, berth.ErrNotFound):
+			h.JobDone = true
+		case err != nil:
+			return h, err
+		default:
+			cur := j.CurrentAttempt()
+			h.JobDone = j.State.Terminal() || (j.State.Active() && cur != nil && (!ok || cur.Node != n.ID))
+		}
+	}
+	return h, nil
+}
+
+// drainReason says why draining node n drains: the reason the fleet gave,
+// else its cloud's notice; a drain berth did not make is an operator's,
+// and its host goes once idle.
+func (f *Fleet) drainReason(p FleetPool, n store.NodeInfo) string {
+	f.mu.Lock()
+	why, ok := f.drained[n.ID]
+	f.mu.Unlock()
+	switch {
+	case n.Notice == nodeapi.SpotInterruption:
+		return autoscale.DrainInterruption
+	case ok:
+		return why
+	case n.Notice == nodeapi.Rebalance:
+		return autoscale.DrainRebalance
+	}
+	return "drained by an operator"
+}
+
+// apply carries out one action.
+func (f *Fleet) apply(ctx context.Context, a autoscale.Action, now time.Time) error {
+	p := f.pool(a.Pool)
+	if p == nil || p.Provider == nil {
+		return fmt.Errorf("no provider for pool %s", a.Pool)
+	}
+	n, hasNode := f.node(a.Host)
+	switch a.Kind {
+	case autoscale.Launch:
+		return f.launch(ctx, p, provider.LaunchRequest{InstanceType: a.InstanceType, Market: a.Market}, a.Reason, now)
+	case autoscale.Drain:
+		if !hasNode || n.State == berth.NodeLost {
+			return nil
+		}
+		f.mu.Lock()
+		f.drained[n.ID] = a.Reason
+		f.mu.Unlock()
+		d, err := f.reg.Drain(ctx, n.ID, nil)
+		if err == nil {
+			f.mu.Lock()
+			f.nodeOf[a.Host] = d
+			f.mu.Unlock()
+		}
+		return err
+	case autoscale.Undrain:
+		if !hasNode {
+			return nil
+		}
+		f.mu.Lock()
+		delete(f.drained, n.ID)
+		f.mu.Unlock()
+		_, err := f.reg.Undrain(ctx, n.ID)
+		return err
+	case autoscale.Terminate:
+		return f.terminate(ctx, p, a.Host, a.Reason)
+	}
+	return fmt.Errorf("unknown action %q", a.Kind)
+}
+
+func (f *Fleet) pool(name string) *FleetPool {
+	for i := range f.pools {
+		if f.pools[i].Spec.Name == name {
+			return &f.pools[i]
+		}
+	}
+	return nil
+}
+
+// launch launches one instance and adds it to the cached list, so that
+// placement counts it at once. A type out of capacity is avoided for a
+// while; that is not an error.
+func (f *Fleet) launch(ctx context.Context, p *FleetPool, req provider.LaunchRequest, why string, now time.Time) error {
+	in, err := p.Provider.Launch(ctx, req)
+	var ice *provider.InsufficientCapacityError
+	if errors.As(err, &ice) {
+		f.mu.Lock()
+		f.avoid[p.Spec.Name+"/"+req.InstanceType] = now.Add(f.cfg.AvoidFor)
+		f.mu.Unlock()
+		f.log.Info("launch refused: no capacity; avoiding the type for a while", "pool", p.Spec.Name, "type", req.InstanceType, "market", req.Market)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.lists[p.Spec.Name] = append(f.lists[p.Spec.Name], in)
+	f.mu.Unlock()
+	f.log.Info("instance launched", "pool", p.Spec.Name, "instance", in.ID, "type", in.InstanceType, "market", in.Market,
+		"job", req.Tags[provider.TagJob], "why", why)
+	return nil
+}
+
+// terminate terminates instance id unless its node runs work: the node is
+// drained first, then read again from the store, and left draining if an
+// attempt holds it.
+func (f *Fleet) terminate(ctx context.Context, p *FleetPool, id, why string) error {
+	if n, ok := f.node(id); ok && n.State != berth.NodeLost {
+		if n.State != berth.NodeDraining {
+			if _, err := f.reg.Drain(ctx, n.ID, nil); err != nil {
+				return err
+			}
+		}
+		fresh, err := f.store.NodeInfo(ctx, n.ID)
+		if err != nil {
+			return err
+		}
+		if fresh.UsedCPU > 0 || fresh.UsedMemoryMB > 0 {
+			f.log.Info("not terminating a host that runs work; it stays drained", "pool", p.Spec.Name, "instance", id, "node", n.ID)
+			return nil
+		}
+	}
+	if err := p.Provider.Terminate(ctx, id); err != nil {
+		return err
+	}
+	f.log.Info("instance terminated", "pool", p.Spec.Name, "instance", id, "why", why)
+	if n, ok := f.node(id); ok {
+		f.mu.Lock()
+		delete(f.drained, n.ID)
+		f.mu.Unlock()
+		return f.reg.Retire(ctx, n.ID, "instance "+id+" terminated: "+why)
+	}
+	return nil
+}
+
+// launchHosts launches the hosts placement asked for jobs larger than any
+// host, unless one is on its way already.
+func (f *Fleet) launchHosts(ctx context.Context, now time.Time) []error {
+	f.mu.Lock()
+	reqs := f.hosts
+	f.hosts = nil
+	f.mu.Unlock()
+	var errs []error
+	for _, r := range reqs {
+		p := f.pool(r.Pool)
+		if p == nil || p.Provider == nil || f.hostFor(r.Pool, r.JobID) {
+			continue
+		}
+		req := provider.LaunchRequest{InstanceType: r.InstanceType, Market: r.Market, Tags: map[string]string{provider.TagJob: r.JobID}}
+		if err := f.launch(ctx, p, req, "a host of its own for job "+r.JobID, now); err != nil {
+			errs = append(errs, fmt.Errorf("launch a host for job %s in pool %s: %w", r.JobID, r.Pool, err))
+		}
+	}
+	return errs
+}
+
+// hostFor reports whether a live instance of pool was launched for job.
+func (f *Fleet) hostFor(pool, job string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, in := range f.lists[pool] {
+		if in.State != provider.InstanceTerminated && in.Tags[provider.TagJob] == job {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,490 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/config"
+	"github.com/berth-run/berth/internal/cost"
+	"github.com/berth-run/berth/internal/fakehost"
+	"github.com/berth-run/berth/internal/logstore"
+	"github.com/berth-run/berth/internal/provider"
+	"github.com/berth-run/berth/internal/provider/fakecloud"
+	"github.com/berth-run/berth/internal/store"
+)
+
+// cloudPlane is the control plane with the fleet's loops, over fake pools
+// whose machines run in-process agents, in a bubble.
+type cloudPlane struct {
+	store *store.Store
+	disp  *Dispatcher
+	reg   *Registry
+	fleet *Fleet
+	cloud *fakecloud.Cloud
+	pools map[string]*fakecloud.Pool
+	// stopLoops stops the control loops but not the machines, as a
+	// restart of the server would (the cloud lives on).
+	stopLoops context.CancelFunc
+	loopsDone chan struct{}
+	specs     []berth.PoolSpec
+	log       *slog.Logger
+	local     *Local
+	notifier  *Notifier
+}
+
+func startCloudPlane(t *testing.T, specs ...berth.PoolSpec) *cloudPlane {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, err := logstore.New(filepath.Join(t.TempDir(), "logs"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w io.Writer = io.Discard
+	if testing.Verbose() && os.Getenv("BERTH_TEST_LOG") != "" {
+		w = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(w, nil))
+	c := &cloudPlane{store: st, cloud: fakecloud.New(fakecloud.Config{BootTime: time.Minute}), pools: map[string]*fakecloud.Pool{},
+		log: log, notifier: NewNotifier()}
+	var machines []fakehost.Pool
+	for i, s := range specs {
+		s = s.WithDefaults()
+		specs[i] = s
+		if s.Provider == berth.ProviderFake {
+			c.pools[s.Name] = c.cloud.Pool(s)
+			machines = append(machines, fakehost.Pool{Spec: s, Cloud: c.cloud})
+		} else if s.IsServerless() {
+			machines = append(machines, fakehost.Pool{Spec: s})
+		}
+	}
+	c.specs = specs
+	c.disp = NewDispatcher(DispatchConfig{}, st, c.notifier, log)
+	c.reg = NewRegistry(st, c.notifier, c.disp.Kick, log)
+	c.local = NewLocal(st, c.notifier, c.reg, c.disp.Kick, nil, "")
+	hosts := fakehost.New(fakehost.Config{Seed: 1}, machines, c.local, c.reg, logs, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	hostsDone := make(chan struct{})
+	go func() {
+		defer close(hostsDone)
+		hosts.Run(ctx)
+	}()
+	c.startLoops()
+	t.Cleanup(func() {
+		c.stopLoops()
+		<-c.loopsDone
+		cancel()
+		<-hostsDone
+		st.Close()
+	})
+	return c
+}
+
+// startLoops starts the dispatcher, reaper and autoscaler with no memory
+// of earlier ones: a server (re)started over the same store and cloud.
+func (c *cloudPlane) startLoops() {
+	var fp []FleetPool
+	for _, s := range c.specs {
+		p := FleetPool{Spec: s}
+		if cp := c.pools[s.Name]; cp != nil {
+			p.Provider = cp
+		}
+		if s.IsServerless() {
+			p.Node = fakehost.ServerlessNode(s.Name)
+		}
+		if s.Window != nil {
+			w, err := config.ParseWindow(*s.Window)
+			if err != nil {
+				panic(err)
+			}
+			p.Window = &w
+		}
+		fp = append(fp, p)
+	}
+	c.fleet = NewFleet(FleetConfig{}, fp, c.store, c.reg, c.log)
+	c.disp.UseFleet(c.fleet)
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stopLoops, c.loopsDone = cancel, make(chan struct{})
+	reaper := NewReaper(LeaseConfig{}, c.reg, c.log)
+	go func() {
+		defer close(c.loopsDone)
+		go c.fleet.Run(ctx)
+		go reaper.Run(ctx)
+		c.disp.Run(ctx)
+	}()
+}
+
+func (c *cloudPlane) submit(t *testing.T, spec berth.JobSpec) berth.Job {
+	t.Helper()
+	j, _, err := c.store.CreateJob(context.Background(), spec.WithDefaults(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.disp.Kick()
+	return j
+}
+
+// live returns the pool's instances that are not terminated.
+func (c *cloudPlane) live(t *testing.T, pool string) []provider.Instance {
+	t.Helper()
+	return c.cloud.Instances(pool)
+}
+
+// busyTerminations returns the attempts closed because berth terminated
+// the host they ran on: a host that runs work must never be terminated.
+func busyTerminations(t *testing.T, st *store.Store, jobs []berth.Job) []string {
+	t.Helper()
+	var bad []string
+	for _, j := range jobs {
+		got, err := st.Job(context.Background(), j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range got.Attempts {
+			if strings.Contains(a.Reason, "terminated:") {
+				bad = append(bad, fmt.Sprintf("%s/%s: %s", j.ID, a.ID, a.Reason))
+			}
+		}
+	}
+	return bad
+}
+
+func spotPool() berth.PoolSpec {
+	return berth.PoolSpec{Name: "spot", Provider: berth.ProviderFake, Market: berth.Spot, Max: 8,
+		InstanceTypes: []berth.InstanceType{
+			{Name: "m5.large", CPU: 2, MemoryMB: 8192, Price: 0.096, SpotPrice: 0.036},
+			{Name: "m5.xlarge", CPU: 4, MemoryMB: 16384, Price: 0.192, SpotPrice: 0.072},
+		},
+		ScaleInDelay: berth.Duration(5 * time.Minute), BootTime: berth.Duration(time.Minute),
+		InterruptionGrace: berth.Duration(30 * time.Second)}
+}
+
+// TestStorySpotFromZero: 12 jobs of 20 minutes come to a Spot pool with no
+// host. Hosts are launched for them and the jobs run; at +10m Spot reclaims
+// the host with the most work. Its jobs are re-queued without spending a
+// retry, a replacement is launched, and every job succeeds by +1h. The pool
+// never passes its maximum, no host is terminated while it runs work, it
+// is back to zero once the scale-in delay has passed, and each job's cost
+// is its share of its hosts at the Spot price.
+func TestStorySpotFromZero(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startCloudPlane(t, spotPool())
+		start := time.Now()
+		var jobs []berth.Job
+		for i := range 12 {
+			jobs = append(jobs, c.submit(t, berth.JobSpec{Name: fmt.Sprint("sim-", i), Image: "busybox", CPU: 1, MemoryMB: 2048,
+				Env: map[string]string{"FAKE_RUN_FOR": "20m"}, Labels: map[string]string{"team": "ml"}}))
+		}
+		maxHosts := 0
+		watch := func(until time.Duration) {
+			for time.Since(start) < until {
+				time.Sleep(time.Second)
+				maxHosts = max(maxHosts, len(c.live(t, "spot")))
+			}
+		}
+		watch(5 * time.Minute)
+		if n := len(c.live(t, "spot")); n == 0 {
+			t.Fatalf("at +5m the pool has no host for 12 waiting jobs")
+		}
+		for _, j := range jobs {
+			if got, _ := c.store.Job(context.Background(), j.ID); got.State != berth.Running {
+				t.Fatalf("at +5m job %s is %s (%q), want running", j.ID, got.State, got.Reason)
+			}
+		}
+
+		watch(10 * time.Minute)
+		victim, launchesBefore := c.busiest(t), c.launches()
+		c.cloud.Reclaim(victim)
+		watch(time.Hour)
+
+		var requeued int
+		for _, j := range jobs {
+			got, _ := c.store.Job(context.Background(), j.ID)
+			if got.State != berth.Succeeded || got.Retried != 0 {
+				t.Errorf("job %s: %s (%q), %d retries spent; want succeeded, none spent", j.ID, got.State, got.Reason, got.Retried)
+			}
+			if got.Requeued > 0 {
+				requeued++
+				if a := got.Attempts[0]; !strings.HasPrefix(a.Reason, "spot reclaimed on "+victim) {
+					t.Errorf("job %s: first attempt ended %q, want spot reclaimed on %s", j.ID, a.Reason, victim)
+				}
+			}
+		}
+		if requeued == 0 {
+			t.Errorf("no job was re-queued after reclaiming %s", victim)
+		}
+		if c.launches() <= launchesBefore {
+			t.Errorf("no replacement launched after the reclaim (%d launches before, %d after)", launchesBefore, c.launches())
+		}
+		if maxHosts > 8 {
+			t.Errorf("the pool had %d hosts, above its maximum of 8", maxHosts)
+		}
+		if bad := busyTerminations(t, c.store, jobs); len(bad) > 0 {
+			t.Errorf("hosts terminated under work: %v", bad)
+		}
+		watch(time.Hour + 10*time.Minute)
+		if live := c.live(t, "spot"); len(live) != 0 {
+			t.Errorf("at +1h10m, long after the last job, the pool has %d hosts, want 0", len(live))
+		}
+		nodes, err := c.store.NodeInfos(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nodes) != 0 {
+			t.Errorf("nodes left after scale-in: %+v", nodes)
+		}
+		c.checkCosts(t, jobs)
+	})
+}
+
+// busiest returns the live instance whose node runs the most attempts.
+func (c *cloudPlane) busiest(t *testing.T) string {
+	t.Helper()
+	nodes, err := c.store.NodeInfos(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	best, used := "", -1.0
+	for _, n := range nodes {
+		if n.UsedCPU > used {
+			best, used = n.Facts.InstanceID, n.UsedCPU
+		}
+	}
+	if used <= 0 {
+		t.Fatal("no node runs work")
+	}
+	return best
+}
+
+func (c *cloudPlane) launches() int {
+	n := 0
+	for _, call := range c.cloud.Calls() {
+		if call.Method == fakecloud.Launch && call.Err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// checkCosts checks that every attempt was priced as its share of a Spot
+// host, and that the ledger adds them up by pool, market and label.
+func (c *cloudPlane) checkCosts(t *testing.T, jobs []berth.Job) {
+	t.Helper()
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	costs, err := c.store.AttemptCosts(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, id := range ids {
+		for _, a := range costs[id] {
+			if a.Pool != "spot" || a.Market != berth.Spot || (a.Price != 0.036 && a.Price != 0.072) || a.Share <= 0 || a.End == nil {
+				t.Errorf("attempt %s of job %s held %+v, want a share of a Spot host of pool spot", a.AttemptID, id, a.Held)
+			}
+			want := a.Price * a.Share * a.End.Sub(a.Start).Hours()
+			if got := a.USD(time.Now()); math.Abs(got-want) > 1e-12 || got <= 0 {
+				t.Errorf("attempt %s costs %v, want %v", a.AttemptID, got, want)
+			}
+			total += a.USD(time.Now())
+		}
+	}
+	l, err := c.store.Ledger(context.Background(), time.Time{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPool, byLabel := l.By(cost.ByPool), l.By(cost.ByLabel("team"))
+	if d := byPool["spot"] - total; d > 1e-9 || d < -1e-9 || byLabel["ml"] != byPool["spot"] {
+		t.Errorf("ledger: by pool %v, by team %v; want spot = ml = %v", byPool, byLabel, total)
+	}
+}
+
+// waitFor sleeps in virtual time until cond holds, failing after limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("%s: not within %s", what, limit)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func (c *cloudPlane) job(t *testing.T, id string) berth.Job {
+	t.Helper()
+	j, err := c.store.Job(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// TestStoryRestartConverges: the server restarts while a Spot pool runs
+// work. The new autoscaler re-reads the pool's instances and their nodes:
+// it launches nothing more, terminates nothing busy, and scales the pool
+// to zero once the work is done.
+func TestStoryRestartConverges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startCloudPlane(t, spotPool())
+		var jobs []berth.Job
+		for range 4 {
+			jobs = append(jobs, c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "30m"}}))
+		}
+		time.Sleep(5 * time.Minute)
+		hosts, launches := len(c.live(t, "spot")), c.launches()
+		if hosts == 0 {
+			t.Fatal("no host at +5m")
+		}
+		c.stopLoops()
+		<-c.loopsDone
+		c.startLoops()
+		time.Sleep(10 * time.Minute)
+		if got := c.launches(); got != launches || len(c.live(t, "spot")) != hosts {
+			t.Errorf("after the restart: %d launches and %d hosts, want %d and %d as before", got, len(c.live(t, "spot")), launches, hosts)
+		}
+		waitFor(t, time.Hour, "every job succeeds", func() bool {
+			for _, j := range jobs {
+				if c.job(t, j.ID).State != berth.Succeeded {
+					return false
+				}
+			}
+			return true
+		})
+		waitFor(t, 15*time.Minute, "the pool scales to zero", func() bool { return len(c.live(t, "spot")) == 0 })
+		if bad := busyTerminations(t, c.store, jobs); len(bad) > 0 {
+			t.Errorf("hosts terminated under work: %v", bad)
+		}
+	})
+}
+
+// TestStoryHostForLargeJob: a job larger than any host gets a host of its
+// own, of the type that fits it; small jobs never run there, and the host
+// is terminated once the job is done.
+func TestStoryHostForLargeJob(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		spec := spotPool()
+		spec.InstanceTypes = append(spec.InstanceTypes, berth.InstanceType{Name: "r5.2xlarge", CPU: 8, MemoryMB: 65536, Price: 0.504, SpotPrice: 0.15})
+		c := startCloudPlane(t, spec)
+		small := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 1024, Env: map[string]string{"FAKE_RUN_FOR": "2h"}})
+		waitFor(t, 5*time.Minute, "the small job runs", func() bool { return c.job(t, small.ID).State == berth.Running })
+		big := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 6, MemoryMB: 40000, Env: map[string]string{"FAKE_RUN_FOR": "20m"}})
+		var own provider.Instance
+		waitFor(t, 2*time.Minute, "a host launched for the big job", func() bool {
+			for _, in := range c.live(t, "spot") {
+				if in.Tags[provider.TagJob] == big.ID {
+					own = in
+					return true
+				}
+			}
+			return false
+		})
+		if own.InstanceType != "r5.2xlarge" {
+			t.Errorf("the big job's host is a %s, want an r5.2xlarge", own.InstanceType)
+		}
+		for range 3 {
+			c.submit(t, berth.JobSpec{Image: "busybox", CPU: 0.5, MemoryMB: 512, Env: map[string]string{"FAKE_RUN_FOR": "30m"}})
+		}
+		waitFor(t, 30*time.Minute, "the big job succeeds", func() bool { return c.job(t, big.ID).State == berth.Succeeded })
+		j := c.job(t, big.ID)
+		nodes, err := c.store.NodeInfos(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ownNode string
+		for _, n := range nodes {
+			if n.Facts.InstanceID == own.ID {
+				ownNode = n.ID
+			}
+		}
+		if len(j.Attempts) != 1 || j.Attempts[0].Node != ownNode {
+			t.Errorf("the big job ran on %+v, want its own host's node %s", j.Attempts, ownNode)
+		}
+		if as, err := c.store.Assignments(context.Background(), ownNode); err == nil && len(as) > 0 {
+			t.Errorf("other work on the big job's host: %+v", as)
+		}
+		waitFor(t, time.Minute, "its host is terminated", func() bool {
+			in, _ := c.cloud.Instance(own.ID)
+			return in.State == provider.InstanceTerminated
+		})
+		if c.job(t, small.ID).State != berth.Running {
+			t.Errorf("the small job was disturbed: %s", c.job(t, small.ID).State)
+		}
+	})
+}
+
+// TestStoryWindowAndOverflow: a pool that exists from 02:00 to 04:00 keeps
+// its work waiting until it opens, runs it, and is gone after it closes;
+// a job whose start budget is short goes to the serverless overflow at
+// once and costs its vCPU- and GB-seconds.
+func TestStoryWindowAndOverflow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nightly := berth.PoolSpec{Name: "nightly", Provider: berth.ProviderFake, Market: berth.OnDemand, Min: 1, Max: 3,
+			InstanceTypes: []berth.InstanceType{{Name: "c5.xlarge", CPU: 4, MemoryMB: 8192, Price: 0.17}},
+			Window:        &berth.PoolWindow{Opens: "0 2 * * *", Closes: "0 4 * * *"}, Overflow: "fargate"}
+		fargate := berth.PoolSpec{Name: "fargate", Provider: berth.ProviderFakeServerless,
+			Serverless: &berth.Serverless{VCPUSecond: 0.04048 / 3600, GBSecond: 0.004445 / 3600, StartLatency: berth.Duration(time.Minute)}}
+		c := startCloudPlane(t, nightly, fargate)
+		if time.Now().Hour() != 0 {
+			t.Fatalf("the bubble starts at %s, want midnight", time.Now())
+		}
+		var batch []berth.Job
+		for range 3 {
+			batch = append(batch, c.submit(t, berth.JobSpec{Image: "busybox", CPU: 2, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "20m"}}))
+		}
+		urgent := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "10m"},
+			Labels: map[string]string{"berth.start-budget": "5m"}})
+		time.Sleep(90 * time.Minute)
+		if n := len(c.live(t, "nightly")); n != 0 {
+			t.Errorf("at 01:30 the closed pool has %d hosts", n)
+		}
+		for _, j := range batch {
+			if s := c.job(t, j.ID).State; s != berth.Queued {
+				t.Errorf("at 01:30 job %s is %s, want queued until the window opens", j.ID, s)
+			}
+		}
+		u := c.job(t, urgent.ID)
+		if u.State != berth.Succeeded || u.Attempts[0].Node != fakehost.ServerlessNode("fargate") {
+			t.Errorf("the urgent job: %s on %+v, want succeeded on the overflow", u.State, u.Attempts)
+		}
+		costs, err := c.store.AttemptCosts(context.Background(), []string{urgent.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := costs[urgent.ID][0]; a.Pool != "fargate" || a.Share != 1 || a.USD(time.Now()) <= 0 {
+			t.Errorf("the urgent job held %+v, want a fargate container", a)
+		}
+		waitFor(t, 2*time.Hour, "the batch succeeds", func() bool {
+			for _, j := range batch {
+				if c.job(t, j.ID).State != berth.Succeeded {
+					return false
+				}
+			}
+			return true
+		})
+		if h := time.Now().Hour(); h < 2 || h >= 4 {
+			t.Errorf("the batch finished at %s, want inside the window", time.Now().Format(time.TimeOnly))
+		}
+		if n := len(c.live(t, "nightly")); n < 1 {
+			t.Errorf("inside the window the pool has %d hosts, want its minimum of 1", n)
+		}
+		waitFor(t, 3*time.Hour, "the pool is gone after 04:00", func() bool { return len(c.live(t, "nightly")) == 0 })
+		if h := time.Now().Hour(); h < 4 {
+			t.Errorf("the pool scaled to zero at %s, before its window closed", time.Now().Format(time.TimeOnly))
+		}
+	})
+}

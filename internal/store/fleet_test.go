@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/cost"
+	"github.com/berth-run/berth/internal/nodeapi"
+)
+
+// joinReady admits a ready node of pool with the facts given.
+func joinReady(t *testing.T, s *Store, id, pool string, cpu float64, mem int64, facts nodeapi.Facts) {
+	t.Helper()
+	ctx := context.Background()
+	st := nodeapi.Status{Name: id, CPU: cpu, MemoryMB: mem, Healthy: true, Facts: facts}
+	if _, err := s.JoinNode(ctx, id, pool, st, "", t0); err != nil {
+		t.Fatal(err)
+	}
+	st.Ready = true
+	if _, _, err := s.HeartbeatNode(ctx, id, st, t0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAttemptCost: an attempt placed on a node holds its share of the node
+// at the price its agent reported; one placed with Held holds that; each
+// costs price × share × its time, and the ledger sums them by pool, market
+// and label.
+func TestAttemptCost(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-1", Market: "spot", Price: 0.08})
+	joinReady(t, s, "sl", "overflow", 1024, 1<<20, nodeapi.Facts{})
+	a := mustCreate(t, s, berth.JobSpec{Image: "x", CPU: 1, MemoryMB: 2048, Labels: map[string]string{"team": "ml"}}.WithDefaults(), t0)
+	b := mustCreate(t, s, berth.JobSpec{Image: "x", CPU: 2, MemoryMB: 4096}.WithDefaults(), t0)
+	held := Held{Pool: "overflow", Market: berth.OnDemand, Price: 0.36, Share: 1}
+	done, err := s.Place(ctx, []Placement{
+		{JobID: a.ID, JobVersion: a.Version, NodeID: "n1", AttemptID: "att_a"},
+		{JobID: b.ID, JobVersion: b.Version, NodeID: "sl", AttemptID: "att_b", Held: &held},
+	}, t0)
+	if err != nil || len(done) != 2 {
+		t.Fatalf("Place = %v, %v", done, err)
+	}
+	for _, id := range []string{"att_a", "att_b"} {
+		if _, err := s.FinishAttempt(ctx, id, berth.Outcome{Kind: berth.Exited, ExitCode: new(0)}, t0.Add(30*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	costs, err := s.AttemptCosts(ctx, []string{a.ID, b.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		job  string
+		held Held
+		usd  float64
+	}{
+		{a.ID, Held{Pool: "spot", Market: berth.Spot, Price: 0.08, Share: 0.25}, 0.08 * 0.25 / 2},
+		{b.ID, held, 0.36 / 2},
+	} {
+		cs := costs[tt.job]
+		if len(cs) != 1 || cs[0].Held != tt.held || math.Abs(cs[0].USD(t0.Add(time.Hour))-tt.usd) > 1e-12 {
+			t.Errorf("attempt costs of %s = %+v, want %+v costing %v", tt.job, cs, tt.held, tt.usd)
+		}
+	}
+	l, err := s.Ledger(ctx, time.Time{}, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		got  map[string]float64
+		want map[string]float64
+	}{
+		{"pool", l.By(cost.ByPool), map[string]float64{"spot": 0.01, "overflow": 0.18}},
+		{"market", l.By(cost.ByMarket), map[string]float64{"spot": 0.01, "on-demand": 0.18}},
+		{"label team", l.By(cost.ByLabel("team")), map[string]float64{"ml": 0.01, "": 0.18}},
+	} {
+		for k, v := range tt.want {
+			if math.Abs(tt.got[k]-v) > 1e-12 || len(tt.got) != len(tt.want) {
+				t.Errorf("ledger by %s = %v, want %v", tt.name, tt.got, tt.want)
+				break
+			}
+		}
+	}
+	if l, err := s.Ledger(ctx, t0.Add(time.Minute), t0.Add(time.Hour)); err != nil || len(l) != 0 {
+		t.Errorf("ledger since after the attempts = %v, %v; want none", l, err)
+	}
+}
+
+// TestRetireNode: a retired node is gone and its running attempt closed as
+// lost, its job re-queued without spending a retry; a node's use says when
+// it became idle.
+func TestRetireNode(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-1"})
+	joinReady(t, s, "n2", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-2"})
+	j := mustCreate(t, s, berth.JobSpec{Image: "x", Retries: berth.RetryPolicy{Attempts: 1}}.WithDefaults(), t0)
+	if _, err := s.Place(ctx, []Placement{{JobID: j.ID, JobVersion: j.Version, NodeID: "n1", AttemptID: "att_1"}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	uses, err := s.NodeUses(ctx, "spot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := uses["n1"]; u.Attempts != 1 || !u.IdleSince.IsZero() {
+		t.Errorf("use of the busy node = %+v, want 1 attempt, not idle", u)
+	}
+	if u := uses["n2"]; u.Attempts != 0 || !u.IdleSince.Equal(t0) {
+		t.Errorf("use of the idle node = %+v, want idle since it joined", u)
+	}
+	closed, err := s.RetireNode(ctx, "n1", "spot reclaimed i-1", t0.Add(time.Minute))
+	if err != nil || len(closed) != 1 {
+		t.Fatalf("RetireNode = %v, %v; want one attempt closed", closed, err)
+	}
+	got, _ := s.Job(ctx, j.ID)
+	if got.State != berth.Queued || got.Retried != 0 || got.Requeued != 1 {
+		t.Errorf("job after its node was retired: %s, retried %d, requeued %d; want queued, 0, 1", got.State, got.Retried, got.Requeued)
+	}
+	if n, _ := s.NodeInfo(ctx, "n1"); n.State != berth.NodeGone {
+		t.Errorf("retired node is %s, want gone", n.State)
+	}
+	if _, err := s.RetireNode(ctx, "n1", "again", t0); !errors.Is(err, berth.ErrStale) {
+		t.Errorf("retiring a gone node = %v, want stale", err)
+	}
+}
+
+// TestNoticeKeepsInterruption: a rebalance recommendation after an
+// interruption notice does not hide it.
+func TestNoticeKeepsInterruption(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{})
+	if _, err := s.NoticeNode(ctx, "n1", nodeapi.SpotInterruption, t0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.NoticeNode(ctx, "n1", nodeapi.Rebalance, t0.Add(time.Second))
+	if err != nil || n.Notice != nodeapi.SpotInterruption || n.State != berth.NodeDraining {
+		t.Errorf("after a rebalance: notice %q, state %s, %v; want spot_interruption, draining", n.Notice, n.State, err)
+	}
+}
