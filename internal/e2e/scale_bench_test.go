@@ -28,7 +28,7 @@ func BenchmarkStoreScale(b *testing.B) {
 	const total = 1_000_000
 	data := b.TempDir()
 	seed(b, data, total)
-	s := &server{t: b, data: data, addr: freeAddr(b), args: []string{"--local-agent=false", "--log-level", "warn"}, image: dockertest.TestImage}
+	s := &server{t: b, data: data, addr: freeAddr(b), args: []string{"--local-agent=false", "--log-level", "warn"}, image: dockertest.TestImage, scheme: "http", hc: http.DefaultClient}
 	s.start()
 	defer s.stop(syscall.SIGTERM)
 	var lat []time.Duration
