@@ -86,10 +86,9 @@ func (r *Runner) Create(ctx context.Context, c provider.Container) (string, erro
 	if c.AttemptID == "" {
 		return "", fmt.Errorf("create container for job %s: empty attempt id", c.JobID)
 	}
-	id, err := r.findAttempt(ctx, c.AttemptID)
-	if err != nil || id != "" {
-		return id, err
-	}
+	// The container's name is the attempt's: the engine refuses a second
+	// one (conflict), and then the existing container is the answer. No
+	// lookup first: it would cost every start an engine round trip.
 	opts := createOptions(c)
 	res, err := r.api.ContainerCreate(ctx, opts)
 	if isNotFound(err) {
