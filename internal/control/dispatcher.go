@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -30,7 +31,17 @@ type Dispatcher struct {
 	log      *slog.Logger
 	wake     chan struct{}
 	fleet    *Fleet // nil: the nodes alone, no pools
+
+	// mu guards reasonsAt.
+	mu sync.Mutex
+	// reasonsAt is when waiting jobs' reasons were last written: they are
+	// written at most once a ReasonEvery, so that a busy queue does not
+	// rewrite hundreds of rows on every placement.
+	reasonsAt time.Time
 }
+
+// ReasonEvery is how often the reasons of waiting jobs are written.
+const ReasonEvery = time.Second
 
 // NewDispatcher returns a dispatch loop over s that wakes agents through n.
 func NewDispatcher(cfg DispatchConfig, s *store.Store, n *Notifier, log *slog.Logger) *Dispatcher {
@@ -86,8 +97,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // the rest waits, and returns when the next scheduled job is due (zero if
 // none).
 func (d *Dispatcher) Round(ctx context.Context, now time.Time) (time.Time, error) {
-	if _, err := d.store.ReleaseDue(ctx, now); err != nil {
+	if due, ok, err := d.store.NextDue(ctx); err != nil {
 		return time.Time{}, err
+	} else if ok && !due.After(now) {
+		if _, err := d.store.ReleaseDue(ctx, now); err != nil {
+			return time.Time{}, err
+		}
 	}
 	queued, err := d.store.Queued(ctx, d.cfg.Window)
 	if err != nil {
@@ -152,10 +167,19 @@ func (d *Dispatcher) place(ctx context.Context, queued []berth.Job, now time.Tim
 	if d.fleet != nil {
 		d.fleet.demand(plan, queued)
 	}
-	if len(plan.Reasons) > 0 {
-		return d.store.SetReasons(ctx, plan.Reasons, now)
+	if len(plan.Reasons) == 0 {
+		return nil
 	}
-	return nil
+	d.mu.Lock()
+	write := now.Sub(d.reasonsAt) >= ReasonEvery || now.Before(d.reasonsAt)
+	if write {
+		d.reasonsAt = now
+	}
+	d.mu.Unlock()
+	if !write {
+		return nil
+	}
+	return d.store.SetReasons(ctx, plan.Reasons, now)
 }
 
 // overflow places the jobs sent to serverless pools on those pools' nodes,
