@@ -74,45 +74,14 @@ func (c *Client) UndrainNode(ctx context.Context, id string) (Node, error) {
 // configuration file), its nodes' totals, its instances and autoscaling
 // signal (for pools with a provider), and the token that admits nodes to
 // it.
-type Pool struct {
-	Name         string          `json:"name"`
-	Provider     string          `json:"provider,omitempty"`
-	Spec         *berth.PoolSpec `json:"spec,omitempty"`
-	Nodes        int             `json:"nodes"`
-	Ready        int             `json:"ready"`
-	CPU          float64         `json:"cpu"`
-	MemoryMB     int64           `json:"memory_mb"`
-	UsedCPU      float64         `json:"used_cpu"`
-	UsedMemoryMB int64           `json:"used_memory_mb"`
-	Instances    []Instance      `json:"instances,omitempty"`
-	Autoscale    *Autoscale      `json:"autoscale,omitempty"`
-	JoinToken    string          `json:"join_token"`
-}
+type Pool = berth.PoolStatus
 
 // Instance is one of a pool's instances, as its provider lists it.
-type Instance struct {
-	ID           string       `json:"id"`
-	InstanceType string       `json:"instance_type"`
-	Market       berth.Market `json:"market"`
-	Zone         string       `json:"zone,omitempty"`
-	State        string       `json:"state"` // pending, running or terminated
-	Node         string       `json:"node,omitempty"`
-	Job          string       `json:"job,omitempty"` // launched for this job alone
-	LaunchedAt   time.Time    `json:"launched_at"`
-	InterruptAt  *time.Time   `json:"interrupt_at,omitempty"`
-	TerminatedAt *time.Time   `json:"terminated_at,omitempty"`
-	Reclaimed    bool         `json:"reclaimed,omitempty"`
-}
+type Instance = berth.PoolInstance
 
 // Autoscale is a pool's autoscaling signal: how many of the largest
 // waiting job shapes its free capacity could take (below 1 it grows).
-type Autoscale struct {
-	SchedulableLargest float64 `json:"schedulable_largest"`
-	ShapeCPU           float64 `json:"shape_cpu"`
-	ShapeMemoryMB      int64   `json:"shape_memory_mb"`
-	Waiting            int     `json:"waiting"`
-	Hosts              int     `json:"hosts"`
-}
+type Autoscale = berth.PoolSignal
 
 // Pools returns the configured pools, the pools that have nodes, and the
 // default pool.

@@ -89,50 +89,12 @@ func (s *Server) undrainNode(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, viewNode(n))
 }
 
-// poolView is a pool as the API shows it: its configuration (for the
-// pools of the configuration file), its nodes' totals, its instances and
-// autoscaling signal (for pools with a provider), and the token that
-// admits nodes to it.
-type poolView struct {
-	Name         string          `json:"name"`
-	Provider     string          `json:"provider,omitempty"`
-	Spec         *berth.PoolSpec `json:"spec,omitempty"`
-	Nodes        int             `json:"nodes"`
-	Ready        int             `json:"ready"`
-	CPU          float64         `json:"cpu"`
-	MemoryMB     int64           `json:"memory_mb"`
-	UsedCPU      float64         `json:"used_cpu"`
-	UsedMemoryMB int64           `json:"used_memory_mb"`
-	Instances    []instanceView  `json:"instances,omitempty"`
-	Autoscale    *autoscaleView  `json:"autoscale,omitempty"`
-	JoinToken    string          `json:"join_token"`
-}
-
-// instanceView is one of a pool's instances, as its provider lists it.
-type instanceView struct {
-	ID           string       `json:"id"`
-	InstanceType string       `json:"instance_type"`
-	Market       berth.Market `json:"market"`
-	Zone         string       `json:"zone,omitempty"`
-	State        string       `json:"state"` // pending, running or terminated
-	Node         string       `json:"node,omitempty"`
-	Job          string       `json:"job,omitempty"` // launched for this job alone
-	LaunchedAt   time.Time    `json:"launched_at"`
-	InterruptAt  *time.Time   `json:"interrupt_at,omitempty"`
-	TerminatedAt *time.Time   `json:"terminated_at,omitempty"`
-	Reclaimed    bool         `json:"reclaimed,omitempty"`
-}
-
-// autoscaleView is a pool's autoscaling signal as of the last round.
-type autoscaleView struct {
-	// SchedulableLargest is how many of the largest waiting job shapes
-	// the pool's free capacity, hosts on their way included, could take.
-	SchedulableLargest float64 `json:"schedulable_largest"`
-	ShapeCPU           float64 `json:"shape_cpu"`
-	ShapeMemoryMB      int64   `json:"shape_memory_mb"`
-	Waiting            int     `json:"waiting"`
-	Hosts              int     `json:"hosts"`
-}
+// The API's views of a pool are the domain's.
+type (
+	poolView      = berth.PoolStatus
+	instanceView  = berth.PoolInstance
+	autoscaleView = berth.PoolSignal
+)
 
 // pools sums the nodes by pool, the configured pools first, in order; the
 // default pool is always there.
