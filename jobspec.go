@@ -41,7 +41,28 @@ type JobSpec struct {
 	Labels         map[string]string `json:"labels,omitempty"`
 	CallbackURL    string            `json:"callback_url,omitempty"`
 	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+
+	// Deadline is when the job must have finished. On a fleet with Spot
+	// pools, a deadline policy runs the job on Spot while on-demand
+	// capacity could still finish it in time, and moves it to on-demand
+	// when it must.
+	Deadline *time.Time `json:"deadline,omitempty"`
+	// ExpectedDuration is the job's run time on one host. With a deadline
+	// and no expected duration, berth learns it from earlier successful
+	// runs of jobs with the same labels.
+	ExpectedDuration Duration `json:"expected_duration,omitempty"`
+	// Checkpoint says what the job keeps when berth stops it to move it:
+	// CheckpointNone (the default: it starts again from zero) or
+	// CheckpointOnSigterm (it saves its progress when sent SIGTERM and
+	// resumes from there).
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
+
+// How a job checkpoints, as written in JobSpec.Checkpoint.
+const (
+	CheckpointNone      = "none"
+	CheckpointOnSigterm = "on-sigterm"
+)
 
 // RetryPolicy says how often and when a failed job runs again. Attempts is
 // the number of retries after the first run; 0 means none. The n-th retry
@@ -67,6 +88,9 @@ func (s JobSpec) WithDefaults() JobSpec {
 	}
 	if s.MemoryMB == 0 {
 		s.MemoryMB = DefaultMemoryMB
+	}
+	if s.Deadline != nil && s.Checkpoint == "" {
+		s.Checkpoint = CheckpointNone
 	}
 	if s.Retries.Attempts > 0 {
 		if s.Retries.Backoff == 0 {
@@ -99,7 +123,50 @@ func (s JobSpec) Validate() error {
 	if err := s.Retries.Validate(); err != nil {
 		return prefixField("retries", err)
 	}
+	if err := s.validateDeadline(); err != nil {
+		return err
+	}
 	return s.validateMeta()
+}
+
+func (s JobSpec) validateDeadline() error {
+	switch {
+	case s.Checkpoint != "" && s.Checkpoint != CheckpointNone && s.Checkpoint != CheckpointOnSigterm:
+		return fieldErr("checkpoint", "%q is not one of %s, %s", s.Checkpoint, CheckpointNone, CheckpointOnSigterm)
+	case s.ExpectedDuration < 0:
+		return fieldErr("expected_duration", "must not be negative")
+	case s.ExpectedDuration != 0 && time.Duration(s.ExpectedDuration) < time.Second:
+		return fieldErr("expected_duration", "must be at least 1s")
+	case time.Duration(s.ExpectedDuration) > MaxTimeout:
+		return fieldErr("expected_duration", "must be at most %s", MaxTimeout)
+	case s.Timeout != 0 && s.ExpectedDuration > s.Timeout:
+		return fieldErr("expected_duration", "%s is longer than the timeout of %s", s.ExpectedDuration, s.Timeout)
+	case s.Deadline == nil:
+		return nil
+	case s.Deadline.Year() < 2000 || s.Deadline.Year() > 9999:
+		return fieldErr("deadline", "%s is out of range", s.Deadline.Format(time.RFC3339))
+	case s.RunAt != nil && !s.Deadline.After(s.RunAt.Add(time.Duration(s.ExpectedDuration))):
+		return fieldErr("deadline", "%s leaves no time to run after run_at %s", s.Deadline.Format(time.RFC3339), s.RunAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// CheckDeadline reports, as a *FieldError, a deadline that the job could
+// not meet even if it started at now (or at its run_at) on capacity that is
+// ready: one before the job's expected duration has passed.
+func (s JobSpec) CheckDeadline(now time.Time) error {
+	if s.Deadline == nil {
+		return nil
+	}
+	start := now
+	if s.RunAt != nil && s.RunAt.After(now) {
+		start = *s.RunAt
+	}
+	if end := start.Add(time.Duration(s.ExpectedDuration)); s.Deadline.Before(end) || !s.Deadline.After(now) {
+		return fieldErr("deadline", "%s cannot be met: the job needs %s from %s", s.Deadline.UTC().Format(time.RFC3339),
+			s.ExpectedDuration, start.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func (s JobSpec) validateContainer() error {

@@ -10,6 +10,7 @@ import (
 func TestJobSpecValidate(t *testing.T) {
 	ok := func() JobSpec { return JobSpec{Image: "busybox", Command: []string{"true"}} }
 	past := time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)
+	soon, later := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC), time.Date(2026, 11, 22, 13, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name   string
 		change func(*JobSpec)
@@ -34,6 +35,17 @@ func TestJobSpecValidate(t *testing.T) {
 		{"priority", func(s *JobSpec) { s.Priority = 5000 }, "priority"},
 		{"callback scheme", func(s *JobSpec) { s.CallbackURL = "ftp://example.com/x" }, "callback_url"},
 		{"run_at out of range", func(s *JobSpec) { s.RunAt = &past }, "run_at"},
+		{"deadline", func(s *JobSpec) {
+			s.Deadline, s.ExpectedDuration, s.Checkpoint = &soon, Duration(time.Hour), CheckpointOnSigterm
+		}, ""},
+		{"deadline out of range", func(s *JobSpec) { s.Deadline = &past }, "deadline"},
+		{"deadline before run_at", func(s *JobSpec) { s.Deadline, s.RunAt = &soon, &later }, "deadline"},
+		{"no time after run_at", func(s *JobSpec) { s.Deadline, s.RunAt, s.ExpectedDuration = &later, &soon, Duration(48*time.Hour) }, "deadline"},
+		{"unknown checkpoint", func(s *JobSpec) { s.Checkpoint = "sometimes" }, "checkpoint"},
+		{"negative expected duration", func(s *JobSpec) { s.ExpectedDuration = Duration(-time.Hour) }, "expected_duration"},
+		{"expected duration above the timeout", func(s *JobSpec) {
+			s.ExpectedDuration, s.Timeout = Duration(2*time.Hour), Duration(time.Hour)
+		}, "expected_duration"},
 	}
 	for _, tt := range tests {
 		s := ok()
@@ -59,11 +71,37 @@ func TestScheduleSpecValidate(t *testing.T) {
 		{ScheduleSpec{Cron: "@daily", TimeZone: "Mars/Olympus", Job: JobSpec{Image: "busybox"}}, "time_zone"},
 		{ScheduleSpec{Cron: "@daily", Concurrency: "sometimes", Job: JobSpec{Image: "busybox"}}, "concurrency"},
 		{ScheduleSpec{Cron: "@daily", Job: JobSpec{}}, "job.image"},
+		{ScheduleSpec{Cron: "@daily", Job: JobSpec{Image: "busybox", Deadline: &time.Time{}}}, "job.deadline"},
 	}
 	for _, tt := range tests {
 		err := tt.spec.Validate()
 		if tt.field == "" && err != nil || tt.field != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.field+":")) {
 			t.Errorf("Validate(%+v) = %v, want field %q", tt.spec, err, tt.field)
+		}
+	}
+}
+
+func TestCheckDeadline(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	tests := []struct {
+		name string
+		spec JobSpec
+		ok   bool
+	}{
+		{"no deadline", JobSpec{}, true},
+		{"time to spare", JobSpec{Deadline: at(3 * time.Hour), ExpectedDuration: Duration(2 * time.Hour)}, true},
+		{"just enough", JobSpec{Deadline: at(2 * time.Hour), ExpectedDuration: Duration(2 * time.Hour)}, true},
+		{"too short", JobSpec{Deadline: at(time.Hour), ExpectedDuration: Duration(2 * time.Hour)}, false},
+		{"passed", JobSpec{Deadline: at(-time.Minute)}, false},
+		{"now", JobSpec{Deadline: at(0)}, false},
+		{"too short after run_at", JobSpec{RunAt: at(2 * time.Hour), Deadline: at(3 * time.Hour), ExpectedDuration: Duration(2 * time.Hour)}, false},
+	}
+	for _, tt := range tests {
+		err := tt.spec.CheckDeadline(now)
+		var fe *FieldError
+		if tt.ok && err != nil || !tt.ok && (!errors.As(err, &fe) || fe.Field != "deadline") {
+			t.Errorf("%s: CheckDeadline() = %v, want ok = %v (else an error on deadline)", tt.name, err, tt.ok)
 		}
 	}
 }

@@ -32,6 +32,10 @@ const (
 	Reported OutcomeKind = "reported"
 	// Stopped: the attempt was stopped because its job was cancelled.
 	Stopped OutcomeKind = "stopped"
+	// Moved: berth stopped the attempt to run the job on other capacity
+	// (a deadline policy moving it between Spot and on-demand). The job is
+	// queued again; neither a retry nor a re-queue is spent.
+	Moved OutcomeKind = "moved"
 )
 
 // Outcome is how one attempt ended, as reported by the executor.
@@ -64,6 +68,9 @@ func Next(j *Job, a *Attempt, out Outcome, now time.Time) Transition {
 			t.Reason = j.Reason
 		}
 		return t
+	case out.Kind == Moved:
+		t.State, t.Reason, t.ExitCode = Queued, out.Reason, nil
+		return t
 	case out.Kind == Lost:
 		if j.Requeued >= MaxRequeues {
 			t.State, t.Reason = Failed, fmt.Sprintf("%s; gave up after %d re-queues", failure, j.Requeued)
@@ -72,7 +79,7 @@ func Next(j *Job, a *Attempt, out Outcome, now time.Time) Transition {
 		t.Requeued++
 		t.State, t.Reason, t.ExitCode = Queued, failure+", re-queued", nil
 		return t
-	case succeeded(out):
+	case out.Succeeded():
 		t.State, t.Reason = Succeeded, failure
 		return t
 	case out.Kind == StartError || !j.Retries.retries(out) || j.Retried >= j.Retries.Attempts:
@@ -90,7 +97,9 @@ func Next(j *Job, a *Attempt, out Outcome, now time.Time) Transition {
 	return t
 }
 
-func succeeded(out Outcome) bool {
+// Succeeded reports whether the attempt ended in success: exit code 0, or
+// success reported through the callback.
+func (out Outcome) Succeeded() bool {
 	return (out.Kind == Exited || out.Kind == Reported) && out.ExitCode != nil && *out.ExitCode == 0
 }
 
@@ -128,7 +137,7 @@ func Describe(j *Job, out Outcome) string {
 		s = string(out.Kind)
 	}
 	if out.Reason != "" {
-		if out.Kind == StartError || out.Kind == Lost {
+		if out.Kind == StartError || out.Kind == Lost || out.Kind == Moved {
 			return out.Reason
 		}
 		s += ": " + out.Reason

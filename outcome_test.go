@@ -31,6 +31,7 @@ func TestNext(t *testing.T) {
 		{"lost too often fails", Job{State: Running, Requeued: MaxRequeues}, Outcome{Kind: Lost, Reason: "node lost"}, Failed, "node lost; gave up after 10 re-queues", 0, MaxRequeues},
 		{"cancelled never retries", Job{State: Cancelled, Reason: "cancelled by user", JobSpec: JobSpec{Retries: retry3}}, Outcome{Kind: Stopped}, Cancelled, "cancelled by user", 0, 0},
 		{"reported success", Job{State: Running}, Outcome{Kind: Reported, ExitCode: code(0)}, Succeeded, "reported success", 0, 0},
+		{"moved spends nothing", Job{State: Running, Requeued: MaxRequeues, JobSpec: JobSpec{Retries: retry3}}, Outcome{Kind: Moved, Reason: "moved to on-demand by the deadline policy"}, Queued, "moved to on-demand by the deadline policy", 0, MaxRequeues},
 	}
 	for _, tt := range tests {
 		a := &Attempt{ID: "att_1"}

@@ -59,6 +59,9 @@ func (s ScheduleSpec) Validate() error {
 	if s.Job.IdempotencyKey != "" {
 		return fieldErr("job.idempotency_key", "is set by the schedule; leave it out")
 	}
+	if s.Job.Deadline != nil {
+		return fieldErr("job.deadline", "is one moment, which the schedule's runs cannot share; leave it out")
+	}
 	if err := s.Job.Validate(); err != nil {
 		return prefixField("job", err)
 	}

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -19,6 +20,9 @@ type DispatchConfig struct {
 	Interval time.Duration // default 1s
 	// Window is how many queued jobs one round considers, in order.
 	Window int // default 10000
+	// Deadlines tunes how jobs with a deadline are run on a fleet with
+	// Spot pools.
+	Deadlines DeadlineConfig
 }
 
 // Dispatcher is the loop that releases due jobs and places queued ones.
@@ -31,13 +35,19 @@ type Dispatcher struct {
 	log      *slog.Logger
 	wake     chan struct{}
 	fleet    *Fleet // nil: the nodes alone, no pools
+	// deadlines places jobs with a deadline on Spot or on-demand; nil
+	// without a fleet that has a Spot pool.
+	deadlines *deadlines
 
-	// mu guards reasonsAt.
+	// mu guards reasonsAt and movesAt.
 	mu sync.Mutex
 	// reasonsAt is when waiting jobs' reasons were last written: they are
 	// written at most once a ReasonEvery, so that a busy queue does not
 	// rewrite hundreds of rows on every placement.
 	reasonsAt time.Time
+	// movesAt is when running jobs with a deadline were last weighed, at
+	// most once a ReasonEvery too.
+	movesAt time.Time
 }
 
 // ReasonEvery is how often the reasons of waiting jobs are written.
@@ -58,7 +68,17 @@ func NewDispatcher(cfg DispatchConfig, s *store.Store, n *Notifier, log *slog.Lo
 // hosts on their way, host requests for jobs larger than any host and
 // overflow to serverless pools; the work left waiting goes to the fleet's
 // autoscaler. Call it before Run.
-func (d *Dispatcher) UseFleet(f *Fleet) { d.fleet = f }
+// Jobs with a deadline are run on Spot or on-demand as the deadline policy
+// decides when the fleet has a Spot pool.
+func (d *Dispatcher) UseFleet(f *Fleet) {
+	d.fleet = f
+	for _, p := range f.pools {
+		if p.Spec.Market == berth.Spot && p.Provider != nil {
+			d.deadlines = &deadlines{cfg: d.cfg.Deadlines.withDefaults(), fleet: f}
+			break
+		}
+	}
+}
 
 // Kick asks for a round as soon as possible. It never blocks; kicks during
 // a round coalesce into one more round.
@@ -104,6 +124,11 @@ func (d *Dispatcher) Round(ctx context.Context, now time.Time) (time.Time, error
 			return time.Time{}, err
 		}
 	}
+	if d.deadlines != nil && d.every(&d.movesAt, now) {
+		if err := d.moveRunning(ctx, now); err != nil {
+			return time.Time{}, err
+		}
+	}
 	queued, err := d.store.Queued(ctx, d.cfg.Window)
 	if err != nil {
 		return time.Time{}, err
@@ -126,6 +151,10 @@ func (d *Dispatcher) place(ctx context.Context, queued []berth.Job, now time.Tim
 	nodes, err := d.store.Nodes(ctx)
 	if err != nil {
 		return err
+	}
+	var held map[string]string // jobs the deadline policy keeps waiting
+	if d.deadlines != nil {
+		queued, held = d.deadlines.queued(queued, now)
 	}
 	snap := scheduler.Snapshot{Nodes: nodes, Queued: queued, Now: now}
 	if d.fleet != nil {
@@ -167,19 +196,28 @@ func (d *Dispatcher) place(ctx context.Context, queued []berth.Job, now time.Tim
 	if d.fleet != nil {
 		d.fleet.demand(plan, queued)
 	}
-	if len(plan.Reasons) == 0 {
-		return nil
+	if len(held) > 0 {
+		if plan.Reasons == nil {
+			plan.Reasons = map[string]string{}
+		}
+		maps.Copy(plan.Reasons, held)
 	}
-	d.mu.Lock()
-	write := now.Sub(d.reasonsAt) >= ReasonEvery || now.Before(d.reasonsAt)
-	if write {
-		d.reasonsAt = now
-	}
-	d.mu.Unlock()
-	if !write {
+	if len(plan.Reasons) == 0 || !d.every(&d.reasonsAt, now) {
 		return nil
 	}
 	return d.store.SetReasons(ctx, plan.Reasons, now)
+}
+
+// every reports whether ReasonEvery has passed since *last, and if so sets
+// *last to now.
+func (d *Dispatcher) every(last *time.Time, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if now.Sub(*last) < ReasonEvery && !now.Before(*last) {
+		return false
+	}
+	*last = now
+	return true
 }
 
 // overflow places the jobs sent to serverless pools on those pools' nodes,

@@ -85,6 +85,7 @@ type Fleet struct {
 	waiting    []autoscale.Waiting
 	hosts      []scheduler.HostRequest
 	metrics    map[string]autoscale.Metric
+	spot       map[string]*spotWatch // by Spot pool
 }
 
 // NewFleet returns the autoscale loop of pools, over the nodes of reg.
@@ -101,7 +102,7 @@ func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry,
 	return &Fleet{cfg: cfg, pools: pools, store: s, reg: reg, log: log, wake: make(chan struct{}, 1),
 		lists: map[string][]provider.Instance{}, offerings: map[string][]provider.Offering{},
 		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, avoid: map[string]time.Time{}, noticed: map[string]time.Time{}, drained: map[string]string{},
-		metrics: map[string]autoscale.Metric{}}
+		metrics: map[string]autoscale.Metric{}, spot: map[string]*spotWatch{}}
 }
 
 // Kick asks for a round soon. It never blocks.
@@ -181,6 +182,9 @@ func (f *Fleet) Round(ctx context.Context, now time.Time) error {
 		}
 	}
 	errs = append(errs, f.launchHosts(ctx, now)...)
+	f.mu.Lock()
+	f.watchSpot(now)
+	f.mu.Unlock()
 	return errors.Join(errs...)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +25,12 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	job, created, err := s.d.Store.CreateJob(r.Context(), spec.WithDefaults(), time.Now())
+	now := time.Now()
+	if err := s.expect(r.Context(), &spec, now); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	job, created, err := s.d.Store.CreateJob(r.Context(), spec.WithDefaults(), now)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -36,6 +42,31 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/v1/jobs/"+job.ID)
 	s.writeJob(w, r, status, job)
+}
+
+// LearnFrom is how many earlier runs a job's expected duration is learned
+// from: the median of the last ones.
+const LearnFrom = 5
+
+// expect checks that a job with a deadline can meet it, learning its
+// expected duration from earlier successful runs of jobs with the same
+// labels when the spec gives none.
+func (s *Server) expect(ctx context.Context, spec *berth.JobSpec, now time.Time) error {
+	if spec.Deadline == nil {
+		return nil
+	}
+	if spec.ExpectedDuration == 0 {
+		runs, err := s.d.Store.RunTimes(ctx, spec.Labels, LearnFrom)
+		if err != nil {
+			return err
+		}
+		if len(runs) == 0 {
+			return &berth.FieldError{Field: "expected_duration", Problem: "is required with a deadline: no earlier successful run of a job with the same labels to learn it from"}
+		}
+		slices.Sort(runs)
+		spec.ExpectedDuration = berth.Duration(max(runs[len(runs)/2].Round(time.Second), time.Second))
+	}
+	return spec.CheckDeadline(now)
 }
 
 // jobPage is the answer of GET /v1/jobs.

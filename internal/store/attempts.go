@@ -110,7 +110,7 @@ type Assignment = berth.Assignment
 // assignmentsSQL reads a node's active attempts, their jobs, and the id of
 // each job's current attempt.
 const assignmentsSQL = `SELECT ` + attemptCols + `, ` + jobCols + `,
-	(SELECT x.id FROM attempts x WHERE x.job_id = a.job_id ORDER BY x.seq DESC LIMIT 1)
+	(SELECT x.id FROM attempts x WHERE x.job_id = a.job_id ORDER BY x.seq DESC LIMIT 1), a.move_to
 	FROM attempts a JOIN jobs j ON j.id = a.job_id
 	WHERE a.node_id = ? AND a.finished_at IS NULL ORDER BY a.seq`
 
@@ -127,8 +127,9 @@ func (s *Store) Assignments(ctx context.Context, nodeID string) ([]Assignment, e
 			ar      attemptRow
 			jr      jobRow
 			current string
+			moveTo  string
 		)
-		if err := rows.Scan(append(append(ar.dest(), jr.dest()...), &current)...); err != nil {
+		if err := rows.Scan(append(append(ar.dest(), jr.dest()...), &current, &moveTo)...); err != nil {
 			return nil, fmt.Errorf("assignments of node %s: %w", nodeID, err)
 		}
 		a, err := ar.attempt()
@@ -139,7 +140,7 @@ func (s *Store) Assignments(ctx context.Context, nodeID string) ([]Assignment, e
 		if err != nil {
 			return nil, fmt.Errorf("assignments of node %s: %w", nodeID, err)
 		}
-		stop := !j.State.Active() || current != a.ID
+		stop := !j.State.Active() || current != a.ID || moveTo != ""
 		out = append(out, Assignment{Attempt: a, Job: j, Stop: stop})
 	}
 	if err := rows.Err(); err != nil {
@@ -262,6 +263,11 @@ func finishAttempt(ctx context.Context, tx *sql.Tx, attemptID string, out berth.
 		return berth.Job{}, err
 	}
 	moves := runs(&j, a.ID)
+	if moves {
+		if out, err = movedOutcome(ctx, tx, attemptID, out); err != nil {
+			return berth.Job{}, err
+		}
+	}
 	reason := berth.Describe(&j, out)
 	if _, err := tx.ExecContext(ctx, `UPDATE attempts SET finished_at = ?, exit_code = ?,
 		reason = CASE WHEN reason != '' THEN reason ELSE ? END WHERE id = ?`,

@@ -1,0 +1,231 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/deadline"
+	"github.com/berth-run/berth/internal/scheduler"
+	"github.com/berth-run/berth/internal/store"
+)
+
+// DeadlineConfig tunes how the dispatcher runs jobs that have a deadline;
+// zero fields mean the default.
+type DeadlineConfig struct {
+	// Policy chooses, for each such job, between Spot, on-demand and
+	// waiting. Default: deadline.Adaptive, berth's own.
+	Policy deadline.Policy
+	// Step is how far ahead the safety net looks: it keeps the deadline
+	// within on-demand's reach even if Spot is reclaimed within Step.
+	Step time.Duration // default 1m
+	// Restart is what a changeover costs beyond the boot of a host: the
+	// image pull and the container's start.
+	Restart time.Duration // default 30s
+	// SpotSteady is how long Spot must have been available before a job
+	// running on on-demand is moved back to it. Only jobs that checkpoint
+	// on SIGTERM are moved back; others would start again from zero.
+	SpotSteady time.Duration // default 10m
+}
+
+func (c DeadlineConfig) withDefaults() DeadlineConfig {
+	if c.Policy == nil {
+		c.Policy = deadline.Adaptive{}
+	}
+	if c.Step == 0 {
+		c.Step = time.Minute
+	}
+	if c.Restart == 0 {
+		c.Restart = 30 * time.Second
+	}
+	if c.SpotSteady == 0 {
+		c.SpotSteady = 10 * time.Minute
+	}
+	return c
+}
+
+// markets is what the fleet offers one job: the Spot pool it would run in
+// and whether that pool can have capacity now, the on-demand pool it
+// falls back to, and the changeover a move to on-demand costs.
+type markets struct {
+	spot       string // "" when no Spot pool fits the job
+	spotUp     bool
+	spotSince  time.Time // when spotUp last became true
+	stats      deadline.PoolStats
+	onDemand   string // "" when no on-demand pool fits
+	changeover time.Duration
+}
+
+// deadlines runs the deadline policy over one dispatch round.
+type deadlines struct {
+	cfg   DeadlineConfig
+	fleet *Fleet
+}
+
+// governs reports whether the policy decides where j runs: it has a
+// deadline and an expected duration, and its user did not pin its pool.
+func governs(j *berth.Job) bool {
+	return j.Deadline != nil && j.ExpectedDuration > 0 && j.Labels[scheduler.LabelPool] == ""
+}
+
+// state is what the policy knows of job j at now, with the attempt it runs
+// (nil when queued) on market m.
+func (d *deadlines) state(j *berth.Job, running *berth.Attempt, m berth.Market, mk markets, now time.Time) deadline.State {
+	start := j.CreatedAt
+	if j.RunAt != nil && j.RunAt.After(start) {
+		start = *j.RunAt
+	}
+	s := deadline.State{
+		Elapsed:    max(now.Sub(start), 0),
+		Left:       j.Deadline.Sub(now),
+		Total:      time.Duration(j.ExpectedDuration),
+		Changeover: mk.changeover,
+		Checkpoint: deadline.CheckpointNone,
+		Step:       d.cfg.Step,
+	}
+	if j.Checkpoint == berth.CheckpointOnSigterm {
+		s.Checkpoint = deadline.CheckpointOnSigterm
+	}
+	for i := range j.Attempts {
+		a := &j.Attempts[i]
+		if a.StartedAt == nil {
+			continue
+		}
+		end := now
+		if a.FinishedAt != nil {
+			end = *a.FinishedAt
+		}
+		if run := end.Sub(*a.StartedAt); run > 0 && (s.Checkpoint == deadline.CheckpointOnSigterm || a == running) {
+			s.Done += run
+		}
+	}
+	// A job running past its expected duration is about to end: keep a
+	// step of work left so that the policy still sees it.
+	s.Done = min(s.Done, max(s.Total-s.Step, 0))
+	if running != nil {
+		switch m {
+		case berth.Spot:
+			s.Mode = deadline.Spot
+		default:
+			s.Mode = deadline.OnDemand
+		}
+		if running.StartedAt == nil {
+			s.Pending = max(mk.changeover-now.Sub(running.CreatedAt), 0)
+		}
+	}
+	return s
+}
+
+// queued applies the policy to the queued jobs of a round. It returns the
+// jobs to place, those governed by the policy pinned to the pool of the
+// market it chose (on copies of their labels), and the reasons of the jobs
+// it holds back to wait for Spot.
+func (d *deadlines) queued(queued []berth.Job, now time.Time) ([]berth.Job, map[string]string) {
+	var held map[string]string
+	out := queued[:0:0]
+	for i := range queued {
+		j := queued[i]
+		if !governs(&j) {
+			out = append(out, j)
+			continue
+		}
+		mk := d.fleet.markets(&j, now, d.cfg.Restart)
+		if mk.spot == "" {
+			out = append(out, j) // no Spot to weigh: placed like any job
+			continue
+		}
+		s := d.state(&j, nil, "", mk, now)
+		o := deadline.Observation{SpotAvailable: mk.spotUp, Stats: mk.stats}
+		pool := ""
+		switch d.cfg.Policy.Decide(s, o) {
+		case deadline.Spot:
+			pool = mk.spot
+		case deadline.OnDemand:
+			pool = mk.onDemand
+		default:
+			if held == nil {
+				held = map[string]string{}
+			}
+			held[j.ID] = fmt.Sprintf("waiting for Spot capacity in pool %s: the %s policy keeps it off on-demand, which could still finish it by %s (slack %s)",
+				mk.spot, d.cfg.Policy.Name(), j.Deadline.UTC().Format(time.RFC3339), s.Slack().Round(time.Second))
+			continue
+		}
+		if pool != "" {
+			j.Labels = maps.Clone(j.Labels)
+			if j.Labels == nil {
+				j.Labels = map[string]string{}
+			}
+			j.Labels[scheduler.LabelPool] = pool
+		}
+		out = append(out, j)
+	}
+	return out, held
+}
+
+// move is a running attempt the policy wants on another market.
+type move struct {
+	attemptID, nodeID string
+	to                berth.Market
+	why               string
+}
+
+// running applies the policy to the running jobs with a deadline and
+// returns the attempts to move. Only moves between the markets are made:
+// a running job the policy would rather leave idle keeps running.
+func (d *deadlines) running(runs []store.DeadlineRun, now time.Time) []move {
+	var out []move
+	for i := range runs {
+		r := &runs[i]
+		j := &r.Job
+		cur := j.CurrentAttempt()
+		if !governs(j) || r.MoveTo != "" || cur == nil || !cur.Active() || r.Held.Market == "" {
+			continue
+		}
+		mk := d.fleet.markets(j, now, d.cfg.Restart)
+		if mk.spot == "" {
+			continue
+		}
+		s := d.state(j, cur, r.Held.Market, mk, now)
+		up := mk.spotUp
+		if r.Held.Market == berth.Spot {
+			up = true // it runs on Spot now
+		}
+		want := d.cfg.Policy.Decide(s, deadline.Observation{SpotAvailable: up, Stats: mk.stats})
+		switch {
+		case want == deadline.OnDemand && s.Mode == deadline.Spot && mk.onDemand != "":
+			out = append(out, move{cur.ID, cur.Node, berth.OnDemand, fmt.Sprintf(
+				"moving to on-demand: staying on Spot could leave the deadline %s out of on-demand's reach (slack %s)",
+				j.Deadline.UTC().Format(time.RFC3339), s.Slack().Round(time.Second))})
+		case want == deadline.Spot && s.Mode == deadline.OnDemand && s.Checkpoint == deadline.CheckpointOnSigterm &&
+			cur.StartedAt != nil && now.Sub(mk.spotSince) >= d.cfg.SpotSteady:
+			out = append(out, move{cur.ID, cur.Node, berth.Spot, fmt.Sprintf(
+				"moving to Spot: capacity is back in pool %s and the deadline %s stays within on-demand's reach",
+				mk.spot, j.Deadline.UTC().Format(time.RFC3339))})
+		}
+	}
+	return out
+}
+
+// moveRunning reads the running jobs with a deadline, applies the policy
+// and stops the attempts it moves; their nodes are told at once.
+func (d *Dispatcher) moveRunning(ctx context.Context, now time.Time) error {
+	runs, err := d.store.DeadlineRuns(ctx)
+	if err != nil || len(runs) == 0 {
+		return err
+	}
+	for _, m := range d.deadlines.running(runs, now) {
+		_, err := d.store.MoveAttempt(ctx, m.attemptID, m.to, m.why, now)
+		if errors.Is(err, berth.ErrStale) || errors.Is(err, berth.ErrConflict) {
+			continue // it ended, or moves already
+		}
+		if err != nil {
+			return err
+		}
+		d.log.Info("moving a job with a deadline", "attempt", m.attemptID, "node", m.nodeID, "to", m.to, "why", m.why)
+		d.notifier.Notify(m.nodeID)
+	}
+	return nil
+}
