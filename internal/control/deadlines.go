@@ -25,9 +25,11 @@ type DeadlineConfig struct {
 	// Restart is what a changeover costs beyond the boot of a host: the
 	// image pull and the container's start.
 	Restart time.Duration // default 30s
-	// SpotSteady is how long Spot must have been available before a job
-	// running on on-demand is moved back to it. Only jobs that checkpoint
-	// on SIGTERM are moved back; others would start again from zero.
+	// SpotSteady is how long the Spot pool must have held a running
+	// instance (that fits the job, with no notice) before a job running on
+	// on-demand is moved back to Spot: a type merely not known to be out
+	// of capacity is no proof. Only jobs that checkpoint on SIGTERM are
+	// moved back; others would start again from zero.
 	SpotSteady time.Duration // default 10m
 }
 
@@ -53,7 +55,7 @@ func (c DeadlineConfig) withDefaults() DeadlineConfig {
 type markets struct {
 	spot       string // "" when no Spot pool fits the job
 	spotUp     bool
-	spotSince  time.Time // when spotUp last became true
+	spotSince  time.Time // since when the pool has held a running Spot instance that fits; now when none
 	stats      deadline.PoolStats
 	onDemand   string // "" when no on-demand pool fits
 	changeover time.Duration
@@ -123,7 +125,20 @@ func (d *deadlines) state(j *berth.Job, running *berth.Attempt, m berth.Market, 
 // jobs to place, those governed by the policy pinned to the pool of the
 // market it chose (on copies of their labels), and the reasons of the jobs
 // it holds back to wait for Spot.
-func (d *deadlines) queued(queued []berth.Job, now time.Time) ([]berth.Job, map[string]string) {
+func (d *deadlines) queued(ctx context.Context, st *store.Store, queued []berth.Job, now time.Time) ([]berth.Job, map[string]string, error) {
+	var ids []string // governed jobs: the progress of their earlier attempts counts
+	for i := range queued {
+		if governs(&queued[i]) {
+			ids = append(ids, queued[i].ID)
+		}
+	}
+	var ran map[string][]berth.Attempt
+	if len(ids) > 0 {
+		var err error
+		if ran, err = st.Attempts(ctx, ids); err != nil {
+			return nil, nil, err
+		}
+	}
 	var held map[string]string
 	out := queued[:0:0]
 	for i := range queued {
@@ -132,6 +147,7 @@ func (d *deadlines) queued(queued []berth.Job, now time.Time) ([]berth.Job, map[
 			out = append(out, j)
 			continue
 		}
+		j.Attempts = ran[j.ID]
 		mk := d.fleet.markets(&j, now, d.cfg.Restart)
 		if mk.spot == "" {
 			out = append(out, j) // no Spot to weigh: placed like any job
@@ -160,9 +176,10 @@ func (d *deadlines) queued(queued []berth.Job, now time.Time) ([]berth.Job, map[
 			}
 			j.Labels[scheduler.LabelPool] = pool
 		}
+		j.Attempts = nil
 		out = append(out, j)
 	}
-	return out, held
+	return out, held, nil
 }
 
 // move is a running attempt the policy wants on another market.
@@ -189,21 +206,20 @@ func (d *deadlines) running(runs []store.DeadlineRun, now time.Time) []move {
 			continue
 		}
 		s := d.state(j, cur, r.Held.Market, mk, now)
-		up := mk.spotUp
-		if r.Held.Market == berth.Spot {
-			up = true // it runs on Spot now
-		}
+		// On Spot, Spot is there. On on-demand, Spot counts as there only
+		// once proven steady, and only for a job that keeps its progress.
+		up := s.Mode == deadline.Spot ||
+			s.Checkpoint == deadline.CheckpointOnSigterm && now.Sub(mk.spotSince) >= d.cfg.SpotSteady
 		want := d.cfg.Policy.Decide(s, deadline.Observation{SpotAvailable: up, Stats: mk.stats})
 		switch {
 		case want == deadline.OnDemand && s.Mode == deadline.Spot && mk.onDemand != "":
 			out = append(out, move{cur.ID, cur.Node, berth.OnDemand, fmt.Sprintf(
 				"moving to on-demand: staying on Spot could leave the deadline %s out of on-demand's reach (slack %s)",
 				j.Deadline.UTC().Format(time.RFC3339), s.Slack().Round(time.Second))})
-		case want == deadline.Spot && s.Mode == deadline.OnDemand && s.Checkpoint == deadline.CheckpointOnSigterm &&
-			cur.StartedAt != nil && now.Sub(mk.spotSince) >= d.cfg.SpotSteady:
+		case want == deadline.Spot && s.Mode == deadline.OnDemand && cur.StartedAt != nil:
 			out = append(out, move{cur.ID, cur.Node, berth.Spot, fmt.Sprintf(
-				"moving to Spot: capacity is back in pool %s and the deadline %s stays within on-demand's reach",
-				mk.spot, j.Deadline.UTC().Format(time.RFC3339))})
+				"moving to Spot: pool %s has held Spot capacity for %s and the deadline %s stays within on-demand's reach",
+				mk.spot, now.Sub(mk.spotSince).Round(time.Second), j.Deadline.UTC().Format(time.RFC3339))})
 		}
 	}
 	return out

@@ -154,7 +154,9 @@ func (d *Dispatcher) place(ctx context.Context, queued []berth.Job, now time.Tim
 	}
 	var held map[string]string // jobs the deadline policy keeps waiting
 	if d.deadlines != nil {
-		queued, held = d.deadlines.queued(queued, now)
+		if queued, held, err = d.deadlines.queued(ctx, d.store, queued, now); err != nil {
+			return err
+		}
 	}
 	snap := scheduler.Snapshot{Nodes: nodes, Queued: queued, Now: now}
 	if d.fleet != nil {

@@ -5,6 +5,7 @@ import (
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/deadline"
+	"github.com/berth-run/berth/internal/provider"
 )
 
 // spotWatch follows whether a Spot pool could have capacity (an open
@@ -80,6 +81,24 @@ func (f *Fleet) watchSpot(now time.Time) {
 	}
 }
 
+// spotHeld returns since when the Spot pool has held, without notice or
+// rebalance advice, a running instance of a type that fits j: proof, not
+// a guess, that Spot capacity is there. It returns now when none. f.mu is
+// held.
+func (f *Fleet) spotHeld(pool string, j *berth.Job, now time.Time) time.Time {
+	since := now
+	for _, in := range f.lists[pool] {
+		if in.State != provider.InstanceRunning || !in.InterruptAt.IsZero() || in.Rebalance ||
+			j.CPU > in.CPU+1e-9 || j.MemoryMB > in.MemoryMB {
+			continue
+		}
+		if _, noticed := f.noticed[in.ID]; !noticed && in.ReadyAt.Before(since) {
+			since = in.ReadyAt
+		}
+	}
+	return since
+}
+
 // markets returns what the pools offer job j at now, as the deadline
 // policy weighs it: the first open Spot pool with an instance type that
 // fits j, and the first open on-demand pool that fits it (the local pool
@@ -108,12 +127,8 @@ func (f *Fleet) markets(j *berth.Job, now time.Time, restart time.Duration) mark
 			}
 			if w := f.spot[p.Spec.Name]; w != nil {
 				mk.stats = w.stats(now)
-				if w.up {
-					mk.spotSince = w.since
-				} else {
-					mk.spotSince = now
-				}
 			}
+			mk.spotSince = f.spotHeld(p.Spec.Name, j, now)
 		case p.Spec.Market != berth.Spot && mk.onDemand == "":
 			mk.onDemand = p.Spec.Name
 			if p.Provider != nil {

@@ -67,6 +67,15 @@ func (s *Store) DeadlineRuns(ctx context.Context) ([]DeadlineRun, error) {
 	return out, nil
 }
 
+// Attempts returns the attempts of the jobs, by job, in order.
+func (s *Store) Attempts(ctx context.Context, jobIDs []string) (map[string][]berth.Attempt, error) {
+	as, err := loadAttempts(ctx, s.r, jobIDs)
+	if err != nil {
+		return nil, fmt.Errorf("read attempts: %w", err)
+	}
+	return as, nil
+}
+
 // jobAttempts reads the attempts of one job, in order.
 func jobAttempts(ctx context.Context, q querier, jobID string) ([]berth.Attempt, error) {
 	as, err := loadAttempts(ctx, q, []string{jobID})

@@ -1,0 +1,202 @@
+package control
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/deadline"
+	"github.com/berth-run/berth/internal/provider/fakecloud"
+	"github.com/berth-run/berth/internal/store"
+)
+
+func onDemandPool() berth.PoolSpec {
+	return berth.PoolSpec{Name: "od", Provider: berth.ProviderFake, Market: berth.OnDemand, Max: 4,
+		InstanceTypes: []berth.InstanceType{{Name: "m5.large", CPU: 2, MemoryMB: 8192, Price: 0.096}},
+		ScaleInDelay:  berth.Duration(5 * time.Minute), BootTime: berth.Duration(time.Minute)}
+}
+
+// held returns what each attempt of job id held, in order.
+func (c *cloudPlane) held(t *testing.T, id string) []store.AttemptCost {
+	t.Helper()
+	costs, err := c.store.AttemptCosts(context.Background(), []string{id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return costs[id]
+}
+
+func deadlineJob(run, expected, within time.Duration, checkpoint string) berth.JobSpec {
+	due := time.Now().Add(within)
+	return berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": run.String()},
+		Deadline: &due, ExpectedDuration: berth.Duration(expected), Checkpoint: checkpoint}
+}
+
+// TestStoryDeadlineSafetyNet: a 2-hour job without checkpoints is due in
+// 3 hours, with Spot and on-demand pools behind it. It starts on Spot; Spot
+// is never reclaimed, but once another minute on Spot could leave the
+// deadline out of on-demand's reach should Spot go, the safety net moves
+// it: stopped on Spot, queued without spending anything, run again from
+// zero on on-demand, done before its deadline.
+func TestStoryDeadlineSafetyNet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startCloudPlane(t, spotPool(), onDemandPool())
+		start := time.Now()
+		j := c.submit(t, deadlineJob(2*time.Hour, 2*time.Hour, 3*time.Hour, berth.CheckpointNone))
+		waitFor(t, 5*time.Minute, "the job runs", func() bool { return c.job(t, j.ID).State == berth.Running })
+		if h := c.held(t, j.ID); len(h) != 1 || h[0].Market != berth.Spot {
+			t.Fatalf("the job first holds %+v, want one attempt on Spot", h)
+		}
+		waitFor(t, 3*time.Hour, "the job ends", func() bool { return c.job(t, j.ID).State.Terminal() })
+		got := c.job(t, j.ID)
+		if got.State != berth.Succeeded || got.FinishedAt.After(*got.Deadline) || got.Retried != 0 || got.Requeued != 0 {
+			t.Fatalf("job: %s (%q) at +%s, %d retries and %d re-queues spent; want it succeeded by its deadline +3h, nothing spent",
+				got.State, got.Reason, got.FinishedAt.Sub(start), got.Retried, got.Requeued)
+		}
+		h := c.held(t, j.ID)
+		if len(h) != 2 || h[0].Market != berth.Spot || h[1].Market != berth.OnDemand || h[1].Pool != "od" {
+			t.Fatalf("attempts held %+v, want Spot then on-demand in pool od", h)
+		}
+		first := got.Attempts[0]
+		if !strings.HasPrefix(first.Reason, "moved to on-demand by the deadline policy") {
+			t.Errorf("the Spot attempt ended %q, want moved to on-demand", first.Reason)
+		}
+		// It used Spot as long as it was safe: slack = 3h - 2h - one
+		// changeover (boot 1m + restart 30s) - one step (1m).
+		if moved := first.FinishedAt.Sub(start); moved < 50*time.Minute || moved > 60*time.Minute {
+			t.Errorf("moved at +%s, want between +50m and +1h", moved)
+		}
+	})
+}
+
+// TestStoryDeadlineSpotRunsDry: a 2-hour job that checkpoints on SIGTERM
+// is due in 4 hours. It starts on Spot; at +20m Spot reclaims its host and
+// the market runs dry. The job is not rushed to on-demand: it waits for
+// Spot while it is ahead of uniform progress, then runs on on-demand, and
+// is done before its deadline. It stays on on-demand to the end, since no
+// Spot capacity comes back.
+func TestStoryDeadlineSpotRunsDry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startCloudPlane(t, spotPool(), onDemandPool())
+		start := time.Now()
+		j := c.submit(t, deadlineJob(2*time.Hour, 2*time.Hour, 4*time.Hour, berth.CheckpointOnSigterm))
+		waitFor(t, 5*time.Minute, "the job runs", func() bool { return c.job(t, j.ID).State == berth.Running })
+		time.Sleep(20*time.Minute - time.Since(start))
+		for _, typ := range []string{"m5.large", "m5.xlarge"} {
+			c.cloud.SetCapacity(typ, berth.Spot, 0)
+		}
+		var ids []string
+		for _, in := range c.live(t, "spot") {
+			ids = append(ids, in.ID)
+		}
+		c.cloud.Reclaim(ids...)
+		waitFor(t, 5*time.Minute, "the job is queued again", func() bool { return c.job(t, j.ID).State == berth.Queued })
+		time.Sleep(2 * time.Minute)
+		if got := c.job(t, j.ID); got.State != berth.Queued || !strings.Contains(got.Reason, "waiting for Spot capacity") {
+			t.Errorf("at +%s the job is %s (%q), want waiting for Spot while ahead of its deadline", time.Since(start).Round(time.Second), got.State, got.Reason)
+		}
+		waitFor(t, 4*time.Hour, "the job ends", func() bool { return c.job(t, j.ID).State.Terminal() })
+		got := c.job(t, j.ID)
+		if got.State != berth.Succeeded || got.FinishedAt.After(*got.Deadline) || got.Retried != 0 {
+			t.Fatalf("job: %s (%q) at +%s, %d retries; want it succeeded by its deadline +4h, no retry spent",
+				got.State, got.Reason, got.FinishedAt.Sub(start), got.Retried)
+		}
+		h := c.held(t, j.ID)
+		if len(h) != 2 || h[0].Market != berth.Spot || h[1].Market != berth.OnDemand {
+			t.Fatalf("attempts held %+v, want Spot then on-demand", h)
+		}
+		// Uniform progress: 20 minutes done of 2 hours due in 4 wants
+		// on-demand from about +40m.
+		if od := h[1].Start.Sub(start); od < 30*time.Minute || od > time.Hour {
+			t.Errorf("on-demand from +%s, want between +30m and +1h", od)
+		}
+		// While it waited, berth kept asking Spot for capacity (and was
+		// refused: no Spot host was had after the reclaim).
+		var tried int
+		for _, call := range c.cloud.Calls() {
+			if call.Method == fakecloud.Launch && call.Pool == "spot" && call.At.After(start.Add(20*time.Minute)) && call.At.Before(h[1].Start) {
+				tried++
+			}
+		}
+		if tried == 0 {
+			t.Errorf("no Spot launch was tried while the job waited")
+		}
+	})
+}
+
+// TestDeadlineJobsWithoutSpot: without a Spot pool, a job with a deadline
+// runs like any other.
+func TestDeadlineJobsWithoutSpot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startCloudPlane(t, onDemandPool())
+		j := c.submit(t, deadlineJob(10*time.Minute, 10*time.Minute, time.Hour, ""))
+		waitFor(t, 15*time.Minute, "the job succeeds", func() bool { return c.job(t, j.ID).State == berth.Succeeded })
+		if c.disp.deadlines != nil {
+			t.Errorf("the dispatcher weighs deadlines without a Spot pool")
+		}
+	})
+}
+
+// TestStoryDeadlineBackToSpot: a job that checkpoints on SIGTERM finds no
+// Spot capacity and runs on on-demand. Once the Spot pool has held a host
+// for other work for ten minutes, the job is moved back to Spot, where it
+// finishes before its deadline.
+func TestStoryDeadlineBackToSpot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startCloudPlane(t, spotPool(), onDemandPool())
+		for _, typ := range []string{"m5.large", "m5.xlarge"} {
+			c.cloud.SetCapacity(typ, berth.Spot, 0)
+		}
+		start := time.Now()
+		j := c.submit(t, deadlineJob(2*time.Hour, 2*time.Hour, 6*time.Hour, berth.CheckpointOnSigterm))
+		waitFor(t, 30*time.Minute, "the job runs on on-demand", func() bool {
+			h := c.held(t, j.ID)
+			return c.job(t, j.ID).State == berth.Running && len(h) > 0 && h[len(h)-1].Market == berth.OnDemand
+		})
+		for _, typ := range []string{"m5.large", "m5.xlarge"} {
+			c.cloud.SetCapacity(typ, berth.Spot, -1)
+		}
+		back := time.Now()
+		c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 1024, Env: map[string]string{"FAKE_RUN_FOR": "3h"},
+			Labels: map[string]string{"berth.pool": "spot"}})
+		waitFor(t, 6*time.Hour, "the job ends", func() bool { return c.job(t, j.ID).State.Terminal() })
+		got := c.job(t, j.ID)
+		if got.State != berth.Succeeded || got.FinishedAt.After(*got.Deadline) || got.Retried != 0 || got.Requeued != 0 {
+			t.Fatalf("job: %s (%q) at +%s; want it succeeded by its deadline, nothing spent", got.State, got.Reason, got.FinishedAt.Sub(start))
+		}
+		h := c.held(t, j.ID)
+		if len(h) != 2 || h[0].Market != berth.OnDemand || h[1].Market != berth.Spot {
+			t.Fatalf("attempts held %+v, want on-demand then Spot", h)
+		}
+		if r := got.Attempts[0].Reason; !strings.HasPrefix(r, "moved to spot by the deadline policy") {
+			t.Errorf("the on-demand attempt ended %q, want moved to spot", r)
+		}
+		// The Spot host boots in a minute; ten more prove it steady.
+		if moved := got.Attempts[0].FinishedAt.Sub(back); moved < 10*time.Minute || moved > 20*time.Minute {
+			t.Errorf("moved %s after Spot came back, want 10-20 minutes", moved)
+		}
+	})
+}
+
+func TestSpotWatch(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	var w spotWatch
+	if st := w.stats(t0); st != (deadline.PoolStats{}) {
+		t.Errorf("stats of an unused watch = %+v, want zero", st)
+	}
+	// Up 0-6h, down 6-7h, up 7-13h, down 13h-14h, seen at 15h: still down.
+	for _, s := range []struct {
+		at time.Duration
+		up bool
+	}{{0, true}, {time.Hour, true}, {6 * time.Hour, false}, {7 * time.Hour, true}, {13 * time.Hour, false}} {
+		w.see(s.up, t0.Add(s.at))
+	}
+	got := w.stats(t0.Add(14 * time.Hour))
+	want := deadline.PoolStats{Availability: 12.0 / 14, MeanUp: 6 * time.Hour, MeanDown: time.Hour, Observed: 14 * time.Hour}
+	if got != want {
+		t.Errorf("stats = %+v, want %+v", got, want)
+	}
+}
