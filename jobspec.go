@@ -140,7 +140,7 @@ func (s JobSpec) validateDeadline() error {
 	case time.Duration(s.ExpectedDuration) > MaxTimeout:
 		return fieldErr("expected_duration", "must be at most %s", MaxTimeout)
 	case s.Timeout != 0 && s.ExpectedDuration > s.Timeout:
-		return fieldErr("expected_duration", "%s is longer than the timeout of %s", s.ExpectedDuration, s.Timeout)
+		return fieldErr("expected_duration", "%s is longer than the timeout of %s", ShortDuration(time.Duration(s.ExpectedDuration)), ShortDuration(time.Duration(s.Timeout)))
 	case s.Deadline == nil:
 		return nil
 	case s.Deadline.Year() < 2000 || s.Deadline.Year() > 9999:
@@ -164,7 +164,7 @@ func (s JobSpec) CheckDeadline(now time.Time) error {
 	}
 	if end := start.Add(time.Duration(s.ExpectedDuration)); s.Deadline.Before(end) || !s.Deadline.After(now) {
 		return fieldErr("deadline", "%s cannot be met: the job needs %s from %s", s.Deadline.UTC().Format(time.RFC3339),
-			s.ExpectedDuration, start.UTC().Format(time.RFC3339))
+			ShortDuration(time.Duration(s.ExpectedDuration)), start.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

@@ -120,7 +120,7 @@ func Describe(j *Job, out Outcome) string {
 			s = "exited"
 		}
 	case TimedOut:
-		s = "timeout after " + shortDuration(time.Duration(j.Timeout))
+		s = "timeout after " + ShortDuration(time.Duration(j.Timeout))
 	case OOMKilled:
 		s = fmt.Sprintf("out of memory: killed at its limit of %d MB", j.MemoryMB)
 	case Reported:
@@ -141,18 +141,6 @@ func Describe(j *Job, out Outcome) string {
 			return out.Reason
 		}
 		s += ": " + out.Reason
-	}
-	return s
-}
-
-// shortDuration formats d without trailing zero units: "10m", "1h30m", "45s".
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if len(s) > 2 && s[len(s)-2:] == "0s" && d >= time.Minute {
-		s = s[:len(s)-2]
-	}
-	if len(s) > 2 && s[len(s)-2:] == "0m" && d >= time.Hour {
-		s = s[:len(s)-2]
 	}
 	return s
 }
