@@ -24,6 +24,9 @@ type jobFlags struct {
 	runAt          string
 	callbackURL    string
 	idempotencyKey string
+	deadline       string
+	expected       time.Duration
+	checkpoint     string
 }
 
 // jobFlagSet says which of the job flags a command takes.
@@ -51,6 +54,9 @@ func (f *jobFlags) register(fs *flag.FlagSet, set jobFlagSet, getenv func(string
 	if set.once {
 		fs.StringVar(&f.runAt, "run-at", "", "run at this `time` (RFC 3339, such as 2026-05-01T02:00:00Z)")
 		fs.StringVar(&f.idempotencyKey, "idempotency-key", "", "submit at most one job with this `key`")
+		fs.StringVar(&f.deadline, "deadline", "", "finish by this `time` (RFC 3339, or a duration from now such as 6h): the job may run on Spot while on-demand could still finish it in time")
+		fs.DurationVar(&f.expected, "expected-duration", 0, "the job's run time, for its deadline (default: learned from earlier runs with the same labels)")
+		fs.StringVar(&f.checkpoint, "checkpoint", "", "`none` (a moved job starts again) or on-sigterm (it saves its progress when sent SIGTERM)")
 	}
 	fs.StringVar(&f.callbackURL, "callback-url", "", "POST the finished job to this `URL`")
 }
@@ -70,6 +76,9 @@ func (f *jobFlags) spec(image string, command []string) (berth.JobSpec, error) {
 		Labels:         f.labels.m,
 		CallbackURL:    f.callbackURL,
 		IdempotencyKey: f.idempotencyKey,
+
+		ExpectedDuration: berth.Duration(f.expected),
+		Checkpoint:       f.checkpoint,
 	}
 	if f.runAt != "" {
 		t, err := time.Parse(time.RFC3339, f.runAt)
@@ -77,6 +86,16 @@ func (f *jobFlags) spec(image string, command []string) (berth.JobSpec, error) {
 			return s, fmt.Errorf("--run-at %q is not an RFC 3339 time such as 2026-05-01T02:00:00Z", f.runAt)
 		}
 		s.RunAt = &t
+	}
+	if f.deadline != "" {
+		t, err := time.Parse(time.RFC3339, f.deadline)
+		if d, derr := time.ParseDuration(f.deadline); err != nil && derr == nil && d > 0 {
+			t, err = time.Now().Add(d).Truncate(time.Second), nil
+		}
+		if err != nil {
+			return s, fmt.Errorf("--deadline %q is neither an RFC 3339 time such as 2026-05-01T06:00:00Z nor a duration such as 6h", f.deadline)
+		}
+		s.Deadline = &t
 	}
 	return s, nil
 }

@@ -80,11 +80,12 @@ func TestRunFlagsMakeTheSpec(t *testing.T) {
 		"-e", "A=1", "--env", "B=x=y", "-e", "HOST_VAR", "--label", "team=data", "--label", "app=etl",
 		"--timeout", "10m", "--retries", "2", "--retry-backoff", "30s", "--retry-on-exit-codes", "1,3",
 		"--priority", "5", "--run-at", "2026-05-01T02:00:00Z", "--callback-url", "https://example.com/done",
-		"--idempotency-key", "k1", "-d", "registry.local:5000/etl:v2", "python", "-m", "etl", "--", "--date", "today").mustSucceed(t)
+		"--idempotency-key", "k1", "--deadline", "2026-05-01T08:00:00Z", "--expected-duration", "5m", "--checkpoint", "on-sigterm",
+		"-d", "registry.local:5000/etl:v2", "python", "-m", "etl", "--", "--date", "today").mustSucceed(t)
 	if r.stdout != "job_1\n" {
 		t.Errorf("stdout = %q, want the job id", r.stdout)
 	}
-	runAt := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)
+	runAt, due := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC), time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
 	want := []berth.JobSpec{{
 		Name: "nightly", Image: "registry.local:5000/etl:v2",
 		Command:  []string{"python", "-m", "etl", "--", "--date", "today"},
@@ -97,12 +98,25 @@ func TestRunFlagsMakeTheSpec(t *testing.T) {
 		Labels:         map[string]string{"team": "data", "app": "etl"},
 		CallbackURL:    "https://example.com/done",
 		IdempotencyKey: "k1",
+		Deadline:       &due, ExpectedDuration: berth.Duration(5 * time.Minute), Checkpoint: "on-sigterm",
 	}}
 	if diff := cmp.Diff(want, f.submitted()); diff != "" {
 		t.Errorf("submitted spec mismatch (-want +got):\n%s", diff)
 	}
 	if calls := f.callLog(); !slices.Equal(calls, []string{"POST /v1/jobs"}) {
 		t.Errorf("calls = %q, want only the submission with -d", calls)
+	}
+}
+
+// TestRunRelativeDeadline: --deadline 6h means six hours from now.
+func TestRunRelativeDeadline(t *testing.T) {
+	f := newFakeAPI(t)
+	before := time.Now().Truncate(time.Second)
+	f.against().run(t.Context(), "run", "--deadline", "6h", "--expected-duration", "1h", "-d", "busybox").mustSucceed(t)
+	after := time.Now()
+	got := f.submitted()
+	if len(got) != 1 || got[0].Deadline == nil || got[0].Deadline.Before(before.Add(6*time.Hour)) || got[0].Deadline.After(after.Add(6*time.Hour)) {
+		t.Errorf("submitted %+v, want a deadline six hours from now", got)
 	}
 }
 
@@ -175,6 +189,7 @@ func TestRunErrors(t *testing.T) {
 		{"no image", []string{"run"}, 2, "an IMAGE is required"},
 		{"bad run-at", []string{"run", "--run-at", "tomorrow", "busybox"}, 2, `--run-at "tomorrow" is not an RFC 3339 time`},
 		{"bad env", []string{"run", "-e", "=x", "busybox"}, 2, `"=x" is not KEY=VALUE`},
+		{"bad deadline", []string{"run", "--deadline", "soon", "busybox"}, 2, `--deadline "soon" is neither an RFC 3339 time`},
 		{"env not set here", []string{"run", "-e", "NOPE", "busybox"}, 2, "NOPE is not set here"},
 		{"bad exit codes", []string{"run", "--retry-on-exit-codes", "1,x", "busybox"}, 2, `"1,x" is not a list of numbers`},
 		{"invalid spec names the field", []string{"run", "--cpu", "-1", "busybox"}, 1, "berth run: submit: cpu: must be positive"},

@@ -67,7 +67,7 @@ func writeJob(w io.Writer, cj client.Job, now time.Time, width int) error {
 	}
 	d.add("Resources", fmt.Sprintf("%s vCPU, %s memory", cpu(j.CPU), mem(j.MemoryMB)))
 	if j.Timeout != 0 {
-		d.add("Timeout", shortDuration(time.Duration(j.Timeout)))
+		d.add("Timeout", berth.ShortDuration(time.Duration(j.Timeout)))
 	}
 	d.add("Retries", retries(j))
 	if j.Requeued > 0 {
@@ -92,6 +92,7 @@ func writeJob(w io.Writer, cj client.Job, now time.Time, width int) error {
 	if len(j.Result) > 0 {
 		d.add("Result", string(j.Result))
 	}
+	d.add("Deadline", deadlineLine(j))
 	d.addTime("Created", &j.CreatedAt, now)
 	d.addTime("Finished", j.FinishedAt, now)
 	if len(j.Attempts) > 0 {
@@ -112,7 +113,7 @@ func writeJob(w io.Writer, cj client.Job, now time.Time, width int) error {
 			if a.FinishedAt != nil {
 				end = *a.FinishedAt
 			}
-			ran = shortDuration(end.Sub(*a.StartedAt).Round(time.Second))
+			ran = berth.ShortDuration(end.Sub(*a.StartedAt).Round(time.Second))
 		}
 		exit := "-"
 		if a.ExitCode != nil {
@@ -131,6 +132,24 @@ func writeJob(w io.Writer, cj client.Job, now time.Time, width int) error {
 		}
 	}
 	return nil
+}
+
+// deadlineLine describes the job's deadline: "2026-05-01T08:00:00Z
+// (expected 2h, checkpoint on-sigterm), met with 40m to spare".
+func deadlineLine(j berth.Job) string {
+	if j.Deadline == nil {
+		return ""
+	}
+	s := fmt.Sprintf("%s (expected %s, checkpoint %s)", j.Deadline.UTC().Format(time.RFC3339),
+		berth.ShortDuration(time.Duration(j.ExpectedDuration)), orDash(j.Checkpoint))
+	if j.State == berth.Succeeded && j.FinishedAt != nil {
+		if late := j.FinishedAt.Sub(*j.Deadline); late > 0 {
+			s += ", missed by " + berth.ShortDuration(late.Round(time.Second))
+		} else {
+			s += ", met with " + berth.ShortDuration(-late.Round(time.Second)) + " to spare"
+		}
+	}
+	return s
 }
 
 // details is a list of "Key: value" lines with the values aligned. Empty
@@ -175,26 +194,14 @@ func retries(j berth.Job) string {
 	}
 	s := fmt.Sprintf("%d of %d used", j.Retried, p.Attempts)
 	if p.Backoff != 0 {
-		s += "; backoff " + shortDuration(time.Duration(p.Backoff))
+		s += "; backoff " + berth.ShortDuration(time.Duration(p.Backoff))
 	}
 	if p.MaxBackoff != 0 {
-		s += " up to " + shortDuration(time.Duration(p.MaxBackoff))
+		s += " up to " + berth.ShortDuration(time.Duration(p.MaxBackoff))
 	}
 	if len(p.OnExitCodes) > 0 {
 		codes := intsFlag(p.OnExitCodes)
 		s += "; only on exit codes " + codes.String()
-	}
-	return s
-}
-
-// shortDuration formats d without zero trailing units: 10m, 1h30m, 45s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if d >= time.Minute {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if d >= time.Hour {
-		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
 }

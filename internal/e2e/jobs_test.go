@@ -151,6 +151,10 @@ func TestBadInput(t *testing.T) {
 		{`{"image":"x","colour":"blue"}`, 400, "colour"},
 		{`{"image":"x","timeout":"ten minutes"}`, 400, "timeout"},
 		{`{"image":"x","retries":{"backoff":"-"}}`, 400, "retries.backoff"},
+		{`{"image":"x","checkpoint":"sometimes"}`, 400, "checkpoint"},
+		{`{"image":"x","deadline":"tomorrow"}`, 400, "deadline"},
+		{`{"image":"x","deadline":"2020-01-01T00:00:00Z","expected_duration":"1h"}`, 400, "deadline"},
+		{`{"image":"x","deadline":"2999-01-01T00:00:00Z"}`, 400, "expected_duration"},
 		{`{"image":"x",`, 400, ""},
 		{`{"image":"x","env":{"A":"` + strings.Repeat("a", 2<<20) + `"}}`, 413, ""},
 	}
