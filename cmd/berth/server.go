@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/berth-run/berth/internal/auth"
 	"github.com/berth-run/berth/internal/config"
 	"github.com/berth-run/berth/internal/control"
+	"github.com/berth-run/berth/internal/deadline"
 	"github.com/berth-run/berth/internal/fakehost"
 	"github.com/berth-run/berth/internal/httpapi"
 	"github.com/berth-run/berth/internal/logstore"
@@ -48,6 +50,7 @@ type serverConfig struct {
 	allowHTTP    bool
 	logLevel     string
 	configFile   string
+	deadline     string // the deadline policy's name
 }
 
 func runServer(ctx context.Context, env *cliEnv, args []string) error {
@@ -70,12 +73,16 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "`file` of the TLS certificate's key (PEM)")
 	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "serve plain HTTP on an address other hosts reach")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.deadline, "deadline-policy", "berth", "`policy` that runs jobs with a deadline on Spot or on-demand: berth, uniform_progress or greedy (see docs/deadline.md)")
 	fs.StringVar(&cfg.configFile, "config", "", "`file` of the pools (berth.yaml, YAML or JSON; see docs/pools.md); default: the local engine alone")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if _, err := deadlinePolicy(cfg.deadline); err != nil {
+		return usageError(env, fs, "--deadline-policy: %v", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
@@ -129,7 +136,11 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		return fmt.Errorf("listen: %w", err)
 	}
 	notifier := control.NewNotifier()
-	dispatcher := control.NewDispatcher(control.DispatchConfig{}, st, notifier, log)
+	policy, err := deadlinePolicy(cfg.deadline)
+	if err != nil {
+		return err
+	}
+	dispatcher := control.NewDispatcher(control.DispatchConfig{Deadlines: control.DeadlineConfig{Policy: policy}}, st, notifier, log)
 	callbacks := control.NewCallbacks(st, keys, nil, log)
 	kick := func() { dispatcher.Kick(); callbacks.Kick() }
 	schedules := control.NewSchedules(st, notifier, kick, log)
@@ -331,4 +342,16 @@ func bridgeGateway() string {
 		}
 	}
 	return ""
+}
+
+// deadlinePolicy returns the deadline policy called name.
+func deadlinePolicy(name string) (deadline.Policy, error) {
+	var names []string
+	for _, p := range []deadline.Policy{deadline.Adaptive{}, deadline.UniformProgress{}, deadline.Greedy{}} {
+		if p.Name() == name {
+			return p, nil
+		}
+		names = append(names, p.Name())
+	}
+	return nil, fmt.Errorf("%q is not one of %s", name, strings.Join(names, ", "))
 }

@@ -20,8 +20,8 @@ import (
 
 // Labels of a job that placement reads.
 const (
-	// LabelPool names the pool that grows for the job and whose overflow
-	// and start budget apply. The job still runs on any node with room.
+	// LabelPool pins the job to a pool: it runs only on that pool's nodes,
+	// the pool grows for it, and its overflow and start budget apply.
 	LabelPool = "berth.pool"
 	// LabelStartBudget overrides the pool's start budget for the job: a Go
 	// duration ("45s"); "0s" means the job waits.
