@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"time"
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/client"
@@ -10,68 +12,37 @@ import (
 
 // runJobs runs `berth jobs`: a table of jobs, newest first.
 func runJobs(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "jobs", "jobs [--state S] [--label k=v]... [--schedule ID] [--limit N] [--all] [-o json]")
 	var q client.JobQuery
 	var labels mapFlag
 	var state string
-	var all bool
-	var out output
-	fs.StringVar(&state, "state", "", "only jobs in this `state`: scheduled, queued, starting, running, succeeded, failed, cancelled")
-	fs.Var(&labels, "label", "only jobs with label `KEY=VALUE` (repeatable; all must match)")
-	fs.StringVar(&q.Schedule, "schedule", "", "only jobs created by this schedule `ID`")
-	fs.IntVar(&q.Limit, "limit", 0, "jobs per page (default: the server's)")
-	fs.StringVar(&q.Cursor, "cursor", "", "start at this page `cursor` of an earlier listing")
-	fs.BoolVar(&all, "all", false, "list every page, not just the first")
-	addOutputFlag(fs, &out)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
-	}
-	q.State, q.Labels = berth.State(state), labels.m
-	if state != "" && !q.State.Valid() {
-		return usageError(env, fs, "--state %q is not a job state", state)
-	}
-	c, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	var page client.JobPage
-	for {
-		p, err := c.ListJobs(ctx, q)
-		if err != nil {
-			return err
-		}
-		page.Jobs = append(page.Jobs, p.Jobs...)
-		page.NextCursor = p.NextCursor
-		if !all || p.NextCursor == "" {
-			break
-		}
-		q.Cursor = p.NextCursor
-	}
-	if page.Jobs == nil {
-		page.Jobs = []berth.Job{}
-	}
-	if out.json() {
-		return printJSON(env.stdout, page)
-	}
-	if err := jobTable(page.Jobs, env).write(env.stdout, env.width); err != nil {
-		return err
-	}
-	if page.NextCursor != "" {
-		fmt.Fprintf(env.stderr, "more jobs: add --all, or --cursor %s\n", page.NextCursor)
-	}
-	return nil
-}
-
-func jobTable(jobs []berth.Job, env *cliEnv) *table {
-	now := env.clock()
-	t := newTable("ID", "NAME", "IMAGE", "STATE", "AGE", "REASON")
-	for _, j := range jobs {
-		t.add(j.ID, orDash(j.Name), j.Image, string(j.State), age(now, j.CreatedAt), oneLine(j.Reason))
-	}
-	return t
+	return listing[berth.Job]{
+		name:     "jobs",
+		synopsis: "jobs [--state S] [--label k=v]... [--schedule ID] [--limit N] [--all] [-o json]",
+		key:      "jobs",
+		paged:    true,
+		header:   []string{"ID", "NAME", "IMAGE", "STATE", "AGE", "REASON"},
+		row: func(now time.Time, j berth.Job) []string {
+			return []string{j.ID, orDash(j.Name), j.Image, string(j.State), age(now, j.CreatedAt), oneLine(j.Reason)}
+		},
+		fit: true,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&state, "state", "", "only jobs in this `state`: scheduled, queued, starting, running, succeeded, failed, cancelled")
+			fs.Var(&labels, "label", "only jobs with label `KEY=VALUE` (repeatable; all must match)")
+			fs.StringVar(&q.Schedule, "schedule", "", "only jobs created by this schedule `ID`")
+		},
+		check: func() error {
+			q.State, q.Labels = berth.State(state), labels.m
+			if state != "" && !q.State.Valid() {
+				return fmt.Errorf("--state %q is not a job state", state)
+			}
+			return nil
+		},
+		fetch: func(ctx context.Context, c *client.Client, _ []string, cursor string, limit int) ([]berth.Job, string, error) {
+			q.Cursor, q.Limit = cursor, limit
+			p, err := c.ListJobs(ctx, q)
+			return p.Jobs, p.NextCursor, err
+		},
+	}.run(ctx, env, args)
 }
 
 // orDash stands in "-" for an empty cell.

@@ -12,38 +12,28 @@ import (
 
 // runNodes runs `berth nodes`: every node with its state, capacity and use.
 func runNodes(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "nodes", "nodes [-o json]")
-	var out output
-	addOutputFlag(fs, &out)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
-	}
-	c, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	nodes, err := c.Nodes(ctx)
-	if err != nil {
-		return err
-	}
-	if nodes == nil {
-		nodes = []client.Node{}
-	}
-	if out.json() {
-		return printJSON(env.stdout, struct {
-			Nodes []client.Node `json:"nodes"`
-		}{nodes})
-	}
-	now := env.clock()
-	t := newTable("ID", "NAME", "POOL", "STATE", "CPU", "MEM", "USED", "SEEN", "HOST", "HEALTHY")
-	for _, n := range nodes {
-		t.add(n.ID, orDash(n.Name), orDash(n.Pool), nodeState(n, now), cpu(n.CPU), mem(n.MemoryMB),
-			fmt.Sprintf("%s, %s", cpu(n.UsedCPU), mem(n.UsedMemoryMB)), age(now, n.LastSeen), host(n.Facts), healthy(n.Node))
-	}
-	return t.write(env.stdout, env.width)
+	return listing[client.Node]{
+		name:     "nodes",
+		synopsis: "nodes [-o json]",
+		key:      "nodes",
+		header:   nodeHeader(),
+		row:      nodeRow,
+		fit:      true,
+		fetch: func(ctx context.Context, c *client.Client, _ []string, _ string, _ int) ([]client.Node, string, error) {
+			nodes, err := c.Nodes(ctx)
+			return nodes, "", err
+		},
+	}.run(ctx, env, args)
+}
+
+// nodeHeader and nodeRow are the table of nodes.
+func nodeHeader() []string {
+	return []string{"ID", "NAME", "POOL", "STATE", "CPU", "MEM", "USED", "SEEN", "HOST", "HEALTHY"}
+}
+
+func nodeRow(now time.Time, n client.Node) []string {
+	return []string{n.ID, orDash(n.Name), orDash(n.Pool), nodeState(n, now), cpu(n.CPU), mem(n.MemoryMB),
+		fmt.Sprintf("%s, %s", cpu(n.UsedCPU), mem(n.UsedMemoryMB)), age(now, n.LastSeen), host(n.Facts), healthy(n.Node)}
 }
 
 // nodeState is the node's state, with its notice or drain deadline.
@@ -199,53 +189,39 @@ func printNode(env *cliEnv, n client.Node, out output) error {
 	if out.json() {
 		return printJSON(env.stdout, n)
 	}
-	now := env.clock()
-	t := newTable("ID", "NAME", "POOL", "STATE", "CPU", "MEM", "USED", "SEEN", "HOST", "HEALTHY")
-	t.add(n.ID, orDash(n.Name), orDash(n.Pool), nodeState(n, now), cpu(n.CPU), mem(n.MemoryMB),
-		fmt.Sprintf("%s, %s", cpu(n.UsedCPU), mem(n.UsedMemoryMB)), age(now, n.LastSeen), host(n.Facts), healthy(n.Node))
+	t := newTable(nodeHeader()...)
+	t.add(nodeRow(env.clock(), n)...)
 	return t.write(env.stdout, env.width)
 }
 
 // runPools runs `berth pools [NAME]`: pools, their nodes and join tokens.
 func runPools(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "pools", "pools [NAME] [-o json]")
-	var out output
-	addOutputFlag(fs, &out)
-	if err := parseFlags(fs, interspersed(args, map[string]bool{"o": true, "output": true})); err != nil {
-		return err
+	return listing[client.Pool]{
+		name:     "pools",
+		synopsis: "pools [NAME] [-o json]",
+		args:     1,
+		key:      "pools",
+		header:   []string{"POOL", "PROVIDER", "MARKET", "NODES", "READY", "INSTANCES", "AUTOSCALE", "CPU", "MEM", "USED", "JOIN TOKEN"},
+		row:      poolRow,
+		fit:      false, // the token is never cut
+		fetch: func(ctx context.Context, c *client.Client, args []string, _ string, _ int) ([]client.Pool, string, error) {
+			if len(args) == 1 {
+				p, err := c.Pool(ctx, args[0])
+				return []client.Pool{p}, "", err
+			}
+			pools, err := c.Pools(ctx)
+			return pools, "", err
+		},
+	}.run(ctx, env, args)
+}
+
+func poolRow(_ time.Time, p client.Pool) []string {
+	market := "-"
+	if p.Spec != nil && !p.Spec.IsServerless() && p.Provider != berth.ProviderLocal {
+		market = string(p.Spec.Market)
 	}
-	if fs.NArg() > 1 {
-		return usageError(env, fs, "unexpected argument %q", fs.Arg(1))
-	}
-	c, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	var pools []client.Pool
-	if fs.NArg() == 1 {
-		p, err := c.Pool(ctx, fs.Arg(0))
-		if err != nil {
-			return err
-		}
-		pools = []client.Pool{p}
-	} else if pools, err = c.Pools(ctx); err != nil {
-		return err
-	}
-	if out.json() {
-		return printJSON(env.stdout, struct {
-			Pools []client.Pool `json:"pools"`
-		}{pools})
-	}
-	t := newTable("POOL", "PROVIDER", "MARKET", "NODES", "READY", "INSTANCES", "AUTOSCALE", "CPU", "MEM", "USED", "JOIN TOKEN")
-	for _, p := range pools {
-		market := "-"
-		if p.Spec != nil && !p.Spec.IsServerless() && p.Provider != berth.ProviderLocal {
-			market = string(p.Spec.Market)
-		}
-		t.add(p.Name, orDash(p.Provider), market, fmt.Sprint(p.Nodes), fmt.Sprint(p.Ready), instances(p), autoscaleSignal(p.Autoscale),
-			cpu(p.CPU), mem(p.MemoryMB), fmt.Sprintf("%s, %s", cpu(p.UsedCPU), mem(p.UsedMemoryMB)), p.JoinToken)
-	}
-	return t.write(env.stdout, 0) // the token is never cut
+	return []string{p.Name, orDash(p.Provider), market, fmt.Sprint(p.Nodes), fmt.Sprint(p.Ready), instances(p), autoscaleSignal(p.Autoscale),
+		cpu(p.CPU), mem(p.MemoryMB), fmt.Sprintf("%s, %s", cpu(p.UsedCPU), mem(p.UsedMemoryMB)), p.JoinToken}
 }
 
 // instances counts a pool's live instances: "3 (1 booting)"; "-" for a

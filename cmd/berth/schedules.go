@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/client"
 )
 
 // runSchedules runs `berth schedules [list|create|delete]`.
@@ -26,44 +28,29 @@ func runSchedules(ctx context.Context, env *cliEnv, args []string) error {
 			}
 		}
 	}
-	fs := newFlagSet(env, "schedules", "schedules [list] [-o json]\n       berth schedules create -h\n       berth schedules delete ID...")
-	var out output
-	addOutputFlag(fs, &out)
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	return listing[berth.Schedule]{
+		name:     "schedules",
+		synopsis: "schedules [list] [-o json]\n       berth schedules create -h\n       berth schedules delete ID...",
+		key:      "schedules",
+		header:   []string{"ID", "NAME", "CRON", "TIME ZONE", "CONCURRENCY", "NEXT RUN", "LAST RUN", "LAST JOB"},
+		row:      scheduleRow,
+		fit:      false, // every column is an id or short: none is cut
+		fetch: func(ctx context.Context, c *client.Client, _ []string, _ string, _ int) ([]berth.Schedule, string, error) {
+			list, err := c.Schedules(ctx)
+			return list, "", err
+		},
+	}.run(ctx, env, args)
+}
+
+func scheduleRow(now time.Time, s berth.Schedule) []string {
+	next, last := "-", "-"
+	if !s.NextRunAt.IsZero() {
+		next = "in " + age(s.NextRunAt, now)
 	}
-	if fs.NArg() > 0 {
-		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
+	if s.LastRunAt != nil {
+		last = age(now, *s.LastRunAt) + " ago"
 	}
-	c, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	list, err := c.Schedules(ctx)
-	if err != nil {
-		return err
-	}
-	if list == nil {
-		list = []berth.Schedule{}
-	}
-	if out.json() {
-		return printJSON(env.stdout, struct {
-			Schedules []berth.Schedule `json:"schedules"`
-		}{list})
-	}
-	now := env.clock()
-	t := newTable("ID", "NAME", "CRON", "TIME ZONE", "CONCURRENCY", "NEXT RUN", "LAST RUN", "LAST JOB")
-	for _, s := range list {
-		next, last := "-", "-"
-		if !s.NextRunAt.IsZero() {
-			next = "in " + age(s.NextRunAt, now)
-		}
-		if s.LastRunAt != nil {
-			last = age(now, *s.LastRunAt) + " ago"
-		}
-		t.add(s.ID, orDash(s.Name), s.Cron, orDash(s.TimeZone), orDash(string(s.Concurrency)), next, last, orDash(s.LastJobID))
-	}
-	return t.write(env.stdout, 0) // every column is an id or short: none is cut
+	return []string{s.ID, orDash(s.Name), s.Cron, orDash(s.TimeZone), orDash(string(s.Concurrency)), next, last, orDash(s.LastJobID)}
 }
 
 // createSchedule runs `berth schedules create`.

@@ -101,25 +101,25 @@ func TestSubmitRejects(t *testing.T) {
 	tests := []struct {
 		name, file, err string
 	}{
-		{"unknown json field", `{"image":"busybox","cpus":2}`, `unknown field "cpus"`},
-		{"unknown nested yaml field", "image: busybox\nretries:\n  attempt: 2\n", `unknown field "retries.attempt"`},
-		{"unknown field in a list", `{"image":"busybox","command":["a"],"x":{"y":1}}`, `unknown field "x"`},
+		{"unknown json field", `{"image":"busybox","cpus":2}`, "cpus: unknown field"},
+		{"unknown nested yaml field", "image: busybox\nretries:\n  attempt: 2\n", "retries.attempt: unknown field"},
+		{"unknown object field", `{"image":"busybox","command":["a"],"x":{"y":1}}`, "x: unknown field"},
 		{"bad duration names the field", "image: busybox\ntimeout: 10q\n", `timeout: "10q" is not a duration`},
 		{"bad nested duration", "image: busybox\nretries: {backoff: soon}\n", `retries.backoff: "soon" is not a duration`},
 		{"bad time names the field", "image: busybox\nrun_at: tomorrow\n", `run_at: "tomorrow" is not an RFC 3339 time`},
 		{"wrong type names the field", `{"image":"busybox","memory_mb":"lots"}`, "memory_mb: want a whole number, not a string"},
 		{"wrong type in a map", `{"image":"busybox","env":{"DEBUG":true}}`, "env.DEBUG: want a string, not a boolean"},
 		{"fraction for a whole number", `{"image":"busybox","priority":1.5}`, "priority: want a whole number, not 1.5"},
-		{"object for a list", "image: busybox\ncommand: {a: b}\n", "command: want a list, not an object"},
+		{"object for a list", "image: busybox\ncommand: {a: b}\n", "command: want a list of strings, not an object"},
 		{"string for a number in yaml", "image: busybox\ncpu: \"1\"\n", "cpu: want a number, not a string"},
 		{"duplicate yaml key", "image: a\nimage: b\n", `line 2: key "image" appears twice`},
 		{"two yaml documents", "image: a\n---\nimage: b\n", "more than one YAML document"},
 		{"two json values", `{"image":"a"} {"image":"b"}`, "more than one JSON value"},
-		{"json syntax", "{\n\"image\": \"a\"\n\"cpu\": 1}", `line 3: invalid character '"' after object key:value pair`},
-		{"truncated json", `{"image": "a"`, "incomplete"},
-		{"yaml syntax", "image: [a\n", "yaml: line"},
+		{"json syntax", "{\n\"image\": \"a\"\n\"cpu\": 1}", `malformed JSON at line 3: invalid character '"' after object key:value pair`},
+		{"truncated json", `{"image": "a"`, "malformed JSON: it ends early"},
+		{"yaml syntax", "image: [a\n", "malformed YAML: line 1"},
 		{"not an object", "- a\n- b\n", "want an object of fields, not a list"},
-		{"empty", "  \n", "is empty"},
+		{"empty", "  \n", "stdin: the document is empty"},
 		{"invalid spec is refused by the server", "image: busybox\ncpu: -1\n", "cpu: must be positive"},
 	}
 	for _, tt := range tests {

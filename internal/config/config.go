@@ -5,8 +5,6 @@
 package config
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +12,9 @@ import (
 	"path/filepath"
 	"time"
 
-	yaml "go.yaml.in/yaml/v3"
-
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/cron"
+	"github.com/berth-run/berth/internal/strict"
 )
 
 // maxFile bounds the size of a configuration file.
@@ -64,7 +61,7 @@ func Load(path string) (Config, error) {
 // in. Every problem with a field is a *berth.FieldError.
 func Parse(b []byte, dir string) (Config, error) {
 	var c Config
-	if err := Decode(b, &c); err != nil {
+	if err := strict.Decode(b, &c); err != nil {
 		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {
@@ -145,109 +142,4 @@ func (w Window) Open(t time.Time) (open bool, next time.Time) {
 		return true, c
 	}
 	return false, o
-}
-
-// Decode reads a YAML or JSON document into the struct v points to,
-// refusing unknown fields and values of the wrong kind; the error is a
-// *berth.FieldError naming the field by its path.
-func Decode(b []byte, v any) error {
-	b = bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")))
-	if len(b) == 0 {
-		return &berth.FieldError{Problem: "the file is empty"}
-	}
-	doc := b
-	if !json.Valid(b) {
-		j, err := yamlToJSON(b)
-		if err != nil {
-			return &berth.FieldError{Problem: err.Error()}
-		}
-		doc = j
-	}
-	var generic any
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	if err := dec.Decode(&generic); err != nil {
-		return &berth.FieldError{Problem: "malformed: " + err.Error()}
-	}
-	if err := check(generic, reflectType(v), ""); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(doc, v); err != nil {
-		return &berth.FieldError{Problem: err.Error()}
-	}
-	return nil
-}
-
-// yamlToJSON converts a YAML document to JSON.
-func yamlToJSON(b []byte) ([]byte, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	var n yaml.Node
-	if err := dec.Decode(&n); err != nil {
-		return nil, err
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err != io.EOF {
-		return nil, errors.New("holds more than one YAML document")
-	}
-	budget := 1 << 20
-	v, err := yamlValue(&n, &budget)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(v)
-}
-
-// yamlValue converts n to a value encoding/json writes; scalars keep their
-// YAML meaning (numbers, booleans, null) except that timestamps and other
-// tags stay strings.
-func yamlValue(n *yaml.Node, budget *int) (any, error) {
-	if *budget--; *budget < 0 {
-		return nil, errors.New("too many YAML nodes after expanding aliases")
-	}
-	switch n.Kind {
-	case yaml.DocumentNode:
-		if len(n.Content) == 0 {
-			return nil, nil
-		}
-		return yamlValue(n.Content[0], budget)
-	case yaml.AliasNode:
-		return yamlValue(n.Alias, budget)
-	case yaml.SequenceNode:
-		s := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			v, err := yamlValue(c, budget)
-			if err != nil {
-				return nil, err
-			}
-			s = append(s, v)
-		}
-		return s, nil
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if k.Kind != yaml.ScalarNode {
-				return nil, fmt.Errorf("line %d: a key must be a plain name", k.Line)
-			}
-			v, err := yamlValue(n.Content[i+1], budget)
-			if err != nil {
-				return nil, err
-			}
-			m[k.Value] = v
-		}
-		return m, nil
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return nil, nil
-		case "!!bool", "!!int", "!!float":
-			var v any
-			if err := n.Decode(&v); err != nil {
-				return nil, fmt.Errorf("line %d: %w", n.Line, err)
-			}
-			return v, nil
-		}
-		return n.Value, nil
-	}
-	return nil, fmt.Errorf("line %d: unsupported YAML", n.Line)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/strict"
 )
 
 // apiError is the body of every error answer.
@@ -73,7 +74,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return &berth.FieldError{Problem: "could not read the body: " + err.Error()}
 	}
-	return berth.DecodeStrict(body, v)
+	return strict.DecodeJSON(body, v)
 }
 
 // decodeOptional is decode for a body that may be empty; v is then left as
@@ -90,5 +91,5 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	return berth.DecodeStrict(body, v)
+	return strict.DecodeJSON(body, v)
 }

@@ -10,6 +10,7 @@ import (
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/config"
+	"github.com/berth-run/berth/internal/strict"
 )
 
 // Scenario is a simulated situation: pools, a Spot market, a workload and
@@ -153,7 +154,7 @@ func LoadScenario(path string) (*Scenario, error) {
 // relative paths start from.
 func ParseScenario(b []byte, dir string) (*Scenario, error) {
 	sc := &Scenario{}
-	if err := config.Decode(b, sc); err != nil {
+	if err := strict.Decode(b, sc); err != nil {
 		return nil, err
 	}
 	sc.dir = dir
