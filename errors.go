@@ -24,7 +24,14 @@ type FieldError struct {
 	Problem string
 }
 
-func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Problem) }
+// Error returns "field: problem", or the problem alone for a problem with
+// the whole input (no field).
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Problem
+	}
+	return fmt.Sprintf("%s: %s", e.Field, e.Problem)
+}
 
 // fieldErr is shorthand for building a *FieldError.
 func fieldErr(field, format string, args ...any) error {

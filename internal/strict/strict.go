@@ -107,13 +107,6 @@ func explain(doc []byte, t reflect.Type, err error) error {
 	return jsonError(doc, err)
 }
 
-// docError is a problem with the document as a whole: a *berth.FieldError
-// with no field, whose text is the problem alone.
-type docError struct{ fe berth.FieldError }
-
-func documentError(problem string) error { return &docError{berth.FieldError{Problem: problem}} }
-
-func (e *docError) Error() string { return e.fe.Problem }
-
-// Unwrap lets errors.As find the *berth.FieldError.
-func (e *docError) Unwrap() error { return &e.fe }
+// documentError is a problem with the document as a whole: a
+// *berth.FieldError with no field.
+func documentError(problem string) error { return &berth.FieldError{Problem: problem} }
