@@ -67,7 +67,9 @@ func TestDeadlineExpectedDuration(t *testing.T) {
 	}
 	for _, tt := range bad {
 		code, body := p.do(t, p.admin, "POST", "/v1/jobs", tt.spec)
-		var e struct{ Error struct{ Field, Message string } }
+		var e struct {
+			Error struct{ Field, Message string }
+		}
 		if err := json.Unmarshal(body, &e); code != http.StatusBadRequest || err != nil || e.Error.Field != tt.field || e.Error.Message == "" {
 			t.Errorf("submit %+v = %d %s, want 400 naming %s", tt.spec, code, body, tt.field)
 		}
