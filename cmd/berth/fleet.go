@@ -48,7 +48,10 @@ func buildFleet(cfg config.Config, start time.Time) (fleetSetup, error) {
 		case berth.ProviderLocal:
 			fs.local = spec.Name
 		case berth.ProviderFake:
-			cloud := fakecloud.New(fakecloud.Config{BootTime: max(time.Duration(spec.BootTime), time.Millisecond), IDPrefix: prefix, MaxCalls: maxFakeCalls})
+			// Each pool's cloud numbers its instances from 1: the prefix
+			// names the pool's too, so that ids stay unique across pools.
+			cloud := fakecloud.New(fakecloud.Config{BootTime: max(time.Duration(spec.BootTime), time.Millisecond),
+				IDPrefix: fmt.Sprintf("%s%d-", prefix, i), MaxCalls: maxFakeCalls})
 			if err := spotMarkets(cloud, spec, start); err != nil {
 				return fs, fmt.Errorf("pools[%d].%w", i, err)
 			}
