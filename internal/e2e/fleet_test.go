@@ -214,3 +214,63 @@ func TestBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// deadlineConfig is a Spot pool and an on-demand pool of the fake provider.
+const deadlineConfig = `
+pools:
+  - name: spot
+    provider: fake
+    market: spot
+    instance_types:
+      - {name: m5.large, cpu: 2, memory_mb: 8192, price: 0.096, spot_price: 0.036}
+    max: 2
+    boot_time: 1s
+    scale_in_delay: 3s
+  - name: od
+    provider: fake
+    market: on-demand
+    instance_types:
+      - {name: m5.large, cpu: 2, memory_mb: 8192, price: 0.096}
+    max: 2
+    boot_time: 1s
+    scale_in_delay: 3s
+`
+
+// TestDeadlineJobs: through the CLI, a job whose deadline leaves slack runs
+// on Spot, and one whose deadline leaves none runs on on-demand; both meet
+// their deadlines and berth status says so.
+func TestDeadlineJobs(t *testing.T) {
+	s := startConfigServer(t, deadlineConfig, nil)
+	submit := func(deadline, expected string) string {
+		t.Helper()
+		out, errOut, code := s.cli(t, "", "run", "-d", "--deadline", deadline, "--expected-duration", expected,
+			"-e", "FAKE_RUN_FOR=2s", "--cpu", "1", "--memory", "1024", "busybox")
+		if code != 0 {
+			t.Fatalf("berth run --deadline %s: exit %d: %s", deadline, code, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	slack, tight := submit("1h", "2s"), submit("40s", "5s")
+	for id, want := range map[string]string{slack: "spot", tight: "od"} {
+		j := s.waitTerminal(id, 60*time.Second)
+		var v struct {
+			Attempts []struct {
+				Pool   string       `json:"pool"`
+				Market berth.Market `json:"market"`
+			} `json:"attempts"`
+		}
+		s.call("GET", "/v1/jobs/"+id, nil, &v)
+		if j.State != berth.Succeeded || len(v.Attempts) != 1 || v.Attempts[0].Pool != want || j.FinishedAt.After(*j.Deadline) {
+			t.Errorf("job %s due %s: %s (%q) on %+v, want succeeded once on pool %s, in time; server output:\n%s",
+				id, j.Deadline, j.State, j.Reason, v.Attempts, want, s.out)
+		}
+		out, _, _ := s.cli(t, "", "status", id)
+		if !strings.Contains(out, "to spare") {
+			t.Errorf("berth status %s does not say the deadline was met:\n%s", id, out)
+		}
+	}
+	if _, errOut, code := s.cli(t, "", "run", "-d", "--deadline", "10s", "--expected-duration", "1m", "busybox"); code == 0 ||
+		!strings.Contains(errOut, "deadline:") {
+		t.Errorf("a deadline sooner than the run time: exit %d, %q; want refused naming deadline", code, errOut)
+	}
+}
