@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -126,6 +127,7 @@ func (t Trace) Stats(from, to int) PoolStats {
 		return PoolStats{}
 	}
 	var up, ups, downs int
+	var runs []int // lengths of the up periods
 	for i := from; i < to; i++ {
 		if t.Avail[i] {
 			up++
@@ -133,9 +135,13 @@ func (t Trace) Stats(from, to int) PoolStats {
 		if i == from || t.Avail[i] != t.Avail[i-1] {
 			if t.Avail[i] {
 				ups++
+				runs = append(runs, 0)
 			} else {
 				downs++
 			}
+		}
+		if t.Avail[i] {
+			runs[len(runs)-1]++
 		}
 	}
 	n := to - from
@@ -145,9 +151,18 @@ func (t Trace) Stats(from, to int) PoolStats {
 	}
 	if ups > 0 {
 		st.MeanUp = time.Duration(up) * t.Gap / time.Duration(ups)
+		st.MedianUp = median(runs) * t.Gap / 2
 	}
 	if downs > 0 {
 		st.MeanDown = time.Duration(n-up) * t.Gap / time.Duration(downs)
 	}
 	return st
+}
+
+// median returns twice the median of xs (the sum of the two middle values
+// when their number is even), sorting xs.
+func median(xs []int) time.Duration {
+	slices.Sort(xs)
+	n := len(xs)
+	return time.Duration(xs[(n-1)/2] + xs[n/2])
 }
