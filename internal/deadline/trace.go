@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,8 +19,10 @@ type Trace struct {
 	Group string // name of the folder holding the file
 	Gap   time.Duration
 	Avail []bool
-	// SpotPrice and OnDemandPrice are hourly prices read from the file, zero
-	// when it has none. SpotPrice is the mean of a per-tick series.
+	// SpotPrices are hourly Spot prices per tick, nil when unknown;
+	// SpotPrice is their mean. OnDemandPrice is the hourly on-demand price,
+	// zero when unknown.
+	SpotPrices    []float64
 	SpotPrice     float64
 	OnDemandPrice float64
 }
@@ -92,13 +95,33 @@ func ParseTrace(r io.Reader, opt TraceOptions) (Trace, error) {
 		}
 	}
 	if len(tf.Prices) > 0 {
-		sum := 0.0
-		for _, p := range tf.Prices {
-			sum += p
+		var err error
+		if tr, err = tr.WithPrices(tf.Prices, tr.OnDemandPrice); err != nil {
+			return Trace{}, fmt.Errorf("parse trace: %w", err)
 		}
-		tr.SpotPrice = sum / float64(len(tf.Prices))
 	}
 	return tr, nil
+}
+
+// WithPrices returns the trace with hourly Spot prices spot, one per tick
+// (at least as many as the trace has ticks; the rest are dropped), and the
+// hourly on-demand price onDemand (zero: unknown).
+func (t Trace) WithPrices(spot []float64, onDemand float64) (Trace, error) {
+	if len(spot) < len(t.Avail) {
+		return Trace{}, fmt.Errorf("prices: %d for %d ticks", len(spot), len(t.Avail))
+	}
+	spot = spot[:len(t.Avail)]
+	sum := 0.0
+	for i, p := range spot {
+		if p < 0 || math.IsNaN(p) {
+			return Trace{}, fmt.Errorf("prices: tick %d: price %v", i, p)
+		}
+		sum += p
+	}
+	t.SpotPrices = slices.Clone(spot)
+	t.SpotPrice = sum / float64(len(spot))
+	t.OnDemandPrice = onDemand
+	return t, nil
 }
 
 // Split returns the trace with every tick cut into m ticks of Gap/m.
@@ -112,6 +135,14 @@ func (t Trace) Split(m int) Trace {
 	for _, a := range t.Avail {
 		for range m {
 			out.Avail = append(out.Avail, a)
+		}
+	}
+	if t.SpotPrices != nil {
+		out.SpotPrices = make([]float64, 0, len(t.SpotPrices)*m)
+		for _, p := range t.SpotPrices {
+			for range m {
+				out.SpotPrices = append(out.SpotPrices, p)
+			}
 		}
 	}
 	return out
