@@ -35,6 +35,8 @@ type simDeadlineConfig struct {
 	starts        int
 	seed          uint64
 	priceRatio    float64
+	prices        listFlag
+	onDemandPrice float64
 	checkpoint    string
 	gang          int
 	inverted      bool
@@ -55,7 +57,9 @@ func parseSimDeadline(args []string, stderr io.Writer) (simDeadlineConfig, error
 	fs.DurationVar(&c.changeover, "changeover", 12*time.Minute, "changeover delay: restart, image pull, work lost since the last checkpoint")
 	fs.IntVar(&c.starts, "starts", 300, "random start points per trace")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the start points")
-	fs.Float64Var(&c.priceRatio, "price-ratio", paperPriceRatio, "on-demand price over Spot price; 0 reads the prices in the trace files")
+	fs.Float64Var(&c.priceRatio, "price-ratio", 0, "on-demand price over Spot price, flat for every trace (default: each trace's per-tick Spot prices where it has them, else 3.06/0.9731)")
+	fs.Var(&c.prices, "prices", "per-tick Spot prices `PATH` (JSON: one pool's {\"prices\": [...]} named after the file, or {trace name: [...]}); repeatable")
+	fs.Float64Var(&c.onDemandPrice, "on-demand-price", 3.06, "hourly on-demand price for --prices files that do not give one")
 	fs.StringVar(&c.checkpoint, "checkpoint", "on-sigterm", "what the job keeps on a changeover: on-sigterm or none")
 	fs.IntVar(&c.gang, "gang", 1, "instances the job needs at once: a tick is available when the trace value is at least this")
 	fs.BoolVar(&c.inverted, "inverted", false, "trace values are 1 for preempted, 0 for available (SkyNomad converted_* files)")
@@ -77,6 +81,10 @@ func parseSimDeadline(args []string, stderr io.Writer) (simDeadlineConfig, error
 		return c, errors.New("give --deadline-hours or --job-fraction, not both")
 	case c.jobHours <= 0:
 		return c, errors.New("--job-hours must be positive")
+	case c.priceRatio < 0 || c.priceRatio > 0 && c.priceRatio < 1:
+		return c, fmt.Errorf("--price-ratio %v: want at least 1", c.priceRatio)
+	case c.priceRatio > 0 && len(c.prices) > 0:
+		return c, errors.New("give --price-ratio or --prices, not both")
 	}
 	return c, nil
 }
@@ -123,16 +131,40 @@ func runSimDeadline(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	g := deadline.Grid{
 		Work: hours(c.jobHours), Deadlines: ds, Changeover: c.changeover, Checkpoint: ck,
-		Starts: c.starts, Seed: c.seed, PriceRatio: c.priceRatio, History: c.history,
+		Starts: c.starts, Seed: c.seed, PriceRatio: c.priceRatio, DefaultPriceRatio: paperPriceRatio,
+		History:  c.history,
 		SubTicks: c.subTicks,
 		Policies: []deadline.Policy{deadline.Greedy{}, deadline.UniformProgress{}, deadline.Adaptive{}},
 	}
+	var prices []deadline.Prices
+	for _, p := range c.prices {
+		pr, err := deadline.LoadPrices(p)
+		if err != nil {
+			return err
+		}
+		prices = append(prices, pr)
+	}
+	priced := 0
 	for _, p := range c.traces {
 		tr, err := deadline.LoadTrace(p, deadline.TraceOptions{Gang: c.gang, Inverted: c.inverted})
 		if err != nil {
 			return err
 		}
+		for _, pr := range prices {
+			var ok bool
+			if tr, ok, err = pr.Apply(tr, c.onDemandPrice); err != nil {
+				return err
+			} else if ok {
+				break
+			}
+		}
+		if tr.SpotPrices != nil && tr.OnDemandPrice > 0 {
+			priced++
+		}
 		g.Traces = append(g.Traces, tr)
+	}
+	if c.priceRatio > 0 {
+		priced = 0
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -148,11 +180,11 @@ func runSimDeadline(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	overall := deadline.Merge("all", rep.Cells)
 	if c.output == "json" {
-		return writeSimJSON(env.stdout, c, cells, overall)
+		return writeSimJSON(env.stdout, c, cells, overall, priced)
 	}
 	writeSimTable(env.stdout, cells, overall)
-	fmt.Fprintf(env.stdout, "\n%d traces × %d deadlines × %d starts in %v\n",
-		len(g.Traces), len(ds), c.starts, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(env.stdout, "\n%d traces × %d deadlines × %d starts in %v; Spot priced per tick on %d traces\n",
+		len(g.Traces), len(ds), c.starts, time.Since(start).Round(time.Millisecond), priced)
 	return nil
 }
 
@@ -193,7 +225,7 @@ func toCellJSON(c deadline.Cell) cellJSON {
 	return out
 }
 
-func writeSimJSON(w io.Writer, c simDeadlineConfig, cells []deadline.Cell, overall deadline.Cell) error {
+func writeSimJSON(w io.Writer, c simDeadlineConfig, cells []deadline.Cell, overall deadline.Cell, priced int) error {
 	all := toCellJSON(overall)
 	all.DeadlineHours, all.JobFraction, all.Changeover = 0, 0, ""
 	doc := struct {
@@ -201,13 +233,14 @@ func writeSimJSON(w io.Writer, c simDeadlineConfig, cells []deadline.Cell, overa
 		Changeover string     `json:"changeover"`
 		Starts     int        `json:"starts"`
 		Seed       uint64     `json:"seed"`
-		PriceRatio float64    `json:"price_ratio"`
+		PriceRatio float64    `json:"price_ratio"` // 0: per tick where priced, else the default
+		Priced     int        `json:"traces_priced_per_tick"`
 		Checkpoint string     `json:"checkpoint"`
 		Overall    cellJSON   `json:"overall"`
 		Cells      []cellJSON `json:"cells"`
 	}{
 		JobHours: c.jobHours, Changeover: c.changeover.String(), Starts: c.starts, Seed: c.seed,
-		PriceRatio: c.priceRatio, Checkpoint: c.checkpoint, Overall: all,
+		PriceRatio: c.priceRatio, Priced: priced, Checkpoint: c.checkpoint, Overall: all,
 	}
 	for _, cell := range cells {
 		doc.Cells = append(doc.Cells, toCellJSON(cell))

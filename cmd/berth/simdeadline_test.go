@@ -117,3 +117,72 @@ func TestSimDeadlineErrors(t *testing.T) {
 		}
 	}
 }
+
+// writePrices writes per-tick Spot prices for the trace name of writeTrace,
+// every tick at price.
+func writePrices(t *testing.T, dir, name string, price float64) string {
+	t.Helper()
+	ps := make([]string, 30*24*6)
+	for i := range ps {
+		ps[i] = fmt.Sprint(price)
+	}
+	p := filepath.Join(dir, "prices.json")
+	body := fmt.Sprintf(`{%q: [%s]}`, name, strings.Join(ps, ","))
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSimDeadlinePerTickPrices(t *testing.T) {
+	dir := t.TempDir()
+	tr := writeTrace(t, dir, "zone-d.json")
+	costs := func(args ...string) (map[string]float64, int) {
+		t.Helper()
+		out, errOut, code := runCLI(t, append([]string{"--trace", tr, "--job-hours", "24", "--job-fraction", "0.7", "--starts", "10", "--output", "json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		var doc struct {
+			Priced  int `json:"traces_priced_per_tick"`
+			Overall struct {
+				Policies map[string]struct {
+					Cost float64 `json:"cost"`
+				} `json:"policies"`
+			} `json:"overall"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatal(err)
+		}
+		c := map[string]float64{}
+		for k, v := range doc.Overall.Policies {
+			c[k] = v.Cost
+		}
+		return c, doc.Priced
+	}
+	// Spot at a quarter of the on-demand price on every tick is the flat
+	// ratio 4.
+	flat, n := costs("--price-ratio", "4")
+	if n != 0 {
+		t.Errorf("--price-ratio 4: %d traces priced per tick, want 0", n)
+	}
+	perTick, n := costs("--prices", writePrices(t, dir, "zone-d", 1), "--on-demand-price", "4")
+	if n != 1 {
+		t.Errorf("--prices: %d traces priced per tick, want 1", n)
+	}
+	for name, c := range flat {
+		if d := perTick[name] - c; d > 1e-9 || d < -1e-9 {
+			t.Errorf("%s: cost %v with per-tick prices, %v with the same flat ratio", name, perTick[name], c)
+		}
+	}
+	dearer, _ := costs("--prices", writePrices(t, dir, "zone-d", 2), "--on-demand-price", "4")
+	if dearer["omniscient"] <= perTick["omniscient"] {
+		t.Errorf("omniscient cost %v at Spot half of on-demand, want above %v at a quarter", dearer["omniscient"], perTick["omniscient"])
+	}
+	if _, _, code := runCLI(t, "--trace", tr, "--prices", writePrices(t, dir, "zone-d", 5), "--on-demand-price", "4"); code == 0 {
+		t.Error("Spot dearer than on-demand: exit 0, want an error")
+	}
+	if _, _, code := runCLI(t, "--trace", tr, "--prices", writePrices(t, dir, "zone-d", 1), "--price-ratio", "3"); code == 0 {
+		t.Error("--prices with --price-ratio: exit 0, want an error")
+	}
+}

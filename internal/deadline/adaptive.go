@@ -3,9 +3,9 @@ package deadline
 import "time"
 
 // Adaptive is berth's policy: Uniform Progress with the progress line
-// lowered to what the pool's observed Spot supply makes necessary, and
-// without the hysteresis that keeps Uniform Progress on on-demand while Spot
-// is back.
+// lowered to what the pool's observed Spot supply makes necessary, and with
+// the hysteresis that keeps Uniform Progress on on-demand while Spot is back
+// kept only where Spot's return is typically too short to pay for the move.
 //
 // Uniform Progress wants progress ep(t) = t·C/D (C the run time, D the
 // deadline). That line is C − a·(D−t) with a = C/D: the progress from which
@@ -21,15 +21,25 @@ import "time"
 //
 // With cp the progress:
 //
-//  1. Spot available: run on Spot, also when coming from on-demand.
-//  2. No Spot, on on-demand: stay on on-demand (a stop and a restart would
+//  1. Spot available, not on on-demand: run on Spot.
+//  2. Spot available, on on-demand: move to Spot, unless all of these hold,
+//     then stay on on-demand:
+//     - the pool's median up period is shorter than 3d: a typical Spot
+//     period does not repay the changeover onto Spot and the one back to
+//     on-demand (it must last d to start and 2d more to make up for them);
+//     - the slack is short: less than a tenth of the time left;
+//     - cp < line(t+2d): a move that fails after two changeovers would
+//     leave the job behind its line.
+//  3. No Spot, on on-demand: stay on on-demand (a stop and a restart would
 //     cost two changeovers).
-//  3. No Spot, otherwise: run on on-demand when cp < line(t), else wait.
+//  4. No Spot, otherwise: run on on-demand when cp < line(t), else wait.
 //
 // A pool with a supply above the job's need (a > C/D) thus waits for Spot
 // longer than Uniform Progress would, and a pool with less behaves as
-// Uniform Progress. Without known pool statistics Adaptive is
-// UniformProgress. Its answer passes through Guard.
+// Uniform Progress, with its hysteresis only where Spot comes back in short
+// bursts and the deadline is near. Without known pool statistics Adaptive is
+// UniformProgress; without a known median up period rule 2 always moves to
+// Spot. Its answer passes through Guard.
 type Adaptive struct{}
 
 // Name returns "berth".
@@ -46,6 +56,8 @@ func (Adaptive) Decide(s State, o Observation) Mode {
 	}
 	want := None
 	switch {
+	case o.SpotAvailable && s.Mode == OnDemand && adaptiveHold(s, st):
+		want = OnDemand
 	case o.SpotAvailable:
 		want = Spot
 	case s.Mode == OnDemand:
@@ -54,6 +66,14 @@ func (Adaptive) Decide(s State, o Observation) Mode {
 		want = OnDemand
 	}
 	return Guard(s, o, want)
+}
+
+// adaptiveHold reports whether Adaptive keeps a job on on-demand although
+// Spot is back (rule 2).
+func adaptiveHold(s State, st PoolStats) bool {
+	shortUp := st.MedianUp > 0 && st.MedianUp < 3*s.Changeover
+	shortSlack := 10*s.Slack() < s.Left
+	return shortUp && shortSlack && float64(s.Done) < adaptiveLine(s, st, s.Elapsed+2*s.Changeover)
 }
 
 // adaptiveLine returns the progress Adaptive wants at time t.

@@ -11,11 +11,13 @@
 // The policies are Greedy, UniformProgress (the rule of Wu et al., "Can't Be
 // Late", NSDI '24, with its hysteresis and safety net) and Adaptive, berth's
 // own, which moves the uniform-progress line by the Spot supply it expects
-// from the pool's observed availability. Omniscient computes the cheapest
-// schedule with full knowledge of a trace by dynamic programming: a lower
-// bound on the cost of every online policy.
+// from the pool's observed availability and keeps Uniform Progress's
+// hysteresis only where Spot returns in short bursts near the deadline.
+// Omniscient computes the cheapest schedule with full knowledge of a trace
+// (and of its per-tick Spot prices) by dynamic programming: a lower bound on
+// the cost of every online policy.
 //
 // The simulator (Simulate) replays a trace window tick by tick; Evaluate runs
 // a grid of traces × deadlines × random start points × policies. Nothing here
-// reads a clock or does I/O except LoadTrace.
+// reads a clock or does I/O except LoadTrace and LoadPrices.
 package deadline

@@ -21,9 +21,11 @@ type Grid struct {
 	Checkpoint Checkpoint
 	Starts     int
 	Seed       uint64
-	// PriceRatio is the on-demand price over the Spot price. Zero takes it
-	// from each trace's prices, which must then be in the file.
-	PriceRatio float64
+	// PriceRatio is the on-demand price over the Spot price, flat. Zero
+	// prices every Spot tick at the trace's per-tick Spot price over its
+	// on-demand price, and traces without prices at DefaultPriceRatio.
+	PriceRatio        float64
+	DefaultPriceRatio float64
 	// History is how much of the trace before a start point the pool
 	// statistics handed to the policies cover.
 	History  time.Duration
@@ -131,23 +133,20 @@ func (g Grid) Evaluate() (Report, error) {
 
 // evalTrace evaluates every deadline and start point on one trace.
 func (g Grid) evalTrace(idx int, tr Trace, maxDeadline time.Duration) ([]Cell, error) {
-	ratio := g.PriceRatio
-	if ratio == 0 {
-		if tr.SpotPrice <= 0 || tr.OnDemandPrice <= 0 {
-			return nil, fmt.Errorf("trace %s: no prices in the file; give a price ratio", tr.Name)
-		}
-		ratio = tr.OnDemandPrice / tr.SpotPrice
-	}
 	m := g.SubTicks
 	if m <= 0 {
 		m = SubTicks(g.Changeover, tr.Gap)
+	}
+	split := tr.Split(m)
+	ratio, costs, err := g.prices(split)
+	if err != nil {
+		return nil, err
 	}
 	rawLen := len(tr.Avail)
 	rawWindow := int((maxDeadline + tr.Gap - 1) / tr.Gap)
 	if rawWindow > rawLen {
 		return nil, fmt.Errorf("trace %s: %v long, shorter than the deadline %v", tr.Name, tr.Duration(), maxDeadline)
 	}
-	split := tr.Split(m)
 	setups := make([]Setup, len(g.Deadlines))
 	for i, d := range g.Deadlines {
 		su, err := NewSetup(Job{Work: g.Work, Deadline: d, Changeover: g.Changeover, Checkpoint: g.Checkpoint}, split.Gap, ratio)
@@ -171,6 +170,9 @@ func (g Grid) evalTrace(idx int, tr Trace, maxDeadline time.Duration) ([]Cell, e
 		for i, su := range setups {
 			if dp == nil {
 				dp = &runDP{}
+			}
+			if costs != nil {
+				su.SpotCosts = costs[start:]
 			}
 			bound, ok := su.omniscientWith(avail, dp)
 			if !ok {
@@ -205,6 +207,27 @@ func (g Grid) evalTrace(idx int, tr Trace, maxDeadline time.Duration) ([]Cell, e
 		cells[i] = c
 	}
 	return cells, nil
+}
+
+// prices returns the price ratio of tr and, when the grid prices Spot per
+// tick, the cost of a Spot tick per tick in on-demand ticks.
+func (g Grid) prices(tr Trace) (ratio float64, costs []float64, err error) {
+	switch {
+	case g.PriceRatio > 0:
+		return g.PriceRatio, nil, nil
+	case tr.SpotPrices != nil && tr.OnDemandPrice > 0:
+		costs = make([]float64, len(tr.SpotPrices))
+		for i, p := range tr.SpotPrices {
+			if p > tr.OnDemandPrice {
+				return 0, nil, fmt.Errorf("trace %s: Spot price %v above the on-demand price %v at tick %d", tr.Name, p, tr.OnDemandPrice, i)
+			}
+			costs[i] = p / tr.OnDemandPrice
+		}
+		return tr.OnDemandPrice / max(tr.SpotPrice, 1e-9), costs, nil
+	case g.DefaultPriceRatio > 0:
+		return g.DefaultPriceRatio, nil, nil
+	}
+	return 0, nil, fmt.Errorf("trace %s: no prices; give a price ratio", tr.Name)
 }
 
 // accum sums one policy's outcomes.

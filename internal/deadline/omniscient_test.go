@@ -47,7 +47,7 @@ func bruteOmniscient(su Setup, avail []bool) float64 {
 				c2 := c
 				switch m2 {
 				case Spot:
-					c2 += su.SpotCost
+					c2 += su.spotCost(t)
 				case OnDemand:
 					c2++
 				}
@@ -87,9 +87,23 @@ func randomAvail(rng *rand.Rand, T int, pUp, pDown float64) []bool {
 	return a
 }
 
+// randomCosts returns per-tick Spot costs in [0, 1]: steps around base, now
+// and then a change, as prices move.
+func randomCosts(rng *rand.Rand, T int, base float64) []float64 {
+	c := make([]float64, T)
+	v := base
+	for i := range c {
+		if rng.Float64() < 0.25 {
+			v = rng.Float64()
+		}
+		c[i] = v
+	}
+	return c
+}
+
 func TestOmniscientMatchesTickProgram(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range 400 {
+	for i := range 1200 {
 		gap := time.Minute
 		n := 3 + rng.IntN(12)
 		h := rng.IntN(4)
@@ -104,14 +118,17 @@ func TestOmniscientMatchesTickProgram(t *testing.T) {
 			t.Fatal(err)
 		}
 		avail := randomAvail(rng, T, 0.2+0.5*rng.Float64(), 0.1+0.5*rng.Float64())
+		if i%3 > 0 {
+			su.SpotCosts = randomCosts(rng, T-rng.IntN(4), su.SpotCost)
+		}
 		got, ok := su.Omniscient(avail)
 		if !ok {
 			t.Fatalf("case %d: Omniscient found no schedule", i)
 		}
 		want := bruteOmniscient(su, avail)
 		if math.Abs(got.Cost-want) > 1e-9 {
-			t.Fatalf("case %d (n=%d h=%d T=%d %v avail=%v): Omniscient = %v, tick program = %v",
-				i, n, h, T, ck, avail, got.Cost, want)
+			t.Fatalf("case %d (n=%d h=%d T=%d %v avail=%v costs=%v): Omniscient = %v, tick program = %v",
+				i, n, h, T, ck, avail, su.SpotCosts, got.Cost, want)
 		}
 	}
 }

@@ -25,7 +25,12 @@ var (
 	// rich and poor pools: Spot available 95% and 20% of the time.
 	rich = PoolStats{Availability: 0.95, MeanUp: 10 * time.Hour, MeanDown: 30 * time.Minute, Observed: 7 * 24 * time.Hour}
 	poor = PoolStats{Availability: 0.2, MeanUp: 30 * time.Minute, MeanDown: 2 * time.Hour, Observed: 7 * 24 * time.Hour}
+	// bursty and steady: the poor pool with a median up period under and
+	// over three changeovers.
+	bursty, steady = withMedianUp(poor, 10*time.Minute), withMedianUp(poor, 20*time.Minute)
 )
+
+func withMedianUp(p PoolStats, m time.Duration) PoolStats { p.MedianUp = m; return p }
 
 func TestPolicyRules(t *testing.T) {
 	tests := []struct {
@@ -54,6 +59,10 @@ func TestPolicyRules(t *testing.T) {
 		{"berth: poor pool, behind, on-demand", Adaptive{}, st(100, 40, None, 0), Observation{Stats: poor}, OnDemand},
 		{"berth: poor pool, ahead of UP's line, waits", Adaptive{}, st(100, 60, None, 0), Observation{Stats: poor}, None},
 		{"berth: leaves on-demand when spot is back", Adaptive{}, st(100, 52, OnDemand, 0), Observation{SpotAvailable: true, Stats: poor}, Spot},
+		{"berth: bursty pool, short slack, behind: stays on on-demand", Adaptive{}, st(100, 12, OnDemand, 0), Observation{SpotAvailable: true, Stats: bursty}, OnDemand},
+		{"berth: steady pool, short slack, behind: spot", Adaptive{}, st(100, 12, OnDemand, 0), Observation{SpotAvailable: true, Stats: steady}, Spot},
+		{"berth: bursty pool, ample slack: spot", Adaptive{}, st(100, 40, OnDemand, 0), Observation{SpotAvailable: true, Stats: bursty}, Spot},
+		{"berth: bursty pool, short slack, idle: spot", Adaptive{}, st(100, 12, None, 0), Observation{SpotAvailable: true, Stats: bursty}, Spot},
 		{"berth: stays on on-demand without spot", Adaptive{}, st(100, 90, OnDemand, 0), Observation{Stats: rich}, OnDemand},
 		{"berth: rich pool near the deadline, forced", Adaptive{}, st(190, 94, None, 0), Observation{Stats: rich}, OnDemand},
 		{"berth without statistics is UP", Adaptive{}, st(100, 40, None, 0), noSpot, OnDemand},
@@ -106,8 +115,10 @@ func TestParseTrace(t *testing.T) {
 			Trace{Gap: 5 * time.Minute, Avail: []bool{true, false, false, true}}},
 		{"inverted files: 1 is preempted", `{"metadata":{"gap_seconds":600},"data":[1,0]}`, TraceOptions{Inverted: true},
 			Trace{Gap: 10 * time.Minute, Avail: []bool{false, true}}},
-		{"prices", `{"metadata":{"gap_seconds":195,"price_info":{"on_demand_price":3.06}},"data":[1],"prices":[1,2]}`, TraceOptions{},
-			Trace{Gap: 195 * time.Second, Avail: []bool{true}, SpotPrice: 1.5, OnDemandPrice: 3.06}},
+		{"prices", `{"metadata":{"gap_seconds":195,"price_info":{"on_demand_price":3.06}},"data":[1,0],"prices":[1,2]}`, TraceOptions{},
+			Trace{Gap: 195 * time.Second, Avail: []bool{true, false}, SpotPrices: []float64{1, 2}, SpotPrice: 1.5, OnDemandPrice: 3.06}},
+		{"more prices than ticks", `{"metadata":{"gap_seconds":60},"data":[1],"prices":[1,2]}`, TraceOptions{},
+			Trace{Gap: time.Minute, Avail: []bool{true}, SpotPrices: []float64{1}, SpotPrice: 1}},
 	}
 	for _, tt := range tests {
 		got, err := ParseTrace(strings.NewReader(tt.json), tt.opt)
@@ -118,7 +129,8 @@ func TestParseTrace(t *testing.T) {
 			t.Errorf("%s: ParseTrace mismatch (-want +got):\n%s", tt.name, diff)
 		}
 	}
-	for _, bad := range []string{`{"metadata":{"gap_seconds":0},"data":[1]}`, `{"metadata":{"gap_seconds":60},"data":[]}`, `[`} {
+	for _, bad := range []string{`{"metadata":{"gap_seconds":0},"data":[1]}`, `{"metadata":{"gap_seconds":60},"data":[]}`, `[`,
+		`{"metadata":{"gap_seconds":60},"data":[1,1],"prices":[1]}`, `{"metadata":{"gap_seconds":60},"data":[1],"prices":[-1]}`} {
 		if _, err := ParseTrace(strings.NewReader(bad), TraceOptions{}); err == nil {
 			t.Errorf("ParseTrace(%s) = nil error, want one", bad)
 		}
@@ -128,13 +140,24 @@ func TestParseTrace(t *testing.T) {
 func TestStatsAndSplit(t *testing.T) {
 	tr := Trace{Gap: time.Hour, Avail: []bool{true, true, false, true, false, false}}
 	got := tr.Stats(0, 6)
-	want := PoolStats{Availability: 0.5, MeanUp: 90 * time.Minute, MeanDown: 90 * time.Minute, Observed: 6 * time.Hour}
+	want := PoolStats{Availability: 0.5, MeanUp: 90 * time.Minute, MeanDown: 90 * time.Minute, MedianUp: 90 * time.Minute, Observed: 6 * time.Hour}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Stats mismatch (-want +got):\n%s", diff)
 	}
+	odd := Trace{Gap: time.Hour, Avail: []bool{true, false, true, true, true, true, false, true, true}}
+	if got := odd.Stats(0, 9).MedianUp; got != 2*time.Hour {
+		t.Errorf("MedianUp of up periods 1, 4, 2 = %v, want 2h", got)
+	}
 	sp := tr.Split(2)
-	if sp.Gap != 30*time.Minute || len(sp.Avail) != 12 || !sp.Avail[1] || sp.Avail[4] {
-		t.Errorf("Split(2) = %v %v", sp.Gap, sp.Avail)
+	if sp.Gap != 30*time.Minute || len(sp.Avail) != 12 || !sp.Avail[1] || sp.Avail[4] || sp.SpotPrices != nil {
+		t.Errorf("Split(2) = %v %v %v", sp.Gap, sp.Avail, sp.SpotPrices)
+	}
+	priced, err := Trace{Gap: time.Hour, Avail: []bool{true, false}}.WithPrices([]float64{1, 3}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := priced.Split(2).SpotPrices, []float64{1, 1, 3, 3}; !cmp.Equal(got, want) {
+		t.Errorf("Split(2) prices = %v, want %v", got, want)
 	}
 }
 

@@ -64,6 +64,9 @@ func TestOmniscientIsBelowEveryPolicy(t *testing.T) {
 		s := randomSample(t, rng, ck, func(T int) []bool {
 			return randomAvail(rng, T, 0.02+0.5*rng.Float64(), 0.02+0.5*rng.Float64())
 		})
+		if i%2 == 0 { // per-tick Spot prices
+			s.su.SpotCosts = randomCosts(rng, len(s.avail), s.su.SpotCost)
+		}
 		bound, ok := s.su.Omniscient(s.avail)
 		if !ok {
 			t.Fatalf("sample %d: no bound", i)

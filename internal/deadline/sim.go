@@ -24,6 +24,20 @@ type Setup struct {
 	T   int // ticks before the deadline: ⌊Deadline/Gap⌋
 	// SpotCost is the cost of a Spot tick; an on-demand tick costs 1.
 	SpotCost float64
+	// SpotCosts, when set, is the cost of a Spot tick per tick from the
+	// job's start (a trace's per-tick Spot prices over its on-demand price);
+	// ticks past its end cost SpotCost. Every value must lie in [0, 1]: the
+	// omniscient bound's exchange arguments need Spot no dearer than
+	// on-demand.
+	SpotCosts []float64
+}
+
+// spotCost returns the cost of a Spot tick at tick t from the job's start.
+func (su Setup) spotCost(t int) float64 {
+	if t < len(su.SpotCosts) {
+		return su.SpotCosts[t]
+	}
+	return su.SpotCost
 }
 
 // NewSetup lays job on ticks of gap, with on-demand priced priceRatio times
@@ -99,9 +113,9 @@ func (o Outcome) SpotFraction() float64 {
 }
 
 // Run replays policy p on avail, the trace's ticks from the job's start
-// (ticks past its end count as unavailable), with pool statistics stats. A
-// job still running at the deadline is finished on on-demand and marked
-// missed.
+// (ticks past its end count as unavailable), with pool statistics stats;
+// Spot ticks cost su.SpotCosts where set. A job still running at the
+// deadline is finished on on-demand and marked missed.
 func (su Setup) Run(p Policy, avail []bool, stats PoolStats) Outcome {
 	var (
 		out  Outcome
@@ -150,7 +164,7 @@ func (su Setup) Run(p Policy, avail []bool, stats PoolStats) Outcome {
 		case None:
 			continue
 		case Spot:
-			out.Cost += su.SpotCost
+			out.Cost += su.spotCost(t)
 		default:
 			out.Cost++
 		}

@@ -33,7 +33,12 @@ type PoolStats struct {
 	Availability float64       // fraction of time Spot could be had
 	MeanUp       time.Duration // mean length of a period with Spot available
 	MeanDown     time.Duration // mean length of a period without
-	Observed     time.Duration // how long the pool was observed
+	// MedianUp is the median length of a period with Spot available, zero
+	// when unknown. Up periods are heavy-tailed: many blips, a few long runs
+	// that make the mean; the median says whether a typical period repays
+	// the changeovers of a move to Spot.
+	MedianUp time.Duration
+	Observed time.Duration // how long the pool was observed
 }
 
 // Known reports whether the statistics rest on enough observation to act on.

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,8 +19,10 @@ type Trace struct {
 	Group string // name of the folder holding the file
 	Gap   time.Duration
 	Avail []bool
-	// SpotPrice and OnDemandPrice are hourly prices read from the file, zero
-	// when it has none. SpotPrice is the mean of a per-tick series.
+	// SpotPrices are hourly Spot prices per tick, nil when unknown;
+	// SpotPrice is their mean. OnDemandPrice is the hourly on-demand price,
+	// zero when unknown.
+	SpotPrices    []float64
 	SpotPrice     float64
 	OnDemandPrice float64
 }
@@ -91,13 +95,33 @@ func ParseTrace(r io.Reader, opt TraceOptions) (Trace, error) {
 		}
 	}
 	if len(tf.Prices) > 0 {
-		sum := 0.0
-		for _, p := range tf.Prices {
-			sum += p
+		var err error
+		if tr, err = tr.WithPrices(tf.Prices, tr.OnDemandPrice); err != nil {
+			return Trace{}, fmt.Errorf("parse trace: %w", err)
 		}
-		tr.SpotPrice = sum / float64(len(tf.Prices))
 	}
 	return tr, nil
+}
+
+// WithPrices returns the trace with hourly Spot prices spot, one per tick
+// (at least as many as the trace has ticks; the rest are dropped), and the
+// hourly on-demand price onDemand (zero: unknown).
+func (t Trace) WithPrices(spot []float64, onDemand float64) (Trace, error) {
+	if len(spot) < len(t.Avail) {
+		return Trace{}, fmt.Errorf("prices: %d for %d ticks", len(spot), len(t.Avail))
+	}
+	spot = spot[:len(t.Avail)]
+	sum := 0.0
+	for i, p := range spot {
+		if p < 0 || math.IsNaN(p) {
+			return Trace{}, fmt.Errorf("prices: tick %d: price %v", i, p)
+		}
+		sum += p
+	}
+	t.SpotPrices = slices.Clone(spot)
+	t.SpotPrice = sum / float64(len(spot))
+	t.OnDemandPrice = onDemand
+	return t, nil
 }
 
 // Split returns the trace with every tick cut into m ticks of Gap/m.
@@ -113,6 +137,14 @@ func (t Trace) Split(m int) Trace {
 			out.Avail = append(out.Avail, a)
 		}
 	}
+	if t.SpotPrices != nil {
+		out.SpotPrices = make([]float64, 0, len(t.SpotPrices)*m)
+		for _, p := range t.SpotPrices {
+			for range m {
+				out.SpotPrices = append(out.SpotPrices, p)
+			}
+		}
+	}
 	return out
 }
 
@@ -126,6 +158,7 @@ func (t Trace) Stats(from, to int) PoolStats {
 		return PoolStats{}
 	}
 	var up, ups, downs int
+	var runs []int // lengths of the up periods
 	for i := from; i < to; i++ {
 		if t.Avail[i] {
 			up++
@@ -133,9 +166,13 @@ func (t Trace) Stats(from, to int) PoolStats {
 		if i == from || t.Avail[i] != t.Avail[i-1] {
 			if t.Avail[i] {
 				ups++
+				runs = append(runs, 0)
 			} else {
 				downs++
 			}
+		}
+		if t.Avail[i] {
+			runs[len(runs)-1]++
 		}
 	}
 	n := to - from
@@ -145,9 +182,18 @@ func (t Trace) Stats(from, to int) PoolStats {
 	}
 	if ups > 0 {
 		st.MeanUp = time.Duration(up) * t.Gap / time.Duration(ups)
+		st.MedianUp = median(runs) * t.Gap / 2
 	}
 	if downs > 0 {
 		st.MeanDown = time.Duration(n-up) * t.Gap / time.Duration(downs)
 	}
 	return st
+}
+
+// median returns twice the median of xs (the sum of the two middle values
+// when their number is even), sorting xs.
+func median(xs []int) time.Duration {
+	slices.Sort(xs)
+	n := len(xs)
+	return time.Duration(xs[(n-1)/2] + xs[n/2])
 }
