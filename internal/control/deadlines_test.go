@@ -195,8 +195,15 @@ func TestSpotWatch(t *testing.T) {
 		w.see(s.up, t0.Add(s.at))
 	}
 	got := w.stats(t0.Add(14 * time.Hour))
-	want := deadline.PoolStats{Availability: 12.0 / 14, MeanUp: 6 * time.Hour, MeanDown: time.Hour, Observed: 14 * time.Hour}
+	want := deadline.PoolStats{Availability: 12.0 / 14, MeanUp: 6 * time.Hour, MedianUp: 6 * time.Hour, MeanDown: time.Hour, Observed: 14 * time.Hour}
 	if got != want {
 		t.Errorf("stats = %+v, want %+v", got, want)
+	}
+	// Up again from 14h to 14h30m: spells of 6h, 6h and 30m so far.
+	w.see(true, t0.Add(14*time.Hour))
+	w.see(false, t0.Add(14*time.Hour+30*time.Minute))
+	w.see(true, t0.Add(15*time.Hour))
+	if got := w.stats(t0.Add(15*time.Hour + 10*time.Minute)); got.MedianUp != 6*time.Hour || got.MeanUp != (12*time.Hour+40*time.Minute)/4 {
+		t.Errorf("after short spells: median up %s, mean up %s; want 6h and 3h10m", got.MedianUp, got.MeanUp)
 	}
 }

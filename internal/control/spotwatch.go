@@ -1,6 +1,7 @@
 package control
 
 import (
+	"slices"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -16,7 +17,13 @@ type spotWatch struct {
 	up                   bool
 	upTotal, downTotal   time.Duration // of the spells that ended
 	upSpells, downSpells int
+	// ups are the lengths of the last up spells that ended, at most
+	// keepUps of them, oldest first.
+	ups []time.Duration
 }
+
+// keepUps bounds the up spells a spotWatch keeps for their median.
+const keepUps = 101
 
 // see records the pool's state at now.
 func (w *spotWatch) see(up bool, now time.Time) {
@@ -30,6 +37,10 @@ func (w *spotWatch) see(up bool, now time.Time) {
 	if d := now.Sub(w.since); w.up {
 		w.upTotal += d
 		w.upSpells++
+		if len(w.ups) == keepUps {
+			w.ups = w.ups[1:]
+		}
+		w.ups = append(w.ups, d)
 	} else {
 		w.downTotal += d
 		w.downSpells++
@@ -51,6 +62,14 @@ func (w *spotWatch) stats(now time.Time) deadline.PoolStats {
 	st := deadline.PoolStats{Observed: now.Sub(w.first), Availability: float64(up) / float64(up+down)}
 	if ups > 0 {
 		st.MeanUp = up / time.Duration(ups)
+	}
+	spells := slices.Clone(w.ups)
+	if w.up {
+		spells = append(spells, now.Sub(w.since))
+	}
+	if len(spells) > 0 {
+		slices.Sort(spells)
+		st.MedianUp = spells[len(spells)/2]
 	}
 	if downs > 0 {
 		st.MeanDown = down / time.Duration(downs)
