@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -69,11 +70,17 @@ func (s *Store) DeadlineRuns(ctx context.Context) ([]DeadlineRun, error) {
 
 // Attempts returns the attempts of the jobs, by job, in order.
 func (s *Store) Attempts(ctx context.Context, jobIDs []string) (map[string][]berth.Attempt, error) {
-	as, err := loadAttempts(ctx, s.r, jobIDs)
-	if err != nil {
-		return nil, fmt.Errorf("read attempts: %w", err)
+	out := make(map[string][]berth.Attempt, len(jobIDs))
+	for len(jobIDs) > 0 {
+		batch := jobIDs[:min(len(jobIDs), 1000)]
+		jobIDs = jobIDs[len(batch):]
+		as, err := loadAttempts(ctx, s.r, batch)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, as)
 	}
-	return as, nil
+	return out, nil
 }
 
 // jobAttempts reads the attempts of one job, in order.
