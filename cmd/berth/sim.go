@@ -37,6 +37,7 @@ func parseSim(args []string, stderr io.Writer) (simConfig, error) {
 	fs.Var(&c.spotTraces, "spot-trace", "Spot availability trace `PATH` (a file, or a folder of .json files) replacing the scenario's; repeatable")
 	fs.StringVar(&c.workload, "workload", "", "workload log `PATH` (Standard Workload Format) for scenarios that replay one")
 	fs.StringVar(&c.output, "output", "table", "table or json")
+	fs.StringVar(&c.output, "o", "table", "table or json (as --output)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -66,6 +66,7 @@ func parseSimDeadline(args []string, stderr io.Writer) (simDeadlineConfig, error
 	fs.DurationVar(&c.history, "history", 7*24*time.Hour, "trace observed before a start point for the pool statistics berth's policy uses")
 	fs.IntVar(&c.subTicks, "subticks", 0, "cut every trace tick into this many (0: enough to count the changeover within 10%)")
 	fs.StringVar(&c.output, "output", "table", "table or json")
+	fs.StringVar(&c.output, "o", "table", "table or json (as --output)")
 	fs.BoolVar(&c.perTrace, "per-trace", false, "report every trace, not only every folder of traces")
 	if err := fs.Parse(args); err != nil {
 		return c, err
