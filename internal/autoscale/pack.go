@@ -56,7 +56,7 @@ func (d *decider) scaleOut() {
 		if len(left) == 0 {
 			break
 		}
-		if h.State == Draining && h.DrainReason == DrainScaleIn && h.ForJob == "" {
+		if h.State == Draining && (h.DrainReason == DrainScaleIn || h.DrainReason == DrainCheaper) && h.ForJob == "" {
 			b := []bin{{h.CPU - h.UsedCPU, h.MemoryMB - h.UsedMemoryMB}}
 			if rest := packInto(b, left); len(rest) < len(left) {
 				left = rest
