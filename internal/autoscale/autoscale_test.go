@@ -91,9 +91,23 @@ func TestDecide(t *testing.T) {
 		{"capacity on its way is counted",
 			[]Pool{pool("spot", berth.OnDemand, 0, 10, Host{ID: "h1", InstanceType: "m5.xlarge", CPU: 4, MemoryMB: 16384, State: Launching})}, waiting(4, 1, 2048),
 			nil},
-		{"never above max",
+		{"never above max: hosts sized to the jobs, the rest waits for their room",
 			[]Pool{pool("spot", berth.OnDemand, 0, 3, busy(host("h1", "m5.large", 2, 8192)))}, waiting(20, 2, 2048),
+			[]string{"launch spot/m5a.large", "launch spot/m5a.large"}},
+		{"never above max: with a start budget, hosts large enough for the work to fit",
+			[]Pool{func() Pool {
+				p := pool("spot", berth.OnDemand, 0, 3, busy(host("h1", "m5.large", 2, 8192)))
+				p.Spec.StartBudget = berth.Duration(2 * time.Minute)
+				return p
+			}()}, waiting(20, 2, 2048),
 			[]string{"launch spot/m5.2xlarge", "launch spot/m5.2xlarge"}},
+		{"with a start budget, hosts no larger than the work needs to fit",
+			[]Pool{func() Pool {
+				p := pool("spot", berth.OnDemand, 0, 3)
+				p.Spec.StartBudget = berth.Duration(2 * time.Minute)
+				return p
+			}()}, waiting(6, 2, 2048),
+			[]string{"launch spot/m5.xlarge", "launch spot/m5.xlarge", "launch spot/m5.xlarge"}},
 		{"the minimum is kept",
 			[]Pool{pool("base", berth.OnDemand, 2, 4)}, nil,
 			[]string{"launch base/m5a.large", "launch base/m5a.large"}},
