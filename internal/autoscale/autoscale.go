@@ -104,7 +104,16 @@ type Waiting struct {
 	MemoryMB int64
 	// Pool, when set, is the only pool that grows for the job.
 	Pool string
+	// Reclaimed counts the times Spot took the job back. From
+	// SpotRetreatAfter on, an on-demand pool that fits it grows for it
+	// rather than a Spot one.
+	Reclaimed int
 }
+
+// SpotRetreatAfter is how many Spot reclaims a job takes before the
+// pools that grow for it are on-demand ones, where there is one: a long
+// job that Spot keeps taking back would otherwise run out of re-queues.
+const SpotRetreatAfter = 2
 
 // Snapshot is what Decide decides from.
 type Snapshot struct {
@@ -194,9 +203,10 @@ func assign(s Snapshot) [][]Waiting {
 			continue
 		}
 		best, bestRank := -1, rank{}
+		retreat := w.Reclaimed >= SpotRetreatAfter && onDemandFits(s, w)
 		for i := range s.Pools {
 			p := &s.Pools[i]
-			if p.Spec.IsServerless() || p.Spec.Provider == berth.ProviderLocal || !p.Open {
+			if p.Spec.IsServerless() || p.Spec.Provider == berth.ProviderLocal || !p.Open || (retreat && p.Spec.Market == berth.Spot) {
 				continue
 			}
 			o := cheapestFit(p.Offerings, w.CPU, w.MemoryMB)
@@ -222,6 +232,19 @@ func assign(s Snapshot) [][]Waiting {
 		}
 	}
 	return out
+}
+
+// onDemandFits reports whether an open on-demand pool has an offering
+// that fits w.
+func onDemandFits(s Snapshot, w Waiting) bool {
+	for i := range s.Pools {
+		p := &s.Pools[i]
+		if p.Spec.Market != berth.Spot && !p.Spec.IsServerless() && p.Spec.Provider != berth.ProviderLocal && p.Open &&
+			cheapestFit(p.Offerings, w.CPU, w.MemoryMB) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // cheapestFit returns the index of the cheapest available offering that

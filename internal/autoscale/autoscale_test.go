@@ -162,6 +162,18 @@ func TestDecide(t *testing.T) {
 				}()},
 			waiting(1, 2, 8192),
 			[]string{"launch spot/m5.2xlarge"}},
+		{"a job Spot took back twice grows the on-demand pool",
+			[]Pool{pool("od", berth.OnDemand, 0, 10), cheapSpot()},
+			[]Waiting{{JobID: "once", CPU: 2, MemoryMB: 8192, Reclaimed: 1}, {JobID: "twice", CPU: 2, MemoryMB: 8192, Reclaimed: SpotRetreatAfter}},
+			[]string{"launch od/m5a.large", "launch spot/m5a.large"}},
+		{"a job Spot took back twice stays on Spot when no on-demand pool fits it",
+			[]Pool{pool("od", berth.OnDemand, 0, 10), func() Pool {
+				p := cheapSpot()
+				p.Offerings = append(p.Offerings, Offering{InstanceType: "m5.16xlarge", CPU: 64, MemoryMB: 262144, Price: 0.9})
+				return p
+			}()},
+			[]Waiting{{JobID: "big", CPU: 64, MemoryMB: 8192, Reclaimed: SpotRetreatAfter}},
+			[]string{"launch spot/m5.16xlarge"}},
 		{"a job no type fits launches nothing",
 			[]Pool{pool("spot", berth.OnDemand, 0, 10)}, waiting(1, 64, 1024),
 			nil},
