@@ -10,8 +10,11 @@
 // per unit of work packed, with Spot spread over the near-cheapest types.
 // A host idle for the pool's scale-in delay is drained and then terminated
 // while the pool stays above its minimum and nothing waits that it could
-// take; a host that runs work is never terminated. Outside its window a
-// pool drains and scales to zero. OnNotice decides what a Spot
+// take; a host that runs work is never terminated. An on-demand host
+// above its pool's minimum is drained while nothing waits for its pool and
+// another pool sells capacity it could take for much less (an on-demand
+// pool behind a Spot one holds hosts only while Spot cannot serve).
+// Outside its window a pool drains and scales to zero. OnNotice decides what a Spot
 // interruption notice does.
 package autoscale
 
@@ -41,6 +44,10 @@ const (
 	DrainWindow       = "window closed"
 	DrainInterruption = "spot interruption"
 	DrainRebalance    = "spot rebalance recommendation"
+	// DrainCheaper drains an on-demand host while a cheaper pool could
+	// take its work: it finishes what it runs and goes, and new work goes
+	// to the cheaper capacity.
+	DrainCheaper = "cheaper capacity available"
 )
 
 // Host is one host of a pool.
@@ -97,7 +104,16 @@ type Waiting struct {
 	MemoryMB int64
 	// Pool, when set, is the only pool that grows for the job.
 	Pool string
+	// Reclaimed counts the times Spot took the job back. From
+	// SpotRetreatAfter on, an on-demand pool that fits it grows for it
+	// rather than a Spot one.
+	Reclaimed int
 }
+
+// SpotRetreatAfter is how many Spot reclaims a job takes before the
+// pools that grow for it are on-demand ones, where there is one: a long
+// job that Spot keeps taking back would otherwise run out of re-queues.
+const SpotRetreatAfter = 2
 
 // Snapshot is what Decide decides from.
 type Snapshot struct {
@@ -157,7 +173,7 @@ func Decide(s Snapshot) Plan {
 		if p.Spec.IsServerless() || p.Spec.Provider == berth.ProviderLocal {
 			continue
 		}
-		d := decider{now: s.Now, p: p, waiting: demand[i]}
+		d := decider{now: s.Now, p: p, waiting: demand[i], cheaper: cheaperUnit(s, i)}
 		d.run()
 		plan.Actions = append(plan.Actions, d.actions...)
 		plan.Metrics = append(plan.Metrics, d.metric)
@@ -168,7 +184,7 @@ func Decide(s Snapshot) Plan {
 // assign gives each waiting job to the pool that grows for it: its own
 // pool, or among the open pools with an offering that fits it, one whose
 // hosts have room for it (capacity on its way), then one that may grow,
-// then the one whose cheapest fitting offering costs least.
+// then the one whose fitting offerings cost least per unit of work.
 func assign(s Snapshot) [][]Waiting {
 	out := make([][]Waiting, len(s.Pools))
 	byName := make(map[string]int, len(s.Pools))
@@ -187,16 +203,17 @@ func assign(s Snapshot) [][]Waiting {
 			continue
 		}
 		best, bestRank := -1, rank{}
+		retreat := w.Reclaimed >= SpotRetreatAfter && onDemandFits(s, w)
 		for i := range s.Pools {
 			p := &s.Pools[i]
-			if p.Spec.IsServerless() || p.Spec.Provider == berth.ProviderLocal || !p.Open {
+			if p.Spec.IsServerless() || p.Spec.Provider == berth.ProviderLocal || !p.Open || (retreat && p.Spec.Market == berth.Spot) {
 				continue
 			}
 			o := cheapestFit(p.Offerings, w.CPU, w.MemoryMB)
 			if o < 0 {
 				continue
 			}
-			r := rank{noRoom: 1, price: p.Offerings[o].Price}
+			r := rank{noRoom: 1, price: unitPrice(p.Offerings, w.CPU, w.MemoryMB)}
 			if live(p) >= p.Spec.Max {
 				r.full = 1
 			}
@@ -215,6 +232,19 @@ func assign(s Snapshot) [][]Waiting {
 		}
 	}
 	return out
+}
+
+// onDemandFits reports whether an open on-demand pool has an offering
+// that fits w.
+func onDemandFits(s Snapshot, w Waiting) bool {
+	for i := range s.Pools {
+		p := &s.Pools[i]
+		if p.Spec.Market != berth.Spot && !p.Spec.IsServerless() && p.Spec.Provider != berth.ProviderLocal && p.Open &&
+			cheapestFit(p.Offerings, w.CPU, w.MemoryMB) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // cheapestFit returns the index of the cheapest available offering that
@@ -246,6 +276,10 @@ type decider struct {
 	// planned is the capacity of the hosts launched or taken back in this
 	// plan.
 	planned []bin
+	// cheaper is, per size of host, the lowest price per unit of work of
+	// another open pool's available offering at least that large; see
+	// cheaperUnit.
+	cheaper func(cpu float64, mem int64) float64
 }
 
 func (d *decider) act(a Action) {
@@ -263,6 +297,7 @@ func (d *decider) run() {
 	}
 	d.scaleOut()
 	d.scaleIn()
+	d.yieldToCheaper()
 }
 
 // measure computes the pool's metric.
@@ -318,7 +353,7 @@ func (d *decider) terminateEmpty() {
 	for _, h := range d.p.Hosts {
 		switch {
 		case h.Busy():
-		case h.State == Draining && h.DrainReason != DrainScaleIn:
+		case h.State == Draining && h.DrainReason != DrainScaleIn && h.DrainReason != DrainCheaper:
 			d.act(Action{Kind: Terminate, Host: h.ID, Reason: "drained (" + h.DrainReason + ") and idle"})
 		case h.State == Draining:
 			if !d.wanted() {

@@ -29,6 +29,14 @@ func pool(name string, market berth.Market, min, max int, hosts ...Host) Pool {
 	return Pool{Spec: spec, Open: true, Offerings: offerings(), Hosts: hosts}
 }
 
+// cheapSpot is a Spot pool whose m5a.large costs a third of the
+// on-demand price.
+func cheapSpot() Pool {
+	p := pool("spot", berth.Spot, 0, 10)
+	p.Offerings[1].Price = 0.01
+	return p
+}
+
 func host(id, typ string, cpu float64, mem int64) Host {
 	return Host{ID: id, InstanceType: typ, CPU: cpu, MemoryMB: mem, State: Ready, LaunchedAt: now.Add(-time.Hour), IdleSince: now.Add(-time.Hour)}
 }
@@ -83,9 +91,23 @@ func TestDecide(t *testing.T) {
 		{"capacity on its way is counted",
 			[]Pool{pool("spot", berth.OnDemand, 0, 10, Host{ID: "h1", InstanceType: "m5.xlarge", CPU: 4, MemoryMB: 16384, State: Launching})}, waiting(4, 1, 2048),
 			nil},
-		{"never above max",
+		{"never above max: hosts sized to the jobs, the rest waits for their room",
 			[]Pool{pool("spot", berth.OnDemand, 0, 3, busy(host("h1", "m5.large", 2, 8192)))}, waiting(20, 2, 2048),
+			[]string{"launch spot/m5a.large", "launch spot/m5a.large"}},
+		{"never above max: with a start budget, hosts large enough for the work to fit",
+			[]Pool{func() Pool {
+				p := pool("spot", berth.OnDemand, 0, 3, busy(host("h1", "m5.large", 2, 8192)))
+				p.Spec.StartBudget = berth.Duration(2 * time.Minute)
+				return p
+			}()}, waiting(20, 2, 2048),
 			[]string{"launch spot/m5.2xlarge", "launch spot/m5.2xlarge"}},
+		{"with a start budget, hosts no larger than the work needs to fit",
+			[]Pool{func() Pool {
+				p := pool("spot", berth.OnDemand, 0, 3)
+				p.Spec.StartBudget = berth.Duration(2 * time.Minute)
+				return p
+			}()}, waiting(6, 2, 2048),
+			[]string{"launch spot/m5.xlarge", "launch spot/m5.xlarge", "launch spot/m5.xlarge"}},
 		{"the minimum is kept",
 			[]Pool{pool("base", berth.OnDemand, 2, 4)}, nil,
 			[]string{"launch base/m5a.large", "launch base/m5a.large"}},
@@ -122,6 +144,36 @@ func TestDecide(t *testing.T) {
 			[]Pool{pool("od", berth.OnDemand, 0, 10), func() Pool { p := pool("spot", berth.Spot, 0, 10); p.Offerings[1].Price = 0.01; return p }()},
 			append(waiting(1, 2, 8192), Waiting{JobID: "pinned", CPU: 2, MemoryMB: 8192, Pool: "od"}),
 			[]string{"launch od/m5a.large", "launch spot/m5a.large"}},
+		{"on-demand hosts yield to a cheaper Spot pool: the busy one drains, the idle one goes",
+			[]Pool{pool("od", berth.OnDemand, 0, 10, busy(host("h1", "m5.large", 2, 8192)),
+				func() Host { h := host("h2", "m5.large", 2, 8192); h.IdleSince = now.Add(-time.Minute); return h }()), cheapSpot()},
+			nil,
+			[]string{"drain od/h1", "drain od/h2", "terminate od/h2"}},
+		{"on-demand hosts stay while work waits for their pool, or down to its minimum",
+			[]Pool{pool("od", berth.OnDemand, 1, 10, busy(host("h1", "m5.large", 2, 8192))), cheapSpot()},
+			nil,
+			nil},
+		{"a job goes to the pool cheaper per unit of work, not per host",
+			[]Pool{func() Pool { p := pool("od", berth.OnDemand, 0, 10); p.Offerings = p.Offerings[:1]; return p }(),
+				func() Pool {
+					p := pool("spot", berth.Spot, 0, 10)
+					p.Offerings = []Offering{{InstanceType: "m5.2xlarge", CPU: 8, MemoryMB: 32768, Price: 0.05}}
+					return p
+				}()},
+			waiting(1, 2, 8192),
+			[]string{"launch spot/m5.2xlarge"}},
+		{"a job Spot took back twice grows the on-demand pool",
+			[]Pool{pool("od", berth.OnDemand, 0, 10), cheapSpot()},
+			[]Waiting{{JobID: "once", CPU: 2, MemoryMB: 8192, Reclaimed: 1}, {JobID: "twice", CPU: 2, MemoryMB: 8192, Reclaimed: SpotRetreatAfter}},
+			[]string{"launch od/m5a.large", "launch spot/m5a.large"}},
+		{"a job Spot took back twice stays on Spot when no on-demand pool fits it",
+			[]Pool{pool("od", berth.OnDemand, 0, 10), func() Pool {
+				p := cheapSpot()
+				p.Offerings = append(p.Offerings, Offering{InstanceType: "m5.16xlarge", CPU: 64, MemoryMB: 262144, Price: 0.9})
+				return p
+			}()},
+			[]Waiting{{JobID: "big", CPU: 64, MemoryMB: 8192, Reclaimed: SpotRetreatAfter}},
+			[]string{"launch spot/m5.16xlarge"}},
 		{"a job no type fits launches nothing",
 			[]Pool{pool("spot", berth.OnDemand, 0, 10)}, waiting(1, 64, 1024),
 			nil},

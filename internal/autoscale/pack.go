@@ -56,7 +56,7 @@ func (d *decider) scaleOut() {
 		if len(left) == 0 {
 			break
 		}
-		if h.State == Draining && h.DrainReason == DrainScaleIn && h.ForJob == "" {
+		if h.State == Draining && (h.DrainReason == DrainScaleIn || h.DrainReason == DrainCheaper) && h.ForJob == "" {
 			b := []bin{{h.CPU - h.UsedCPU, h.MemoryMB - h.UsedMemoryMB}}
 			if rest := packInto(b, left); len(rest) < len(left) {
 				left = rest
@@ -133,8 +133,10 @@ func (d *decider) typeCounts() map[string]int {
 // left (largest first), of the available types that fit the first job:
 // the one with the lowest price per unit of work it would take when packed
 // (the smaller on a tie; for Spot, among those within spreadMargin of it,
-// the one the pool has fewest hosts of); or, when that type would need more hosts than the
-// slots left under max, the one that takes the most work. -1 if none fits.
+// the one the pool has fewest hosts of); or, when that type would need
+// more hosts than the slots left under max and the pool has a start
+// budget, the cheapest of those that take enough work each to fit, else
+// the one that takes the most. -1 if none fits.
 func (d *decider) chooseType(left []Waiting, count map[string]int, slotsLeft int) int {
 	p := d.p
 	first := left[0]
@@ -166,13 +168,31 @@ func (d *decider) chooseType(left []Waiting, count map[string]int, slotsLeft int
 	if best < 0 {
 		return -1
 	}
-	if total/work[best] > float64(slotsLeft) {
+	if total/work[best] > float64(slotsLeft) && p.Spec.StartBudget > 0 {
+		// Too few slots for hosts this size, and the work may not wait
+		// long: the cheapest per unit of those that take enough work
+		// each to fit the rest in the slots left, or else the one that
+		// takes the most. (Without a start budget the work waits for the
+		// room that right-sized hosts leave as their jobs end: no room
+		// is left idle on a shared host by its early finishers.)
+		need := total / float64(slotsLeft)
+		most, enough := best, -1
 		for i := range p.Offerings {
-			if !math.IsInf(score[i], 1) && (work[i] > work[best] || (work[i] == work[best] && score[i] < score[best])) {
-				best = i
+			if math.IsInf(score[i], 1) {
+				continue
+			}
+			if work[i] > work[most] || (work[i] == work[most] && score[i] < score[most]) {
+				most = i
+			}
+			if work[i] >= need*(1-1e-9) && (enough < 0 || score[i] < score[enough]*(1-tieMargin) ||
+				(score[i] <= score[enough]*(1+tieMargin) && work[i] < work[enough])) {
+				enough = i
 			}
 		}
-		return best
+		if enough >= 0 {
+			return enough
+		}
+		return most
 	}
 	if p.Spec.Market != berth.Spot {
 		return best

@@ -217,7 +217,11 @@ func (e *engine) run(ctx context.Context) error {
 			break
 		}
 		if !ev.t.Before(end) && e.remaining == 0 {
-			e.now = end
+			// Every job is done and the horizon is reached: the run ends
+			// at the horizon, or now if it went past it.
+			if e.now.Before(end) {
+				e.now = end
+			}
 			break
 		}
 		e.now = ev.t

@@ -287,7 +287,7 @@ func (e *engine) autoscale() {
 	}
 	for _, j := range e.waiting {
 		if j.state == jobQueued {
-			snap.Waiting = append(snap.Waiting, autoscale.Waiting{JobID: j.ID, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: j.Pool})
+			snap.Waiting = append(snap.Waiting, autoscale.Waiting{JobID: j.ID, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: j.Pool, Reclaimed: j.requeued})
 		}
 	}
 	plan := e.pol.scale(snap)
