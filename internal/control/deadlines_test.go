@@ -207,3 +207,34 @@ func TestSpotWatch(t *testing.T) {
 		t.Errorf("after short spells: median up %s, mean up %s; want 6h and 3h10m", got.MedianUp, got.MeanUp)
 	}
 }
+
+// TestStorySpotRetreat: a job Spot takes back twice is run on on-demand
+// capacity the third time, though Spot types that were not reclaimed are
+// still to be had.
+func TestStorySpotRetreat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		spot := spotPool()
+		spot.InstanceTypes = append(spot.InstanceTypes,
+			berth.InstanceType{Name: "m5a.large", CPU: 2, MemoryMB: 8192, Price: 0.086, SpotPrice: 0.04},
+			berth.InstanceType{Name: "m5a.xlarge", CPU: 4, MemoryMB: 16384, Price: 0.172, SpotPrice: 0.08})
+		c := startCloudPlane(t, spot, onDemandPool())
+		j := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "30m"}})
+		for round := range 2 {
+			waitFor(t, 10*time.Minute, "the job runs on Spot", func() bool {
+				h := c.held(t, j.ID)
+				return c.job(t, j.ID).State == berth.Running && len(h) == round+1 && h[round].Market == berth.Spot
+			})
+			var ids []string
+			for _, in := range c.live(t, "spot") {
+				ids = append(ids, in.ID)
+			}
+			c.cloud.Reclaim(ids...)
+			waitFor(t, 5*time.Minute, "the job is queued again", func() bool { return c.job(t, j.ID).Requeued == round+1 })
+		}
+		waitFor(t, time.Hour, "the job succeeds", func() bool { return c.job(t, j.ID).State == berth.Succeeded })
+		h := c.held(t, j.ID)
+		if len(h) != 3 || h[2].Market != berth.OnDemand {
+			t.Errorf("attempts held %+v, want Spot twice, then on-demand", h)
+		}
+	})
+}

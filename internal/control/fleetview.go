@@ -116,7 +116,10 @@ func (f *Fleet) demand(plan scheduler.Plan, queued []berth.Job) {
 		if j == nil || asked[id] || own[id] {
 			continue
 		}
-		ws = append(ws, autoscale.Waiting{JobID: id, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: j.Labels[scheduler.LabelPool]})
+		// A job re-queued after losing its capacity counts as reclaimed:
+		// from autoscale.SpotRetreatAfter on, on-demand grows for it.
+		ws = append(ws, autoscale.Waiting{JobID: id, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: j.Labels[scheduler.LabelPool],
+			Reclaimed: j.Requeued})
 		changed = changed || !before[id]
 	}
 	changed = changed || len(ws) != len(f.waiting)
