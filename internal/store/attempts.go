@@ -162,6 +162,16 @@ func loadAttempt(ctx context.Context, q querier, id string) (berth.Attempt, stri
 	return a, jobID, nil
 }
 
+// loadAttemptJob reads one attempt and its job (with its attempts).
+func loadAttemptJob(ctx context.Context, q querier, id string) (berth.Attempt, berth.Job, error) {
+	a, jobID, err := loadAttempt(ctx, q, id)
+	if err != nil {
+		return a, berth.Job{}, err
+	}
+	j, err := loadJob(ctx, q, jobID)
+	return a, j, err
+}
+
 // runs reports whether j still runs attempt id: it is Starting or Running
 // and id is its current attempt.
 func runs(j *berth.Job, id string) bool {
@@ -187,13 +197,12 @@ func nodeName(ctx context.Context, q querier, id string) string {
 func (s *Store) AttemptStarted(ctx context.Context, attemptID, containerID string, now time.Time) (berth.Job, error) {
 	var j berth.Job
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		a, jobID, err := loadAttempt(ctx, tx, attemptID)
+		a, cur, err := loadAttemptJob(ctx, tx, attemptID)
 		if err != nil {
 			return err
 		}
-		if j, err = loadJob(ctx, tx, jobID); err != nil {
-			return err
-		}
+		j = cur
+		jobID := j.ID
 		if cur := j.CurrentAttempt(); !a.Active() || cur == nil || cur.ID != a.ID {
 			return fmt.Errorf("attempt %s is not the active attempt of job %s: %w", attemptID, jobID, berth.ErrStale)
 		}
@@ -300,13 +309,12 @@ func (s *Store) ReportResult(ctx context.Context, attemptID string, out berth.Ou
 	}
 	var j berth.Job
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		a, jobID, err := loadAttempt(ctx, tx, attemptID)
+		a, cur, err := loadAttemptJob(ctx, tx, attemptID)
 		if err != nil {
 			return err
 		}
-		if j, err = loadJob(ctx, tx, jobID); err != nil {
-			return err
-		}
+		j = cur
+		jobID := j.ID
 		if j.State.Terminal() {
 			return fmt.Errorf("job %s is %s: %w", jobID, j.State, berth.ErrConflict)
 		}

@@ -101,13 +101,12 @@ func jobAttempts(ctx context.Context, q querier, jobID string) ([]berth.Attempt,
 func (s *Store) MoveAttempt(ctx context.Context, attemptID string, to berth.Market, reason string, now time.Time) (berth.Job, error) {
 	var j berth.Job
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		a, jobID, err := loadAttempt(ctx, tx, attemptID)
+		a, cur, err := loadAttemptJob(ctx, tx, attemptID)
 		if err != nil {
 			return err
 		}
-		if j, err = loadJob(ctx, tx, jobID); err != nil {
-			return err
-		}
+		j = cur
+		jobID := j.ID
 		if !runs(&j, a.ID) {
 			return fmt.Errorf("attempt %s is not its job's running attempt: %w", a.ID, berth.ErrStale)
 		}
