@@ -215,6 +215,14 @@ func TestLostNodeCleansUpBeforeWork(t *testing.T) {
 		srv.onReady = func() { atReady = append(atReady, containersOf(t, runner, "node_a")) }
 		stop := startAgent(srv, runner)
 		defer stop()
+		// Work comes once the node has joined, as a server places it.
+		synctest.Wait()
+		srv.mu.Lock()
+		joined := srv.state == berth.NodeReady
+		srv.mu.Unlock()
+		if !joined {
+			t.Fatal("the agent did not join")
+		}
 		srv.assign("att_1", "FAKE_RUN_FOR", "1h", "FAKE_IGNORE_SIGTERM", "1")
 		time.Sleep(time.Second)
 		if got := running(t, runner); !slices.Equal(got, []string{"att_1"}) {
