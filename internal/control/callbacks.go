@@ -35,7 +35,7 @@ type Callbacks struct {
 	signer Signer
 	client *http.Client
 	log    *slog.Logger
-	wake   chan struct{}
+	wake   wakeup
 }
 
 // NewCallbacks returns the delivery loop. A nil client means one with a 10 s
@@ -44,15 +44,12 @@ func NewCallbacks(s *store.Store, signer Signer, client *http.Client, log *slog.
 	if client == nil {
 		client = &http.Client{Timeout: callbackTimeout}
 	}
-	return &Callbacks{store: s, signer: signer, client: client, log: log, wake: make(chan struct{}, 1)}
+	return &Callbacks{store: s, signer: signer, client: client, log: log, wake: newWakeup()}
 }
 
 // Kick asks for a round now (a job turned terminal).
 func (c *Callbacks) Kick() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.wake.kick()
 }
 
 // Run delivers due callbacks until ctx ends.

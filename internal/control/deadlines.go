@@ -132,28 +132,30 @@ func (d *deadlines) queued(ctx context.Context, st *store.Store, queued []berth.
 			ids = append(ids, queued[i].ID)
 		}
 	}
-	var ran map[string][]berth.Attempt
+	var runs map[string][]berth.Attempt
 	if len(ids) > 0 {
 		var err error
-		if ran, err = st.Attempts(ctx, ids); err != nil {
+		if runs, err = st.Attempts(ctx, ids); err != nil {
 			return nil, nil, err
 		}
 	}
 	var held map[string]string
 	out := queued[:0:0]
+	markets := d.marketsOf(now)
 	for i := range queued {
 		j := queued[i]
 		if !governs(&j) {
 			out = append(out, j)
 			continue
 		}
-		j.Attempts = ran[j.ID]
-		mk := d.fleet.markets(&j, now, d.cfg.Restart)
+		mk := markets(&j)
 		if mk.spot == "" {
 			out = append(out, j) // no Spot to weigh: placed like any job
 			continue
 		}
-		s := d.state(&j, nil, "", mk, now)
+		ran := j
+		ran.Attempts = runs[j.ID]
+		s := d.state(&ran, nil, "", mk, now)
 		o := deadline.Observation{SpotAvailable: mk.spotUp, Stats: mk.stats}
 		pool := ""
 		switch d.cfg.Policy.Decide(s, o) {
@@ -176,10 +178,24 @@ func (d *deadlines) queued(ctx context.Context, st *store.Store, queued []berth.
 			}
 			j.Labels[scheduler.LabelPool] = pool
 		}
-		j.Attempts = nil
 		out = append(out, j)
 	}
 	return out, held, nil
+}
+
+// marketsOf returns what the fleet offers a job at now, read once per job
+// shape: the offer depends on the shape alone.
+func (d *deadlines) marketsOf(now time.Time) func(j *berth.Job) markets {
+	seen := map[[2]float64]markets{}
+	return func(j *berth.Job) markets {
+		shape := [2]float64{j.CPU, float64(j.MemoryMB)}
+		mk, ok := seen[shape]
+		if !ok {
+			mk = d.fleet.markets(j, now, d.cfg.Restart)
+			seen[shape] = mk
+		}
+		return mk
+	}
 }
 
 // move is a running attempt the policy wants on another market.
@@ -194,6 +210,7 @@ type move struct {
 // a running job the policy would rather leave idle keeps running.
 func (d *deadlines) running(runs []store.DeadlineRun, now time.Time) []move {
 	var out []move
+	markets := d.marketsOf(now)
 	for i := range runs {
 		r := &runs[i]
 		j := &r.Job
@@ -201,7 +218,7 @@ func (d *deadlines) running(runs []store.DeadlineRun, now time.Time) []move {
 		if !governs(j) || r.MoveTo != "" || cur == nil || !cur.Active() || r.Held.Market == "" {
 			continue
 		}
-		mk := d.fleet.markets(j, now, d.cfg.Restart)
+		mk := markets(j)
 		if mk.spot == "" {
 			continue
 		}

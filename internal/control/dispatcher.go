@@ -33,7 +33,7 @@ type Dispatcher struct {
 	store    *store.Store
 	notifier *Notifier
 	log      *slog.Logger
-	wake     chan struct{}
+	wake     wakeup
 	fleet    *Fleet // nil: the nodes alone, no pools
 	// deadlines places jobs with a deadline on Spot or on-demand; nil
 	// without a fleet that has a Spot pool.
@@ -61,15 +61,14 @@ func NewDispatcher(cfg DispatchConfig, s *store.Store, n *Notifier, log *slog.Lo
 	if cfg.Window == 0 {
 		cfg.Window = 10000
 	}
-	return &Dispatcher{cfg: cfg, store: s, notifier: n, log: log, wake: make(chan struct{}, 1)}
+	return &Dispatcher{cfg: cfg, store: s, notifier: n, log: log, wake: newWakeup()}
 }
 
 // UseFleet makes placement weigh the fleet's pools: their windows, the
 // hosts on their way, host requests for jobs larger than any host and
 // overflow to serverless pools; the work left waiting goes to the fleet's
-// autoscaler. Call it before Run.
-// Jobs with a deadline are run on Spot or on-demand as the deadline policy
-// decides when the fleet has a Spot pool.
+// autoscaler; when the fleet has a Spot pool, jobs with a deadline run on
+// Spot or on-demand as the deadline policy decides. Call it before Run.
 func (d *Dispatcher) UseFleet(f *Fleet) {
 	d.fleet = f
 	for _, p := range f.pools {
@@ -83,10 +82,7 @@ func (d *Dispatcher) UseFleet(f *Fleet) {
 // Kick asks for a round as soon as possible. It never blocks; kicks during
 // a round coalesce into one more round.
 func (d *Dispatcher) Kick() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
+	d.wake.kick()
 }
 
 // Run runs rounds until ctx ends.

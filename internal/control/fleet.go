@@ -71,7 +71,7 @@ type Fleet struct {
 	store *store.Store
 	reg   *Registry
 	log   *slog.Logger
-	wake  chan struct{}
+	wake  wakeup
 
 	// mu guards the fields below.
 	mu         sync.Mutex
@@ -99,7 +99,7 @@ func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry,
 	if cfg.AvoidFor == 0 {
 		cfg.AvoidFor = 5 * time.Minute
 	}
-	return &Fleet{cfg: cfg, pools: pools, store: s, reg: reg, log: log, wake: make(chan struct{}, 1),
+	return &Fleet{cfg: cfg, pools: pools, store: s, reg: reg, log: log, wake: newWakeup(),
 		lists: map[string][]provider.Instance{}, offerings: map[string][]provider.Offering{},
 		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, avoid: map[string]time.Time{}, noticed: map[string]time.Time{}, drained: map[string]string{},
 		metrics: map[string]autoscale.Metric{}, spot: map[string]*spotWatch{}}
@@ -107,10 +107,7 @@ func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry,
 
 // Kick asks for a round soon. It never blocks.
 func (f *Fleet) Kick() {
-	select {
-	case f.wake <- struct{}{}:
-	default:
-	}
+	f.wake.kick()
 }
 
 // Run runs rounds until ctx ends.

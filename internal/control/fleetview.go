@@ -126,10 +126,7 @@ func (f *Fleet) demand(plan scheduler.Plan, queued []berth.Job) {
 	f.waiting = ws
 	f.hosts = append(f.hosts, plan.Hosts...)
 	if changed {
-		select {
-		case f.wake <- struct{}{}:
-		default:
-		}
+		f.wake.kick()
 	}
 }
 

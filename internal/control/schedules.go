@@ -19,20 +19,17 @@ type Schedules struct {
 	notifier *Notifier
 	kick     func() // wakes the dispatcher after a job is created
 	log      *slog.Logger
-	wake     chan struct{}
+	wake     wakeup
 }
 
 // NewSchedules returns the schedule loop.
 func NewSchedules(s *store.Store, n *Notifier, kick func(), log *slog.Logger) *Schedules {
-	return &Schedules{store: s, notifier: n, kick: kick, log: log, wake: make(chan struct{}, 1)}
+	return &Schedules{store: s, notifier: n, kick: kick, log: log, wake: newWakeup()}
 }
 
 // Kick asks for a round now (a schedule was created).
 func (c *Schedules) Kick() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.wake.kick()
 }
 
 // Run fires due schedules every second until ctx ends.

@@ -111,7 +111,7 @@ func (f *Fleet) spotHeld(pool string, j *berth.Job, now time.Time) time.Time {
 			j.CPU > in.CPU+1e-9 || j.MemoryMB > in.MemoryMB {
 			continue
 		}
-		if _, noticed := f.noticed[in.ID]; !noticed && in.ReadyAt.Before(since) {
+		if in.ReadyAt.Before(since) {
 			since = in.ReadyAt
 		}
 	}
@@ -122,11 +122,11 @@ func (f *Fleet) spotHeld(pool string, j *berth.Job, now time.Time) time.Time {
 // policy weighs it: the first open Spot pool with an instance type that
 // fits j, and the first open on-demand pool that fits it (the local pool
 // fits every job its nodes can hold). A changeover to on-demand costs the
-// pool's boot time, none for the local pool, plus restart.
+// pool's boot time, none for the local pool, plus restart. The Spot
+// statistics are those of the fleet's last round.
 func (f *Fleet) markets(j *berth.Job, now time.Time, restart time.Duration) markets {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.watchSpot(now)
 	mk := markets{changeover: restart}
 	for i := range f.pools {
 		p := &f.pools[i]
