@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"time"
 
@@ -88,17 +89,7 @@ func runNode(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "node", "node ID [-o json]\n       berth node drain ID [--deadline D]\n       berth node undrain ID")
 	var out output
 	addOutputFlag(fs, &out)
-	if err := parseFlags(fs, interspersed(args, map[string]bool{"o": true, "output": true})); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usageError(env, fs, "want one node ID (or name), or drain or undrain")
-	}
-	c, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	n, err := findNode(ctx, c, fs.Arg(0))
+	_, n, err := parseNodeArgs(ctx, env, fs, args, "want one node ID (or name), or drain or undrain")
 	if err != nil {
 		return err
 	}
@@ -110,17 +101,7 @@ func runNodeDrain(ctx context.Context, env *cliEnv, args []string) error {
 	deadline := fs.Duration("deadline", -1, "stop and re-queue what still runs after this `duration` (0s: at once); by default running work finishes")
 	var out output
 	addOutputFlag(fs, &out)
-	if err := parseFlags(fs, interspersed(args, map[string]bool{"deadline": true, "o": true, "output": true})); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usageError(env, fs, "want one node ID (or name)")
-	}
-	c, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	n, err := findNode(ctx, c, fs.Arg(0))
+	c, n, err := parseNodeArgs(ctx, env, fs, args, "want one node ID (or name)")
 	if err != nil {
 		return err
 	}
@@ -139,17 +120,7 @@ func runNodeUndrain(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "node undrain", "node undrain ID [-o json]")
 	var out output
 	addOutputFlag(fs, &out)
-	if err := parseFlags(fs, interspersed(args, map[string]bool{"o": true, "output": true})); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usageError(env, fs, "want one node ID (or name)")
-	}
-	c, err := newClient(env)
-	if err != nil {
-		return err
-	}
-	n, err := findNode(ctx, c, fs.Arg(0))
+	c, n, err := parseNodeArgs(ctx, env, fs, args, "want one node ID (or name)")
 	if err != nil {
 		return err
 	}
@@ -161,6 +132,29 @@ func runNodeUndrain(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 // findNode finds a node by id, else by its name when one node has it.
+// parseNodeArgs parses the flags of fs (every flag of fs takes a value
+// but the booleans), wanting one node ID or name, and finds that node.
+func parseNodeArgs(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string, usage string) (*client.Client, client.Node, error) {
+	valued := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+			valued[f.Name] = true
+		}
+	})
+	if err := parseFlags(fs, interspersed(args, valued)); err != nil {
+		return nil, client.Node{}, err
+	}
+	if fs.NArg() != 1 {
+		return nil, client.Node{}, usageError(env, fs, "%s", usage)
+	}
+	c, err := newClient(env)
+	if err != nil {
+		return nil, client.Node{}, err
+	}
+	n, err := findNode(ctx, c, fs.Arg(0))
+	return c, n, err
+}
+
 func findNode(ctx context.Context, c *client.Client, idOrName string) (client.Node, error) {
 	n, err := c.Node(ctx, idOrName)
 	if err == nil || !errors.Is(err, berth.ErrNotFound) {
