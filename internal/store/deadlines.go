@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -147,21 +148,18 @@ func movedOutcome(ctx context.Context, q querier, id string, out berth.Outcome) 
 }
 
 // RunTimes returns the run times of the last n jobs (by creation) with
-// exactly these labels that succeeded, newest first: each job's time from the start of
-// its last attempt to its end. Nothing matches when labels is empty.
+// exactly these labels that succeeded, newest first: each job's time from
+// the start of its last attempt to its end. Nothing matches when labels is
+// empty.
 func (s *Store) RunTimes(ctx context.Context, labels map[string]string, n int) ([]time.Duration, error) {
 	if len(labels) == 0 || n <= 0 {
 		return nil, nil
 	}
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(labels))
 	// Candidates share the first label, newest first (ids sort by
-	// creation), through the labels' primary key; the rest are compared
-	// here, over a bounded number of them.
-	rows, err := s.r.QueryContext(ctx, `SELECT j.id,
+	// creation), through the labels' primary key; their other labels are
+	// compared here, from their specs, over a bounded number of them.
+	rows, err := s.r.QueryContext(ctx, `SELECT j.spec,
 		(SELECT a.started_at FROM attempts a WHERE a.job_id = j.id ORDER BY a.seq DESC LIMIT 1),
 		(SELECT a.finished_at FROM attempts a WHERE a.job_id = j.id ORDER BY a.seq DESC LIMIT 1)
 		FROM job_labels l JOIN jobs j ON j.id = l.job_id
@@ -170,67 +168,30 @@ func (s *Store) RunTimes(ctx context.Context, labels map[string]string, n int) (
 	if err != nil {
 		return nil, fmt.Errorf("read run times: %w", err)
 	}
-	type cand struct {
-		id  string
-		run time.Duration
-	}
-	var cands []cand
-	for rows.Next() {
+	defer rows.Close()
+	var out []time.Duration
+	for rows.Next() && len(out) < n {
 		var (
-			id         string
+			spec       []byte
 			start, end sql.NullString
 		)
-		if err := rows.Scan(&id, &start, &end); err != nil {
-			rows.Close()
+		if err := rows.Scan(&spec, &start, &end); err != nil {
 			return nil, fmt.Errorf("read run times: %w", err)
 		}
-		s, err1 := parseTSPtr(start)
+		var sp struct {
+			Labels map[string]string `json:"labels"`
+		}
+		st, err1 := parseTSPtr(start)
 		e, err2 := parseTSPtr(end)
-		if err := errors.Join(err1, err2); err != nil {
-			rows.Close()
+		if err := errors.Join(json.Unmarshal(spec, &sp), err1, err2); err != nil {
 			return nil, fmt.Errorf("read run times: %w", err)
 		}
-		if s != nil && e != nil && e.After(*s) {
-			cands = append(cands, cand{id, e.Sub(*s)})
+		if st != nil && e != nil && e.After(*st) && maps.Equal(sp.Labels, labels) {
+			out = append(out, e.Sub(*st))
 		}
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read run times: %w", err)
 	}
-	var out []time.Duration
-	for _, c := range cands {
-		if len(out) == n {
-			break
-		}
-		same, err := s.hasLabels(ctx, c.id, labels)
-		if err != nil {
-			return nil, err
-		}
-		if same {
-			out = append(out, c.run)
-		}
-	}
 	return out, nil
-}
-
-// hasLabels reports whether job id has exactly labels.
-func (s *Store) hasLabels(ctx context.Context, id string, labels map[string]string) (bool, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, value FROM job_labels WHERE job_id = ?`, id)
-	if err != nil {
-		return false, fmt.Errorf("read labels of job %s: %w", id, err)
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return false, fmt.Errorf("read labels of job %s: %w", id, err)
-		}
-		if w, ok := labels[k]; !ok || w != v {
-			return false, nil
-		}
-		n++
-	}
-	return n == len(labels), rows.Err()
 }
