@@ -260,6 +260,15 @@ func TestErrors(t *testing.T) {
 		want: &client.Error{Status: 400, Code: "invalid_request", Message: "must be positive", Field: "cpu"},
 		text: "cpu: must be positive",
 	}, {
+		name:   "the API's message names its field once",
+		status: 400, resp: `{"error":{"code":"invalid_request","message":"deadline: cannot be met","field":"deadline"}}`,
+		call: func(ctx context.Context, c *client.Client) error {
+			_, _, err := c.SubmitJob(ctx, berth.JobSpec{Image: "busybox"})
+			return err
+		},
+		want: &client.Error{Status: 400, Code: "invalid_request", Message: "deadline: cannot be met", Field: "deadline"},
+		text: "deadline: cannot be met",
+	}, {
 		name:   "unknown job",
 		status: 404, resp: `{"error":{"code":"not_found","message":"job job_9 not found"}}`,
 		call:       func(ctx context.Context, c *client.Client) error { _, err := c.Job(ctx, "job_9"); return err },

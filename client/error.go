@@ -2,6 +2,7 @@ package client
 
 import (
 	"net/http"
+	"strings"
 
 	berth "github.com/berth-run/berth"
 )
@@ -31,13 +32,14 @@ type Error struct {
 	Field   string // the request field at fault, in JSON path form ("retries.backoff"); may be empty
 }
 
-// Error reads "field: message", or "message" when no field is named.
+// Error reads "field: message", or "message" when no field is named. The
+// API's messages name their field already; it is not named twice.
 func (e *Error) Error() string {
 	msg := e.Message
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
-	if e.Field != "" {
+	if e.Field != "" && !strings.HasPrefix(msg, e.Field+": ") {
 		return e.Field + ": " + msg
 	}
 	return msg
