@@ -231,8 +231,14 @@ type batchScaler struct {
 
 func (s *batchScaler) decide(snap autoscale.Snapshot) autoscale.Plan {
 	var plan autoscale.Plan
-	for i := 1; i < len(snap.Pools); i++ { // the always-on pools keep their hosts
+	for i := 1; i < len(snap.Pools); i++ { // the always-on pools keep their hosts while open
 		q := &snap.Pools[i]
+		if !q.Open {
+			act := func(a autoscale.Action) { a.Pool = q.Spec.Name; plan.Actions = append(plan.Actions, a) }
+			terminateDrained(q, act)
+			closeAll(q, act)
+			continue
+		}
 		for n := len(q.Hosts); n < q.Spec.Min; n++ {
 			plan.Actions = append(plan.Actions, autoscale.Action{Kind: autoscale.Launch, Pool: q.Spec.Name, InstanceType: q.Offerings[0].InstanceType, Market: q.Spec.Market})
 		}

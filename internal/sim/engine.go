@@ -81,7 +81,9 @@ type host struct {
 	noticed     bool
 	rebalanced  bool
 	price       cost.Price
-	attempts    int // attempts it ran
+	attempts    int     // attempts it ran
+	workCPU     float64 // vCPU-hours of the attempts it ran
+	lastBusy    time.Time
 }
 
 func (h *host) live() bool { return h.state != hostGone }
@@ -466,12 +468,15 @@ func (e *engine) stop(j *sjob) {
 		return
 	}
 	j.host = nil
+	if e.now.After(j.startedAt) {
+		h.workCPU += j.CPU * e.now.Sub(j.startedAt).Hours()
+	}
 	h.running = slices.DeleteFunc(h.running, func(x *sjob) bool { return x == j })
 	h.usedCPU -= j.CPU
 	h.usedMem -= j.MemoryMB
 	if len(h.running) == 0 {
 		h.usedCPU, h.usedMem = 0, 0
-		h.idleSince = e.now
+		h.idleSince, h.lastBusy = e.now, e.now
 	}
 	if h.live() {
 		e.cluster.Release(h.id, j.CPU, j.MemoryMB)

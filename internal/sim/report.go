@@ -49,10 +49,10 @@ func round(v float64, digits int) float64 {
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "scenario %s, seed %d\n\n", r.Scenario, r.Seed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "POLICY\tCOST USD\tJOBS\tSUCCEEDED\tLOST\tDEADLINE MISSES\tINTERRUPTIONS\tWAIT P50\tWAIT P99\tWARM START P99\tIDLE NODE-H\tMAX HOSTS\t")
+	fmt.Fprintln(tw, "POLICY\tCOST USD\tJOBS\tSUCCEEDED\tLOST\tDEADLINE MISSES\tINTERRUPTIONS\tWAIT P50\tWAIT P99\tWARM START P99\tIDLE NODE-H\tHOST USE\tMAX HOSTS\t")
 	row := func(x Result) {
-		fmt.Fprintf(tw, "%s\t%.2f\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.1f\t%d\t\n", x.Name, x.CostUSD, x.JobsTotal, x.JobsSucceeded,
-			x.JobsLost, x.DeadlineMisses, x.Interruptions, dur(x.WaitP50), dur(x.WaitP99), dur(x.WarmStartP99), x.IdleNodeHours, x.MaxHosts)
+		fmt.Fprintf(tw, "%s\t%.2f\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.1f\t%s\t%d\t\n", x.Name, x.CostUSD, x.JobsTotal, x.JobsSucceeded,
+			x.JobsLost, x.DeadlineMisses, x.Interruptions, dur(x.WaitP50), dur(x.WaitP99), dur(x.WarmStartP99), x.IdleNodeHours, use(x), x.MaxHosts)
 	}
 	row(r.Berth)
 	for _, x := range r.Baselines {
@@ -67,6 +67,15 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	_, err := fmt.Fprintln(w)
 	return err
+}
+
+// use is the hosts' utilization as a percentage, "-" for a run with no
+// hosts.
+func use(x Result) string {
+	if len(x.Hosts) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*x.Utilization)
 }
 
 func dur(d time.Duration) string {

@@ -55,7 +55,10 @@ type Result struct {
 	// host had room for when they came.
 	WarmStartP99  time.Duration
 	IdleNodeHours float64
-	MaxHosts      int
+	// Utilization is the share of the hosts' vCPU-hours that attempts
+	// ran (work Spot took back included).
+	Utilization float64
+	MaxHosts    int
 	// BusyTerminations counts hosts terminated while they ran work: 0
 	// for a correct policy.
 	BusyTerminations int
@@ -75,6 +78,10 @@ type HostRecord struct {
 	Launched, Ended        time.Time
 	ForJob                 string // set for a host launched for one job
 	Jobs                   int    // attempts it ran
+	Ready                  time.Time
+	LastBusy               time.Time // when its last attempt ended
+	CPU                    float64
+	WorkCPUHours           float64 // vCPU-hours its attempts ran
 }
 
 // Report is the outcome of a scenario.
@@ -338,13 +345,20 @@ func (e *engine) result() Result {
 			}
 		}
 	}
+	var billed, work float64
 	for _, h := range e.hosts {
 		r.IdleNodeHours += h.idleHours
-		rec := HostRecord{ID: h.id, Pool: h.pool.spec.Name, InstanceType: h.typ.Name, Launched: h.launchedAt, Ended: h.endAt, Jobs: h.attempts}
+		billed += h.typ.CPU * h.endAt.Sub(h.launchedAt).Hours()
+		work += h.workCPU
+		rec := HostRecord{ID: h.id, Pool: h.pool.spec.Name, InstanceType: h.typ.Name, Launched: h.launchedAt, Ended: h.endAt, Jobs: h.attempts,
+			Ready: h.readyAt, LastBusy: h.lastBusy, WorkCPUHours: h.workCPU, CPU: h.typ.CPU}
 		if h.forJob != nil {
 			rec.ForJob = h.forJob.ID
 		}
 		r.Hosts = append(r.Hosts, rec)
+	}
+	if billed > 0 {
+		r.Utilization = work / billed
 	}
 	r.WaitP50, r.WaitP99 = percentile(waits, 0.5), percentile(waits, 0.99)
 	r.WarmStartP99 = percentile(warm, 0.99)

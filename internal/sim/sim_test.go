@@ -217,6 +217,42 @@ func TestStorySparseDay(t *testing.T) {
 	if r.WarmStartP99 > time.Second {
 		t.Errorf("jobs that fit a warm host waited %s at p99, want at most 1s", r.WarmStartP99)
 	}
+	// The warm hosts live through the work's day, and only then.
+	opens, closes := sc.Start.Add(5*time.Hour+55*time.Minute), sc.Start.Add(22*time.Hour)
+	for _, h := range r.Hosts {
+		if h.Pool == "warm" && (h.Launched.Before(opens) || h.Ended.After(closes.Add(15*time.Minute))) {
+			t.Errorf("warm host %s lived %s–%s, outside the window 05:55–22:00 (and the last jobs' end)", h.ID, h.Launched.Format("15:04"), h.Ended.Format("15:04"))
+		}
+	}
+}
+
+// TestUtilization: one job of 1 vCPU for 30 minutes on a host of 2 vCPU
+// uses half the host while it runs, and less of the time it is paid for.
+func TestUtilization(t *testing.T) {
+	sc := parse(t, `
+name: one job
+horizon: 2h
+boot_time: 60s
+pools:
+  - {name: od, provider: fake, market: on-demand, instance_types: [{name: x.large, cpu: 2, memory_mb: 4096, price: 0.10}], max: 1, scale_in_delay: 1m}
+jobs:
+  - {name: g, count: 1, shapes: [{cpu: 1, memory_mb: 1024}], run: {min: 30m, max: 30m}}
+`)
+	_, r := runBerth(t, sc, 1)
+	if len(r.Hosts) != 1 {
+		t.Fatalf("%d hosts, want 1", len(r.Hosts))
+	}
+	h := r.Hosts[0]
+	if math.Abs(h.WorkCPUHours-0.5) > 1e-9 {
+		t.Errorf("host ran %.4f vCPU-hours, want 0.5", h.WorkCPUHours)
+	}
+	paid := h.Ended.Sub(h.Launched)
+	if paid < 32*time.Minute || paid > 33*time.Minute {
+		t.Errorf("host paid for %s, want the boot, the run and the scale-in delay (32–33m)", paid)
+	}
+	if want := 0.5 / (2 * paid.Hours()); math.Abs(r.Utilization-want) > 1e-9 {
+		t.Errorf("Utilization = %.4f, want %.4f", r.Utilization, want)
+	}
 }
 
 // TestDeterministic: a seed gives one result; another seed another.
