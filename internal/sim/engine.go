@@ -81,9 +81,10 @@ type host struct {
 	noticed     bool
 	rebalanced  bool
 	price       cost.Price
-	attempts    int     // attempts it ran
-	workCPU     float64 // vCPU-hours of the attempts it ran
-	lastBusy    time.Time
+	attempts    int       // attempts it ran
+	workCPU     float64   // vCPU-hours of the attempts it ran
+	lostCPU     float64   // of which attempts that did not succeed
+	lastBusy    time.Time // when its last attempt ended
 }
 
 func (h *host) live() bool { return h.state != hostGone }
@@ -469,7 +470,11 @@ func (e *engine) stop(j *sjob) {
 	}
 	j.host = nil
 	if e.now.After(j.startedAt) {
-		h.workCPU += j.CPU * e.now.Sub(j.startedAt).Hours()
+		ran := j.CPU * e.now.Sub(j.startedAt).Hours()
+		h.workCPU += ran
+		if j.state != jobDone {
+			h.lostCPU += ran
+		}
 	}
 	h.running = slices.DeleteFunc(h.running, func(x *sjob) bool { return x == j })
 	h.usedCPU -= j.CPU

@@ -65,8 +65,21 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, x := range r.Baselines {
 		fmt.Fprintf(w, "; %.0f%% below %s", 100*(1-r.Berth.CostUSD/x.CostUSD), x.Name)
 	}
-	_, err := fmt.Fprintln(w)
+	fmt.Fprintln(w)
+	_, err := fmt.Fprintf(w, "berth's spend: %s\n", r.Berth.Spend)
 	return err
+}
+
+// String tells where the money and the host time went.
+func (s Spend) String() string {
+	out := fmt.Sprintf("Spot %.2f USD, on-demand %.2f, serverless %.2f", s.SpotUSD, s.OnDemandUSD, s.ServerlessUSD)
+	if s.Paid == 0 {
+		return out
+	}
+	pct := func(v float64) float64 { return 100 * v / s.Paid }
+	return out + fmt.Sprintf("; of %.1f vCPU-hours of hosts, %.0f%% ran jobs that succeeded, %.0f%% attempts Spot took back, "+
+		"%.0f%% boots, %.0f%% idle before scale-in, %.0f%% free on hosts kept up (room beside work, minimum hosts between jobs)",
+		s.Paid, pct(s.Work), pct(s.Lost), pct(s.Booting), pct(s.IdleEnd), pct(s.Free()))
 }
 
 // use is the hosts' utilization as a percentage, "-" for a run with no

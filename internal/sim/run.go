@@ -58,6 +58,7 @@ type Result struct {
 	// Utilization is the share of the hosts' vCPU-hours that attempts
 	// ran (work Spot took back included).
 	Utilization float64
+	Spend       Spend
 	MaxHosts    int
 	// BusyTerminations counts hosts terminated while they ran work: 0
 	// for a correct policy.
@@ -71,6 +72,19 @@ type Result struct {
 	Ledger        cost.Ledger
 	Hosts         []HostRecord
 }
+
+// Spend is where a run's host time and money went. The vCPU-hours paid
+// for hosts are those of attempts that succeeded (Work), of attempts that
+// Spot took back or a move ended (Lost), of boots, of idle time after a
+// host's last attempt (the scale-in delay, or a whole life without work),
+// and the rest: room left free beside running work.
+type Spend struct {
+	Paid, Work, Lost, Booting, IdleEnd  float64 // vCPU-hours
+	SpotUSD, OnDemandUSD, ServerlessUSD float64
+}
+
+// Free is the paid vCPU-hours beside running work.
+func (s Spend) Free() float64 { return max(s.Paid-s.Work-s.Lost-s.Booting-s.IdleEnd, 0) }
 
 // HostRecord is one host of a run.
 type HostRecord struct {
@@ -345,11 +359,23 @@ func (e *engine) result() Result {
 			}
 		}
 	}
-	var billed, work float64
+	sp := &r.Spend
 	for _, h := range e.hosts {
 		r.IdleNodeHours += h.idleHours
-		billed += h.typ.CPU * h.endAt.Sub(h.launchedAt).Hours()
-		work += h.workCPU
+		c := h.typ.CPU
+		sp.Paid += c * h.endAt.Sub(h.launchedAt).Hours()
+		sp.Work += h.workCPU - h.lostCPU
+		sp.Lost += h.lostCPU
+		switch {
+		case h.readyAt.IsZero() || h.readyAt.After(h.endAt):
+			sp.Booting += c * h.endAt.Sub(h.launchedAt).Hours()
+		case h.lastBusy.IsZero():
+			sp.Booting += c * h.readyAt.Sub(h.launchedAt).Hours()
+			sp.IdleEnd += c * h.endAt.Sub(h.readyAt).Hours()
+		default:
+			sp.Booting += c * h.readyAt.Sub(h.launchedAt).Hours()
+			sp.IdleEnd += c * max(h.endAt.Sub(h.lastBusy), 0).Hours()
+		}
 		rec := HostRecord{ID: h.id, Pool: h.pool.spec.Name, InstanceType: h.typ.Name, Launched: h.launchedAt, Ended: h.endAt, Jobs: h.attempts,
 			Ready: h.readyAt, LastBusy: h.lastBusy, WorkCPUHours: h.workCPU, CPU: h.typ.CPU}
 		if h.forJob != nil {
@@ -357,8 +383,18 @@ func (e *engine) result() Result {
 		}
 		r.Hosts = append(r.Hosts, rec)
 	}
-	if billed > 0 {
-		r.Utilization = work / billed
+	if sp.Paid > 0 {
+		r.Utilization = (sp.Work + sp.Lost) / sp.Paid
+	}
+	for _, l := range e.st.ledger {
+		switch {
+		case l.JobID != "":
+			sp.ServerlessUSD += l.USD
+		case l.Market == berth.Spot:
+			sp.SpotUSD += l.USD
+		default:
+			sp.OnDemandUSD += l.USD
+		}
 	}
 	r.WaitP50, r.WaitP99 = percentile(waits, 0.5), percentile(waits, 0.99)
 	r.WarmStartP99 = percentile(warm, 0.99)

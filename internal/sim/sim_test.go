@@ -107,6 +107,19 @@ reclaims:
 	if r.Interruptions < 2 {
 		t.Errorf("%d interruptions, want the reclaim of 2 of the 12 hosts", r.Interruptions)
 	}
+	// The hosts ran every job's work once to success, and some more that
+	// the reclaim ended.
+	jobs, err := sc.Workload(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := 0.0
+	for _, j := range jobs {
+		work += j.CPU * j.Run.Hours()
+	}
+	if math.Abs(r.Spend.Work-work) > 1e-6 || r.Spend.Lost <= 0 {
+		t.Errorf("Spend: %.3f vCPU-hours of work that succeeded, %.3f lost; want %.3f and some lost", r.Spend.Work, r.Spend.Lost, work)
+	}
 	if end := sc.Start.Add(time.Duration(sc.Horizon)); slices.ContainsFunc(r.Hosts, func(h HostRecord) bool { return h.Ended.After(end) }) {
 		t.Errorf("hosts outlived the horizon: the pool did not scale back to zero")
 	}
@@ -252,6 +265,19 @@ jobs:
 	}
 	if want := 0.5 / (2 * paid.Hours()); math.Abs(r.Utilization-want) > 1e-9 {
 		t.Errorf("Utilization = %.4f, want %.4f", r.Utilization, want)
+	}
+	// Where the host's time went: the boot, the job on one of its two
+	// vCPUs (the other free), then idle until scale-in.
+	boot := h.Ready.Sub(h.Launched)
+	want := Spend{Paid: 2 * paid.Hours(), Work: 0.5, Booting: 2 * boot.Hours(), IdleEnd: 2 * h.Ended.Sub(h.LastBusy).Hours(), OnDemandUSD: 0.10 * paid.Hours()}
+	if diff := cmp.Diff(want, r.Spend, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+		t.Errorf("Spend (-want +got):\n%s", diff)
+	}
+	if boot != time.Minute || h.Ended.Sub(h.LastBusy) < time.Minute {
+		t.Errorf("boot %s, idle after the job %s; want 1m and at least the 1m scale-in delay", boot, h.Ended.Sub(h.LastBusy))
+	}
+	if got := r.Spend.Free(); math.Abs(got-0.5) > 1e-9 {
+		t.Errorf("Free() = %.4f vCPU-hours, want 0.5 (the second vCPU while the job ran)", got)
 	}
 }
 
