@@ -120,6 +120,35 @@ const (
 	FargateStartLatency = 60 * time.Second
 )
 
+// TaskSize is the size a serverless container of cpu vCPUs and memoryMB
+// is billed for: the smallest Fargate task size that holds it (a task of
+// 12 vCPU and 48 GiB is a task of 16 vCPU; 1.5 GiB is 2). A shape beyond
+// Fargate's largest is returned as it is.
+func TaskSize(cpu float64, memoryMB int64) (float64, int64) {
+	// Per vCPU count, the memory it allows: lo to hi MiB in steps of step.
+	sizes := [...]struct {
+		cpu          float64
+		lo, hi, step int64
+	}{
+		{0.25, 512, 512, 1}, {0.25, 1024, 2048, 1024},
+		{0.5, 1024, 4096, 1024},
+		{1, 2048, 8192, 1024},
+		{2, 4096, 16384, 1024},
+		{4, 8192, 30720, 1024},
+		{8, 16384, 61440, 4096},
+		{16, 32768, 122880, 8192},
+	}
+	for _, z := range sizes {
+		if cpu > z.cpu+1e-9 || memoryMB > z.hi {
+			continue
+		}
+		m := max(memoryMB, z.lo)
+		m = z.lo + (m-z.lo+z.step-1)/z.step*z.step
+		return z.cpu, m
+	}
+	return cpu, memoryMB
+}
+
 // IsServerless reports whether p runs containers without nodes.
 func (p *PoolSpec) IsServerless() bool { return p.Serverless != nil }
 

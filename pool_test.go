@@ -110,3 +110,35 @@ func TestPoolSpecDefaultsAndFits(t *testing.T) {
 		t.Errorf("WithDefaults changed the spec it was called on")
 	}
 }
+
+func TestTaskSize(t *testing.T) {
+	tests := []struct {
+		cpu     float64
+		mem     int64
+		wantCPU float64
+		wantMem int64
+	}{
+		{0.1, 100, 0.25, 512},
+		{0.25, 600, 0.25, 1024},
+		{0.25, 2048, 0.25, 2048},
+		{0.25, 3000, 0.5, 3072},
+		{0.5, 1024, 0.5, 1024},
+		{1, 2048, 1, 2048},
+		{1, 1536, 1, 2048},
+		{1, 9000, 2, 9216},
+		{2, 4096, 2, 4096},
+		{4, 8192, 4, 8192},
+		{4, 31000, 8, 32768},
+		{8, 98304, 16, 98304},
+		{12, 49152, 16, 49152},
+		{8, 20000, 8, 20480},
+		{16, 125000, 16, 125000}, // beyond Fargate: as it is
+		{32, 65536, 32, 65536},
+	}
+	for _, tt := range tests {
+		c, m := TaskSize(tt.cpu, tt.mem)
+		if c != tt.wantCPU || m != tt.wantMem {
+			t.Errorf("TaskSize(%v, %d) = %v, %d; want %v, %d", tt.cpu, tt.mem, c, m, tt.wantCPU, tt.wantMem)
+		}
+	}
+}

@@ -65,8 +65,10 @@ func Attempt(p Price, from, to time.Time, share float64) float64 {
 }
 
 // Serverless is the cost of a serverless container of cpu vCPUs and
-// memoryMB running for d under the prices of s.
+// memoryMB running for d under the prices of s: it pays for the task size
+// that holds it (berth.TaskSize).
 func Serverless(s berth.Serverless, cpu float64, memoryMB int64, d time.Duration) float64 {
+	cpu, memoryMB = berth.TaskSize(cpu, memoryMB)
 	return d.Seconds() * (cpu*s.VCPUSecond + float64(memoryMB)/1024*s.GBSecond)
 }
 
