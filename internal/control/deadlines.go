@@ -49,18 +49,6 @@ func (c DeadlineConfig) withDefaults() DeadlineConfig {
 	return c
 }
 
-// markets is what the fleet offers one job: the Spot pool it would run in
-// and whether that pool can have capacity now, the on-demand pool it
-// falls back to, and the changeover a move to on-demand costs.
-type markets struct {
-	spot       string // "" when no Spot pool fits the job
-	spotUp     bool
-	spotSince  time.Time // since when the pool has held a running Spot instance that fits; now when none
-	stats      deadline.PoolStats
-	onDemand   string // "" when no on-demand pool fits
-	changeover time.Duration
-}
-
 // deadlines runs the deadline policy over one dispatch round.
 type deadlines struct {
 	cfg   DeadlineConfig
@@ -75,50 +63,8 @@ func governs(j *berth.Job) bool {
 
 // state is what the policy knows of job j at now, with the attempt it runs
 // (nil when queued) on market m.
-func (d *deadlines) state(j *berth.Job, running *berth.Attempt, m berth.Market, mk markets, now time.Time) deadline.State {
-	start := j.CreatedAt
-	if j.RunAt != nil && j.RunAt.After(start) {
-		start = *j.RunAt
-	}
-	s := deadline.State{
-		Elapsed:    max(now.Sub(start), 0),
-		Left:       j.Deadline.Sub(now),
-		Total:      time.Duration(j.ExpectedDuration),
-		Changeover: mk.changeover,
-		Checkpoint: deadline.CheckpointNone,
-		Step:       d.cfg.Step,
-	}
-	if j.Checkpoint == berth.CheckpointOnSigterm {
-		s.Checkpoint = deadline.CheckpointOnSigterm
-	}
-	for i := range j.Attempts {
-		a := &j.Attempts[i]
-		if a.StartedAt == nil {
-			continue
-		}
-		end := now
-		if a.FinishedAt != nil {
-			end = *a.FinishedAt
-		}
-		if run := end.Sub(*a.StartedAt); run > 0 && (s.Checkpoint == deadline.CheckpointOnSigterm || a == running) {
-			s.Done += run
-		}
-	}
-	// A job running past its expected duration is about to end: keep a
-	// step of work left so that the policy still sees it.
-	s.Done = min(s.Done, max(s.Total-s.Step, 0))
-	if running != nil {
-		switch m {
-		case berth.Spot:
-			s.Mode = deadline.Spot
-		default:
-			s.Mode = deadline.OnDemand
-		}
-		if running.StartedAt == nil {
-			s.Pending = max(mk.changeover-now.Sub(running.CreatedAt), 0)
-		}
-	}
-	return s
+func (d *deadlines) state(j *berth.Job, running *berth.Attempt, m berth.Market, mk deadline.Offer, now time.Time) deadline.State {
+	return deadline.JobState(j, running, m, mk.Changeover, d.cfg.Step, now)
 }
 
 // queued applies the policy to the queued jobs of a round. It returns the
@@ -149,26 +95,20 @@ func (d *deadlines) queued(ctx context.Context, st *store.Store, queued []berth.
 			continue
 		}
 		mk := markets(&j)
-		if mk.spot == "" {
+		if mk.Spot == "" {
 			out = append(out, j) // no Spot to weigh: placed like any job
 			continue
 		}
 		ran := j
 		ran.Attempts = runs[j.ID]
 		s := d.state(&ran, nil, "", mk, now)
-		o := deadline.Observation{SpotAvailable: mk.spotUp, Stats: mk.stats}
-		pool := ""
-		switch d.cfg.Policy.Decide(s, o) {
-		case deadline.Spot:
-			pool = mk.spot
-		case deadline.OnDemand:
-			pool = mk.onDemand
-		default:
+		pool, wait := deadline.Route(d.cfg.Policy, s, mk)
+		if wait {
 			if held == nil {
 				held = map[string]string{}
 			}
 			held[j.ID] = fmt.Sprintf("waiting for Spot capacity in pool %s: the %s policy keeps it off on-demand, which could still finish it by %s (slack %s)",
-				mk.spot, d.cfg.Policy.Name(), j.Deadline.UTC().Format(time.RFC3339), s.Slack().Round(time.Second))
+				mk.Spot, d.cfg.Policy.Name(), j.Deadline.UTC().Format(time.RFC3339), s.Slack().Round(time.Second))
 			continue
 		}
 		if pool != "" {
@@ -185,9 +125,9 @@ func (d *deadlines) queued(ctx context.Context, st *store.Store, queued []berth.
 
 // marketsOf returns what the fleet offers a job at now, read once per job
 // shape: the offer depends on the shape alone.
-func (d *deadlines) marketsOf(now time.Time) func(j *berth.Job) markets {
-	seen := map[[2]float64]markets{}
-	return func(j *berth.Job) markets {
+func (d *deadlines) marketsOf(now time.Time) func(j *berth.Job) deadline.Offer {
+	seen := map[[2]float64]deadline.Offer{}
+	return func(j *berth.Job) deadline.Offer {
 		shape := [2]float64{j.CPU, float64(j.MemoryMB)}
 		mk, ok := seen[shape]
 		if !ok {
@@ -219,24 +159,19 @@ func (d *deadlines) running(runs []store.DeadlineRun, now time.Time) []move {
 			continue
 		}
 		mk := markets(j)
-		if mk.spot == "" {
+		if mk.Spot == "" {
 			continue
 		}
 		s := d.state(j, cur, r.Held.Market, mk, now)
-		// On Spot, Spot is there. On on-demand, Spot counts as there only
-		// once proven steady, and only for a job that keeps its progress.
-		up := s.Mode == deadline.Spot ||
-			s.Checkpoint == deadline.CheckpointOnSigterm && now.Sub(mk.spotSince) >= d.cfg.SpotSteady
-		want := d.cfg.Policy.Decide(s, deadline.Observation{SpotAvailable: up, Stats: mk.stats})
-		switch {
-		case want == deadline.OnDemand && s.Mode == deadline.Spot && mk.onDemand != "":
+		switch deadline.Move(d.cfg.Policy, s, mk, d.cfg.SpotSteady, cur.StartedAt != nil, now) {
+		case berth.OnDemand:
 			out = append(out, move{cur.ID, cur.Node, berth.OnDemand, fmt.Sprintf(
 				"moving to on-demand: staying on Spot could leave the deadline %s out of on-demand's reach (slack %s)",
 				j.Deadline.UTC().Format(time.RFC3339), s.Slack().Round(time.Second))})
-		case want == deadline.Spot && s.Mode == deadline.OnDemand && cur.StartedAt != nil:
+		case berth.Spot:
 			out = append(out, move{cur.ID, cur.Node, berth.Spot, fmt.Sprintf(
 				"moving to Spot: pool %s has held Spot capacity for %s and the deadline %s stays within on-demand's reach",
-				mk.spot, now.Sub(mk.spotSince).Round(time.Second), j.Deadline.UTC().Format(time.RFC3339))})
+				mk.Spot, now.Sub(mk.SpotSince).Round(time.Second), j.Deadline.UTC().Format(time.RFC3339))})
 		}
 	}
 	return out

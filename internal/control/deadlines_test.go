@@ -8,7 +8,6 @@ import (
 	"time"
 
 	berth "github.com/berth-run/berth"
-	"github.com/berth-run/berth/internal/deadline"
 	"github.com/berth-run/berth/internal/provider/fakecloud"
 	"github.com/berth-run/berth/internal/store"
 )
@@ -179,33 +178,6 @@ func TestStoryDeadlineBackToSpot(t *testing.T) {
 			t.Errorf("moved %s after Spot came back, want 10-20 minutes", moved)
 		}
 	})
-}
-
-func TestSpotWatch(t *testing.T) {
-	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
-	var w spotWatch
-	if st := w.stats(t0); st != (deadline.PoolStats{}) {
-		t.Errorf("stats of an unused watch = %+v, want zero", st)
-	}
-	// Up 0-6h, down 6-7h, up 7-13h, down 13h-14h, seen at 15h: still down.
-	for _, s := range []struct {
-		at time.Duration
-		up bool
-	}{{0, true}, {time.Hour, true}, {6 * time.Hour, false}, {7 * time.Hour, true}, {13 * time.Hour, false}} {
-		w.see(s.up, t0.Add(s.at))
-	}
-	got := w.stats(t0.Add(14 * time.Hour))
-	want := deadline.PoolStats{Availability: 12.0 / 14, MeanUp: 6 * time.Hour, MedianUp: 6 * time.Hour, MeanDown: time.Hour, Observed: 14 * time.Hour}
-	if got != want {
-		t.Errorf("stats = %+v, want %+v", got, want)
-	}
-	// Up again from 14h to 14h30m: spells of 6h, 6h and 30m so far.
-	w.see(true, t0.Add(14*time.Hour))
-	w.see(false, t0.Add(14*time.Hour+30*time.Minute))
-	w.see(true, t0.Add(15*time.Hour))
-	if got := w.stats(t0.Add(15*time.Hour + 10*time.Minute)); got.MedianUp != 6*time.Hour || got.MeanUp != (12*time.Hour+40*time.Minute)/4 {
-		t.Errorf("after short spells: median up %s, mean up %s; want 6h and 3h10m", got.MedianUp, got.MeanUp)
-	}
 }
 
 // TestStorySpotRetreat: a job Spot takes back twice is run on on-demand

@@ -12,6 +12,7 @@ import (
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/autoscale"
 	"github.com/berth-run/berth/internal/config"
+	"github.com/berth-run/berth/internal/deadline"
 	"github.com/berth-run/berth/internal/nodeapi"
 	"github.com/berth-run/berth/internal/provider"
 	"github.com/berth-run/berth/internal/scheduler"
@@ -85,7 +86,7 @@ type Fleet struct {
 	waiting    []autoscale.Waiting
 	hosts      []scheduler.HostRequest
 	metrics    map[string]autoscale.Metric
-	spot       map[string]*spotWatch // by Spot pool
+	spot       map[string]*deadline.SpotWatch // by Spot pool
 }
 
 // NewFleet returns the autoscale loop of pools, over the nodes of reg.
@@ -102,7 +103,7 @@ func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry,
 	return &Fleet{cfg: cfg, pools: pools, store: s, reg: reg, log: log, wake: newWakeup(),
 		lists: map[string][]provider.Instance{}, offerings: map[string][]provider.Offering{},
 		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, avoid: map[string]time.Time{}, noticed: map[string]time.Time{}, drained: map[string]string{},
-		metrics: map[string]autoscale.Metric{}, spot: map[string]*spotWatch{}}
+		metrics: map[string]autoscale.Metric{}, spot: map[string]*deadline.SpotWatch{}}
 }
 
 // Kick asks for a round soon. It never blocks.

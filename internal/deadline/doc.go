@@ -17,6 +17,12 @@
 // (and of its per-tick Spot prices) by dynamic programming: a lower bound on
 // the cost of every online policy.
 //
+// For a fleet, JobState reads a job's State from its attempts, Route sends a
+// queued job to the pool of the market its policy chooses (or holds it),
+// Move says when a running job changes market, and SpotWatch keeps the
+// statistics of a Spot pool as the fleet observes it. The server and berth
+// sim both use them.
+//
 // The simulator (Simulate) replays a trace window tick by tick; Evaluate runs
 // a grid of traces × deadlines × random start points × policies. Nothing here
 // reads a clock or does I/O except LoadTrace and LoadPrices.

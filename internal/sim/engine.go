@@ -50,6 +50,9 @@ type sjob struct {
 	warm       bool  // a ready host had room for it when it came
 	dedicated  *host // a host launched for it
 	bj         berth.Job
+	pin        string // the pool the deadline policy sent it to this round
+	moves      int    // moves to on-demand by the deadline policy
+	rec        int    // its current attempt in the run's records
 }
 
 type hostState int
@@ -146,6 +149,7 @@ func (h *evHeap) Pop() any {
 type engine struct {
 	sc    *Scenario
 	pol   *policy
+	dl    *deadlines // berth's deadline policy; nil for the baselines
 	rng   *rand.Rand
 	now   time.Time
 	limit time.Time
@@ -195,6 +199,7 @@ type stats struct {
 	// one that takes no work. A correct scheduler makes none.
 	overcommits, badPlacements int
 	ledger                     cost.Ledger
+	attempts                   []AttemptRecord
 }
 
 func (e *engine) push(ev event) {
@@ -286,6 +291,9 @@ func (e *engine) settle() {
 		e.dispatch()
 	}
 	if e.scaleDue && e.pol.scale != nil {
+		if e.dl != nil && e.dl.weigh(e) {
+			e.dispatch() // moved jobs join the queue before the fleet scales
+		}
 		e.scaleDue = false
 		e.autoscale()
 		if e.cloudDirty {
@@ -455,6 +463,7 @@ func (e *engine) start(j *sjob, h *host) {
 	if len(h.running) == 0 {
 		e.endIdle(h)
 	}
+	e.beginAttempt(j, h.pool)
 	h.running = append(h.running, j)
 	h.attempts++
 	h.usedCPU += j.CPU
@@ -500,6 +509,7 @@ func (e *engine) endIdle(h *host) {
 
 // finish ends j's attempt: the job succeeded.
 func (e *engine) finish(j *sjob) {
+	e.endAttempt(j, AttemptSucceeded)
 	j.state, j.finished = jobDone, e.now
 	e.remaining--
 	if j.serverless {
@@ -512,6 +522,7 @@ func (e *engine) finish(j *sjob) {
 
 // requeue ends j's attempt, lost to the infrastructure.
 func (e *engine) requeue(j *sjob) {
+	e.endAttempt(j, AttemptRequeued)
 	e.stop(j)
 	if e.pol.reclaimSpendsRetry {
 		if j.retries++; j.retries >= batchMaxRetries {
@@ -536,11 +547,28 @@ func (e *engine) runServerless(j *sjob, p *spool) {
 	if j.firstStart.IsZero() {
 		j.firstStart = j.startedAt
 	}
+	e.beginAttempt(j, p)
 	usd := cost.Serverless(*p.spec.Serverless, j.CPU, j.MemoryMB, lat+j.Run)
 	e.st.serverlessUSD += usd
 	e.st.overflowed++
 	e.st.ledger = append(e.st.ledger, cost.Line{Pool: p.spec.Name, Market: berth.OnDemand, JobID: j.ID, Start: e.now, End: j.startedAt.Add(j.Run), USD: usd})
 	e.push(event{t: j.startedAt.Add(j.Run), kind: evFinish, job: j, attempt: j.attempt})
+}
+
+// beginAttempt records that j's attempt starts in pool p.
+func (e *engine) beginAttempt(j *sjob, p *spool) {
+	j.rec = len(e.st.attempts)
+	m := p.spec.Market
+	if m == "" || p.spec.IsServerless() {
+		m = berth.OnDemand
+	}
+	e.st.attempts = append(e.st.attempts, AttemptRecord{JobID: j.ID, Pool: p.spec.Name, Market: m, Started: j.startedAt})
+}
+
+// endAttempt records that j's attempt ends now, so.
+func (e *engine) endAttempt(j *sjob, end AttemptEnd) {
+	a := &e.st.attempts[j.rec]
+	a.Ended, a.End = e.now, end
 }
 
 // close ends the run: live hosts are paid for up to now, unfinished jobs

@@ -19,8 +19,18 @@ func (e *engine) dispatch() {
 	e.claimed = false
 	n := min(len(e.queue), dispatchWindow)
 	e.buf = e.buf[:0]
+	if e.dl != nil {
+		e.dl.round()
+	}
 	for _, j := range e.queue[:n] {
-		e.buf = append(e.buf, j.bj)
+		bj := j.bj
+		if e.dl != nil {
+			var hold bool
+			if bj, hold = e.dl.route(e, j); hold {
+				continue // the deadline policy keeps it waiting for Spot
+			}
+		}
+		e.buf = append(e.buf, bj)
 	}
 	var pools []scheduler.PoolState
 	if e.pol.placementPools {
@@ -287,7 +297,11 @@ func (e *engine) autoscale() {
 	}
 	for _, j := range e.waiting {
 		if j.state == jobQueued {
-			snap.Waiting = append(snap.Waiting, autoscale.Waiting{JobID: j.ID, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: j.Pool, Reclaimed: j.requeued})
+			pool := j.Pool
+			if j.pin != "" {
+				pool = j.pin // the deadline policy's choice for this round
+			}
+			snap.Waiting = append(snap.Waiting, autoscale.Waiting{JobID: j.ID, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: pool, Reclaimed: j.requeued})
 		}
 	}
 	plan := e.pol.scale(snap)

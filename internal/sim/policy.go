@@ -30,6 +30,9 @@ type policy struct {
 	startDelay time.Duration
 	// bootTime overrides the scenario's boot time; negative means none.
 	bootTime time.Duration
+	// deadlines runs the jobs that have a deadline through berth's
+	// deadline policy, as the server does.
+	deadlines bool
 }
 
 func noStart(*engine) {}
@@ -44,6 +47,7 @@ func berthPolicy() *policy {
 		start:          noStart,
 		placementPools: true,
 		rebalance:      true,
+		deadlines:      true,
 	}
 }
 

@@ -71,6 +71,7 @@ type Result struct {
 	Makespan      time.Duration // from the start to the last job's end
 	Ledger        cost.Ledger
 	Hosts         []HostRecord
+	Attempts      []AttemptRecord // in the order they started
 }
 
 // Spend is where a run's host time and money went. The vCPU-hours paid
@@ -97,6 +98,29 @@ type HostRecord struct {
 	CPU                    float64
 	WorkCPUHours           float64 // vCPU-hours its attempts ran
 }
+
+// AttemptRecord is one attempt of a job in a run.
+type AttemptRecord struct {
+	JobID, Pool string
+	Market      berth.Market // on-demand for the overflow runner
+	Started     time.Time
+	Ended       time.Time // zero when it still ran at the run's end
+	End         AttemptEnd
+}
+
+// AttemptEnd says how an attempt ended.
+type AttemptEnd string
+
+// How attempts end.
+const (
+	AttemptSucceeded AttemptEnd = "succeeded"
+	// AttemptRequeued: lost to the infrastructure (a Spot notice, a
+	// reclaim, a termination) and queued again.
+	AttemptRequeued AttemptEnd = "requeued"
+	// AttemptMoved: stopped by the deadline policy and queued again for
+	// on-demand.
+	AttemptMoved AttemptEnd = "moved"
+)
 
 // Report is the outcome of a scenario.
 type Report struct {
@@ -199,6 +223,9 @@ func simulate(ctx context.Context, sc *Scenario, jobs []Job, pol *policy, seed u
 		byName: map[string]*spool{}, byID: map[string]*host{}, unavail: map[string]time.Time{}, notices: map[string][]time.Time{},
 		jobByID: make(map[string]*sjob, len(jobs)), cluster: scheduler.NewCluster(nil)}
 	e.now = sc.Start
+	if pol.deadlines {
+		e.dl = newDeadlines()
+	}
 	boot := time.Duration(sc.BootTime)
 	if pol.bootTime != 0 {
 		boot = pol.bootTime
@@ -330,7 +357,7 @@ func (e *engine) pricer(p *spool, t berth.InstanceType) cost.Price {
 // result summarises the run.
 func (e *engine) result() Result {
 	r := Result{Name: e.pol.name, JobsTotal: len(e.jobs), Interruptions: e.st.interruptions, MaxHosts: e.st.maxHosts,
-		BusyTerminations: e.st.busyTerminations, Overflowed: e.st.overflowed, Ledger: e.st.ledger,
+		BusyTerminations: e.st.busyTerminations, Overflowed: e.st.overflowed, Ledger: e.st.ledger, Attempts: e.st.attempts,
 		Overcommits: e.st.overcommits, BadPlacements: e.st.badPlacements}
 	r.CostUSD = e.st.hostUSD + e.st.serverlessUSD
 	var waits, warm []time.Duration
