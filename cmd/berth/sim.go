@@ -22,6 +22,7 @@ type simConfig struct {
 	spotTraces listFlag
 	workload   string
 	output     string
+	deadline   string
 }
 
 func parseSim(args []string, stderr io.Writer) (simConfig, error) {
@@ -36,6 +37,7 @@ func parseSim(args []string, stderr io.Writer) (simConfig, error) {
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the workload, the Spot generator and the start latencies")
 	fs.Var(&c.spotTraces, "spot-trace", "Spot availability trace `PATH` (a file, or a folder of .json files) replacing the scenario's; repeatable")
 	fs.StringVar(&c.workload, "workload", "", "workload log `PATH` (Standard Workload Format) for scenarios that replay one")
+	fs.StringVar(&c.deadline, "deadline-policy", "", "run berth's jobs that have a deadline through `policy` (berth, uniform_progress or greedy), as the server does; default: deadlines met by capacity alone")
 	fs.StringVar(&c.output, "output", "table", "table or json")
 	fs.StringVar(&c.output, "o", "table", "table or json (as --output)")
 	if err := fs.Parse(args); err != nil {
@@ -48,6 +50,11 @@ func parseSim(args []string, stderr io.Writer) (simConfig, error) {
 		return c, errors.New("--scenario is required (or: berth sim deadline)")
 	case c.output != "table" && c.output != "json":
 		return c, fmt.Errorf("--output %q: want table or json", c.output)
+	}
+	if c.deadline != "" {
+		if _, err := deadlinePolicy(c.deadline); err != nil {
+			return c, fmt.Errorf("--deadline-policy: %v", err)
+		}
 	}
 	return c, nil
 }
@@ -66,6 +73,9 @@ func runSimScenario(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	opt := sim.Options{Seed: c.seed, SpotTraces: c.spotTraces, Workload: c.workload, Baselines: true}
+	if c.deadline != "" {
+		opt.DeadlinePolicy, _ = deadlinePolicy(c.deadline) // checked by parseSim
+	}
 	bar := newProgressBar(env.stderr, sc.Name)
 	if bar != nil {
 		opt.Progress = bar.set

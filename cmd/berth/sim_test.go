@@ -90,6 +90,52 @@ func TestSimJSONFields(t *testing.T) {
 	}
 }
 
+// TestSimDeadlinePolicy: with --deadline-policy berth's jobs that have a
+// deadline go through the policy, and the run differs from one that meets
+// deadlines by capacity alone; the baselines do not change.
+func TestSimDeadlinePolicy(t *testing.T) {
+	type report struct {
+		Cost      float64            `json:"cost_usd"`
+		Misses    int                `json:"deadline_misses"`
+		Baselines map[string]float64 `json:"baselines"`
+	}
+	// The tiny burst with an on-demand pool behind its Spot pool.
+	doc := strings.Replace(tinyScenario, "jobs:", `  - name: on-demand
+    provider: fake
+    instance_types: [{name: c5a.large, cpu: 2, memory_mb: 4096, price: 0.077}]
+    max: 10
+    scale_in_delay: 1m
+jobs:`, 1)
+	path := filepath.Join(t.TempDir(), "tiny-od.yaml")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string]report{}
+	for _, policy := range []string{"", "berth", "greedy"} {
+		args := []string{"--scenario", path, "--seed", "3", "-o", "json"}
+		if policy != "" {
+			args = append(args, "--deadline-policy", policy)
+		}
+		out, errOut, code := runSimCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		var r report
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		runs[policy] = r
+	}
+	if runs["berth"].Cost == runs[""].Cost {
+		t.Errorf("berth's deadline policy changed nothing: %.4f USD with and without", runs[""].Cost)
+	}
+	for _, p := range []string{"berth", "greedy"} {
+		if diff := cmp.Diff(runs[""].Baselines, runs[p].Baselines); diff != "" {
+			t.Errorf("--deadline-policy %s changed the baselines (-without +with):\n%s", p, diff)
+		}
+	}
+}
+
 func TestSimTable(t *testing.T) {
 	out, errOut, code := runSimCLI(t, "--scenario", writeScenario(t))
 	if code != 0 {
@@ -111,6 +157,7 @@ func TestSimUsageErrors(t *testing.T) {
 		{[]string{"--scenario", "x.yaml", "--output", "xml"}, "want table or json"},
 		{[]string{"--scenario", filepath.Join(t.TempDir(), "none.yaml")}, "no such file"},
 		{[]string{"--scenario", writeScenario(t), "--spot-trace", filepath.Join(t.TempDir(), "none.json")}, "spot trace"},
+		{[]string{"--scenario", writeScenario(t), "--deadline-policy", "fastest"}, `--deadline-policy: "fastest" is not one of berth, uniform_progress, greedy`},
 	}
 	for _, tt := range tests {
 		_, errOut, code := runSimCLI(t, tt.args...)

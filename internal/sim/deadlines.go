@@ -30,8 +30,8 @@ type deadlines struct {
 	offers map[[2]float64]deadline.Offer
 }
 
-func newDeadlines() *deadlines {
-	return &deadlines{policy: deadline.Adaptive{}, watch: map[*spool]*deadline.SpotWatch{}}
+func newDeadlines(p deadline.Policy) *deadlines {
+	return &deadlines{policy: p, watch: map[*spool]*deadline.SpotWatch{}}
 }
 
 // round starts a round: what the fleet offers is read afresh.

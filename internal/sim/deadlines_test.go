@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/deadline"
 )
 
 // spotTrace writes a trace of 5-minute ticks, up for the first up ticks
@@ -66,7 +68,11 @@ jobs:
     run: {min: 25m, max: 45m}
     deadline: 1h
 `, a, b))
-	_, r := runBerth(t, sc, 1)
+	rep, err := Run(context.Background(), sc, Options{Seed: 1, DeadlinePolicy: deadline.Adaptive{}})
+	if err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	r := rep.Berth
 	checkInvariants(t, r)
 	if r.JobsSucceeded != 40 || r.DeadlineMisses != 0 {
 		t.Errorf("%d of 40 jobs succeeded, %d missed their deadline; want all done in time", r.JobsSucceeded, r.DeadlineMisses)

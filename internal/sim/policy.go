@@ -7,6 +7,7 @@ import (
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/autoscale"
+	"github.com/berth-run/berth/internal/deadline"
 )
 
 // policy is how a fleet is run: berth's own, or a baseline's.
@@ -30,16 +31,16 @@ type policy struct {
 	startDelay time.Duration
 	// bootTime overrides the scenario's boot time; negative means none.
 	bootTime time.Duration
-	// deadlines runs the jobs that have a deadline through berth's
-	// deadline policy, as the server does.
-	deadlines bool
+	// deadlines, when set, runs the jobs that have a deadline through
+	// it, as the server does.
+	deadlines deadline.Policy
 }
 
 func noStart(*engine) {}
 
 // berthPolicy is berth: the real placement with host requests and
 // overflow, and the real autoscaler.
-func berthPolicy() *policy {
+func berthPolicy(deadlines deadline.Policy) *policy {
 	return &policy{
 		name:           "berth",
 		pools:          func(sc *Scenario, _ []Job) []berth.PoolSpec { return sc.Pools },
@@ -47,7 +48,7 @@ func berthPolicy() *policy {
 		start:          noStart,
 		placementPools: true,
 		rebalance:      true,
-		deadlines:      true,
+		deadlines:      deadlines,
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/config"
 	"github.com/berth-run/berth/internal/cost"
+	"github.com/berth-run/berth/internal/deadline"
 	"github.com/berth-run/berth/internal/provider/fakecloud"
 	"github.com/berth-run/berth/internal/scheduler"
 )
@@ -38,6 +39,11 @@ type Options struct {
 	Progress func(float64)
 	// Baselines runs the baselines too.
 	Baselines bool
+	// DeadlinePolicy, when set, runs berth's jobs that have a deadline
+	// through it, as the server does (their expected duration is their run
+	// time): Spot, on-demand or wait, and moves to on-demand. Unset, berth
+	// meets deadlines by capacity alone.
+	DeadlinePolicy deadline.Policy
 }
 
 // Result is what one policy's run measured.
@@ -167,7 +173,7 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*Report, error) {
 		// berth's run is the first of four simulated runs.
 		progress = func(f float64) { opt.Progress(f / 4) }
 	}
-	b, cloud, err := simulate(ctx, sc, jobs, berthPolicy(), opt.Seed, progress)
+	b, cloud, err := simulate(ctx, sc, jobs, berthPolicy(opt.DeadlinePolicy), opt.Seed, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -223,8 +229,8 @@ func simulate(ctx context.Context, sc *Scenario, jobs []Job, pol *policy, seed u
 		byName: map[string]*spool{}, byID: map[string]*host{}, unavail: map[string]time.Time{}, notices: map[string][]time.Time{},
 		jobByID: make(map[string]*sjob, len(jobs)), cluster: scheduler.NewCluster(nil)}
 	e.now = sc.Start
-	if pol.deadlines {
-		e.dl = newDeadlines()
+	if pol.deadlines != nil {
+		e.dl = newDeadlines(pol.deadlines)
 	}
 	boot := time.Duration(sc.BootTime)
 	if pol.bootTime != 0 {
