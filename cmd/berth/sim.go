@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/berth-run/berth/internal/deadline"
 	"github.com/berth-run/berth/internal/sim"
 )
 
@@ -23,6 +24,7 @@ type simConfig struct {
 	workload   string
 	output     string
 	deadline   string
+	policy     deadline.Policy // parsed from deadline; nil for none
 }
 
 func parseSim(args []string, stderr io.Writer) (simConfig, error) {
@@ -52,7 +54,8 @@ func parseSim(args []string, stderr io.Writer) (simConfig, error) {
 		return c, fmt.Errorf("--output %q: want table or json", c.output)
 	}
 	if c.deadline != "" {
-		if _, err := deadlinePolicy(c.deadline); err != nil {
+		var err error
+		if c.policy, err = deadlinePolicy(c.deadline); err != nil {
 			return c, fmt.Errorf("--deadline-policy: %v", err)
 		}
 	}
@@ -72,10 +75,7 @@ func runSimScenario(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	opt := sim.Options{Seed: c.seed, SpotTraces: c.spotTraces, Workload: c.workload, Baselines: true}
-	if c.deadline != "" {
-		opt.DeadlinePolicy, _ = deadlinePolicy(c.deadline) // checked by parseSim
-	}
+	opt := sim.Options{Seed: c.seed, SpotTraces: c.spotTraces, Workload: c.workload, Baselines: true, DeadlinePolicy: c.policy}
 	bar := newProgressBar(env.stderr, sc.Name)
 	if bar != nil {
 		opt.Progress = bar.set

@@ -88,7 +88,7 @@ func use(x Result) string {
 	if len(x.Hosts) == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.0f%%", 100*x.Utilization)
+	return fmt.Sprintf("%.0f%%", 100*x.Spend.Use())
 }
 
 func dur(d time.Duration) string {

@@ -61,11 +61,8 @@ type Result struct {
 	// host had room for when they came.
 	WarmStartP99  time.Duration
 	IdleNodeHours float64
-	// Utilization is the share of the hosts' vCPU-hours that attempts
-	// ran (work Spot took back included).
-	Utilization float64
-	Spend       Spend
-	MaxHosts    int
+	Spend         Spend
+	MaxHosts      int
 	// BusyTerminations counts hosts terminated while they ran work: 0
 	// for a correct policy.
 	BusyTerminations int
@@ -90,6 +87,15 @@ type Spend struct {
 	SpotUSD, OnDemandUSD, ServerlessUSD float64
 }
 
+// Use is the share of the paid vCPU-hours that attempts ran (work Spot
+// took back included), 0 with none paid.
+func (s Spend) Use() float64 {
+	if s.Paid == 0 {
+		return 0
+	}
+	return (s.Work + s.Lost) / s.Paid
+}
+
 // Free is the paid vCPU-hours beside running work.
 func (s Spend) Free() float64 { return max(s.Paid-s.Work-s.Lost-s.Booting-s.IdleEnd, 0) }
 
@@ -101,8 +107,7 @@ type HostRecord struct {
 	Jobs                   int    // attempts it ran
 	Ready                  time.Time
 	LastBusy               time.Time // when its last attempt ended
-	CPU                    float64
-	WorkCPUHours           float64 // vCPU-hours its attempts ran
+	WorkCPUHours           float64   // vCPU-hours its attempts ran
 }
 
 // AttemptRecord is one attempt of a job in a run.
@@ -396,39 +401,28 @@ func (e *engine) result() Result {
 	for _, h := range e.hosts {
 		r.IdleNodeHours += h.idleHours
 		c := h.typ.CPU
+		ready := h.readyAt // a host that never became ready booted all its life
+		if ready.IsZero() || ready.After(h.endAt) {
+			ready = h.endAt
+		}
+		idleFrom := h.lastBusy // a host that ran nothing idled from its boot
+		if idleFrom.IsZero() {
+			idleFrom = ready
+		}
 		sp.Paid += c * h.endAt.Sub(h.launchedAt).Hours()
 		sp.Work += h.workCPU - h.lostCPU
 		sp.Lost += h.lostCPU
-		switch {
-		case h.readyAt.IsZero() || h.readyAt.After(h.endAt):
-			sp.Booting += c * h.endAt.Sub(h.launchedAt).Hours()
-		case h.lastBusy.IsZero():
-			sp.Booting += c * h.readyAt.Sub(h.launchedAt).Hours()
-			sp.IdleEnd += c * h.endAt.Sub(h.readyAt).Hours()
-		default:
-			sp.Booting += c * h.readyAt.Sub(h.launchedAt).Hours()
-			sp.IdleEnd += c * max(h.endAt.Sub(h.lastBusy), 0).Hours()
-		}
+		sp.Booting += c * ready.Sub(h.launchedAt).Hours()
+		sp.IdleEnd += c * max(h.endAt.Sub(idleFrom), 0).Hours()
 		rec := HostRecord{ID: h.id, Pool: h.pool.spec.Name, InstanceType: h.typ.Name, Launched: h.launchedAt, Ended: h.endAt, Jobs: h.attempts,
-			Ready: h.readyAt, LastBusy: h.lastBusy, WorkCPUHours: h.workCPU, CPU: h.typ.CPU}
+			Ready: h.readyAt, LastBusy: h.lastBusy, WorkCPUHours: h.workCPU}
 		if h.forJob != nil {
 			rec.ForJob = h.forJob.ID
 		}
 		r.Hosts = append(r.Hosts, rec)
 	}
-	if sp.Paid > 0 {
-		r.Utilization = (sp.Work + sp.Lost) / sp.Paid
-	}
-	for _, l := range e.st.ledger {
-		switch {
-		case l.JobID != "":
-			sp.ServerlessUSD += l.USD
-		case l.Market == berth.Spot:
-			sp.SpotUSD += l.USD
-		default:
-			sp.OnDemandUSD += l.USD
-		}
-	}
+	sp.SpotUSD = e.st.ledger.By(cost.ByMarket)[string(berth.Spot)] // serverless lines are on-demand
+	sp.OnDemandUSD, sp.ServerlessUSD = e.st.hostUSD-sp.SpotUSD, e.st.serverlessUSD
 	r.WaitP50, r.WaitP99 = percentile(waits, 0.5), percentile(waits, 0.99)
 	r.WarmStartP99 = percentile(warm, 0.99)
 	if !last.IsZero() {

@@ -264,8 +264,8 @@ jobs:
 	if paid < 32*time.Minute || paid > 33*time.Minute {
 		t.Errorf("host paid for %s, want the boot, the run and the scale-in delay (32–33m)", paid)
 	}
-	if want := 0.5 / (2 * paid.Hours()); math.Abs(r.Utilization-want) > 1e-9 {
-		t.Errorf("Utilization = %.4f, want %.4f", r.Utilization, want)
+	if want := 0.5 / (2 * paid.Hours()); math.Abs(r.Spend.Use()-want) > 1e-9 {
+		t.Errorf("Spend.Use() = %.4f, want %.4f", r.Spend.Use(), want)
 	}
 	// Where the host's time went: the boot, the job on one of its two
 	// vCPUs (the other free), then idle until scale-in.
