@@ -14,8 +14,22 @@ import (
 const boundSlot = 30 * time.Second
 
 // offer is capacity the bound may buy in a slot: C vCPU and M MiB for P
-// USD per hour, in any fraction.
-type offer struct{ C, M, P float64 }
+// USD per hour, in any fraction, from pool Pool (an index into the
+// scenario's pools). A serverless pool sells vCPU and memory apart.
+type offer struct {
+	C, M, P    float64
+	Pool       int
+	Serverless bool
+}
+
+// span is where the bound may run a job's work: slots from to to, both
+// included, and on the minimum hosts' capacity if free is set.
+type span struct {
+	from, to int
+	c, m     float64 // vCPU-hours, MiB-hours
+	free     bool
+	open     bool // no deadline: to is the last slot
+}
 
 // lowerBound is a lower bound on the cost of any fleet on the scenario's
 // pools that runs every job of the workload in its pool by its deadline,
@@ -115,24 +129,20 @@ func lowerBound(sc *Scenario, pools []berth.PoolSpec, jobs []Job, market func(st
 	// The work of each job: the slots it may run in (from its release to
 	// its deadline, or to the end), and whether it may run on the minimum
 	// hosts (it fits their type and is not bound to another pool).
-	type work struct {
-		from, to int
-		c, m     float64 // vCPU-hours, MiB-hours
-		free     bool
-	}
-	ws := make([]work, 0, len(jobs))
+	ws := make([]span, 0, len(jobs))
 	for _, j := range jobs {
-		w := work{from: slotOf(start, runsFrom(j, first)), to: n - 1, c: j.CPU * j.Run.Hours(), m: float64(j.MemoryMB) * j.Run.Hours()}
+		w := span{from: slotOf(start, runsFrom(j, first)), to: n - 1, c: j.CPU * j.Run.Hours(), m: float64(j.MemoryMB) * j.Run.Hours()}
 		if !j.Deadline.IsZero() {
 			w.to = min(max(slotOf(start, j.Deadline), w.from), n-1)
 		}
 		w.free = j.Pool == "" || !noMin[j.Pool]
 		w.free = w.free && fitsMin(pools, j)
+		w.open = w.to == n-1
 		ws = append(ws, w)
 	}
-	best := 0.0
+	best := fitBound(&sl, jobs, ws, ys, nFree, fc, fm)
 	for _, y := range ys {
-		total := mandatory
+		total := 0.0
 		for r, free := range [2][]float64{fc, fm} {
 			// The cheapest price from each slot to the end.
 			low := make([]float64, n+1)
@@ -179,7 +189,7 @@ func lowerBound(sc *Scenario, pools []berth.PoolSpec, jobs []Job, market func(st
 		}
 		best = max(best, total)
 	}
-	return best
+	return mandatory + best
 }
 
 // fitsMin reports whether j fits the type the minimum hosts of some pool
@@ -267,7 +277,8 @@ func (sl *slotter) slot(s int) (freeC, freeM, mandatory float64) {
 			}
 		}
 		if p.IsServerless() {
-			sl.offers = append(sl.offers, offer{1, 0, p.Serverless.VCPUSecond * 3600}, offer{0, 1, p.Serverless.GBSecond * 3600 / 1024})
+			sl.offers = append(sl.offers, offer{C: 1, P: p.Serverless.VCPUSecond * 3600, Pool: i, Serverless: true},
+				offer{M: 1, P: p.Serverless.GBSecond * 3600 / 1024, Pool: i, Serverless: true})
 			continue
 		}
 		cheapest := -1.0
@@ -283,7 +294,7 @@ func (sl *slotter) slot(s int) (freeC, freeM, mandatory float64) {
 				price = low
 			}
 			sl.key = append(sl.key, price)
-			sl.offers = append(sl.offers, offer{t.CPU, float64(t.MemoryMB), price})
+			sl.offers = append(sl.offers, offer{C: t.CPU, M: float64(t.MemoryMB), P: price, Pool: i})
 			if cheapest < 0 || price < cheapest {
 				cheapest, cheap = price, t
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	berth "github.com/berth-run/berth"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -336,10 +337,12 @@ func TestRandomScenarios(t *testing.T) {
 		for _, res := range append([]Result{b}, rep.Baselines...) {
 			// The bound is over fleets on the scenario's pools that run
 			// every job by its deadline, each in its pool: Fargate alone
-			// pays no pool's minimum, the Batch-like fleet drops the pool
-			// of jobs bound to the elastic pools it replaces, and a run
+			// pays no pool's minimum; the Batch-like fleet drops the pool
+			// of jobs bound to the elastic pools it replaces, buys every
+			// type of those pools on Spot and keeps no window; and a run
 			// that lost jobs or missed deadlines is not such a fleet.
-			if res.JobsLost > 0 || res.DeadlineMisses > 0 || (res.Name == "fargate-only" && minHosts) || (res.Name == "aws-batch" && pinned) {
+			if res.JobsLost > 0 || res.DeadlineMisses > 0 || (res.Name == "fargate-only" && minHosts) ||
+				(res.Name == "aws-batch" && (pinned || !spotAsScenario(sc))) {
 				continue
 			}
 			compared++
@@ -351,6 +354,28 @@ func TestRandomScenarios(t *testing.T) {
 	if compared < 100 {
 		t.Errorf("the bound was compared with %d runs, want at least 100", compared)
 	}
+}
+
+// spotAsScenario reports whether the Batch-like fleet's one Spot pool buys
+// only what the scenario's pools offer: every type of an elastic pool is
+// sold on Spot by a pool that is always open.
+func spotAsScenario(sc *Scenario) bool {
+	spot := map[string]bool{}
+	for _, p := range sc.Pools {
+		if p.Market == berth.Spot && p.Window == nil {
+			for _, t := range p.InstanceTypes {
+				spot[t.Name] = true
+			}
+		}
+	}
+	for _, p := range nodePools(sc) {
+		for _, t := range p.InstanceTypes {
+			if p.Min == 0 && !spot[t.Name] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // randomScenario writes a random small scenario.
@@ -405,7 +430,7 @@ func TestLowerBoundLP(t *testing.T) {
 	// Demand of 2 vCPU and 6000 MiB over offers of 2 vCPU/4 GiB at 0.10
 	// and 2 vCPU/8 GiB at 0.12: the mix x of the first, 1−x of the second
 	// with 4096x + 8192(1−x) = 6000.
-	vs := vertices([]offer{{2, 4096, 0.10}, {2, 8192, 0.12}})
+	vs := vertices([]offer{{C: 2, M: 4096, P: 0.10}, {C: 2, M: 8192, P: 0.12}})
 	best := 0.0
 	for _, v := range vs {
 		best = max(best, v[0]*2+v[1]*6000)
@@ -416,7 +441,7 @@ func TestLowerBoundLP(t *testing.T) {
 		t.Errorf("LP value = %v, want %v", best, want)
 	}
 	// Serverless prices bound each resource alone.
-	vs = vertices([]offer{{1, 0, 0.04}, {0, 1, 0.004 / 1024}})
+	vs = vertices([]offer{{C: 1, P: 0.04}, {M: 1, P: 0.004 / 1024}})
 	best = 0
 	for _, v := range vs {
 		best = max(best, v[0]*3+v[1]*2048)
@@ -515,9 +540,13 @@ jobs:
 		want float64
 	}{
 		{"waits for the base host", []Job{job(2, 30*time.Minute, "", 0)}, mandatory},
-		{"bound to a pool without a minimum", []Job{job(2, 30*time.Minute, "od", 0)}, mandatory + 2*0.5*0.04},
-		// The bound prices every vCPU alike: at the cheapest offer's.
-		{"larger than the base host", []Job{job(8, 30*time.Minute, "", 0)}, mandatory + 8*0.5*0.04},
+		// Work bound to a pool pays its pool's price: 0.05 per vCPU-hour.
+		{"bound to a pool without a minimum", []Job{job(2, 30*time.Minute, "od", 0)}, mandatory + 2*0.5*0.05},
+		// A job larger than x.large pays x.4xlarge's price per vCPU.
+		{"larger than the base host", []Job{job(8, 30*time.Minute, "", 0)}, mandatory + 8*0.5*0.05},
+		// Memory-heavy work pays by memory: a 1 vCPU / 16 GiB job takes a
+		// quarter of x.4xlarge, not half a vCPU-priced x.large's worth.
+		{"memory decides", []Job{{Submit: sc.Start, CPU: 1, MemoryMB: 16384, Run: 30 * time.Minute, Pool: "od"}}, mandatory + 0.5*0.80/4},
 		{"the deadline limits the wait", []Job{job(2, 10*time.Minute, "", 15*time.Minute), job(2, 10*time.Minute, "", 15*time.Minute),
 			job(2, 10*time.Minute, "", 15*time.Minute), job(2, 10*time.Minute, "", 15*time.Minute)}, mandatory + (4*2.0/6-free)*0.04},
 	}
