@@ -64,7 +64,7 @@ func governs(j *berth.Job) bool {
 // state is what the policy knows of job j at now, with the attempt it runs
 // (nil when queued) on market m.
 func (d *deadlines) state(j *berth.Job, running *berth.Attempt, m berth.Market, mk deadline.Offer, now time.Time) deadline.State {
-	return deadline.JobState(j, running, m, mk.Changeover, d.cfg.Step, now)
+	return deadline.JobState(j, running, m, mk.Changeover, d.cfg.Restart, d.cfg.Step, now)
 }
 
 // queued applies the policy to the queued jobs of a round. It returns the

@@ -39,7 +39,12 @@ import "time"
 // Uniform Progress, with its hysteresis only where Spot comes back in short
 // bursts and the deadline is near. Without known pool statistics Adaptive is
 // UniformProgress; without a known median up period rule 2 always moves to
-// Spot. Its answer passes through Guard.
+// Spot. Its answer passes through Guard, which also keeps Spot for the
+// jobs that can end there before the safety net would move them: for a job
+// that restarts from zero, rule 1 (and rule 2's move) need
+// Left ≥ 2(d + C) to start, and the rest of the run within the slack to
+// stay; a job that checkpoints on SIGTERM needs the changeover within its
+// slack. Elsewhere the job runs on on-demand from the start.
 type Adaptive struct{}
 
 // Name returns "berth".

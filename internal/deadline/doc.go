@@ -6,7 +6,9 @@
 // of the Spot pool now and returns the Mode for the next tick. Every policy's
 // answer passes through Guard, the safety net: no policy may choose a mode
 // after which on-demand capacity alone could no longer meet a deadline that
-// it could meet before the choice.
+// it could meet before the choice, nor pay for Spot where the job could not
+// end on Spot before the safety net moved it (SpotCanFinish): such a job
+// runs on on-demand from the start.
 //
 // The policies are Greedy, UniformProgress (the rule of Wu et al., "Can't Be
 // Late", NSDI '24, with its hysteresis and safety net) and Adaptive, berth's

@@ -21,12 +21,14 @@ type Offer struct {
 }
 
 // JobState returns what a policy knows at now of job j, with the attempt
-// it runs (nil when queued) on market m, a changeover and the time step
+// it runs (nil when queued) on market m, a changeover, the part of it an
+// attempt placed on a ready host still pays (restart: the image pull and
+// the container's start; the host's boot is behind it) and the time step
 // until the next decision. The job's progress is the time its attempts ran:
 // all of them for a job that checkpoints on SIGTERM, the running one
 // otherwise; its elapsed time counts from its creation, or its run-at if
 // later.
-func JobState(j *berth.Job, running *berth.Attempt, m berth.Market, changeover, step time.Duration, now time.Time) State {
+func JobState(j *berth.Job, running *berth.Attempt, m berth.Market, changeover, restart, step time.Duration, now time.Time) State {
 	start := j.CreatedAt
 	if j.RunAt != nil && j.RunAt.After(start) {
 		start = *j.RunAt
@@ -66,7 +68,7 @@ func JobState(j *berth.Job, running *berth.Attempt, m berth.Market, changeover, 
 			s.Mode = OnDemand
 		}
 		if running.StartedAt == nil {
-			s.Pending = max(changeover-now.Sub(running.CreatedAt), 0)
+			s.Pending = max(min(restart, changeover)-now.Sub(running.CreatedAt), 0)
 		}
 	}
 	return s

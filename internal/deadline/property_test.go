@@ -133,3 +133,47 @@ func TestSpotNeverAvailableMeansOnDemand(t *testing.T) {
 		}
 	}
 }
+
+// TestNoSpotPaidForARestart: while Spot holds, a job that restarts from
+// zero runs wholly on the market it starts on. Started on Spot, it ends
+// there; where it could not, it starts on on-demand instead of paying Spot
+// for a run the safety net would throw away.
+func TestNoSpotPaidForARestart(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	always := func(T int) []bool {
+		a := make([]bool, T)
+		for i := range a {
+			a[i] = true
+		}
+		return a
+	}
+	gap := 5 * time.Minute
+	onSpot, onDemand := 0, 0
+	for i := range 1000 {
+		// Deadlines from 1.1 to 5 times the run: about half of the jobs
+		// have room for a run on Spot and a restart on on-demand.
+		n, h := 20+rng.IntN(200), rng.IntN(6)
+		T := int(float64(n+h) * (1.1 + 3.9*rng.Float64()))
+		job := Job{Work: time.Duration(n) * gap, Deadline: time.Duration(T) * gap, Changeover: time.Duration(h) * gap, Checkpoint: CheckpointNone}
+		su, err := NewSetup(job, gap, 1.5+4*rng.Float64())
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats := Trace{Gap: gap, Avail: randomAvail(rng, 2000, 0.05+0.3*rng.Float64(), 0.02+0.3*rng.Float64())}.Stats(0, 2000)
+		for _, p := range onlinePolicies {
+			out := su.Run(p, always(T+50), stats)
+			if out.Missed || out.Work != su.N || (out.SpotWork != 0 && out.SpotWork != out.Work) {
+				t.Fatalf("sample %d (N=%d H=%d T=%d): %s did %d ticks of work for %d, %d on Spot (missed %v); want one run, on one market",
+					i, su.N, su.H, su.T, p.Name(), out.Work, su.N, out.SpotWork, out.Missed)
+			}
+			if out.SpotWork > 0 {
+				onSpot++
+			} else {
+				onDemand++
+			}
+		}
+	}
+	if onSpot == 0 || onDemand == 0 {
+		t.Errorf("%d runs on Spot, %d on on-demand; want both", onSpot, onDemand)
+	}
+}

@@ -138,7 +138,7 @@ func (d *deadlines) state(e *engine, j *sjob, o deadline.Offer) deadline.State {
 		bj.Attempts = []berth.Attempt{a}
 		cur, m = &bj.Attempts[0], j.host.pool.spec.Market
 	}
-	return deadline.JobState(&bj, cur, m, o.Changeover, deadlineStep, e.now)
+	return deadline.JobState(&bj, cur, m, o.Changeover, deadlineRestart, deadlineStep, e.now)
 }
 
 // offer returns what the fleet offers j now, as the server's fleet reads
