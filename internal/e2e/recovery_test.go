@@ -87,6 +87,7 @@ func TestRandomKills(t *testing.T) {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		wg.Add(1)
+		sub := rand.New(rand.NewPCG(7, uint64(round))) // the submitter's own: r is this goroutine's
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
@@ -95,7 +96,7 @@ func TestRandomKills(t *testing.T) {
 					return
 				default:
 				}
-				ms := 100 + r.IntN(900)
+				ms := 100 + sub.IntN(900)
 				body := fmt.Sprintf(`{"image":%q,"cpu":0.5,"command":["sh","-c","sleep %g"]}`, s.image, float64(ms)/1000)
 				var j berth.Job
 				code, err := tryCall(s, "POST", "/v1/jobs", body, &j)
