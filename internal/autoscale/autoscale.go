@@ -87,6 +87,9 @@ type Offering struct {
 	// type back: notices per instance-hour. Zero for on-demand, or with no
 	// history.
 	InterruptionRate float64
+	// Outage is how long this type's Spot capacity has typically stayed
+	// out once gone: the mean of the outages observed. Zero when unknown.
+	Outage time.Duration
 }
 
 // Pool is one pool now.
@@ -108,6 +111,13 @@ type Waiting struct {
 	// SpotRetreatAfter on, an on-demand pool that fits it grows for it
 	// rather than a Spot one.
 	Reclaimed int
+	// Since is when the job joined the queue.
+	Since time.Time
+	// Patient marks a job nobody waits on: it has no deadline and no
+	// start budget. While every Spot type that fits it is out of
+	// capacity, it waits for Spot (see spotPatience) rather than grow an
+	// on-demand pool.
+	Patient bool
 }
 
 // SpotRetreatAfter is how many Spot reclaims a job takes before the
@@ -204,9 +214,11 @@ func assign(s Snapshot) [][]Waiting {
 		}
 		best, bestRank := -1, rank{}
 		retreat := w.Reclaimed >= SpotRetreatAfter && onDemandFits(s, w)
+		wait := !retreat && waitsForSpot(s, w)
 		for i := range s.Pools {
 			p := &s.Pools[i]
-			if p.Spec.IsServerless() || p.Spec.Provider == berth.ProviderLocal || !p.Open || (retreat && p.Spec.Market == berth.Spot) {
+			if p.Spec.IsServerless() || p.Spec.Provider == berth.ProviderLocal || !p.Open ||
+				(retreat && p.Spec.Market == berth.Spot) || (wait && p.Spec.Market != berth.Spot) {
 				continue
 			}
 			o := cheapestFit(p.Offerings, w.CPU, w.MemoryMB)

@@ -76,13 +76,14 @@ type Fleet struct {
 
 	// mu guards the fields below.
 	mu         sync.Mutex
-	lists      map[string][]provider.Instance // by pool, as last listed
-	offerings  map[string][]provider.Offering // by pool
-	nodeOf     map[string]store.NodeInfo      // by instance id, as last read
-	instanceOf map[string]string              // instance ids by node id
-	avoid      map[string]time.Time           // "pool/type" → until
-	noticed    map[string]time.Time           // instances whose Spot notice was seen → their reclaim
-	drained    map[string]string              // node → why the fleet drained it
+	lists      map[string][]provider.Instance  // by pool, as last listed
+	offerings  map[string][]provider.Offering  // by pool
+	nodeOf     map[string]store.NodeInfo       // by instance id, as last read
+	instanceOf map[string]string               // instance ids by node id
+	avoid      map[string]time.Time            // "pool/type" → until
+	outages    map[string]*autoscale.OutageLog // "pool/type" of Spot pools → how long its capacity stays out
+	noticed    map[string]time.Time            // instances whose Spot notice was seen → their reclaim
+	drained    map[string]string               // node → why the fleet drained it
 	waiting    []autoscale.Waiting
 	hosts      []scheduler.HostRequest
 	metrics    map[string]autoscale.Metric
@@ -102,7 +103,7 @@ func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry,
 	}
 	return &Fleet{cfg: cfg, pools: pools, store: s, reg: reg, log: log, wake: newWakeup(),
 		lists: map[string][]provider.Instance{}, offerings: map[string][]provider.Offering{},
-		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, avoid: map[string]time.Time{}, noticed: map[string]time.Time{}, drained: map[string]string{},
+		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, avoid: map[string]time.Time{}, outages: map[string]*autoscale.OutageLog{}, noticed: map[string]time.Time{}, drained: map[string]string{},
 		metrics: map[string]autoscale.Metric{}, spot: map[string]*deadline.SpotWatch{}}
 }
 
@@ -232,7 +233,7 @@ func (f *Fleet) retire(ctx context.Context, lists map[string][]provider.Instance
 				_, seen := f.noticed[in.ID]
 				if !seen {
 					f.noticed[in.ID] = in.InterruptAt
-					f.avoid[pool+"/"+in.InstanceType] = now.Add(f.cfg.AvoidFor)
+					f.avoidType(pool, in.InstanceType, now)
 				}
 				f.mu.Unlock()
 				if !seen && ok && n.Notice != nodeapi.SpotInterruption && n.State != berth.NodeLost {
@@ -288,7 +289,7 @@ func (f *Fleet) snapshot(ctx context.Context, now time.Time, lists map[string][]
 		f.mu.Lock()
 		for _, o := range f.offerings[p.Spec.Name] {
 			ap.Offerings = append(ap.Offerings, autoscale.Offering{InstanceType: o.InstanceType, CPU: o.CPU, MemoryMB: o.MemoryMB,
-				Price: o.Price, Unavailable: f.avoided(p.Spec.Name, o.InstanceType, now)})
+				Price: o.Price, Unavailable: f.avoided(p.Spec.Name, o.InstanceType, now), Outage: f.outage(p.Spec.Name, o.InstanceType, now)})
 		}
 		f.mu.Unlock()
 		for _, in := range ins {
@@ -313,6 +314,32 @@ func (f *Fleet) snapshot(ctx context.Context, now time.Time, lists map[string][]
 func (f *Fleet) avoided(pool, typ string, now time.Time) bool {
 	until, ok := f.avoid[pool+"/"+typ]
 	return ok && now.Before(until)
+}
+
+// avoidType avoids type typ of pool for a while: it ran out of capacity,
+// or its Spot capacity began to be reclaimed. f.mu is held.
+func (f *Fleet) avoidType(pool, typ string, now time.Time) {
+	key := pool + "/" + typ
+	until := now.Add(f.cfg.AvoidFor)
+	f.avoid[key] = until
+	if p := f.pool(pool); p == nil || p.Spec.Market != berth.Spot {
+		return
+	}
+	l := f.outages[key]
+	if l == nil {
+		l = &autoscale.OutageLog{}
+		f.outages[key] = l
+	}
+	l.Refused(now, until)
+}
+
+// outage is how long capacity of type typ of pool has typically stayed
+// out once gone; zero when unknown. f.mu is held.
+func (f *Fleet) outage(pool, typ string, now time.Time) time.Duration {
+	if l := f.outages[pool+"/"+typ]; l != nil {
+		return l.Typical(now)
+	}
+	return 0
 }
 
 // host is instance in of pool p as the autoscaler sees it.
@@ -426,7 +453,7 @@ func (f *Fleet) launch(ctx context.Context, p *FleetPool, req provider.LaunchReq
 	var ice *provider.InsufficientCapacityError
 	if errors.As(err, &ice) {
 		f.mu.Lock()
-		f.avoid[p.Spec.Name+"/"+req.InstanceType] = now.Add(f.cfg.AvoidFor)
+		f.avoidType(p.Spec.Name, req.InstanceType, now)
 		f.mu.Unlock()
 		f.log.Info("launch refused: no capacity; avoiding the type for a while", "pool", p.Spec.Name, "type", req.InstanceType, "market", req.Market)
 		return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/autoscale"
 	"github.com/berth-run/berth/internal/config"
 	"github.com/berth-run/berth/internal/cost"
 	"github.com/berth-run/berth/internal/provider/fakecloud"
@@ -164,8 +165,9 @@ type engine struct {
 	live    []*host // the hosts alive now, in launch order
 	byID    map[string]*host
 	cluster *scheduler.Cluster
-	unavail map[string]time.Time   // pool/type → until
-	notices map[string][]time.Time // pool/type → when its hosts got notices
+	unavail map[string]time.Time            // pool/type → until
+	notices map[string][]time.Time          // pool/type → when its hosts got notices
+	outages map[string]*autoscale.OutageLog // pool/type → how long its Spot capacity stays out
 
 	jobs      []*sjob
 	jobByID   map[string]*sjob

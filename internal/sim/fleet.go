@@ -120,7 +120,7 @@ func (e *engine) launch(p *spool, typ string, forJob *sjob) *host {
 	in, err := p.api.Launch(context.Background(), req)
 	var ice *provider.InsufficientCapacityError
 	if errors.As(err, &ice) {
-		e.unavail[p.spec.Name+"/"+typ] = e.now.Add(unavailableFor)
+		e.avoid(p, typ)
 		return nil
 	}
 	if err != nil {
@@ -242,7 +242,7 @@ func (e *engine) notice(h *host, at time.Time) {
 		time.Duration(h.pool.spec.InterruptionGrace), running, berth.MaxRequeues)
 	e.drain(h, r.Reason)
 	if r.Avoid != "" {
-		e.unavail[h.pool.spec.Name+"/"+r.Avoid] = e.now.Add(unavailableFor)
+		e.avoid(h.pool, r.Avoid)
 	}
 	// The containers stop on SIGTERM: their work is lost, their jobs go
 	// back to the queue (Fail ends the few re-queued too often).
@@ -271,7 +271,8 @@ func (e *engine) autoscale() {
 		ap := autoscale.Pool{Spec: p.spec, Open: p.open(e.now)}
 		for _, t := range p.spec.InstanceTypes {
 			ap.Offerings = append(ap.Offerings, autoscale.Offering{InstanceType: t.Name, CPU: t.CPU, MemoryMB: t.MemoryMB,
-				Price: e.priceNow(p, t), Unavailable: e.unavailable(p, t.Name), InterruptionRate: e.interruptionRate(p, t.Name)})
+				Price: e.priceNow(p, t), Unavailable: e.unavailable(p, t.Name), InterruptionRate: e.interruptionRate(p, t.Name),
+				Outage: e.outage(p, t.Name)})
 		}
 		for _, h := range e.live {
 			if h.pool != p || !h.live() {
@@ -301,7 +302,8 @@ func (e *engine) autoscale() {
 			if j.pin != "" {
 				pool = j.pin // the deadline policy's choice for this round
 			}
-			snap.Waiting = append(snap.Waiting, autoscale.Waiting{JobID: j.ID, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: pool, Reclaimed: j.requeued})
+			snap.Waiting = append(snap.Waiting, autoscale.Waiting{JobID: j.ID, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: pool, Reclaimed: j.requeued,
+				Since: j.since, Patient: j.Deadline.IsZero() && j.StartBudget == nil})
 		}
 	}
 	plan := e.pol.scale(snap)
@@ -321,6 +323,31 @@ func (e *engine) autoscale() {
 		case autoscale.Terminate:
 			e.terminate(e.byID[a.Host])
 		}
+	}
+}
+
+// outage is how long capacity of typ in Spot pool p has typically stayed
+// out once gone, as its refusals showed; zero when unknown.
+func (e *engine) outage(p *spool, typ string) time.Duration {
+	if l := e.outages[p.spec.Name+"/"+typ]; l != nil {
+		return l.Typical(e.now)
+	}
+	return 0
+}
+
+// avoid avoids typ of pool p for a while: it ran out of capacity, or its
+// Spot capacity began to be reclaimed.
+func (e *engine) avoid(p *spool, typ string) {
+	key := p.spec.Name + "/" + typ
+	until := e.now.Add(unavailableFor)
+	e.unavail[key] = until
+	if p.spec.Market == berth.Spot {
+		l := e.outages[key]
+		if l == nil {
+			l = &autoscale.OutageLog{}
+			e.outages[key] = l
+		}
+		l.Refused(e.now, until)
 	}
 }
 
