@@ -52,7 +52,7 @@ func commands() []command {
 		{"node", "show, drain or undrain a node", runNode},
 		{"pools", "list pools, their instances, autoscaling signal and join tokens", runPools},
 		{"cost", "what the jobs cost, by pool, market, label or day", runCost},
-		{"sim", "simulate scheduling policies over traces (sim deadline)", runSim},
+		{"sim", "simulate berth's fleet over a scenario beside the baselines; sim deadline: deadline policies over Spot traces", runSim},
 	}
 }
 

@@ -43,7 +43,7 @@ func parseSim(args []string, stderr io.Writer) (simConfig, error) {
 	fs.StringVar(&c.output, "output", "table", "table or json")
 	fs.StringVar(&c.output, "o", "table", "table or json (as --output)")
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		return c, parsed(err)
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -65,11 +65,8 @@ func parseSim(args []string, stderr io.Writer) (simConfig, error) {
 // runSimScenario runs `berth sim --scenario FILE`.
 func runSimScenario(ctx context.Context, env *cliEnv, args []string) error {
 	c, err := parseSim(args, env.stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
-		return err
+		return simUsage(env, "sim", err)
 	}
 	sc, err := sim.LoadScenario(c.scenario)
 	if err != nil {
@@ -142,4 +139,27 @@ func renderBar(label string, frac float64, width int) string {
 		bar += ">" + strings.Repeat(" ", n-full-1)
 	}
 	return fmt.Sprintf("%s [%s] %3d%%", label, bar, int(frac*100))
+}
+
+// parsed is the error of a flag set's Parse, which has printed the problem:
+// flag.ErrHelp, or exit code 2.
+func parsed(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return exitError{2}
+}
+
+// simUsage turns a problem with a sim command line into exit code 2 (0 for
+// -h), printing it unless the flag package has.
+func simUsage(env *cliEnv, name string, err error) error {
+	var ee exitError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil
+	case errors.As(err, &ee):
+		return err
+	}
+	fmt.Fprintf(env.stderr, "berth %s: %v\nsee berth %[1]s -h\n", name, err)
+	return exitError{2}
 }

@@ -149,20 +149,24 @@ func TestSimTable(t *testing.T) {
 }
 
 func TestSimUsageErrors(t *testing.T) {
+	// A bad command line exits 2, as for every command; a scenario or
+	// trace that cannot be read, 1.
 	tests := []struct {
 		args []string
+		code int
 		want string
 	}{
-		{nil, "--scenario is required"},
-		{[]string{"--scenario", "x.yaml", "--output", "xml"}, "want table or json"},
-		{[]string{"--scenario", filepath.Join(t.TempDir(), "none.yaml")}, "no such file"},
-		{[]string{"--scenario", writeScenario(t), "--spot-trace", filepath.Join(t.TempDir(), "none.json")}, "spot trace"},
-		{[]string{"--scenario", writeScenario(t), "--deadline-policy", "fastest"}, `--deadline-policy: "fastest" is not one of berth, uniform_progress, greedy`},
+		{nil, 2, "--scenario is required"},
+		{[]string{"--scenario", "x.yaml", "--output", "xml"}, 2, "want table or json"},
+		{[]string{"--scenario", "x.yaml", "--seed", "-1"}, 2, "invalid value"},
+		{[]string{"--scenario", filepath.Join(t.TempDir(), "none.yaml")}, 1, "no such file"},
+		{[]string{"--scenario", writeScenario(t), "--spot-trace", filepath.Join(t.TempDir(), "none.json")}, 1, "spot trace"},
+		{[]string{"--scenario", writeScenario(t), "--deadline-policy", "fastest"}, 2, `--deadline-policy: "fastest" is not one of berth, uniform_progress, greedy`},
 	}
 	for _, tt := range tests {
 		_, errOut, code := runSimCLI(t, tt.args...)
-		if code == 0 || !strings.Contains(errOut, tt.want) {
-			t.Errorf("berth sim %v: exit %d, %q; want an error about %q", tt.args, code, errOut, tt.want)
+		if code != tt.code || !strings.Contains(errOut, tt.want) {
+			t.Errorf("berth sim %v: exit %d, %q; want exit %d and an error about %q", tt.args, code, errOut, tt.code, tt.want)
 		}
 	}
 }

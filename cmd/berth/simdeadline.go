@@ -69,7 +69,7 @@ func parseSimDeadline(args []string, stderr io.Writer) (simDeadlineConfig, error
 	fs.StringVar(&c.output, "o", "table", "table or json (as --output)")
 	fs.BoolVar(&c.perTrace, "per-trace", false, "report every trace, not only every folder of traces")
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		return c, parsed(err)
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -116,11 +116,8 @@ func hours(h float64) time.Duration { return time.Duration(h * float64(time.Hour
 // runSimDeadline runs `berth sim deadline`.
 func runSimDeadline(ctx context.Context, env *cliEnv, args []string) error {
 	c, err := parseSimDeadline(args, env.stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
-		return err
+		return simUsage(env, "sim deadline", err)
 	}
 	ck, err := deadline.ParseCheckpoint(c.checkpoint)
 	if err != nil {

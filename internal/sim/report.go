@@ -63,7 +63,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\nlower bound %.2f USD: berth costs %.2f× the bound", r.LowerBoundUSD, r.Berth.CostUSD/r.LowerBoundUSD)
 	for _, x := range r.Baselines {
-		fmt.Fprintf(w, "; %.0f%% below %s", 100*(1-r.Berth.CostUSD/x.CostUSD), x.Name)
+		switch d := 100 * (1 - r.Berth.CostUSD/x.CostUSD); {
+		case math.Round(d) > 0:
+			fmt.Fprintf(w, "; %.0f%% below %s", d, x.Name)
+		case math.Round(d) < 0:
+			fmt.Fprintf(w, "; %.0f%% above %s", -d, x.Name)
+		default:
+			fmt.Fprintf(w, "; even with %s", x.Name)
+		}
 	}
 	fmt.Fprintln(w)
 	_, err := fmt.Fprintf(w, "berth's spend: %s\n", r.Berth.Spend)

@@ -559,3 +559,25 @@ jobs:
 		})
 	}
 }
+
+// TestTableSummary: the summary says above when berth costs more than a
+// baseline, below when less.
+func TestTableSummary(t *testing.T) {
+	rep := &Report{
+		Berth: Result{Name: "berth", CostUSD: 5.78},
+		Baselines: []Result{
+			{Name: "ecs-managed-scaling", CostUSD: 5.72},
+			{Name: "fargate-only", CostUSD: 11.56},
+			{Name: "aws-batch", CostUSD: 5.781},
+		},
+		LowerBoundUSD: 2.89,
+	}
+	var b strings.Builder
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "lower bound 2.89 USD: berth costs 2.00× the bound; 1% above ecs-managed-scaling; 50% below fargate-only; even with aws-batch\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("WriteTable() =\n%s\nwant a line %q", b.String(), want)
+	}
+}
