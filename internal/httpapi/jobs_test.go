@@ -125,6 +125,22 @@ func TestRefusesBadInput(t *testing.T) {
 			t.Errorf("%s %s %v = %d %s, want %d naming %q: ...%s...", tt.method, tt.path, tt.body, code, body, tt.status, tt.field, tt.message)
 		}
 	}
+	// Not found says so once, naming the object.
+	notFound := []struct{ method, path, message string }{
+		{"GET", "/v1/jobs/job_nope", "job job_nope: not found"},
+		{"POST", "/v1/jobs/job_nope/cancel", "job job_nope: not found"},
+		{"GET", "/v1/schedules/sch_nope", "schedule sch_nope: not found"},
+		{"DELETE", "/v1/schedules/sch_nope", "schedule sch_nope: not found"},
+	}
+	for _, tt := range notFound {
+		code, body := p.do(t, p.admin, tt.method, tt.path, nil)
+		var e struct {
+			Error struct{ Message string }
+		}
+		if err := json.Unmarshal(body, &e); code != http.StatusNotFound || err != nil || e.Error.Message != tt.message {
+			t.Errorf("%s %s = %d %s, want 404 %q", tt.method, tt.path, code, body, tt.message)
+		}
+	}
 	for _, pool := range []string{"gpu", "default"} {
 		code, body := p.do(t, p.admin, "POST", "/v1/jobs", berth.JobSpec{Image: "busybox", Labels: map[string]string{"berth.pool": pool, "berth.start-budget": "45s"}})
 		if code != http.StatusCreated {
