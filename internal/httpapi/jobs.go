@@ -125,7 +125,7 @@ func jobFilter(q url.Values) (store.JobFilter, error) {
 		case "schedule":
 			f.ScheduleID = v
 		case "cursor":
-			if !cursorRe.MatchString(v) {
+			if v != "" && !cursorRe.MatchString(v) { // "" is the first page
 				return f, &berth.FieldError{Field: "cursor", Problem: fmt.Sprintf("%q is not a cursor: pass the next_cursor of the previous page", v)}
 			}
 			f.Cursor = v

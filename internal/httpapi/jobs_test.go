@@ -147,6 +147,11 @@ func TestRefusesBadInput(t *testing.T) {
 			t.Errorf("submit pinned to %s = %d %s, want 201", pool, code, body)
 		}
 	}
+	for _, q := range []string{"cursor=", "cursor=job_06h07kts8fk1yq7xx8d95css"} {
+		if code, body := p.do(t, p.admin, "GET", "/v1/jobs?"+q, nil); code != http.StatusOK {
+			t.Errorf("GET /v1/jobs?%s = %d %s, want 200", q, code, body)
+		}
+	}
 	n, err := p.store.CountJobs(ctx)
 	total := 0
 	for _, c := range n {
