@@ -3,6 +3,7 @@ package berth
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -205,10 +206,7 @@ func (p *PoolSpec) InstanceType(name string) (InstanceType, bool) {
 	return InstanceType{}, false
 }
 
-var (
-	poolNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-	providerRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-)
+var poolNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // Validate reports the first problem with p as a *FieldError. It checks p as
 // written; call it before WithDefaults. Cron expressions are checked by the
@@ -221,15 +219,16 @@ func (p PoolSpec) Validate() error {
 		return fieldErr("name", "%q is not a pool name (lower-case letters, digits and -, at most 63)", p.Name)
 	case p.Provider == "":
 		return fieldErr("provider", "is required")
-	case !providerRe.MatchString(p.Provider):
-		return fieldErr("provider", "%q is not a provider name", p.Provider)
+	case !knownProvider(p.Provider):
+		return fieldErr("provider", "%q is not a provider: want %s, %s, %s, %s or %s", p.Provider,
+			ProviderLocal, ProviderFake, ProviderFakeServerless, ProviderEC2, ProviderFargate)
 	case p.Market != "" && p.Market != OnDemand && p.Market != Spot:
 		return fieldErr("market", "%q is not a market: want on-demand or spot", p.Market)
 	case p.Min < 0:
 		return fieldErr("min", "must not be negative")
 	case p.Max < 0 || p.Max > MaxPoolSize:
 		return fieldErr("max", "must be between 0 and %d", MaxPoolSize)
-	case p.Max < p.Min:
+	case p.Max < p.Min && p.Serverless == nil:
 		return fieldErr("max", "%d is less than min %d", p.Max, p.Min)
 	}
 	if err := p.validateDurations(); err != nil {
@@ -287,8 +286,10 @@ func (p PoolSpec) validateServerless() error {
 	switch {
 	case len(p.InstanceTypes) > 0:
 		return fieldErr("instance_types", "a serverless pool has no instance types")
-	case p.Min != 0 || p.Max != 0:
+	case p.Min != 0:
 		return fieldErr("min", "a serverless pool has no nodes to count")
+	case p.Max != 0:
+		return fieldErr("max", "a serverless pool has no nodes to count")
 	case p.Window != nil:
 		return fieldErr("window", "a serverless pool has no window")
 	case p.Overflow != "":
@@ -318,9 +319,11 @@ func (t InstanceType) validate(m Market) error {
 	case len(t.Name) > maxShortString:
 		return fieldErr("name", "is longer than %d characters", maxShortString)
 	case !(t.CPU > 0) || t.CPU > MaxCPU:
-		return fieldErr("cpu", "must be between 0 and %d", MaxCPU)
+		return fieldErr("cpu", "must be above 0 and at most %d", MaxCPU)
 	case t.MemoryMB < MinMemoryMB || t.MemoryMB > MaxMemoryMB:
 		return fieldErr("memory_mb", "must be between %d and %d", MinMemoryMB, MaxMemoryMB)
+	case t.Price < 0:
+		return fieldErr("price", "must not be negative")
 	case !(t.Price > 0):
 		return fieldErr("price", "is required: the on-demand price in USD per hour")
 	case t.SpotPrice < 0 || t.SpotPrice != t.SpotPrice:
@@ -337,11 +340,22 @@ func (w *PoolWindow) validate() error {
 		return fieldErr("opens", "is required: a cron expression")
 	case w.Closes == "":
 		return fieldErr("closes", "is required: a cron expression")
+	case strings.Join(strings.Fields(w.Opens), " ") == strings.Join(strings.Fields(w.Closes), " "):
+		return fieldErr("closes", "is the same as opens: the pool would never be open")
 	}
 	if _, err := time.LoadLocation(w.TimeZone); err != nil {
 		return fieldErr("time_zone", "%q is not a time zone such as Europe/Paris", w.TimeZone)
 	}
 	return nil
+}
+
+// knownProvider reports whether berth knows the provider called name.
+func knownProvider(name string) bool {
+	switch name {
+	case ProviderLocal, ProviderFake, ProviderFakeServerless, ProviderEC2, ProviderFargate:
+		return true
+	}
+	return false
 }
 
 // ValidatePools validates each pool and the pools together: names are

@@ -2,6 +2,7 @@ package berth
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,6 +62,34 @@ func TestPoolSpecValidate(t *testing.T) {
 			t.Errorf("%s: Validate() = %v, want nil", tt.name, err)
 		case tt.field != "" && (!errors.As(err, &fe) || fe.Field != tt.field):
 			t.Errorf("%s: Validate() = %v, want an error on field %q", tt.name, err, tt.field)
+		}
+	}
+}
+
+// TestPoolSpecValidateSays: the problem says what is wrong with the value.
+func TestPoolSpecValidateSays(t *testing.T) {
+	tests := []struct {
+		name           string
+		change         func(*PoolSpec)
+		field, problem string
+	}{
+		{"unknown provider", func(p *PoolSpec) { p.Provider = "gcp"; p.InstanceTypes = nil },
+			"provider", `"gcp" is not a provider: want local, fake, fake-serverless, ec2 or fargate`},
+		{"negative price", func(p *PoolSpec) { p.InstanceTypes[0].Price = -1 }, "instance_types[0].price", "must not be negative"},
+		{"no price", func(p *PoolSpec) { p.InstanceTypes[0].Price = 0 }, "instance_types[0].price", "is required"},
+		{"no cpu", func(p *PoolSpec) { p.InstanceTypes[0].CPU = 0 }, "instance_types[0].cpu", "must be above 0 and at most 1024"},
+		{"too many cpus", func(p *PoolSpec) { p.InstanceTypes[0].CPU = 2048 }, "instance_types[0].cpu", "must be above 0 and at most 1024"},
+		{"window that never opens", func(p *PoolSpec) { p.Window.Closes = " 0 2  * * *" }, "window.closes", "is the same as opens"},
+		{"serverless with max", func(p *PoolSpec) { *p = fargatePool(); p.Max = 3 }, "max", "a serverless pool has no nodes"},
+		{"serverless with min", func(p *PoolSpec) { *p = fargatePool(); p.Min = 1 }, "min", "a serverless pool has no nodes"},
+	}
+	for _, tt := range tests {
+		p := spotPool()
+		tt.change(&p)
+		err := p.Validate()
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tt.field || fe.Problem != tt.problem && !strings.HasPrefix(fe.Problem, tt.problem) {
+			t.Errorf("%s: Validate() = %v, want %s: %s", tt.name, err, tt.field, tt.problem)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // runCancel runs `berth cancel ID...`, printing the id of each job it
@@ -23,7 +24,7 @@ func runCancel(ctx context.Context, env *cliEnv, args []string) error {
 	for _, id := range fs.Args() {
 		job, err := c.CancelJob(ctx, id)
 		if err != nil {
-			fmt.Fprintf(env.stderr, "berth cancel: %s: %v\n", id, err)
+			fmt.Fprintf(env.stderr, "berth cancel: %s\n", aboutID(id, err))
 			failed++
 			continue
 		}
@@ -33,4 +34,13 @@ func runCancel(ctx context.Context, env *cliEnv, args []string) error {
 		return exitError{1}
 	}
 	return nil
+}
+
+// aboutID words err about the object id: the error as it is when it names
+// id already ("job job_x: not found"), else prefixed with id.
+func aboutID(id string, err error) string {
+	if strings.Contains(err.Error(), id) {
+		return err.Error()
+	}
+	return id + ": " + err.Error()
 }

@@ -27,6 +27,9 @@ func runCost(ctx context.Context, env *cliEnv, args []string) error {
 	var from time.Time
 	if since != "" {
 		if d, err := time.ParseDuration(since); err == nil {
+			if d < 0 {
+				return usageError(env, fs, "--since %q: a duration must not be negative (24h is the last 24 hours)", since)
+			}
 			from = env.clock().Add(-d)
 		} else if from, err = time.Parse(time.RFC3339, since); err != nil {
 			return usageError(env, fs, "--since %q is neither an RFC 3339 time nor a duration", since)

@@ -204,7 +204,7 @@ func TestCancel(t *testing.T) {
 	if r.code != 1 || r.stdout != "job_1\n" {
 		t.Errorf("exit %d, stdout %q; want 1 and the cancelled job", r.code, r.stdout)
 	}
-	wantErr := "berth cancel: job_2: job job_2 already succeeded\nberth cancel: job_3: job job_3 not found\n"
+	wantErr := "berth cancel: job job_2 already succeeded\nberth cancel: job job_3 not found\n"
 	if r.stderr != wantErr {
 		t.Errorf("stderr = %q, want %q", r.stderr, wantErr)
 	}

@@ -138,4 +138,10 @@ func TestCost(t *testing.T) {
 	if r := f.cli(t, "cost", "--by", "colour"); r.code != 2 || !strings.Contains(r.stderr, `--by "colour"`) {
 		t.Errorf("berth cost --by colour: exit %d, stderr %q; want a usage error naming --by", r.code, r.stderr)
 	}
+	for _, since := range []string{"-5h", "yesterday"} {
+		calls := len(f.callLog())
+		if r := f.cli(t, "cost", "--since", since); r.code != 2 || !strings.Contains(r.stderr, `--since "`+since+`"`) || len(f.callLog()) != calls {
+			t.Errorf("berth cost --since %s: exit %d, stderr %q; want a usage error naming --since, and no call", since, r.code, r.stderr)
+		}
+	}
 }

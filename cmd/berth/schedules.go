@@ -139,7 +139,7 @@ func deleteSchedules(ctx context.Context, env *cliEnv, args []string) error {
 	failed := 0
 	for _, id := range fs.Args() {
 		if err := c.DeleteSchedule(ctx, id); err != nil {
-			fmt.Fprintf(env.stderr, "berth schedules delete: %s: %v\n", id, err)
+			fmt.Fprintf(env.stderr, "berth schedules delete: %s\n", aboutID(id, err))
 			failed++
 			continue
 		}

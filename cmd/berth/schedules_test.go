@@ -102,7 +102,7 @@ func TestSchedulesDelete(t *testing.T) {
 	f := newFakeAPI(t)
 	f.schedules = []berth.Schedule{{ID: "sch_1"}, {ID: "sch_2"}}
 	r := f.cli(t, "schedules", "delete", "sch_1", "sch_9")
-	if r.code != 1 || r.stdout != "sch_1\n" || r.stderr != "berth schedules delete: sch_9: schedule sch_9 not found\n" {
+	if r.code != 1 || r.stdout != "sch_1\n" || r.stderr != "berth schedules delete: schedule sch_9 not found\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	if !slices.Contains(f.callLog(), "DELETE /v1/schedules/sch_1") || len(f.schedules) != 1 {

@@ -104,6 +104,7 @@ func TestSubmitRejects(t *testing.T) {
 		{"unknown json field", `{"image":"busybox","cpus":2}`, "cpus: unknown field"},
 		{"unknown nested yaml field", "image: busybox\nretries:\n  attempt: 2\n", "retries.attempt: unknown field"},
 		{"unknown object field", `{"image":"busybox","command":["a"],"x":{"y":1}}`, "x: unknown field"},
+		{"key given twice", `{"image":"busybox","image":"alpine"}`, "image: is given twice in the same object"},
 		{"bad duration names the field", "image: busybox\ntimeout: 10q\n", `timeout: "10q" is not a duration`},
 		{"bad nested duration", "image: busybox\nretries: {backoff: soon}\n", `retries.backoff: "soon" is not a duration`},
 		{"bad time names the field", "image: busybox\nrun_at: tomorrow\n", `run_at: "tomorrow" is not an RFC 3339 time`},

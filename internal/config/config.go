@@ -80,8 +80,12 @@ func Parse(b []byte, dir string) (Config, error) {
 	return c, nil
 }
 
-// Validate checks the pools and their windows' cron expressions.
+// Validate checks the pools and their windows' cron expressions. There is
+// at least one pool.
 func (c Config) Validate() error {
+	if len(c.Pools) == 0 {
+		return &berth.FieldError{Field: "pools", Problem: "needs at least one pool, such as {name: local, provider: local} for the server's own engine"}
+	}
 	if err := berth.ValidatePools(c.Pools); err != nil {
 		return err
 	}

@@ -75,6 +75,13 @@ func TestParseNamesTheField(t *testing.T) {
 		{"validation", "pools: [{name: a, provider: fake, max: 1}]", "pools[0].instance_types"},
 		{"bad cron", `pools: [{name: a, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: 1}], window: {opens: "0 25 * * *", closes: "0 6 * * *"}}]`, "pools[0].window.opens"},
 		{"empty", "", ""},
+		{"no pools", "pools: []", "pools"},
+		{"no pools in JSON", "{}", "pools"},
+		{"serverless with max", "pools: [{name: f, provider: fake-serverless, max: 3, serverless: {vcpu_second_usd: 0.1}}]", "pools[0].max"},
+		{"unknown provider", "pools: [{name: s, provider: gcp}]", "pools[0].provider"},
+		{"negative price", "pools: [{name: a, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: -1}]}]", "pools[0].instance_types[0].price"},
+		{"window never open", `pools: [{name: a, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: 1}], window: {opens: "0 2 * * *", closes: "0 2 * * *"}}]`, "pools[0].window.closes"},
+		{"duplicate key in JSON", `{"pools": [{"name": "a", "provider": "local", "name": "b"}]}`, "pools[0].name"},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.doc), "")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,10 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := spec.Validate(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.checkLabels(r, spec.Labels, ""); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -94,6 +99,9 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, jobPage{Jobs: views, NextCursor: next})
 }
 
+// cursorRe is what a page's next_cursor looks like: a job's id.
+var cursorRe = regexp.MustCompile(`^job_[0-9a-z]{24}$`)
+
 // jobFilter reads the query of GET /v1/jobs, refusing what it does not know.
 func jobFilter(q url.Values) (store.JobFilter, error) {
 	f := store.JobFilter{Limit: 50}
@@ -117,6 +125,9 @@ func jobFilter(q url.Values) (store.JobFilter, error) {
 		case "schedule":
 			f.ScheduleID = v
 		case "cursor":
+			if v != "" && !cursorRe.MatchString(v) { // "" is the first page
+				return f, &berth.FieldError{Field: "cursor", Problem: fmt.Sprintf("%q is not a cursor: pass the next_cursor of the previous page", v)}
+			}
 			f.Cursor = v
 		case "limit":
 			n, err := strconv.Atoi(v)

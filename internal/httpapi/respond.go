@@ -51,7 +51,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		writeError(w, http.StatusBadRequest, "invalid_request", msg, fe.Field)
 	case errors.Is(err, berth.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", err.Error(), "")
+		writeError(w, http.StatusNotFound, "not_found", closest(err, berth.ErrNotFound), "")
 	case errors.Is(err, berth.ErrStale):
 		writeError(w, http.StatusConflict, "stale", err.Error(), "")
 	case errors.Is(err, berth.ErrConflict):
@@ -61,6 +61,19 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		s.d.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "internal error", "")
+	}
+}
+
+// closest is the message of the error in err's chain that wraps target
+// itself ("job job_x: not found"), without the context the layers above
+// added for the log, which names the same thing again.
+func closest(err, target error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil || next == target {
+			return err.Error()
+		}
+		err = next
 	}
 }
 

@@ -19,6 +19,10 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.checkLabels(r, spec.Job.Labels, "job."); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	loc, _ := spec.Location() // Validate checked it
 	expr, err := cron.Parse(spec.Cron, loc)
 	if err != nil {

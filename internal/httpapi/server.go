@@ -5,12 +5,14 @@
 // credential and may act on its own attempts only.
 //
 // Errors are {"error": {"code", "message", "field"}} with the status that
-// fits: 400 for bad input (naming the field), 401, 403, 404, 409, 413. A 500
+// fits: 400 for bad input (naming the field), 401, 403, 404, 405 (with
+// Allow), 409, 413. A 500
 // means a fault in berth, never in the request.
 package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -72,10 +74,28 @@ func New(d Deps) *Server {
 		}
 		s.mux.Handle(r.method+" "+r.pattern, h)
 	}
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no route "+r.Method+" "+r.URL.Path, "")
-	})
+	s.mux.HandleFunc("/", s.noRoute)
 	return s
+}
+
+// noRoute answers a request no route takes: 405 with the methods the path
+// takes in Allow, or 404 when it takes none.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		writeError(w, http.StatusNotFound, "not_found", "no route "+r.Method+" "+r.URL.Path, "")
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+		fmt.Sprintf("%s %s is not a route: %s takes %s", r.Method, r.URL.Path, r.URL.Path, strings.Join(allow, ", ")), "")
 }
 
 // access says who may call a route.

@@ -1,5 +1,6 @@
 // Package strict decodes JSON and YAML documents into Go structs, refusing
-// fields the struct has no place for and values of the wrong kind. Every
+// fields the struct has no place for, values of the wrong kind and keys
+// given twice in one object. Every
 // problem with the document is a *berth.FieldError naming the field at
 // fault by its path ("retries.backoff", "pools[1].instance_types[0].cpu"),
 // or no field when the document as a whole is at fault (malformed, empty,
@@ -74,6 +75,9 @@ func decodeJSON(doc []byte, v any, t reflect.Type) error {
 	}
 	if doc[0] != '{' && derefType(t).Kind() == reflect.Struct {
 		return explain(doc, t, nil) // null would decode to nothing
+	}
+	if err := duplicateKey(doc); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()

@@ -57,6 +57,9 @@ func TestDecodeJSONRefuses(t *testing.T) {
 		{`null`, "", "want an object of fields, not null"},
 		{`{"image":"a"} {"image":"b"}`, "", "more than one JSON value"},
 		{`image: busybox`, "", "malformed JSON"}, // the API takes no YAML
+		{`{"image":"x","image":"y"}`, "image", "is given twice"},
+		{`{"image":"x","env":{"A":"1","B":"2","A":"3"}}`, "env.A", "is given twice"},
+		{`{"image":"x","retries":{"on_exit_codes":[1],"attempts":2,"attempts":3}}`, "retries.attempts", "is given twice"},
 	}
 	for _, tt := range tests {
 		var s berth.JobSpec
@@ -64,6 +67,20 @@ func TestDecodeJSONRefuses(t *testing.T) {
 		if field != tt.field || !strings.Contains(problem, tt.problem) {
 			t.Errorf("DecodeJSON(%s) = {%q, %q}, want field %q and a problem containing %q", tt.body, field, problem, tt.field, tt.problem)
 		}
+	}
+}
+
+// TestDecodeJSONSameKeyInTwoObjects: a key is a duplicate only within one
+// object.
+func TestDecodeJSONSameKeyInTwoObjects(t *testing.T) {
+	var s berth.JobSpec
+	body := `{"image":"x","labels":{"a":"1"},"env":{"a":"2"},"command":[{"a":1},{"a":2}]}`
+	if err := strict.DecodeJSON([]byte(body), &s); err == nil || !strings.Contains(err.Error(), "command[0]") {
+		t.Errorf("DecodeJSON(%s) = %v, want the command's objects refused as objects, not as duplicates", body, err)
+	}
+	body = `{"image":"x","labels":{"a":"1"},"env":{"a":"2"}}`
+	if err := strict.DecodeJSON([]byte(body), &s); err != nil || s.Labels["a"] != "1" || s.Env["a"] != "2" {
+		t.Errorf("DecodeJSON(%s) = %v, %+v; want it read", body, err, s)
 	}
 }
 
@@ -85,6 +102,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"two documents", "image: a\n---\nimage: b\n", "", "more than one YAML document"},
 		{"yaml syntax", "image: [a\n", "", "malformed YAML: line"},
 		{"broken flow style reads as JSON", "{image: [a}", "", "malformed JSON"},
+		{"duplicate key in JSON", `{"pools": [{"name": "a", "provider": "local", "name": "b"}]}`, "pools[0].name", "is given twice"},
 		{"not a mapping", "- a\n- b\n", "", "want an object of fields, not a list"},
 		{"a scalar", "busybox", "", "want an object of fields, not a string"},
 		{"empty", "\xef\xbb\xbf  \n", "", "the document is empty"},

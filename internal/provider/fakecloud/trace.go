@@ -2,11 +2,14 @@ package fakecloud
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
+	"reflect"
+	"strings"
 	"time"
 )
 
@@ -32,6 +35,36 @@ type traceFile struct {
 	Prices     []float64 `json:"prices"`
 }
 
+// traceLayout is the layout a trace file must have, for error messages.
+const traceLayout = `{"metadata": {"gap_seconds": G}, "data": [1, 0, ...]}`
+
+// traceError words a decoding error of a trace file without Go's types.
+func traceError(err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	want := "a number"
+	switch te.Type.Kind() {
+	case reflect.Struct:
+		want = "an object"
+	case reflect.Slice:
+		want = "a list of numbers"
+	}
+	if te.Field == "" {
+		return fmt.Errorf("want an object %s, not %s %s", traceLayout, article(te.Value), te.Value)
+	}
+	return fmt.Errorf("%s: want %s, not %s %s", te.Field, want, article(te.Value), te.Value)
+}
+
+// article is the indefinite article of a JSON kind's name.
+func article(kind string) string {
+	if kind != "" && strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "an"
+	}
+	return "a"
+}
+
 // LoadTrace reads a trace file. In the published traces a value is the
 // number of instances available at that tick (1 = available); inverted
 // reads SkyNomad's converted_* files, where 1 means preempted.
@@ -54,7 +87,7 @@ func LoadTrace(path string, inverted bool) (Trace, error) {
 func ParseTrace(r io.Reader, inverted bool) (Trace, error) {
 	var tf traceFile
 	if err := json.NewDecoder(r).Decode(&tf); err != nil {
-		return Trace{}, fmt.Errorf("parse trace: %w", err)
+		return Trace{}, fmt.Errorf("parse trace: %w", traceError(err))
 	}
 	gap := tf.Metadata.GapSeconds
 	if gap == 0 {
