@@ -122,7 +122,7 @@ func (f *Fleet) demand(plan scheduler.Plan, queued []berth.Job) {
 		// a while for Spot that is out of capacity.
 		_, budget := j.Labels[scheduler.LabelStartBudget]
 		ws = append(ws, autoscale.Waiting{JobID: id, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: j.Labels[scheduler.LabelPool],
-			Reclaimed: j.Requeued, Since: queuedSince(j), Patient: j.Deadline == nil && !budget})
+			Reclaimed: j.Requeued, Since: scheduler.QueuedSince(j), Patient: j.Deadline == nil && !budget})
 		changed = changed || !before[id]
 	}
 	changed = changed || len(ws) != len(f.waiting)
@@ -179,17 +179,4 @@ func (f *Fleet) Pools() []PoolStatus {
 		out[i] = st
 	}
 	return out
-}
-
-// queuedSince is when j joined the queue: its creation, its run_at or
-// backoff, or the end of its last attempt.
-func queuedSince(j *berth.Job) time.Time {
-	t := j.CreatedAt
-	if j.NotBefore != nil && j.NotBefore.After(t) {
-		t = *j.NotBefore
-	}
-	if a := j.CurrentAttempt(); a != nil && a.FinishedAt != nil && a.FinishedAt.After(t) {
-		t = *a.FinishedAt
-	}
-	return t
 }

@@ -68,9 +68,9 @@ func (p *pools) context(j *berth.Job) jobContext {
 	return ctx
 }
 
-// since is when j joined the queue: its creation, its run_at or backoff,
-// or the end of its last attempt.
-func since(j *berth.Job) time.Time {
+// QueuedSince is when j joined the queue: its creation, its run_at or
+// backoff, or the end of its last attempt.
+func QueuedSince(j *berth.Job) time.Time {
 	t := j.CreatedAt
 	if j.NotBefore != nil && j.NotBefore.After(t) {
 		t = *j.NotBefore
@@ -114,7 +114,7 @@ func (p *pools) overflow(j *berth.Job, ctx jobContext) (string, string) {
 	if !o.Fits(j.CPU, j.MemoryMB) {
 		return "", ""
 	}
-	waited := max(p.now.Sub(since(j)), 0)
+	waited := max(p.now.Sub(QueuedSince(j)), 0)
 	est := p.timeToCapacity(j, ctx)
 	if est != never && waited+est <= ctx.budget {
 		return "", ""
