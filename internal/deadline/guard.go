@@ -2,10 +2,12 @@ package deadline
 
 import "time"
 
-// onDemandNeed returns how long the job would take to finish if it moved to
-// (or stayed on) on-demand capacity now.
-func (s State) onDemandNeed() time.Duration {
-	if s.Mode == OnDemand {
+// need returns how long the job would take to finish on market m, should
+// it hold, if it moved there (or stayed there) now: the changeover still to
+// pay where it runs, or a whole one to move, and the work left — all of it
+// for a job that restarts from zero and moves.
+func (s State) need(m Mode) time.Duration {
+	if s.Mode == m {
 		return s.Pending + s.Total - s.Done
 	}
 	if s.Checkpoint == CheckpointNone {
@@ -16,7 +18,7 @@ func (s State) onDemandNeed() time.Duration {
 
 // OnDemandCanMeet reports whether on-demand capacity alone, chosen now, would
 // still meet the deadline.
-func (s State) OnDemandCanMeet() bool { return s.onDemandNeed() <= s.Left }
+func (s State) OnDemandCanMeet() bool { return s.need(OnDemand) <= s.Left }
 
 // Slack returns the time the job can still spend without making progress
 // before on-demand alone could no longer meet the deadline, counting one
@@ -29,20 +31,6 @@ func (s State) Slack() time.Duration {
 	return s.Left - s.Changeover - rem
 }
 
-// spotNeed returns how long the job would take to finish on Spot, should
-// Spot hold, if it started there (or stayed there) now: the changeover
-// still to pay on its Spot instance, or a whole one to start, and the work
-// left, all of it for a job that restarts from zero and is not on Spot yet.
-func (s State) spotNeed() time.Duration {
-	if s.Mode == Spot {
-		return s.Pending + s.Total - s.Done
-	}
-	if s.Checkpoint == CheckpointNone {
-		return s.Changeover + s.Total
-	}
-	return s.Changeover + s.Total - s.Done
-}
-
 // SpotCanFinish reports whether the job, started on Spot now (or kept
 // there), would end on Spot before the safety net had to move it, should
 // Spot hold: it ends within the step, or what a move to on-demand would
@@ -53,7 +41,7 @@ func (s State) spotNeed() time.Duration {
 // and also while it runs when it restarts from zero, so the test holds at
 // every later moment of the run if it holds now.
 func (s State) SpotCanFinish() bool {
-	need := s.spotNeed()
+	need := s.need(Spot)
 	if need <= s.Step {
 		return true
 	}

@@ -135,8 +135,7 @@ func lowerBound(sc *Scenario, pools []berth.PoolSpec, jobs []Job, market func(st
 		if !j.Deadline.IsZero() {
 			w.to = min(max(slotOf(start, j.Deadline), w.from), n-1)
 		}
-		w.free = j.Pool == "" || !noMin[j.Pool]
-		w.free = w.free && fitsMin(pools, j)
+		w.free = (j.Pool == "" || !noMin[j.Pool]) && fitsMin(pools, j)
 		w.open = w.to == n-1
 		ws = append(ws, w)
 	}
@@ -156,7 +155,7 @@ func lowerBound(sc *Scenario, pools []berth.PoolSpec, jobs []Job, market func(st
 			var paid, eligible float64
 			for _, w := range ws {
 				v := low[w.from]
-				if w.to < n-1 {
+				if !w.open {
 					v = slices.Min(y[r][w.from : w.to+1])
 				}
 				if math.IsInf(v, 1) {
@@ -168,7 +167,7 @@ func lowerBound(sc *Scenario, pools []berth.PoolSpec, jobs []Job, market func(st
 					continue
 				}
 				eligible += amount * v
-				if w.to == n-1 {
+				if w.open {
 					// Open to the end: marked at its release, carried
 					// forward below.
 					if w.from < nFree {
