@@ -60,3 +60,56 @@ func (l *OutageLog) Typical(now time.Time) time.Duration {
 	}
 	return total / time.Duration(n)
 }
+
+// Avoidance is the instance types a fleet keeps away from for a while —
+// a launch was refused for want of capacity, or Spot capacity began to be
+// reclaimed — and, for Spot types, how long their outages last. Types are
+// keyed by pool and name. The zero value is ready to use; it is pure: the
+// caller passes the times.
+type Avoidance struct {
+	until map[string]time.Time
+	logs  map[string]*OutageLog
+}
+
+// Avoid avoids typ of pool until until, from a refusal at now; a Spot
+// type's refusal also goes in its outage log.
+func (a *Avoidance) Avoid(pool, typ string, spot bool, now, until time.Time) {
+	key := pool + "/" + typ
+	if a.until == nil {
+		a.until, a.logs = map[string]time.Time{}, map[string]*OutageLog{}
+	}
+	a.until[key] = until
+	if !spot {
+		return
+	}
+	l := a.logs[key]
+	if l == nil {
+		l = &OutageLog{}
+		a.logs[key] = l
+	}
+	l.Refused(now, until)
+}
+
+// Avoided reports whether typ of pool is avoided at now.
+func (a *Avoidance) Avoided(pool, typ string, now time.Time) bool {
+	until, ok := a.until[pool+"/"+typ]
+	return ok && now.Before(until)
+}
+
+// Outage is how long capacity of typ of pool has typically stayed out once
+// gone (OutageLog.Typical); zero when unknown.
+func (a *Avoidance) Outage(pool, typ string, now time.Time) time.Duration {
+	if l := a.logs[pool+"/"+typ]; l != nil {
+		return l.Typical(now)
+	}
+	return 0
+}
+
+// Expire forgets avoidances that ended before now; outage logs stay.
+func (a *Avoidance) Expire(now time.Time) {
+	for k, until := range a.until {
+		if now.After(until) {
+			delete(a.until, k)
+		}
+	}
+}

@@ -128,3 +128,35 @@ func TestOutageLog(t *testing.T) {
 		}
 	}
 }
+
+// TestAvoidance: a refused type is avoided until its time is up; only a
+// Spot type's refusals teach its outages; Expire forgets the avoidance but
+// not the outage.
+func TestAvoidance(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	var a Avoidance
+	if a.Avoided("spot", "c5.large", t0) || a.Outage("spot", "c5.large", t0) != 0 {
+		t.Fatal("an empty Avoidance avoids c5.large or knows its outage")
+	}
+	a.Avoid("spot", "c5.large", true, t0, t0.Add(5*time.Minute))
+	a.Avoid("od", "c5.large", false, t0, t0.Add(5*time.Minute))
+	for _, pool := range []string{"spot", "od"} {
+		if !a.Avoided(pool, "c5.large", t0.Add(4*time.Minute)) || a.Avoided(pool, "c5.large", t0.Add(5*time.Minute)) {
+			t.Errorf("%s/c5.large: want avoided for 5 minutes", pool)
+		}
+	}
+	if a.Avoided("spot", "m5.large", t0) {
+		t.Error("spot/m5.large avoided, want only c5.large")
+	}
+	later := t0.Add(10 * time.Minute)
+	a.Expire(later)
+	if got := a.Outage("spot", "c5.large", later); got != 5*time.Minute {
+		t.Errorf("spot outage = %v, want 5m", got)
+	}
+	if got := a.Outage("od", "c5.large", later); got != 0 {
+		t.Errorf("on-demand outage = %v, want none learnt", got)
+	}
+	if a.Avoided("spot", "c5.large", t0.Add(time.Minute)) {
+		t.Error("avoidance kept after Expire")
+	}
+}

@@ -76,14 +76,13 @@ type Fleet struct {
 
 	// mu guards the fields below.
 	mu         sync.Mutex
-	lists      map[string][]provider.Instance  // by pool, as last listed
-	offerings  map[string][]provider.Offering  // by pool
-	nodeOf     map[string]store.NodeInfo       // by instance id, as last read
-	instanceOf map[string]string               // instance ids by node id
-	avoid      map[string]time.Time            // "pool/type" → until
-	outages    map[string]*autoscale.OutageLog // "pool/type" of Spot pools → how long its capacity stays out
-	noticed    map[string]time.Time            // instances whose Spot notice was seen → their reclaim
-	drained    map[string]string               // node → why the fleet drained it
+	lists      map[string][]provider.Instance // by pool, as last listed
+	offerings  map[string][]provider.Offering // by pool
+	nodeOf     map[string]store.NodeInfo      // by instance id, as last read
+	instanceOf map[string]string              // instance ids by node id
+	avoid      autoscale.Avoidance            // types out of capacity or being reclaimed
+	noticed    map[string]time.Time           // instances whose Spot notice was seen → their reclaim
+	drained    map[string]string              // node → why the fleet drained it
 	waiting    []autoscale.Waiting
 	hosts      []scheduler.HostRequest
 	metrics    map[string]autoscale.Metric
@@ -103,7 +102,7 @@ func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry,
 	}
 	return &Fleet{cfg: cfg, pools: pools, store: s, reg: reg, log: log, wake: newWakeup(),
 		lists: map[string][]provider.Instance{}, offerings: map[string][]provider.Offering{},
-		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, avoid: map[string]time.Time{}, outages: map[string]*autoscale.OutageLog{}, noticed: map[string]time.Time{}, drained: map[string]string{},
+		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, noticed: map[string]time.Time{}, drained: map[string]string{},
 		metrics: map[string]autoscale.Metric{}, spot: map[string]*deadline.SpotWatch{}}
 }
 
@@ -250,11 +249,7 @@ func (f *Fleet) retire(ctx context.Context, lists map[string][]provider.Instance
 		}
 	}
 	f.mu.Lock()
-	for k, until := range f.avoid {
-		if now.After(until) {
-			delete(f.avoid, k)
-		}
-	}
+	f.avoid.Expire(now)
 	for id, at := range f.noticed {
 		if now.Sub(at) > time.Hour {
 			delete(f.noticed, id)
@@ -289,7 +284,7 @@ func (f *Fleet) snapshot(ctx context.Context, now time.Time, lists map[string][]
 		f.mu.Lock()
 		for _, o := range f.offerings[p.Spec.Name] {
 			ap.Offerings = append(ap.Offerings, autoscale.Offering{InstanceType: o.InstanceType, CPU: o.CPU, MemoryMB: o.MemoryMB,
-				Price: o.Price, Unavailable: f.avoided(p.Spec.Name, o.InstanceType, now), Outage: f.outage(p.Spec.Name, o.InstanceType, now)})
+				Price: o.Price, Unavailable: f.avoided(p.Spec.Name, o.InstanceType, now), Outage: f.avoid.Outage(p.Spec.Name, o.InstanceType, now)})
 		}
 		f.mu.Unlock()
 		for _, in := range ins {
@@ -312,34 +307,14 @@ func (f *Fleet) snapshot(ctx context.Context, now time.Time, lists map[string][]
 
 // avoided reports whether type typ of pool is avoided at now. f.mu is held.
 func (f *Fleet) avoided(pool, typ string, now time.Time) bool {
-	until, ok := f.avoid[pool+"/"+typ]
-	return ok && now.Before(until)
+	return f.avoid.Avoided(pool, typ, now)
 }
 
 // avoidType avoids type typ of pool for a while: it ran out of capacity,
 // or its Spot capacity began to be reclaimed. f.mu is held.
 func (f *Fleet) avoidType(pool, typ string, now time.Time) {
-	key := pool + "/" + typ
-	until := now.Add(f.cfg.AvoidFor)
-	f.avoid[key] = until
-	if p := f.pool(pool); p == nil || p.Spec.Market != berth.Spot {
-		return
-	}
-	l := f.outages[key]
-	if l == nil {
-		l = &autoscale.OutageLog{}
-		f.outages[key] = l
-	}
-	l.Refused(now, until)
-}
-
-// outage is how long capacity of type typ of pool has typically stayed
-// out once gone; zero when unknown. f.mu is held.
-func (f *Fleet) outage(pool, typ string, now time.Time) time.Duration {
-	if l := f.outages[pool+"/"+typ]; l != nil {
-		return l.Typical(now)
-	}
-	return 0
+	p := f.pool(pool)
+	f.avoid.Avoid(pool, typ, p != nil && p.Spec.Market == berth.Spot, now, now.Add(f.cfg.AvoidFor))
 }
 
 // host is instance in of pool p as the autoscaler sees it.

@@ -165,9 +165,8 @@ type engine struct {
 	live    []*host // the hosts alive now, in launch order
 	byID    map[string]*host
 	cluster *scheduler.Cluster
-	unavail map[string]time.Time            // pool/type → until
-	notices map[string][]time.Time          // pool/type → when its hosts got notices
-	outages map[string]*autoscale.OutageLog // pool/type → how long its Spot capacity stays out
+	avoid   autoscale.Avoidance    // types out of capacity or being reclaimed
+	notices map[string][]time.Time // pool/type → when its hosts got notices
 
 	jobs      []*sjob
 	jobByID   map[string]*sjob

@@ -107,8 +107,7 @@ func (e *engine) priceNow(p *spool, t berth.InstanceType) float64 {
 }
 
 func (e *engine) unavailable(p *spool, typ string) bool {
-	until, ok := e.unavail[p.spec.Name+"/"+typ]
-	return ok && e.now.Before(until)
+	return e.avoid.Avoided(p.spec.Name, typ, e.now)
 }
 
 // launch asks pool p for an instance of typ, for job forJob if not nil.
@@ -120,7 +119,7 @@ func (e *engine) launch(p *spool, typ string, forJob *sjob) *host {
 	in, err := p.api.Launch(context.Background(), req)
 	var ice *provider.InsufficientCapacityError
 	if errors.As(err, &ice) {
-		e.avoid(p, typ)
+		e.avoidType(p, typ)
 		return nil
 	}
 	if err != nil {
@@ -242,7 +241,7 @@ func (e *engine) notice(h *host, at time.Time) {
 		time.Duration(h.pool.spec.InterruptionGrace), running, berth.MaxRequeues)
 	e.drain(h, r.Reason)
 	if r.Avoid != "" {
-		e.avoid(h.pool, r.Avoid)
+		e.avoidType(h.pool, r.Avoid)
 	}
 	// The containers stop on SIGTERM: their work is lost, their jobs go
 	// back to the queue (Fail ends the few re-queued too often).
@@ -272,7 +271,7 @@ func (e *engine) autoscale() {
 		for _, t := range p.spec.InstanceTypes {
 			ap.Offerings = append(ap.Offerings, autoscale.Offering{InstanceType: t.Name, CPU: t.CPU, MemoryMB: t.MemoryMB,
 				Price: e.priceNow(p, t), Unavailable: e.unavailable(p, t.Name), InterruptionRate: e.interruptionRate(p, t.Name),
-				Outage: e.outage(p, t.Name)})
+				Outage: e.avoid.Outage(p.spec.Name, t.Name, e.now)})
 		}
 		for _, h := range e.live {
 			if h.pool != p || !h.live() {
@@ -326,29 +325,10 @@ func (e *engine) autoscale() {
 	}
 }
 
-// outage is how long capacity of typ in Spot pool p has typically stayed
-// out once gone, as its refusals showed; zero when unknown.
-func (e *engine) outage(p *spool, typ string) time.Duration {
-	if l := e.outages[p.spec.Name+"/"+typ]; l != nil {
-		return l.Typical(e.now)
-	}
-	return 0
-}
-
-// avoid avoids typ of pool p for a while: it ran out of capacity, or its
-// Spot capacity began to be reclaimed.
-func (e *engine) avoid(p *spool, typ string) {
-	key := p.spec.Name + "/" + typ
-	until := e.now.Add(unavailableFor)
-	e.unavail[key] = until
-	if p.spec.Market == berth.Spot {
-		l := e.outages[key]
-		if l == nil {
-			l = &autoscale.OutageLog{}
-			e.outages[key] = l
-		}
-		l.Refused(e.now, until)
-	}
+// avoidType avoids typ of pool p for a while: it ran out of capacity, or
+// its Spot capacity began to be reclaimed.
+func (e *engine) avoidType(p *spool, typ string) {
+	e.avoid.Avoid(p.spec.Name, typ, p.spec.Market == berth.Spot, e.now, e.now.Add(unavailableFor))
 }
 
 // rateWindow is how far back interruption rates look.

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	berth "github.com/berth-run/berth"
-	"github.com/berth-run/berth/internal/autoscale"
 	"github.com/berth-run/berth/internal/config"
 	"github.com/berth-run/berth/internal/cost"
 	"github.com/berth-run/berth/internal/deadline"
@@ -232,7 +231,7 @@ func traceFiles(paths []string) ([]string, error) {
 // simulate runs pol over jobs.
 func simulate(ctx context.Context, sc *Scenario, jobs []Job, pol *policy, seed uint64, progress func(float64)) (Result, *fakecloud.Cloud, error) {
 	e := &engine{sc: sc, pol: pol, rng: rand.New(rand.NewPCG(seed, 0x51e)), progress: progress,
-		byName: map[string]*spool{}, byID: map[string]*host{}, unavail: map[string]time.Time{}, notices: map[string][]time.Time{}, outages: map[string]*autoscale.OutageLog{},
+		byName: map[string]*spool{}, byID: map[string]*host{}, notices: map[string][]time.Time{},
 		jobByID: make(map[string]*sjob, len(jobs)), cluster: scheduler.NewCluster(nil)}
 	e.now = sc.Start
 	if pol.deadlines != nil {
