@@ -3,6 +3,8 @@ package berth
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -27,15 +29,40 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &secs); err != nil {
 			return fmt.Errorf("want a duration such as \"90s\" or \"10m\"")
 		}
+		if math.Abs(secs) > maxDurationSeconds {
+			return fmt.Errorf("%v seconds is too large: at most %s", secs, maxDuration)
+		}
 		*d = Duration(secs * float64(time.Second))
 		return nil
 	}
-	v, err := time.ParseDuration(s)
+	v, err := ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a duration such as \"90s\" or \"10m\"", s)
+		return err
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// maxDurationSeconds is the longest duration, in seconds, a Duration holds.
+const maxDurationSeconds = float64(math.MaxInt64) / float64(time.Second)
+
+// maxDuration is the longest duration in whole hours, for messages.
+var maxDuration = ShortDuration(time.Duration(math.MaxInt64).Truncate(time.Hour))
+
+// durationSyntax matches what time.ParseDuration reads, whatever the size.
+var durationSyntax = regexp.MustCompile(`^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`)
+
+// ParseDuration is time.ParseDuration with errors for people: it says
+// whether s is not a duration at all or one too large to hold.
+func ParseDuration(s string) (time.Duration, error) {
+	v, err := time.ParseDuration(s)
+	if err == nil {
+		return v, nil
+	}
+	if durationSyntax.MatchString(s) {
+		return 0, fmt.Errorf("%q is too large: at most %s", s, maxDuration)
+	}
+	return 0, fmt.Errorf("%q is not a duration such as \"90s\" or \"10m\"", s)
 }
 
 // ShortDuration formats d without trailing zero units: "10m", "1h30m",

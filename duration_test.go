@@ -22,3 +22,32 @@ func TestShortDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestDurationUnmarshal(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		`"90s"`:   90 * time.Second,
+		`"1h30m"`: 90 * time.Minute,
+		`120`:     2 * time.Minute,
+		`0.5`:     500 * time.Millisecond,
+	} {
+		var d Duration
+		if err := d.UnmarshalJSON([]byte(in)); err != nil || time.Duration(d) != want {
+			t.Errorf("UnmarshalJSON(%s) = %v, %v; want %v", in, time.Duration(d), err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		`"soon"`:       `"soon" is not a duration such as "90s" or "10m"`,
+		`"10 minutes"`: `"10 minutes" is not a duration such as "90s" or "10m"`,
+		`"99999999h"`:  `"99999999h" is too large: at most 2562047h`,
+		`"1.5e300s"`:   `"1.5e300s" is not a duration such as "90s" or "10m"`,
+		`1e300`:        `1e+300 seconds is too large: at most 2562047h`,
+		`-1e300`:       `-1e+300 seconds is too large: at most 2562047h`,
+		`true`:         `want a duration such as "90s" or "10m"`,
+	} {
+		var d Duration
+		err := d.UnmarshalJSON([]byte(in))
+		if err == nil || err.Error() != want {
+			t.Errorf("UnmarshalJSON(%s) error = %v, want %q", in, err, want)
+		}
+	}
+}
