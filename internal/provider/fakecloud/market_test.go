@@ -29,6 +29,8 @@ func TestParseTrace(t *testing.T) {
 		{"prices only: always available", `{"prices": [1.0, 1.2], "gap_seconds": 195}`, false, []bool{true, true}, 195 * time.Second, ""},
 		{"no gap", `{"data": [1]}`, false, nil, 0, "gap_seconds"},
 		{"no data", `{"metadata": {"gap_seconds": 60}}`, false, nil, 0, "no data"},
+		{"a tick under a second", `{"metadata": {"gap_seconds": 1e-12}, "data": [1, 0, 1]}`, false, nil, 0, "gap_seconds 1e-12 is out of range: a tick lasts from 1s to 168h"},
+		{"a tick over a week", `{"metadata": {"gap_seconds": 1e11}, "data": [1, 0, 1]}`, false, nil, 0, "gap_seconds 1e+11 is out of range"},
 		{"a list", `[]`, false, nil, 0, `want an object {"metadata": {"gap_seconds": G}, "data": [1, 0, ...]}, not an array`},
 		{"data of strings", `{"metadata": {"gap_seconds": 60}, "data": ["up"]}`, false, nil, 0, "data: want a number, not a string"},
 		{"gap as a string", `{"metadata": {"gap_seconds": "60"}, "data": [1]}`, false, nil, 0, "metadata.gap_seconds: want a number, not a string"},

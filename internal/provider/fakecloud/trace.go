@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	berth "github.com/berth-run/berth"
 )
 
 // Trace is a Spot availability series: Avail[i] says whether Spot capacity
@@ -81,6 +83,13 @@ func LoadTrace(path string, inverted bool) (Trace, error) {
 	return tr, nil
 }
 
+// The shortest and longest tick a trace may have: Spot markets change on
+// the scale of minutes, and the simulator steps in whole seconds.
+const (
+	minTraceGap = time.Second
+	maxTraceGap = 7 * 24 * time.Hour
+)
+
 // ParseTrace reads a trace in the JSON layout of the Can't Be Late traces.
 // A file with prices but no data (SkyNomad's price files) is always
 // available.
@@ -96,6 +105,8 @@ func ParseTrace(r io.Reader, inverted bool) (Trace, error) {
 	switch {
 	case !(gap > 0):
 		return Trace{}, fmt.Errorf("parse trace: metadata.gap_seconds %v is not positive", gap)
+	case gap < minTraceGap.Seconds() || gap > maxTraceGap.Seconds():
+		return Trace{}, fmt.Errorf("parse trace: metadata.gap_seconds %v is out of range: a tick lasts from %v to %v", gap, minTraceGap, berth.ShortDuration(maxTraceGap))
 	case len(tf.Data) == 0 && len(tf.Prices) == 0:
 		return Trace{}, fmt.Errorf("parse trace: no data")
 	case len(tf.Data) > 0 && len(tf.Prices) > 0 && len(tf.Prices) != len(tf.Data):
