@@ -17,7 +17,9 @@ type Job struct {
 	Result     json.RawMessage `json:"result,omitempty"` // reported by the job through its callback
 	ScheduleID string          `json:"schedule_id,omitempty"`
 	// NotBefore is when a scheduled job becomes eligible: its run_at, or the
-	// end of a retry's backoff.
+	// end of a retry's backoff; for a job queued again after losing its
+	// capacity (or moved to other capacity), when it was queued again, from
+	// which its start budget counts anew.
 	NotBefore    *time.Time `json:"not_before,omitempty"`
 	Retried      int        `json:"retried"`  // retries spent
 	Requeued     int        `json:"requeued"` // re-queues after infrastructure loss, not counted as retries

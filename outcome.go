@@ -51,7 +51,10 @@ type Transition struct {
 	State     State
 	Reason    string
 	ExitCode  *int       // the job's exit code; nil when none is known
-	NotBefore *time.Time // set when State is Scheduled (a retry's backoff)
+	// NotBefore is set when State is Scheduled (a retry's backoff), and to
+	// now when the job is queued again after a loss or a move: its wait
+	// for capacity starts anew.
+	NotBefore *time.Time
 	Retried   int
 	Requeued  int
 }
@@ -69,7 +72,7 @@ func Next(j *Job, a *Attempt, out Outcome, now time.Time) Transition {
 		}
 		return t
 	case out.Kind == Moved:
-		t.State, t.Reason, t.ExitCode = Queued, out.Reason, nil
+		t.State, t.Reason, t.ExitCode, t.NotBefore = Queued, out.Reason, nil, &now
 		return t
 	case out.Kind == Lost:
 		if j.Requeued >= MaxRequeues {
@@ -77,7 +80,7 @@ func Next(j *Job, a *Attempt, out Outcome, now time.Time) Transition {
 			return t
 		}
 		t.Requeued++
-		t.State, t.Reason, t.ExitCode = Queued, failure+", re-queued", nil
+		t.State, t.Reason, t.ExitCode, t.NotBefore = Queued, failure+", re-queued", nil, &now
 		return t
 	case out.Succeeded():
 		t.State, t.Reason = Succeeded, failure

@@ -39,6 +39,9 @@ func TestNext(t *testing.T) {
 		if got.State != tt.state || len(got.Reason) < len(tt.reason) || got.Reason[:len(tt.reason)] != tt.reason || got.Retried != tt.retried || got.Requeued != tt.requeued {
 			t.Errorf("%s: Next() = %+v, want state %s, reason starting %q, retried %d, requeued %d", tt.name, got, tt.state, tt.reason, tt.retried, tt.requeued)
 		}
+		if got.State == Queued && (got.NotBefore == nil || !got.NotBefore.Equal(now)) {
+			t.Errorf("%s: Next().NotBefore = %v, want now: the wait for capacity starts anew", tt.name, got.NotBefore)
+		}
 		if got.State == Scheduled && (got.NotBefore == nil || got.NotBefore.Before(now.Add(9*time.Second)) || got.NotBefore.After(now.Add(11*time.Second))) {
 			t.Errorf("%s: Next().NotBefore = %v, want about 10s after now", tt.name, got.NotBefore)
 		}

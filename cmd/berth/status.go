@@ -81,7 +81,7 @@ func writeJob(w io.Writer, cj client.Job, now time.Time, width int) error {
 	d.add("Schedule", j.ScheduleID)
 	d.add("Idempotency key", j.IdempotencyKey)
 	d.addTime("Run at", j.RunAt, now)
-	if j.NotBefore != nil && (j.RunAt == nil || !j.NotBefore.Equal(*j.RunAt)) && !j.State.Terminal() {
+	if j.NotBefore != nil && (j.RunAt == nil || !j.NotBefore.Equal(*j.RunAt)) && j.State == berth.Scheduled {
 		d.addTime("Not before", j.NotBefore, now)
 	}
 	if j.CallbackSent {

@@ -42,6 +42,15 @@ func waitingJob(id string, cpu float64, mem int64, waited time.Duration, labels 
 	return j
 }
 
+// requeuedJob is a job created age ago and queued again, after losing its
+// capacity, waited ago (berth.Next sets NotBefore then).
+func requeuedJob(id string, cpu float64, mem int64, age, waited time.Duration) berth.Job {
+	j := waitingJob(id, cpu, mem, age)
+	at := now.Add(-waited)
+	j.NotBefore, j.Requeued = &at, 1
+	return j
+}
+
 // outcome summarises a plan as job → what happened to it.
 func outcome(p Plan) map[string]string {
 	m := map[string]string{}
@@ -138,6 +147,10 @@ func TestPlacePools(t *testing.T) {
 			[]berth.Node{full}, []PoolState{atMax, fargateState()},
 			[]berth.Job{waitingJob("a", 32, 1024, time.Hour)},
 			map[string]string{"a": "wait"}},
+		{"re-queued after a loss, the budget counts from the re-queue, not the job's creation",
+			[]berth.Node{full}, []PoolState{spotState(), fargateState()},
+			[]berth.Job{requeuedJob("a", 1, 1024, time.Hour, 10*time.Second), requeuedJob("b", 1, 1024, time.Hour, 100*time.Second)},
+			map[string]string{"a": "wait", "b": "overflow fargate"}},
 		{"a job fits a free node: placed, whatever its budget",
 			[]berth.Node{node("n1", 4, 16384)}, []PoolState{atMax, fargateState()},
 			[]berth.Job{waitingJob("a", 1, 1024, time.Hour)},
