@@ -48,9 +48,9 @@ type Outcome struct {
 
 // Transition is what becomes of a job after an attempt's outcome.
 type Transition struct {
-	State     State
-	Reason    string
-	ExitCode  *int       // the job's exit code; nil when none is known
+	State    State
+	Reason   string
+	ExitCode *int // the job's exit code; nil when none is known
 	// NotBefore is set when State is Scheduled (a retry's backoff), and to
 	// now when the job is queued again after a loss or a move: its wait
 	// for capacity starts anew.
