@@ -430,7 +430,8 @@ func TestStoryHostForLargeJob(t *testing.T) {
 // TestStoryWindowAndOverflow: a pool that exists from 02:00 to 04:00 keeps
 // its work waiting until it opens, runs it, and is gone after it closes;
 // a job whose start budget is short goes to the serverless overflow at
-// once and costs its vCPU- and GB-seconds.
+// once and costs its vCPU- and GB-seconds, as does a job pinned to the
+// serverless pool, without a budget.
 func TestStoryWindowAndOverflow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nightly := berth.PoolSpec{Name: "nightly", Provider: berth.ProviderFake, Market: berth.OnDemand, Min: 1, Max: 3,
@@ -448,6 +449,8 @@ func TestStoryWindowAndOverflow(t *testing.T) {
 		}
 		urgent := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "10m"},
 			Labels: map[string]string{"berth.start-budget": "5m"}})
+		pinned := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "10m"},
+			Labels: map[string]string{"berth.pool": "fargate"}})
 		time.Sleep(90 * time.Minute)
 		if n := len(c.live(t, "nightly")); n != 0 {
 			t.Errorf("at 01:30 the closed pool has %d hosts", n)
@@ -460,6 +463,9 @@ func TestStoryWindowAndOverflow(t *testing.T) {
 		u := c.job(t, urgent.ID)
 		if u.State != berth.Succeeded || u.Attempts[0].Node != fakehost.ServerlessNode("fargate") {
 			t.Errorf("the urgent job: %s on %+v, want succeeded on the overflow", u.State, u.Attempts)
+		}
+		if p := c.job(t, pinned.ID); p.State != berth.Succeeded || len(p.Attempts) != 1 || p.Attempts[0].Node != fakehost.ServerlessNode("fargate") {
+			t.Errorf("the job pinned to fargate: %s on %+v, want succeeded there", p.State, p.Attempts)
 		}
 		costs, err := c.store.AttemptCosts(context.Background(), []string{urgent.ID})
 		if err != nil {

@@ -26,7 +26,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.checkLabels(r, spec.Labels, ""); err != nil {
+	if err := s.checkLabels(r, spec, ""); err != nil {
 		s.fail(w, r, err)
 		return
 	}

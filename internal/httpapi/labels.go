@@ -9,17 +9,20 @@ import (
 	"github.com/berth-run/berth/internal/scheduler"
 )
 
-// checkLabels checks the labels placement reads, naming them under prefix
-// ("labels." or "job.labels."). A job pinned to a pool (berth.pool) must
-// name one that exists: a configured pool, the default pool of agents, or
-// one that a node has joined. An agent may join a pool of any name with
-// its join token (GET /v1/pools/{name}), so a new agent pool can take
-// pinned jobs once its first node has joined.
-func (s *Server) checkLabels(r *http.Request, labels map[string]string, prefix string) error {
-	if err := scheduler.CheckLabels(labels); err != nil {
+// checkLabels checks the labels placement reads in a job's spec, naming
+// them under prefix ("labels." or "job.labels."). A job pinned to a pool
+// (berth.pool) must name one that exists: a configured pool, the default
+// pool of agents, or one that a node has joined. An agent may join a pool
+// of any name with its join token (GET /v1/pools/{name}), so a new agent
+// pool can take pinned jobs once its first node has joined. A configured
+// pool that launches its own capacity must have an instance type (or a
+// serverless task size, or an overflow runner) that holds the job: it
+// would otherwise wait for ever.
+func (s *Server) checkLabels(r *http.Request, spec berth.JobSpec, prefix string) error {
+	if err := scheduler.CheckLabels(spec.Labels); err != nil {
 		return prefixed(prefix, err)
 	}
-	name := labels[scheduler.LabelPool]
+	name := spec.Labels[scheduler.LabelPool]
 	if name == "" {
 		return nil
 	}
@@ -30,12 +33,51 @@ func (s *Server) checkLabels(r *http.Request, labels map[string]string, prefix s
 	names := make([]string, len(pools))
 	for i, p := range pools {
 		if p.Name == name {
-			return nil
+			return holds(p.Spec, pools, spec.WithDefaults(), prefix)
 		}
 		names[i] = p.Name
 	}
 	return &berth.FieldError{Field: prefix + "labels." + scheduler.LabelPool,
 		Problem: fmt.Sprintf("no pool named %s; pools: %s (an agent's pool exists once its first node joins)", name, strings.Join(names, ", "))}
+}
+
+// holds says why pool, which a job is pinned to, can never run it, or
+// returns nil. Pools whose capacity is their nodes' (local, agents) are
+// not judged: a larger node may join.
+func holds(pool *berth.PoolSpec, all []*poolView, j berth.JobSpec, prefix string) error {
+	if pool == nil || pool.Provider == berth.ProviderLocal || pool.Fits(j.CPU, j.MemoryMB) {
+		return nil
+	}
+	if pool.Overflow != "" {
+		for _, o := range all {
+			if o.Name == pool.Overflow && o.Spec != nil && o.Spec.Fits(j.CPU, j.MemoryMB) {
+				return nil
+			}
+		}
+	}
+	return &berth.FieldError{Field: prefix + "labels." + scheduler.LabelPool,
+		Problem: fmt.Sprintf("pool %s cannot hold a job of %s: %s; the job would never run", pool.Name, scheduler.Shape(j.CPU, j.MemoryMB), largest(pool))}
+}
+
+// largest describes the largest capacity pool offers.
+func largest(pool *berth.PoolSpec) string {
+	if s := pool.Serverless; s != nil {
+		return "its largest task is " + scheduler.Shape(s.MaxCPU, s.MaxMemoryMB)
+	}
+	var byCPU, byMem berth.InstanceType
+	for _, t := range pool.InstanceTypes {
+		if t.CPU > byCPU.CPU {
+			byCPU = t
+		}
+		if t.MemoryMB > byMem.MemoryMB {
+			byMem = t
+		}
+	}
+	s := fmt.Sprintf("its largest instance type is %s (%s)", byCPU.Name, scheduler.Shape(byCPU.CPU, byCPU.MemoryMB))
+	if byMem.Name != byCPU.Name {
+		s += fmt.Sprintf(", by memory %s (%s)", byMem.Name, scheduler.Shape(byMem.CPU, byMem.MemoryMB))
+	}
+	return s
 }
 
 // prefixed puts prefix before the field of a *berth.FieldError.

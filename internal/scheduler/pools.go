@@ -30,6 +30,9 @@ type jobContext struct {
 	eligible []int
 	budget   time.Duration
 	overflow int // index of the serverless pool, or -1
+	// direct is set for a job pinned to a serverless pool: it goes there
+	// at once, whatever its budget.
+	direct bool
 }
 
 func (p *pools) context(j *berth.Job) jobContext {
@@ -38,7 +41,12 @@ func (p *pools) context(j *berth.Job) jobContext {
 		return ctx
 	}
 	if name := j.Labels[LabelPool]; name != "" {
-		if i, ok := p.byName[name]; ok {
+		i, ok := p.byName[name]
+		switch {
+		case ok && p.list[i].Spec.IsServerless():
+			ctx.overflow, ctx.direct = i, true
+			return ctx
+		case ok:
 			ctx.eligible = []int{i}
 		}
 	} else {
@@ -107,12 +115,15 @@ func (p *pools) timeToCapacity(j *berth.Job, ctx jobContext) time.Duration {
 // waits: it goes when it has waited so long that the wait for capacity
 // would exceed its start budget.
 func (p *pools) overflow(j *berth.Job, ctx jobContext) (string, string) {
-	if ctx.overflow < 0 || ctx.budget <= 0 || p.now.IsZero() {
+	if ctx.overflow < 0 || (ctx.budget <= 0 && !ctx.direct) || p.now.IsZero() {
 		return "", ""
 	}
 	o := &p.list[ctx.overflow].Spec
 	if !o.Fits(j.CPU, j.MemoryMB) {
 		return "", ""
+	}
+	if ctx.direct {
+		return o.Name, fmt.Sprintf("sent to serverless pool %s, the pool it names", o.Name)
 	}
 	waited := max(p.now.Sub(QueuedSince(j)), 0)
 	est := p.timeToCapacity(j, ctx)

@@ -257,3 +257,19 @@ func TestReasonsWhileCapacityComes(t *testing.T) {
 		}
 	}
 }
+
+// TestPinnedToServerless: a job pinned to a serverless pool goes there at
+// once, without a start budget, even with room on a node; one larger than
+// the pool's largest task waits.
+func TestPinnedToServerless(t *testing.T) {
+	nodes := []berth.Node{node("n1", 4, 16384)}
+	jobs := []berth.Job{waitingJob("a", 1, 1024, 0, LabelPool, "fargate"), waitingJob("big", 32, 1024, 0, LabelPool, "fargate")}
+	p := Place(Snapshot{Nodes: nodes, Queued: jobs, Now: now, Pools: []PoolState{spotState(), fargateState()}})
+	want := map[string]string{"a": "overflow fargate", "big": "wait"}
+	if diff := cmp.Diff(want, outcome(p)); diff != "" {
+		t.Errorf("Place() (-want +got):\n%s", diff)
+	}
+	if r := p.Reasons["a"]; r != "sent to serverless pool fargate, the pool it names" {
+		t.Errorf("reason of a = %q", r)
+	}
+}
