@@ -235,13 +235,13 @@ func (p PoolSpec) Validate() error {
 		return err
 	}
 	if p.Serverless != nil {
+		if p.Provider != ProviderFargate && p.Provider != ProviderFakeServerless {
+			return fieldErr("serverless", "is for providers %s and %s, not %s", ProviderFargate, ProviderFakeServerless, p.Provider)
+		}
 		return p.validateServerless()
 	}
 	if p.Provider == ProviderLocal {
-		if len(p.InstanceTypes) > 0 {
-			return fieldErr("instance_types", "the local pool has the server's engine as its node and no instance types")
-		}
-		return nil
+		return p.validateLocal()
 	}
 	switch {
 	case p.Provider == ProviderFargate || p.Provider == ProviderFakeServerless:
@@ -263,6 +263,25 @@ func (p PoolSpec) Validate() error {
 	}
 	if p.Window != nil {
 		return prefixField("window", p.Window.validate())
+	}
+	return nil
+}
+
+// validateLocal refuses what the local pool cannot honour: its one node is
+// the server's engine, always there, on-demand.
+func (p PoolSpec) validateLocal() error {
+	const why = "the local pool is the server's engine, one node that is always there"
+	switch {
+	case len(p.InstanceTypes) > 0:
+		return fieldErr("instance_types", "the local pool has the server's engine as its node and no instance types")
+	case p.Min != 0:
+		return fieldErr("min", "%s: it has no size to set", why)
+	case p.Max != 0:
+		return fieldErr("max", "%s: it has no size to set", why)
+	case p.Market == Spot:
+		return fieldErr("market", "%s: it is on-demand", why)
+	case p.Window != nil:
+		return fieldErr("window", "%s: it has no window", why)
 	}
 	return nil
 }
@@ -328,8 +347,12 @@ func (t InstanceType) validate(m Market) error {
 		return fieldErr("price", "is required: the on-demand price in USD per hour")
 	case t.SpotPrice < 0 || t.SpotPrice != t.SpotPrice:
 		return fieldErr("spot_price", "must not be negative")
-	case m != Spot && (t.SpotPrice != 0 || t.SpotTrace != ""):
+	case m != Spot && t.SpotPrice != 0:
 		return fieldErr("spot_price", "is for Spot pools only")
+	case m != Spot && t.SpotTrace != "":
+		return fieldErr("spot_trace", "is for Spot pools only")
+	case m != Spot && t.SpotTraceInverted:
+		return fieldErr("spot_trace_inverted", "is for Spot pools only")
 	}
 	return nil
 }

@@ -48,8 +48,23 @@ func TestPoolSpecValidate(t *testing.T) {
 		{"window in no zone", func(p *PoolSpec) { p.Window.TimeZone = "Mars/Olympus" }, "window.time_zone"},
 		{"grace beyond the notice", func(p *PoolSpec) { p.InterruptionGrace = Duration(3 * time.Minute) }, "interruption_grace"},
 		{"negative budget", func(p *PoolSpec) { p.StartBudget = Duration(-time.Second) }, "start_budget"},
-		{"serverless with types", func(p *PoolSpec) { p.Serverless = &Serverless{VCPUSecond: 1} }, "instance_types"},
+		{"serverless with types", func(p *PoolSpec) { p.Provider = ProviderFakeServerless; p.Serverless = &Serverless{VCPUSecond: 1} }, "instance_types"},
+		{"serverless on a provider of hosts", func(p *PoolSpec) {
+			p.InstanceTypes, p.Min, p.Max, p.Window, p.Market, p.Overflow = nil, 0, 0, nil, OnDemand, ""
+			p.Serverless = &Serverless{VCPUSecond: 1}
+		}, "serverless"},
 		{"local with types", func(p *PoolSpec) { p.Provider = ProviderLocal }, "instance_types"},
+		{"local with a size", func(p *PoolSpec) { p.Provider, p.InstanceTypes = ProviderLocal, nil }, "max"},
+		{"local on spot", func(p *PoolSpec) { p.Provider, p.InstanceTypes, p.Min, p.Max = ProviderLocal, nil, 0, 0 }, "market"},
+		{"local with a window", func(p *PoolSpec) {
+			p.Provider, p.InstanceTypes, p.Min, p.Max, p.Market = ProviderLocal, nil, 0, 0, OnDemand
+		}, "window"},
+		{"spot trace on on-demand", func(p *PoolSpec) {
+			p.Market = OnDemand
+			for i := range p.InstanceTypes {
+				p.InstanceTypes[i].SpotPrice, p.InstanceTypes[i].SpotTrace = 0, "a.json"
+			}
+		}, "instance_types[0].spot_trace"},
 		{"fargate without prices", func(p *PoolSpec) { p.Provider = ProviderFargate; p.InstanceTypes = nil }, "serverless"},
 	}
 	for _, tt := range tests {

@@ -134,7 +134,29 @@ func ParseWindow(w berth.PoolWindow) (Window, error) {
 	if err != nil {
 		return Window{}, &berth.FieldError{Field: "closes", Problem: err.Error()}
 	}
-	return Window{Opens: opens, Closes: closes}, nil
+	win := Window{Opens: opens, Closes: closes}
+	if win.never() {
+		return Window{}, &berth.FieldError{Field: "closes", Problem: fmt.Sprintf("%q closes whenever %q opens: the pool would never be open", w.Closes, w.Opens)}
+	}
+	return win, nil
+}
+
+// never reports whether the window closes at every moment it opens, over
+// a year or its first thousand openings (expressions spelt differently,
+// such as "0 0 * * *" and "@daily").
+func (w Window) never() bool {
+	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for end, n := t.AddDate(1, 0, 0), 0; t.Before(end) && n < 1000; n++ {
+		o := w.Opens.Next(t)
+		if o.IsZero() || !o.Before(end) {
+			return true
+		}
+		if !w.Closes.Next(o.Add(-time.Minute)).Equal(o) {
+			return false
+		}
+		t = o
+	}
+	return true
 }
 
 // Open reports whether the window is open at t: its next event after t is

@@ -81,6 +81,7 @@ func TestParseNamesTheField(t *testing.T) {
 		{"unknown provider", "pools: [{name: s, provider: gcp}]", "pools[0].provider"},
 		{"negative price", "pools: [{name: a, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: -1}]}]", "pools[0].instance_types[0].price"},
 		{"window never open", `pools: [{name: a, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: 1}], window: {opens: "0 2 * * *", closes: "0 2 * * *"}}]`, "pools[0].window.closes"},
+		{"window never open, spelt two ways", `pools: [{name: a, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: 1}], window: {opens: "0 0 * * *", closes: "@daily"}}]`, "pools[0].window.closes"},
 		{"duplicate key in JSON", `{"pools": [{"name": "a", "provider": "local", "name": "b"}]}`, "pools[0].name"},
 	}
 	for _, tt := range tests {
