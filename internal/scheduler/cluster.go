@@ -68,6 +68,10 @@ type grid struct {
 	// included.
 	shapes map[[2]int64]int
 	sched  map[[2]int64]int
+	// held is the grid's reserved node with the most free CPU (then
+	// memory, then the lowest slot), or -1. Reserved nodes do not change
+	// within a round, so reserve keeps it and unreserve clears it.
+	held int32
 }
 
 // cell is one bucket of a grid: the nodes in it, and upper bounds of
@@ -117,7 +121,7 @@ func (c *Cluster) gridFor(pool string) int32 {
 		return g
 	}
 	g := int32(len(c.grids))
-	c.grids = append(c.grids, &grid{pool: pool, buckets: make(map[int32]*cell), shapes: make(map[[2]int64]int), sched: make(map[[2]int64]int)})
+	c.grids = append(c.grids, &grid{pool: pool, buckets: make(map[int32]*cell), shapes: make(map[[2]int64]int), sched: make(map[[2]int64]int), held: -1})
 	c.gridOf[pool] = g
 	return g
 }
@@ -447,7 +451,11 @@ func (g *grid) scanDown(cpuDom bool, visit func(key int32) bool) {
 // reserve takes node s out of its grid until unreserve.
 func (c *Cluster) reserve(s int32) {
 	c.ungrid(s)
-	c.nodes[s].reserved = true
+	e := &c.nodes[s]
+	e.reserved = true
+	if g := c.grids[e.grid]; c.larger(s, g.held) {
+		g.held = s
+	}
 }
 
 func (c *Cluster) unreserve(held []int32) {
@@ -457,6 +465,38 @@ func (c *Cluster) unreserve(held []int32) {
 			c.grid(s)
 		}
 	}
+	for _, g := range c.grids {
+		g.held = -1
+	}
+}
+
+// larger reports whether node s has more free CPU than node t (then
+// memory, then a lower slot); any node is larger than -1.
+func (c *Cluster) larger(s, t int32) bool {
+	if t < 0 {
+		return true
+	}
+	a, b := &c.nodes[s], &c.nodes[t]
+	if a.freeC() != b.freeC() {
+		return a.freeC() > b.freeC()
+	}
+	if a.freeM() != b.freeM() {
+		return a.freeM() > b.freeM()
+	}
+	return s < t
+}
+
+// largestHeld returns the reserved node of pool ("" for any) with the most
+// free CPU (then memory), or -1. There is one when some schedulable node
+// of pool exists and none is unreserved.
+func (c *Cluster) largestHeld(pool string) int32 {
+	best := int32(-1)
+	for _, g := range c.poolGrids(pool) {
+		if g.held >= 0 && c.larger(g.held, best) {
+			best = g.held
+		}
+	}
+	return best
 }
 
 // largestFree returns the unreserved node of pool with the most free CPU

@@ -166,3 +166,55 @@ func TestClusterFollowsChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestLargestHeldIsFullScan: the largest reserved node the cluster keeps
+// as a round reserves nodes is the one a scan of every node finds, for
+// each pool and for any pool, and there is none once the round ends.
+func TestLargestHeldIsFullScan(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	pools := []string{"", "spot", "ondemand"}
+	scan := func(c *Cluster, pool string) int32 {
+		best := int32(-1)
+		for s := range c.nodes {
+			e := &c.nodes[s]
+			if !e.live || !e.reserved || (pool != "" && e.node.Pool != pool) {
+				continue
+			}
+			if best < 0 || e.freeC() > c.nodes[best].freeC() || (e.freeC() == c.nodes[best].freeC() && e.freeM() > c.nodes[best].freeM()) {
+				best = int32(s)
+			}
+		}
+		return best
+	}
+	for round := range 100 {
+		nodes := randomNodes(r, 1+r.IntN(300))
+		for i := range nodes {
+			nodes[i].Pool = pools[r.IntN(len(pools))]
+			if round%2 == 0 { // empty nodes: many of the same size
+				nodes[i].UsedCPU, nodes[i].UsedMemoryMB = 0, 0
+			}
+		}
+		c := NewCluster(nodes)
+		var held []int32
+		for range 1 + r.IntN(len(nodes)) {
+			j := randomJob(r, "j")
+			s := c.closest(jobCPU(j.CPU)*4, j.MemoryMB*4, pools[r.IntN(len(pools))])
+			if s < 0 {
+				continue
+			}
+			c.reserve(s)
+			held = append(held, s)
+			for _, pool := range append(pools, "none") {
+				if got, want := c.largestHeld(pool), scan(c, pool); got != want {
+					t.Fatalf("round %d, %d held: largestHeld(%q) = %d, a scan finds %d", round, len(held), pool, got, want)
+				}
+			}
+		}
+		c.unreserve(held)
+		for _, pool := range pools {
+			if got := c.largestHeld(pool); got != -1 {
+				t.Fatalf("round %d: largestHeld(%q) = %d after the round, want -1", round, pool, got)
+			}
+		}
+	}
+}

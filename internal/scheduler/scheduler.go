@@ -303,23 +303,6 @@ func (c *Cluster) waitReason(j *berth.Job) string {
 	return fmt.Sprintf("waiting for capacity: largest free slot%s %s, job needs %s%s", in, Shape(float64(e.freeC())/cpuUnit, e.freeM()), need, held)
 }
 
-// largestHeld returns the reserved node of pool with the most free CPU
-// (then memory). There is one when some schedulable node exists and none
-// is unreserved.
-func (c *Cluster) largestHeld(pool string) int32 {
-	best := int32(-1)
-	for s := range c.nodes {
-		e := &c.nodes[s]
-		if !e.live || !e.reserved || (pool != "" && e.node.Pool != pool) {
-			continue
-		}
-		if best < 0 || e.freeC() > c.nodes[best].freeC() || (e.freeC() == c.nodes[best].freeC() && e.freeM() > c.nodes[best].freeM()) {
-			best = int32(s)
-		}
-	}
-	return best
-}
-
 // notReadyReason summarises why the nodes take no work.
 func (c *Cluster) notReadyReason() string {
 	for s := range c.nodes {
