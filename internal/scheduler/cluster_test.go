@@ -2,7 +2,9 @@ package scheduler
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	berth "github.com/berth-run/berth"
@@ -109,6 +111,7 @@ func TestClusterFollowsChanges(t *testing.T) {
 		c.Set(n, "")
 		live[n.ID] = n
 	}
+	released := 0
 	for step := range 3000 {
 		switch op := r.IntN(5); op {
 		case 0: // a node joins or changes
@@ -131,23 +134,30 @@ func TestClusterFollowsChanges(t *testing.T) {
 				n.UsedMemoryMB += j.MemoryMB
 				live[pl.NodeID] = n
 			}
-		case 4: // an attempt ends
-			for id, n := range live {
-				if n.UsedCPU >= 0.25 && n.UsedMemoryMB >= 128 {
-					c.Release(id, 0.25, 128)
-					n.UsedCPU -= 0.25
-					n.UsedMemoryMB -= 128
-					live[id] = n
+		case 4: // an attempt ends on a node chosen by the seed
+			var busy []string
+			for _, id := range slices.Sorted(maps.Keys(live)) {
+				if n := live[id]; n.UsedCPU >= 0.25 && n.UsedMemoryMB >= 128 {
+					busy = append(busy, id)
 				}
+			}
+			if len(busy) == 0 {
 				break
 			}
+			id := busy[r.IntN(len(busy))]
+			n := live[id]
+			c.Release(id, 0.25, 128)
+			n.UsedCPU -= 0.25
+			n.UsedMemoryMB -= 128
+			live[id] = n
+			released++
 		}
 		if step%100 != 0 {
 			continue
 		}
 		var all []berth.Node
-		for _, n := range live {
-			all = append(all, n)
+		for _, id := range slices.Sorted(maps.Keys(live)) {
+			all = append(all, live[id])
 		}
 		fresh := NewCluster(all)
 		for i := range 20 {
@@ -164,6 +174,9 @@ func TestClusterFollowsChanges(t *testing.T) {
 		if c.Len() != len(live) {
 			t.Fatalf("step %d: Len() = %d, want %d", step, c.Len(), len(live))
 		}
+	}
+	if released == 0 {
+		t.Fatalf("no attempt ended: the test did not exercise Release")
 	}
 }
 
