@@ -65,6 +65,8 @@ type Host struct {
 	// IdleSince is when it last became idle (its last attempt ended, or it
 	// joined); zero while it runs work.
 	IdleSince time.Time
+	// Pinned counts its active attempts of jobs pinned to its pool.
+	Pinned int
 	// ForJob is set on a host launched for one job; JobDone says that job
 	// no longer needs it.
 	ForJob  string
@@ -369,7 +371,7 @@ func (d *decider) terminateEmpty() {
 			d.act(Action{Kind: Terminate, Host: h.ID, Reason: "drained (" + h.DrainReason + ") and idle"})
 		case h.State == Draining:
 			if !d.wanted() {
-				d.act(Action{Kind: Terminate, Host: h.ID, Reason: "scale-in: drained and idle"})
+				d.act(Action{Kind: Terminate, Host: h.ID, Reason: h.DrainReason + ": drained and idle"})
 			}
 		case h.ForJob != "" && h.JobDone:
 			d.act(Action{Kind: Terminate, Host: h.ID, Reason: "its job " + h.ForJob + " is done"})

@@ -144,11 +144,21 @@ func TestDecide(t *testing.T) {
 			[]Pool{pool("od", berth.OnDemand, 0, 10), func() Pool { p := pool("spot", berth.Spot, 0, 10); p.Offerings[1].Price = 0.01; return p }()},
 			append(waiting(1, 2, 8192), Waiting{JobID: "pinned", CPU: 2, MemoryMB: 8192, Pool: "od"}),
 			[]string{"launch od/m5a.large", "launch spot/m5a.large"}},
-		{"on-demand hosts yield to a cheaper Spot pool: the busy one drains, the idle one goes",
+		{"on-demand hosts yield to a cheaper Spot pool: the busy one drains, the idle one waits out the scale-in delay",
 			[]Pool{pool("od", berth.OnDemand, 0, 10, busy(host("h1", "m5.large", 2, 8192)),
 				func() Host { h := host("h2", "m5.large", 2, 8192); h.IdleSince = now.Add(-time.Minute); return h }()), cheapSpot()},
 			nil,
-			[]string{"drain od/h1", "drain od/h2", "terminate od/h2"}},
+			[]string{"drain od/h1"}},
+		{"an on-demand host younger than the scale-in delay, or running a job pinned to its pool, does not yield",
+			[]Pool{pool("od", berth.OnDemand, 0, 10,
+				func() Host {
+					h := busy(host("young", "m5.large", 2, 8192))
+					h.LaunchedAt = now.Add(-time.Minute)
+					return h
+				}(),
+				func() Host { h := busy(host("pinned", "m5.large", 2, 8192)); h.Pinned = 1; return h }()), cheapSpot()},
+			nil,
+			nil},
 		{"on-demand hosts stay while work waits for their pool, or down to its minimum",
 			[]Pool{pool("od", berth.OnDemand, 1, 10, busy(host("h1", "m5.large", 2, 8192))), cheapSpot()},
 			nil,

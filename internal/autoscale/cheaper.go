@@ -1,8 +1,8 @@
 package autoscale
 
 import (
-	"fmt"
 	"math"
+	"time"
 
 	berth "github.com/berth-run/berth"
 )
@@ -36,11 +36,14 @@ func cheaperUnit(s Snapshot, i int) func(float64, int64) float64 {
 // unitsOf weighs capacity in vCPU-equivalents, a vCPU being worth 4 GiB.
 func unitsOf(cpu float64, mem int64) float64 { return max(cpu, float64(mem)/4096) }
 
-// yieldToCheaper drains the on-demand pool's hosts above its minimum while
-// nothing waits for the pool and another pool could take their work for
-// less: an on-demand pool behind a Spot one keeps hosts only while Spot
-// cannot serve. A drained host finishes its work and then goes; it comes
-// back if work waits for the pool again.
+// yieldToCheaper drains the on-demand pool's busy hosts above its minimum
+// while nothing waits for the pool and another pool could take their work
+// for less: an on-demand pool behind a Spot one keeps hosts only while
+// Spot cannot serve. A drained host finishes its work and then goes; it
+// comes back if work waits for the pool again. It leaves alone a host
+// younger than the scale-in delay (no flapping), one that runs a job
+// pinned to its pool (no other pool can take that work), and an idle one:
+// scale-in takes it after the delay.
 func (d *decider) yieldToCheaper() {
 	p := d.p
 	if p.Spec.Market == berth.Spot || d.cheaper == nil || len(d.waiting) > 0 {
@@ -51,7 +54,8 @@ func (d *decider) yieldToCheaper() {
 		if active <= p.Spec.Min {
 			return
 		}
-		if h.State != Ready || h.ForJob != "" || d.drained(h.ID) {
+		if h.State != Ready || h.ForJob != "" || !h.Busy() || h.Pinned > 0 || d.drained(h.ID) ||
+			d.now.Sub(h.LaunchedAt) < time.Duration(p.Spec.ScaleInDelay) {
 			continue
 		}
 		price := -1.0
@@ -66,9 +70,6 @@ func (d *decider) yieldToCheaper() {
 		}
 		active--
 		d.act(Action{Kind: Drain, Host: h.ID, Reason: DrainCheaper})
-		if !h.Busy() {
-			d.act(Action{Kind: Terminate, Host: h.ID, Reason: fmt.Sprintf("%s at %.4f USD per unit-hour", DrainCheaper, other)})
-		}
 	}
 }
 

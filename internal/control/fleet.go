@@ -324,7 +324,7 @@ func (f *Fleet) host(ctx context.Context, now time.Time, p FleetPool, in provide
 	n, ok := f.node(in.ID)
 	if ok {
 		u := uses[n.ID]
-		h.UsedCPU, h.UsedMemoryMB, h.Attempts, h.IdleSince = n.UsedCPU, n.UsedMemoryMB, u.Attempts, u.IdleSince
+		h.UsedCPU, h.UsedMemoryMB, h.Attempts, h.Pinned, h.IdleSince = n.UsedCPU, n.UsedMemoryMB, u.Attempts, u.Pinned, u.IdleSince
 		switch n.State {
 		case berth.NodeReady:
 			h.State = autoscale.Ready

@@ -288,6 +288,11 @@ func (e *engine) autoscale() {
 			default:
 				ah.State = autoscale.Draining
 			}
+			for _, j := range h.running {
+				if j.Pool == p.spec.Name {
+					ah.Pinned++
+				}
+			}
 			if h.forJob != nil {
 				ah.ForJob, ah.JobDone = h.forJob.ID, h.forJob.state == jobDone || h.forJob.state == jobLost || (h.forJob.state == jobRunning && h.forJob.host != h)
 			}

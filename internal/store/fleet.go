@@ -12,8 +12,9 @@ import (
 
 // NodeUse is how busy a node is, for the autoscaler.
 type NodeUse struct {
-	// Attempts counts its active attempts.
-	Attempts int
+	// Attempts counts its active attempts; Pinned those of jobs pinned to
+	// its pool (label berth.pool).
+	Attempts, Pinned int
 	// IdleSince is when it last became idle: the end of its last attempt,
 	// or its creation; zero while it runs an attempt.
 	IdleSince time.Time
@@ -23,6 +24,8 @@ type NodeUse struct {
 func (s *Store) NodeUses(ctx context.Context, pool string) (map[string]NodeUse, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT n.id, n.created_at,
 		(SELECT COUNT(*) FROM attempts a WHERE a.node_id = n.id AND a.finished_at IS NULL),
+		(SELECT COUNT(*) FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.node_id = n.id
+			AND a.finished_at IS NULL AND json_extract(j.spec, '$.labels."berth.pool"') = n.pool),
 		(SELECT MAX(a.finished_at) FROM attempts a WHERE a.node_id = n.id)
 		FROM nodes n WHERE n.pool = ? AND n.state != 'gone'`, pool)
 	if err != nil {
@@ -34,12 +37,13 @@ func (s *Store) NodeUses(ctx context.Context, pool string) (map[string]NodeUse, 
 		var (
 			id, created string
 			active      int
+			pinned      int
 			last        sql.NullString
 		)
-		if err := rows.Scan(&id, &created, &active, &last); err != nil {
+		if err := rows.Scan(&id, &created, &active, &pinned, &last); err != nil {
 			return nil, fmt.Errorf("node use in pool %s: %w", pool, err)
 		}
-		u := NodeUse{Attempts: active}
+		u := NodeUse{Attempts: active, Pinned: pinned}
 		if active == 0 {
 			t, err := parseTS(created)
 			if err != nil {

@@ -101,22 +101,24 @@ func TestRetireNode(t *testing.T) {
 	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-1"})
 	joinReady(t, s, "n2", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-2"})
 	j := mustCreate(t, s, berth.JobSpec{Image: "x", Retries: berth.RetryPolicy{Attempts: 1}}.WithDefaults(), t0)
-	if _, err := s.Place(ctx, []Placement{{JobID: j.ID, JobVersion: j.Version, NodeID: "n1", AttemptID: "att_1"}}, t0); err != nil {
+	pinned := mustCreate(t, s, berth.JobSpec{Image: "x", Labels: map[string]string{"berth.pool": "spot"}}.WithDefaults(), t0)
+	if _, err := s.Place(ctx, []Placement{{JobID: j.ID, JobVersion: j.Version, NodeID: "n1", AttemptID: "att_1"},
+		{JobID: pinned.ID, JobVersion: pinned.Version, NodeID: "n1", AttemptID: "att_2"}}, t0); err != nil {
 		t.Fatal(err)
 	}
 	uses, err := s.NodeUses(ctx, "spot")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u := uses["n1"]; u.Attempts != 1 || !u.IdleSince.IsZero() {
-		t.Errorf("use of the busy node = %+v, want 1 attempt, not idle", u)
+	if u := uses["n1"]; u.Attempts != 2 || u.Pinned != 1 || !u.IdleSince.IsZero() {
+		t.Errorf("use of the busy node = %+v, want 2 attempts, 1 of a job pinned to its pool, not idle", u)
 	}
 	if u := uses["n2"]; u.Attempts != 0 || !u.IdleSince.Equal(t0) {
 		t.Errorf("use of the idle node = %+v, want idle since it joined", u)
 	}
 	closed, err := s.RetireNode(ctx, "n1", "spot reclaimed i-1", t0.Add(time.Minute))
-	if err != nil || len(closed) != 1 {
-		t.Fatalf("RetireNode = %v, %v; want one attempt closed", closed, err)
+	if err != nil || len(closed) != 2 {
+		t.Fatalf("RetireNode = %v, %v; want both attempts closed", closed, err)
 	}
 	got, _ := s.Job(ctx, j.ID)
 	if got.State != berth.Queued || got.Retried != 0 || got.Requeued != 1 {
