@@ -187,15 +187,8 @@ func (sc *Scenario) validate() error {
 	case len(sc.Pools) == 0:
 		return &berth.FieldError{Field: "pools", Problem: "is required"}
 	}
-	cfg := config.Config{Pools: sc.Pools}
-	if err := cfg.Validate(); err != nil {
+	if err := sc.validatePools(); err != nil {
 		return err
-	}
-	for i := range sc.Pools {
-		if sc.Pools[i].Provider == berth.ProviderLocal {
-			return &berth.FieldError{Field: fmt.Sprintf("pools[%d].provider", i), Problem: "the simulator has no local engine; use fake"}
-		}
-		sc.Pools[i] = sc.Pools[i].WithDefaults()
 	}
 	for i := range sc.Jobs {
 		if err := sc.Jobs[i].validate(sc); err != nil {
@@ -210,6 +203,28 @@ func (sc *Scenario) validate() error {
 		if r.Fraction <= 0 || r.Fraction > 1 || r.At < 0 {
 			return &berth.FieldError{Field: fmt.Sprintf("reclaims[%d]", i), Problem: "want at ≥ 0 and a fraction in (0, 1]"}
 		}
+	}
+	return nil
+}
+
+// validatePools checks the pools as berth's configuration does, and that
+// one has hosts: the fixed fleet and the ECS-like baseline need one.
+func (sc *Scenario) validatePools() error {
+	cfg := config.Config{Pools: sc.Pools}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	hosts := false
+	for i := range sc.Pools {
+		if sc.Pools[i].Provider == berth.ProviderLocal {
+			return &berth.FieldError{Field: fmt.Sprintf("pools[%d].provider", i), Problem: "the simulator has no local engine; use fake"}
+		}
+		sc.Pools[i] = sc.Pools[i].WithDefaults()
+		hosts = hosts || !sc.Pools[i].IsServerless()
+	}
+	if !hosts {
+		return &berth.FieldError{Field: "pools", Problem: "needs at least one pool with hosts (provider fake): " +
+			"the baselines run on hosts, and serverless pools have none"}
 	}
 	return nil
 }

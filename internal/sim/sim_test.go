@@ -458,6 +458,8 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"name: x\nhorizon: 1h\npools: [{name: p, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: 1}]}]\njobs: [{name: g, count: 1, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 2m, max: 1m}}]", "jobs[0].run"},
 		{"name: x\nhorizon: 1h\npools: [{name: p, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: 1}]}]\njobs: [{name: g, count: 1, pool: q, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 1m, max: 2m}}]", "jobs[0].pool"},
 		{"name: x\nhorizon: 1h\npools: [{name: p, provider: local}]\njobs: [{name: g, count: 1, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 1m, max: 2m}}]", "pools[0].provider"},
+		// Serverless pools alone leave the baselines no host to run on.
+		{"name: x\nhorizon: 1h\npools: [{name: f, provider: fake-serverless, serverless: {vcpu_second_usd: 0.00001, gb_second_usd: 0.000001}}]\njobs: [{name: g, count: 1, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 1m, max: 2m}}]", "pools"},
 		{"name: x\nhorizon: 1h\nfleet: 3", "fleet"},
 	}
 	for _, tt := range tests {
