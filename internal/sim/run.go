@@ -28,8 +28,10 @@ import (
 // Options tune a run.
 type Options struct {
 	Seed uint64
-	// SpotTraces, when set, replaces the scenario's traces: files, or
-	// folders whose .json files are taken in name order.
+	// SpotTraces, when set, replaces the scenario's traces, the instance
+	// types' own spot_trace included: files, or folders whose .json files
+	// are taken in name order. They are read as spot.inverted says;
+	// relative paths start from the current folder, not the scenario's.
 	SpotTraces []string
 	// Workload, when set, is the path of the workload log of the
 	// scenario's swf groups.
@@ -145,25 +147,9 @@ type Report struct {
 // Run simulates the scenario with berth's policy and, if asked, the
 // baselines. It stops early with ctx's error when ctx ends.
 func Run(ctx context.Context, sc *Scenario, opt Options) (*Report, error) {
-	if len(opt.SpotTraces) > 0 {
-		files, err := traceFiles(opt.SpotTraces)
-		if err != nil {
-			return nil, err
-		}
-		sc.Spot.Traces, sc.dir = files, ""
-	}
-	if opt.Workload != "" {
-		path, err := filepath.Abs(opt.Workload) // a flag's path is the caller's, not the scenario's
-		if err != nil {
-			return nil, fmt.Errorf("workload: %w", err)
-		}
-		for i := range sc.Jobs {
-			if sc.Jobs[i].SWF != nil {
-				s := *sc.Jobs[i].SWF
-				s.Path = path
-				sc.Jobs[i].SWF = &s
-			}
-		}
+	sc, err := sc.withOptions(opt)
+	if err != nil {
+		return nil, err
 	}
 	jobs, err := sc.Workload(opt.Seed)
 	if err != nil {
@@ -206,10 +192,52 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*Report, error) {
 	return rep, nil
 }
 
-// traceFiles expands folders into their .json files.
+// withOptions returns a copy of sc with the traces and the workload log
+// of opt in place of its own. A flag's paths are the caller's: they are
+// made absolute, and the scenario's own paths still start from its folder.
+func (sc *Scenario) withOptions(opt Options) (*Scenario, error) {
+	c := *sc
+	if len(opt.SpotTraces) > 0 {
+		files, err := traceFiles(opt.SpotTraces)
+		if err != nil {
+			return nil, err
+		}
+		c.Spot.Traces = files
+		// The traces replace the types' own too.
+		c.Pools = slices.Clone(sc.Pools)
+		for i := range c.Pools {
+			p := &c.Pools[i]
+			p.InstanceTypes = slices.Clone(p.InstanceTypes)
+			for j := range p.InstanceTypes {
+				p.InstanceTypes[j].SpotTrace, p.InstanceTypes[j].SpotTraceInverted = "", false
+			}
+		}
+	}
+	if opt.Workload != "" {
+		path, err := filepath.Abs(opt.Workload)
+		if err != nil {
+			return nil, fmt.Errorf("workload: %w", err)
+		}
+		c.Jobs = slices.Clone(sc.Jobs)
+		for i := range c.Jobs {
+			if c.Jobs[i].SWF != nil {
+				s := *c.Jobs[i].SWF
+				s.Path = path
+				c.Jobs[i].SWF = &s
+			}
+		}
+	}
+	return &c, nil
+}
+
+// traceFiles expands folders into their .json files, as absolute paths.
 func traceFiles(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
+		p, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("spot trace: %w", err)
+		}
 		st, err := os.Stat(p)
 		if err != nil {
 			return nil, fmt.Errorf("spot trace: %w", err)
