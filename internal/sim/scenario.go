@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -172,6 +174,16 @@ func (sc *Scenario) path(p string) string {
 	return filepath.Join(sc.dir, p)
 }
 
+// Limits of a scenario. A run holds every job, and the bound every
+// 30-second slot, in memory: a million jobs took 3.7 GB and a minute and
+// a half, baselines included.
+const (
+	maxHorizon  = 400 * 24 * time.Hour
+	maxWorkload = 1_000_000
+	// maxLogDays is the longest cut of a workload log: a hundred years.
+	maxLogDays = 36500
+)
+
 func (sc *Scenario) validate() error {
 	if sc.Start.IsZero() {
 		sc.Start = DefaultStart
@@ -182,6 +194,11 @@ func (sc *Scenario) validate() error {
 	switch {
 	case sc.Horizon <= 0:
 		return &berth.FieldError{Field: "horizon", Problem: "is required: how long the simulated period lasts"}
+	case time.Duration(sc.Horizon) > maxHorizon:
+		return &berth.FieldError{Field: "horizon", Problem: fmt.Sprintf("%s is longer than the limit of %s (400 days)",
+			berth.ShortDuration(time.Duration(sc.Horizon)), berth.ShortDuration(maxHorizon))}
+	case sc.BootTime < 0:
+		return &berth.FieldError{Field: "boot_time", Problem: "must not be negative"}
 	case len(sc.Jobs) == 0:
 		return &berth.FieldError{Field: "jobs", Problem: "is required"}
 	case len(sc.Pools) == 0:
@@ -190,13 +207,26 @@ func (sc *Scenario) validate() error {
 	if err := sc.validatePools(); err != nil {
 		return err
 	}
+	drawn := 0.0 // the jobs the generated groups draw, about
 	for i := range sc.Jobs {
-		if err := sc.Jobs[i].validate(sc); err != nil {
+		g := &sc.Jobs[i]
+		if err := g.validate(sc); err != nil {
 			var fe *berth.FieldError
 			if errors.As(err, &fe) {
 				fe.Field = fmt.Sprintf("jobs[%d].%s", i, fe.Field)
 			}
 			return err
+		}
+		if g.SWF != nil {
+			continue // its log's jobs are counted as they are read
+		}
+		n := g.expectedJobs(time.Duration(sc.Horizon))
+		if drawn += n; drawn > maxWorkload {
+			problem := fmt.Sprintf("draws about %.0f jobs", n)
+			if drawn > n {
+				problem += fmt.Sprintf(" (%.0f with the groups before it)", drawn)
+			}
+			return &berth.FieldError{Field: fmt.Sprintf("jobs[%d]", i), Problem: problem + fmt.Sprintf("; a workload has at most %d", maxWorkload)}
 		}
 	}
 	for i, r := range sc.Reclaims {
@@ -229,21 +259,39 @@ func (sc *Scenario) validatePools() error {
 	return nil
 }
 
+// validate checks the group; its errors name its fields.
 func (g *Group) validate(sc *Scenario) error {
+	spec := berth.JobSpec{Image: "x", Priority: g.Priority}
+	switch {
+	case g.Deadline < 0:
+		return &berth.FieldError{Field: "deadline", Problem: "must not be negative"}
+	case g.StartBudget != nil && *g.StartBudget < 0:
+		return &berth.FieldError{Field: "start_budget", Problem: "must not be negative"}
+	case spec.Validate() != nil:
+		return &berth.FieldError{Field: "priority", Problem: fmt.Sprintf("must be between %d and %d", -berth.MaxPriority, berth.MaxPriority)}
+	}
+	if g.Pool != "" && !slices.ContainsFunc(sc.Pools, func(p berth.PoolSpec) bool { return p.Name == g.Pool }) {
+		return &berth.FieldError{Field: "pool", Problem: fmt.Sprintf("no pool is called %q", g.Pool)}
+	}
 	if g.SWF != nil {
-		return nil // an empty path is given by Options.Workload
+		// An empty path is given by Options.Workload.
+		if err := g.SWF.validate(); err != nil {
+			var fe *berth.FieldError
+			if errors.As(err, &fe) {
+				fe.Field = "swf." + fe.Field
+			}
+			return err
+		}
+		return nil
+	}
+	if err := g.validateArrivals(); err != nil {
+		return err
 	}
 	switch {
 	case len(g.Shapes) == 0:
 		return &berth.FieldError{Field: "shapes", Problem: "is required"}
 	case g.Run.Min <= 0 || g.Run.Max < g.Run.Min:
 		return &berth.FieldError{Field: "run", Problem: "want 0 < min ≤ max"}
-	case g.Rate == 0 && g.Count <= 0:
-		return &berth.FieldError{Field: "count", Problem: "is required (or a rate)"}
-	case g.CountMax != 0 && g.CountMax < g.Count:
-		return &berth.FieldError{Field: "count_max", Problem: "is less than count"}
-	case g.Rate < 0:
-		return &berth.FieldError{Field: "rate", Problem: "must not be negative"}
 	}
 	for i, s := range g.Shapes {
 		spec := berth.JobSpec{Image: "x", CPU: s.CPU, MemoryMB: s.MemoryMB}
@@ -251,14 +299,79 @@ func (g *Group) validate(sc *Scenario) error {
 			return &berth.FieldError{Field: fmt.Sprintf("shapes[%d]", i), Problem: "want a positive cpu and memory_mb within the limits of a job"}
 		}
 	}
-	if g.Pool != "" {
-		found := false
-		for _, p := range sc.Pools {
-			found = found || p.Name == g.Pool
+	return nil
+}
+
+// validateArrivals checks when a generated group's jobs arrive, and how
+// many.
+func (g *Group) validateArrivals() error {
+	neg := func(field string) error { return &berth.FieldError{Field: field, Problem: "must not be negative"} }
+	switch {
+	case g.Count < 0:
+		return neg("count")
+	case g.Rate < 0:
+		return neg("rate")
+	case math.IsNaN(g.Rate) || math.IsInf(g.Rate, 0):
+		return &berth.FieldError{Field: "rate", Problem: "must be a finite number of jobs per hour"}
+	case g.Rate == 0 && g.Count == 0:
+		return &berth.FieldError{Field: "count", Problem: "is required (or a rate)"}
+	case g.CountMax != 0 && g.CountMax < g.Count:
+		return &berth.FieldError{Field: "count_max", Problem: "is less than count"}
+	case g.Bursts < 0:
+		return neg("bursts")
+	case g.At < 0:
+		return &berth.FieldError{Field: "at", Problem: "must not be negative: it is a time after the start"}
+	case g.From < 0:
+		return neg("from")
+	case g.Until < 0:
+		return neg("until")
+	case g.Until > 0 && g.Until <= g.From:
+		return &berth.FieldError{Field: "until", Problem: fmt.Sprintf("%s is not after from %s",
+			berth.ShortDuration(time.Duration(g.Until)), berth.ShortDuration(time.Duration(g.From)))}
+	case g.Every < 0:
+		return neg("every")
+	case g.Every > 0 && time.Duration(g.Every) < time.Minute:
+		return &berth.FieldError{Field: "every", Problem: "must be at least 1m (for a steady stream, give a rate)"}
+	}
+	return nil
+}
+
+// expectedJobs is about how many jobs a generated group draws over
+// horizon: its bursts at their largest, or its rate over its span, in
+// every period.
+func (g *Group) expectedJobs(horizon time.Duration) float64 {
+	period := time.Duration(g.Every)
+	if period <= 0 {
+		period = horizon + 1
+	}
+	periods := math.Ceil(float64(horizon) / float64(period))
+	if g.Rate > 0 {
+		until := time.Duration(g.Until)
+		if until <= 0 {
+			until = min(period, horizon)
 		}
-		if !found {
-			return &berth.FieldError{Field: "pool", Problem: fmt.Sprintf("no pool is called %q", g.Pool)}
-		}
+		return periods * g.Rate * max(until-time.Duration(g.From), 0).Hours()
+	}
+	return periods * float64(max(g.Bursts, 1)) * float64(max(g.Count, g.CountMax))
+}
+
+// validate checks a workload log's settings; a zero is a default.
+func (s *SWF) validate() error {
+	switch {
+	case !(s.CPUPerProc >= 0 && s.CPUPerProc <= berth.MaxCPU):
+		return &berth.FieldError{Field: "cpu_per_proc", Problem: fmt.Sprintf("must be between 0 (the default, 1) and %d", berth.MaxCPU)}
+	case s.CPUPerProc != 0 && s.CPUPerProc < 0.01:
+		return &berth.FieldError{Field: "cpu_per_proc", Problem: "must be at least 0.01 vCPU"}
+	case s.MemoryMBPerProc < 0 || s.MemoryMBPerProc > berth.MaxMemoryMB:
+		return &berth.FieldError{Field: "memory_mb_per_proc", Problem: fmt.Sprintf("must be between 0 (the default, 2048) and %d", berth.MaxMemoryMB)}
+	case s.MemoryMBPerProc != 0 && s.MemoryMBPerProc < berth.MinMemoryMB:
+		return &berth.FieldError{Field: "memory_mb_per_proc", Problem: fmt.Sprintf("must be at least %d", berth.MinMemoryMB)}
+	case !(s.SkipDays >= 0 && s.SkipDays <= maxLogDays):
+		return &berth.FieldError{Field: "skip_days", Problem: fmt.Sprintf("must be between 0 and %d", maxLogDays)}
+	case !(s.Days >= 0 && s.Days <= maxLogDays):
+		return &berth.FieldError{Field: "days", Problem: fmt.Sprintf("must be between 0 (all) and %d", maxLogDays)}
+	case s.MaxJobs < 0 || s.MaxJobs > maxWorkload:
+		return &berth.FieldError{Field: "max_jobs", Problem: fmt.Sprintf("must be between 0 (all) and %d", maxWorkload)}
 	}
 	return nil
 }

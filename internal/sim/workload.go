@@ -39,7 +39,7 @@ func (sc *Scenario) Workload(seed uint64) ([]Job, error) {
 		var got []Job
 		if g.SWF != nil {
 			var err error
-			if got, err = sc.swfJobs(g); err != nil {
+			if got, err = sc.swfJobs(g, maxWorkload-len(jobs)); err != nil {
 				return nil, fmt.Errorf("jobs[%d]: %w", i, err)
 			}
 		} else {
@@ -139,8 +139,9 @@ func weight(s Shape) float64 {
 	return s.Weight
 }
 
-// swfJobs reads the jobs of a Standard Workload Format log.
-func (sc *Scenario) swfJobs(g *Group) ([]Job, error) {
+// swfJobs reads the jobs of a Standard Workload Format log, at most
+// limit of them.
+func (sc *Scenario) swfJobs(g *Group, limit int) ([]Job, error) {
 	s := g.SWF
 	if s.Path == "" {
 		return nil, fmt.Errorf("swf.path: no workload log; give its path (--workload PATH)")
@@ -208,6 +209,9 @@ func (sc *Scenario) swfJobs(g *Group) ([]Job, error) {
 		if g.StartBudget != nil {
 			d := time.Duration(*g.StartBudget)
 			j.StartBudget = &d
+		}
+		if len(jobs) >= limit {
+			return nil, fmt.Errorf("read workload log %s: more than %d jobs in the workload; cut the log with swf.days or swf.max_jobs", s.Path, maxWorkload)
 		}
 		jobs = append(jobs, j)
 		if s.MaxJobs > 0 && len(jobs) >= s.MaxJobs {
