@@ -62,7 +62,8 @@ func parseSim(args []string, stderr io.Writer) (simConfig, error) {
 	return c, nil
 }
 
-// runSimScenario runs `berth sim --scenario FILE`.
+// runSimScenario runs `berth sim --scenario FILE`. It fails (exit 1, after
+// the report) when berth's run lost jobs.
 func runSimScenario(ctx context.Context, env *cliEnv, args []string) error {
 	c, err := parseSim(args, env.stderr)
 	if err != nil {
@@ -87,9 +88,19 @@ func runSimScenario(ctx context.Context, env *cliEnv, args []string) error {
 	if c.output == "json" {
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep.JSON())
+		err = enc.Encode(rep.JSON())
+	} else {
+		err = rep.WriteTable(env.stdout)
 	}
-	return rep.WriteTable(env.stdout)
+	if err != nil {
+		return err
+	}
+	if b := rep.Berth; b.JobsLost > 0 {
+		// Every job must succeed: a run that lost some failed, whatever
+		// it cost.
+		return fmt.Errorf("berth lost %d of %d jobs; every job must succeed", b.JobsLost, b.JobsTotal)
+	}
+	return nil
 }
 
 // progressBar draws the progress of a long run on a terminal.

@@ -148,6 +148,38 @@ func TestSimTable(t *testing.T) {
 	}
 }
 
+// TestSimLostJobs: a run in which berth lost jobs prints its report, then
+// fails: every job must succeed. Here the only Spot market never has
+// capacity.
+func TestSimLostJobs(t *testing.T) {
+	dir := t.TempDir()
+	doc := strings.Replace(tinyScenario, "price: 0.077}", "price: 0.077, spot_trace: dry.json}", 1)
+	doc = strings.Replace(doc, "price: 0.154}", "price: 0.154, spot_trace: dry.json}", 1)
+	for name, text := range map[string]string{
+		"tiny.yaml": doc,
+		"dry.json":  `{"metadata": {"gap_seconds": 3600}, "data": [0]}`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		output, want string
+	}{
+		{"table", "berth lost 12 of 12 jobs: its cost is not comparable"},
+		{"json", `"jobs_lost": 12`},
+	}
+	for _, tt := range tests {
+		out, errOut, code := runSimCLI(t, "--scenario", filepath.Join(dir, "tiny.yaml"), "--output", tt.output)
+		if code != 1 || !strings.Contains(errOut, "berth sim: berth lost 12 of 12 jobs") {
+			t.Errorf("--output %s: exit %d, %q; want exit 1 and the lost jobs told", tt.output, code, errOut)
+		}
+		if !strings.Contains(out, tt.want) {
+			t.Errorf("--output %s: the report lacks %q:\n%s", tt.output, tt.want, out)
+		}
+	}
+}
+
 func TestSimUsageErrors(t *testing.T) {
 	// A bad command line exits 2, as for every command; a scenario or
 	// trace that cannot be read, 1.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -61,21 +62,56 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nlower bound %.2f USD: berth costs %.2f× the bound", r.LowerBoundUSD, r.Berth.CostUSD/r.LowerBoundUSD)
-	for _, x := range r.Baselines {
-		switch d := 100 * (1 - r.Berth.CostUSD/x.CostUSD); {
-		case math.Round(d) > 0:
-			fmt.Fprintf(w, "; %.0f%% below %s", d, x.Name)
-		case math.Round(d) < 0:
-			fmt.Fprintf(w, "; %.0f%% above %s", -d, x.Name)
-		default:
-			fmt.Fprintf(w, "; even with %s", x.Name)
-		}
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "\n%s\n", r.summary())
 	_, err := fmt.Fprintf(w, "berth's spend: %s\n", r.Berth.Spend)
 	return err
 }
+
+// summary compares berth's cost with the bound and the baselines. A run
+// that lost jobs did less work than the others: its cost is compared with
+// none, and a baseline's only when berth, which lost none, costs less.
+func (r *Report) summary() string {
+	b := r.Berth
+	if b.JobsLost > 0 {
+		return fmt.Sprintf("%s: its cost is not comparable with the lower bound (%.2f USD) or the baselines", lost(b), r.LowerBoundUSD)
+	}
+	var s strings.Builder
+	fmt.Fprintf(&s, "lower bound %.2f USD", r.LowerBoundUSD)
+	if r.LowerBoundUSD > 0 {
+		fmt.Fprintf(&s, ": berth costs %.2f× the bound", b.CostUSD/r.LowerBoundUSD)
+	}
+	for _, x := range r.Baselines {
+		s.WriteString("; ")
+		s.WriteString(compare(b.CostUSD, x))
+	}
+	return s.String()
+}
+
+// compare says how usd compares with x's cost.
+func compare(usd float64, x Result) string {
+	d := 0.0 // percent below x
+	if x.CostUSD > 0 {
+		d = 100 * (1 - usd/x.CostUSD)
+	}
+	switch {
+	case x.JobsLost > 0 && math.Round(d) > 0:
+		return fmt.Sprintf("%.0f%% below %s, which %s", d, x.Name, lostJobs(x))
+	case x.JobsLost > 0:
+		return fmt.Sprintf("%s: its cost is not comparable", lost(x))
+	case x.CostUSD <= 0 && usd > 0:
+		return fmt.Sprintf("above %s, which cost nothing", x.Name)
+	case math.Round(d) > 0:
+		return fmt.Sprintf("%.0f%% below %s", d, x.Name)
+	case math.Round(d) < 0:
+		return fmt.Sprintf("%.0f%% above %s", -d, x.Name)
+	}
+	return "even with " + x.Name
+}
+
+// lost says how many jobs x lost: "aws-batch lost 3 of 100 jobs".
+func lost(x Result) string { return x.Name + " " + lostJobs(x) }
+
+func lostJobs(x Result) string { return fmt.Sprintf("lost %d of %d jobs", x.JobsLost, x.JobsTotal) }
 
 // String tells where the money and the host time went.
 func (s Spend) String() string {

@@ -563,23 +563,53 @@ jobs:
 }
 
 // TestTableSummary: the summary says above when berth costs more than a
-// baseline, below when less.
+// baseline, below when less; a run that lost jobs did less work, so its
+// cost is not set beside the others' as if it had not, and no ratio is
+// ever infinite.
 func TestTableSummary(t *testing.T) {
-	rep := &Report{
-		Berth: Result{Name: "berth", CostUSD: 5.78},
-		Baselines: []Result{
-			{Name: "ecs-managed-scaling", CostUSD: 5.72},
-			{Name: "fargate-only", CostUSD: 11.56},
-			{Name: "aws-batch", CostUSD: 5.781},
-		},
-		LowerBoundUSD: 2.89,
+	base := []Result{
+		{Name: "ecs-managed-scaling", CostUSD: 5.72, JobsTotal: 100},
+		{Name: "fargate-only", CostUSD: 11.56, JobsTotal: 100},
+		{Name: "aws-batch", CostUSD: 5.781, JobsTotal: 100},
 	}
-	var b strings.Builder
-	if err := rep.WriteTable(&b); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name      string
+		berth     Result
+		baselines []Result
+		bound     float64
+		want      string
+	}{
+		{"every job done", Result{Name: "berth", CostUSD: 5.78, JobsTotal: 100}, base, 2.89,
+			"lower bound 2.89 USD: berth costs 2.00× the bound; 1% above ecs-managed-scaling; 50% below fargate-only; even with aws-batch\n"},
+		{"a baseline lost every job", Result{Name: "berth", CostUSD: 5.78, JobsTotal: 100},
+			[]Result{{Name: "aws-batch", CostUSD: 0, JobsTotal: 100, JobsLost: 100}}, 2.89,
+			"lower bound 2.89 USD: berth costs 2.00× the bound; aws-batch lost 100 of 100 jobs: its cost is not comparable\n"},
+		{"a cheaper baseline lost some", Result{Name: "berth", CostUSD: 5.78, JobsTotal: 100},
+			[]Result{{Name: "aws-batch", CostUSD: 4, JobsTotal: 100, JobsLost: 3}}, 2.89,
+			"; aws-batch lost 3 of 100 jobs: its cost is not comparable\n"},
+		{"a dearer baseline lost some", Result{Name: "berth", CostUSD: 3273.76, JobsTotal: 18066},
+			[]Result{{Name: "aws-batch", CostUSD: 3919.71, JobsTotal: 18066, JobsLost: 67}}, 1445.72,
+			"; 16% below aws-batch, which lost 67 of 18066 jobs\n"},
+		{"berth lost every job", Result{Name: "berth", CostUSD: 0, JobsTotal: 100, JobsLost: 100}, base, 2.89,
+			"\nberth lost 100 of 100 jobs: its cost is not comparable with the lower bound (2.89 USD) or the baselines\n"},
+		{"no bound", Result{Name: "berth", CostUSD: 5.78, JobsTotal: 100}, base[:1], 0,
+			"\nlower bound 0.00 USD; 1% above ecs-managed-scaling\n"},
 	}
-	want := "lower bound 2.89 USD: berth costs 2.00× the bound; 1% above ecs-managed-scaling; 50% below fargate-only; even with aws-batch\n"
-	if !strings.Contains(b.String(), want) {
-		t.Errorf("WriteTable() =\n%s\nwant a line %q", b.String(), want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := &Report{Berth: tt.berth, Baselines: tt.baselines, LowerBoundUSD: tt.bound}
+			var b strings.Builder
+			if err := rep.WriteTable(&b); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), tt.want) {
+				t.Errorf("WriteTable() =\n%s\nwant a line ending %q", b.String(), tt.want)
+			}
+			for _, bad := range []string{"Inf", "NaN", "0.00×"} {
+				if strings.Contains(b.String(), bad) {
+					t.Errorf("WriteTable() says %q:\n%s", bad, b.String())
+				}
+			}
+		})
 	}
 }
