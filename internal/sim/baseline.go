@@ -289,22 +289,33 @@ func (s *batchScaler) decide(snap autoscale.Snapshot) autoscale.Plan {
 }
 
 // fargateOnly is every job on Fargate: each pays its start latency and run
-// at Fargate's prices (the scenario's serverless pool's, if it has one).
-// Jobs larger than Fargate allows are priced as if it took them.
+// at Fargate's prices and within its limits (the scenario's serverless
+// pool's, if it has one). Jobs larger than those limits are priced as if
+// it took them, but Fargate refuses them: they count as lost, and as
+// deadlines missed.
 func fargateOnly(sc *Scenario, jobs []Job, seed uint64) Result {
-	price := berth.Serverless{VCPUSecond: berth.FargateVCPUSecond, GBSecond: berth.FargateGBSecond}
+	price := berth.Serverless{VCPUSecond: berth.FargateVCPUSecond, GBSecond: berth.FargateGBSecond,
+		MaxCPU: berth.FargateMaxCPU, MaxMemoryMB: berth.FargateMaxMemoryMB}
 	for _, p := range sc.Pools {
 		if p.IsServerless() {
-			price = *p.Serverless
+			price = *p.WithDefaults().Serverless
 			break
 		}
 	}
 	r := rand.New(rand.NewPCG(seed, 0xfa6))
-	res := Result{Name: "fargate-only", JobsTotal: len(jobs), JobsSucceeded: len(jobs)}
+	res := Result{Name: "fargate-only", JobsTotal: len(jobs)}
 	var waits, warm []time.Duration
 	for _, j := range jobs {
 		lat := fakecloud.DrawLatency(r, fakecloud.DefaultMinStartLatency, fakecloud.DefaultMaxStartLatency)
 		res.CostUSD += cost.Serverless(price, j.CPU, j.MemoryMB, lat+j.Run)
+		if j.CPU > price.MaxCPU+1e-9 || j.MemoryMB > price.MaxMemoryMB {
+			res.JobsLost++
+			if !j.Deadline.IsZero() {
+				res.DeadlineMisses++
+			}
+			continue
+		}
+		res.JobsSucceeded++
 		waits = append(waits, lat)
 		if !j.Deadline.IsZero() && j.Submit.Add(lat+j.Run).After(j.Deadline) {
 			res.DeadlineMisses++

@@ -613,3 +613,40 @@ func TestTableSummary(t *testing.T) {
 		})
 	}
 }
+
+// TestFargateOnlyTooLarge: the Fargate-only baseline prices a job larger
+// than Fargate takes as if it took it, but does not count it done.
+func TestFargateOnlyTooLarge(t *testing.T) {
+	const pools = `
+name: fargate
+horizon: 1h
+pools:
+  - {name: p, provider: fake, max: 1, instance_types: [{name: t, cpu: 64, memory_mb: 262144, price: 1}]}
+`
+	job := func(cpu float64, mem int64) Job {
+		return Job{Submit: DefaultStart, CPU: cpu, MemoryMB: mem, Run: time.Hour, Deadline: DefaultStart.Add(2 * time.Hour)}
+	}
+	jobs := []Job{job(4, 8192), job(32, 65536), job(8, 200<<10)}
+	tests := []struct {
+		name       string
+		doc        string
+		done, lost int
+	}{
+		{"Fargate's limits", pools, 1, 2},
+		{"the serverless pool's limits", pools + "  - {name: f, provider: fake-serverless, serverless: {vcpu_second_usd: 0.0000112444, gb_second_usd: 0.0000012347, max_cpu: 2}}\n", 0, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := parse(t, tt.doc+"jobs: [{name: g, count: 1, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 1m, max: 2m}}]\n")
+			r := fargateOnly(sc, jobs, 1)
+			if r.JobsSucceeded != tt.done || r.JobsLost != tt.lost || r.DeadlineMisses != tt.lost {
+				t.Errorf("fargateOnly() = %d succeeded, %d lost, %d deadlines missed; want %d, %d, %d",
+					r.JobsSucceeded, r.JobsLost, r.DeadlineMisses, tt.done, tt.lost, tt.lost)
+			}
+			// Priced as if it took them all: more than an hour of 32 vCPU.
+			if floor := 32 * 3600 * berth.FargateVCPUSecond; r.CostUSD < floor {
+				t.Errorf("fargateOnly() cost %.2f USD, want the large jobs priced too: at least %.2f", r.CostUSD, floor)
+			}
+		})
+	}
+}
