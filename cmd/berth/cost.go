@@ -50,14 +50,14 @@ func runCost(ctx context.Context, env *cliEnv, args []string) error {
 	if strings.HasPrefix(by, "label:") {
 		head = "LABEL " + strings.TrimPrefix(by, "label:")
 	}
-	t := newTable(head, "COST")
+	t := newTable(head, "COST", "OF WHICH IDLE")
 	for _, l := range r.Lines {
 		key := l.Key
 		if key == "" {
 			key = "(none)"
 		}
-		t.add(key, usd(l.CostUSD))
+		t.add(key, usd(l.CostUSD), usd(l.IdleUSD))
 	}
-	t.add("total", usd(r.TotalUSD))
+	t.add("total", usd(r.TotalUSD), usd(r.IdleUSD))
 	return t.write(env.stdout, env.width)
 }

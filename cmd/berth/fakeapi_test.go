@@ -97,6 +97,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		rep := client.CostReport{By: by, Lines: f.cost[by]}
 		for _, l := range rep.Lines {
 			rep.TotalUSD += l.CostUSD
+			rep.IdleUSD += l.IdleUSD
 		}
 		reply(w, 200, rep)
 	})

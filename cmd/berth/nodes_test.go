@@ -123,8 +123,8 @@ func TestNodeShow(t *testing.T) {
 func TestCost(t *testing.T) {
 	f := newFakeAPI(t)
 	f.cost = map[string][]client.CostLine{
-		"pool":       {{Key: "local", CostUSD: 0}, {Key: "overflow", CostUSD: 0.004}, {Key: "spot", CostUSD: 1.25}},
-		"label:team": {{Key: "", CostUSD: 0.25}, {Key: "ml", CostUSD: 1.004}},
+		"pool":       {{Key: "local", CostUSD: 0}, {Key: "overflow", CostUSD: 0.004}, {Key: "spot", CostUSD: 1.25, IdleUSD: 0.31}},
+		"label:team": {{Key: "", CostUSD: 0.25}, {Key: "(idle hosts)", CostUSD: 0.31, IdleUSD: 0.31}, {Key: "ml", CostUSD: 0.694}},
 	}
 	golden(t, "cost.golden", f.cli(t, "cost").mustSucceed(t).stdout)
 	golden(t, "cost-label.golden", f.cli(t, "cost", "--by", "label:team").mustSucceed(t).stdout)

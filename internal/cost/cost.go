@@ -72,7 +72,8 @@ func Serverless(s berth.Serverless, cpu float64, memoryMB int64, d time.Duration
 	return d.Seconds() * (cpu*s.VCPUSecond + float64(memoryMB)/1024*s.GBSecond)
 }
 
-// Line is one priced use of capacity: an instance's life, or an attempt.
+// Line is one priced use of capacity: an instance's life, or the idle
+// time of a host (both without a JobID), or an attempt.
 type Line struct {
 	Pool       string
 	Market     berth.Market
@@ -107,8 +108,23 @@ func (l Ledger) By(key func(Line) string) map[string]float64 {
 func ByPool(x Line) string   { return x.Pool }
 func ByMarket(x Line) string { return string(x.Market) }
 
-// ByLabel returns a key of the value of label k ("" when unset).
-func ByLabel(k string) func(Line) string { return func(x Line) string { return x.Labels[k] } }
+// ByLabel returns a key of the value of label k ("" when unset); a host's
+// idle time, which no job's labels name, is IdleHosts.
+func ByLabel(k string) func(Line) string {
+	return func(x Line) string {
+		if x.Idle() {
+			return IdleHosts
+		}
+		return x.Labels[k]
+	}
+}
+
+// IdleHosts is the key ByLabel gives the idle time of hosts.
+const IdleHosts = "(idle hosts)"
+
+// Idle reports whether x is a host's idle time rather than an attempt: it
+// names no job.
+func (x Line) Idle() bool { return x.JobID == "" }
 
 // ByDay sums the lines by day (in loc, "2006-01-02"), splitting a line that
 // spans days by the time it spent in each.

@@ -61,11 +61,12 @@ func TestShareAndAttempt(t *testing.T) {
 
 func TestLedger(t *testing.T) {
 	l := Ledger{
-		{Pool: "spot", Market: berth.Spot, Labels: map[string]string{"team": "data"}, Start: t0, End: t0.Add(4 * time.Hour), USD: 4},
-		{Pool: "base", Market: berth.OnDemand, Start: t0, End: t0.Add(time.Hour), USD: 1},
-		{Pool: "fargate", Market: berth.OnDemand, Labels: map[string]string{"team": "web"}, Start: t0.Add(time.Hour), End: t0.Add(time.Hour), USD: 0.5},
+		{Pool: "spot", Market: berth.Spot, Labels: map[string]string{"team": "data"}, JobID: "j1", Start: t0, End: t0.Add(4 * time.Hour), USD: 4},
+		{Pool: "base", Market: berth.OnDemand, JobID: "j2", Start: t0, End: t0.Add(time.Hour), USD: 1},
+		{Pool: "fargate", Market: berth.OnDemand, Labels: map[string]string{"team": "web"}, JobID: "j3", Start: t0.Add(time.Hour), End: t0.Add(time.Hour), USD: 0.5},
+		{Pool: "base", Market: berth.OnDemand, Start: t0, End: t0.Add(time.Hour), USD: 0.25}, // its host idle
 	}
-	if !near(l.Total(), 5.5) {
+	if !near(l.Total(), 5.75) {
 		t.Errorf("Total() = %v", l.Total())
 	}
 	approx := cmpopts.EquateApprox(0, 1e-9)
@@ -74,11 +75,11 @@ func TestLedger(t *testing.T) {
 		got  map[string]float64
 		want map[string]float64
 	}{
-		{"pool", l.By(ByPool), map[string]float64{"spot": 4, "base": 1, "fargate": 0.5}},
-		{"market", l.By(ByMarket), map[string]float64{"spot": 4, "on-demand": 1.5}},
-		{"label", l.By(ByLabel("team")), map[string]float64{"data": 4, "web": 0.5, "": 1}},
+		{"pool", l.By(ByPool), map[string]float64{"spot": 4, "base": 1.25, "fargate": 0.5}},
+		{"market", l.By(ByMarket), map[string]float64{"spot": 4, "on-demand": 1.75}},
+		{"label", l.By(ByLabel("team")), map[string]float64{"data": 4, "web": 0.5, "": 1, IdleHosts: 0.25}},
 		// 22:00 to 02:00: half of the spot line on each day.
-		{"day", l.ByDay(time.UTC), map[string]float64{"2026-03-01": 2 + 1 + 0.5, "2026-03-02": 2}},
+		{"day", l.ByDay(time.UTC), map[string]float64{"2026-03-01": 2 + 1 + 0.5 + 0.25, "2026-03-02": 2}},
 	}
 	for _, c := range checks {
 		if diff := cmp.Diff(c.want, c.got, approx); diff != "" {

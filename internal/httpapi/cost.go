@@ -74,16 +74,19 @@ func (s *Server) writeJob(w http.ResponseWriter, r *http.Request, status int, j 
 	writeJSON(w, status, vs[0])
 }
 
-// costLine is one sum of the cost report.
+// costLine is one sum of the cost report: CostUSD in all, of which
+// IdleUSD hosts stood idle.
 type costLine struct {
 	Key     string  `json:"key"`
 	CostUSD float64 `json:"cost_usd"`
+	IdleUSD float64 `json:"idle_usd"`
 }
 
 // costReport answers GET /v1/cost.
 type costReport struct {
 	By       string     `json:"by"`
 	TotalUSD float64    `json:"total_usd"`
+	IdleUSD  float64    `json:"idle_usd"`
 	Lines    []costLine `json:"lines"`
 }
 
@@ -113,23 +116,37 @@ func (s *Server) getCost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var sums map[string]float64
-	switch {
-	case by == "pool":
-		sums = l.By(cost.ByPool)
-	case by == "market":
-		sums = l.By(cost.ByMarket)
-	case by == "day":
-		sums = l.ByDay(time.UTC)
-	case strings.HasPrefix(by, "label:") && len(by) > len("label:"):
-		sums = l.By(cost.ByLabel(strings.TrimPrefix(by, "label:")))
-	default:
+	sums, ok := sumBy(l, by)
+	if !ok {
 		s.fail(w, r, &berth.FieldError{Field: "by", Problem: fmt.Sprintf("%q: want pool, market, day or label:KEY", by)})
 		return
 	}
-	rep := costReport{By: by, TotalUSD: l.Total(), Lines: []costLine{}}
+	var idle cost.Ledger
+	for _, x := range l {
+		if x.Idle() {
+			idle = append(idle, x)
+		}
+	}
+	idleSums, _ := sumBy(idle, by)
+	rep := costReport{By: by, TotalUSD: l.Total(), IdleUSD: idle.Total(), Lines: []costLine{}}
 	for _, k := range cost.Keys(sums) {
-		rep.Lines = append(rep.Lines, costLine{Key: k, CostUSD: sums[k]})
+		rep.Lines = append(rep.Lines, costLine{Key: k, CostUSD: sums[k], IdleUSD: idleSums[k]})
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// sumBy sums l by pool, market, day (UTC) or label:KEY, and reports
+// whether by is one of those.
+func sumBy(l cost.Ledger, by string) (map[string]float64, bool) {
+	switch {
+	case by == "pool":
+		return l.By(cost.ByPool), true
+	case by == "market":
+		return l.By(cost.ByMarket), true
+	case by == "day":
+		return l.ByDay(time.UTC), true
+	case strings.HasPrefix(by, "label:") && len(by) > len("label:"):
+		return l.By(cost.ByLabel(strings.TrimPrefix(by, "label:"))), true
+	}
+	return nil, false
 }

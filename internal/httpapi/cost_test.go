@@ -12,6 +12,7 @@ import (
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/agent"
+	"github.com/berth-run/berth/internal/cost"
 	"github.com/berth-run/berth/internal/nodeapi"
 	"github.com/berth-run/berth/internal/provider"
 	"github.com/berth-run/berth/internal/provider/fake"
@@ -19,7 +20,8 @@ import (
 
 // TestJobCost: a job run on a node that reports its price shows what each
 // attempt held and what the job cost; GET /v1/cost sums it by pool and by
-// label, and refuses a key it does not know, naming the parameter.
+// label, with the node's idle time (its life at its price, less the job's
+// share), and refuses a key it does not know, naming the parameter.
 func TestJobCost(t *testing.T) {
 	p := startPlane(t)
 	res, err := agent.Join(context.Background(), p.srv.URL, p.keys.JoinToken("spot"), "spot",
@@ -59,12 +61,35 @@ func TestJobCost(t *testing.T) {
 		math.Abs(at.CostUSD-3.6*0.5*held) > 1e-9 || j.CostUSD != at.CostUSD || held < 0.3/3600 {
 		t.Errorf("job %s: attempt %+v, cost %v; want half a $3.60/h spot node for %v h", j.ID, at, j.CostUSD, held)
 	}
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
 	for _, tt := range []struct{ by, key string }{{"pool", "spot"}, {"market", "spot"}, {"label:team", "ml"}} {
 		var rep costReport
+		before := time.Now()
 		code, body := p.do(t, p.admin, "GET", "/v1/cost?by="+tt.by, nil)
 		json.Unmarshal(body, &rep)
-		if code != 200 || len(rep.Lines) != 1 || rep.Lines[0].Key != tt.key || rep.Lines[0].CostUSD != j.CostUSD || rep.TotalUSD != j.CostUSD {
-			t.Errorf("GET /v1/cost?by=%s = %d %s, want one line %s of %v", tt.by, code, body, tt.key, j.CostUSD)
+		// The node joined before the job and lives on: idle for at
+		// least its life so far, less the job's share.
+		life := before.Sub(at.CreatedAt).Hours()
+		work := rep.TotalUSD - rep.IdleUSD
+		if code != 200 || !near(work, j.CostUSD) || rep.IdleUSD < 3.6*life-j.CostUSD {
+			t.Errorf("GET /v1/cost?by=%s = %d %s, want %v of work and at least %v idle", tt.by, code, body, j.CostUSD, 3.6*life-j.CostUSD)
+		}
+		lines := map[string]costLine{}
+		for _, l := range rep.Lines {
+			lines[l.Key] = l
+		}
+		if l := lines[tt.key]; !near(l.CostUSD-l.IdleUSD, j.CostUSD) {
+			t.Errorf("GET /v1/cost?by=%s: line %s = %+v, want %v of work", tt.by, tt.key, l, j.CostUSD)
+		}
+		want := 1 // the idle time is the pool's, and the market's
+		if tt.by == "label:team" {
+			want = 2 // no job's label names it
+			if l := lines[cost.IdleHosts]; !near(l.CostUSD, rep.IdleUSD) || !near(l.IdleUSD, rep.IdleUSD) {
+				t.Errorf("GET /v1/cost?by=%s: idle line %+v, want %v", tt.by, l, rep.IdleUSD)
+			}
+		}
+		if len(rep.Lines) != want {
+			t.Errorf("GET /v1/cost?by=%s = %s, want %d lines", tt.by, body, want)
 		}
 	}
 	if code, body := p.do(t, p.admin, "GET", "/v1/cost?by=colour", nil); code != 400 || !json.Valid(body) {

@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/cost"
+	"github.com/berth-run/berth/internal/nodeapi"
 )
 
 // Held is what an attempt holds, for its cost: a share of a node at the
@@ -35,6 +37,7 @@ func heldOnNode(n NodeInfo, cpu float64, mem int64) Held {
 type AttemptCost struct {
 	AttemptID string
 	JobID     string
+	NodeID    string
 	Held
 	Start time.Time  // its placement
 	End   *time.Time // nil while it holds its capacity
@@ -52,7 +55,7 @@ func (a AttemptCost) USD(now time.Time) float64 {
 	return cost.Attempt(cost.Fixed(a.Price), a.Start, end, a.Share)
 }
 
-const attemptCostCols = `a.id, a.job_id, a.pool, a.market, a.price, a.share, a.created_at, a.finished_at`
+const attemptCostCols = `a.id, a.job_id, a.node_id, a.pool, a.market, a.price, a.share, a.created_at, a.finished_at`
 
 func scanAttemptCost(sc scanner) (AttemptCost, error) {
 	var (
@@ -61,7 +64,7 @@ func scanAttemptCost(sc scanner) (AttemptCost, error) {
 		created string
 		fin     sql.NullString
 	)
-	if err := sc.Scan(&c.AttemptID, &c.JobID, &c.Pool, &market, &c.Price, &c.Share, &created, &fin); err != nil {
+	if err := sc.Scan(&c.AttemptID, &c.JobID, &c.NodeID, &c.Pool, &market, &c.Price, &c.Share, &created, &fin); err != nil {
 		return AttemptCost{}, err
 	}
 	c.Market = berth.Market(market)
@@ -111,35 +114,110 @@ func (s *Store) AttemptCosts(ctx context.Context, jobIDs []string) (map[string][
 
 // Ledger prices every attempt made since since (all when zero) as a
 // cost.Line, with its job's labels; attempts that run are priced up to
-// now.
+// now. Then, for each priced host (a node whose agent reports a price)
+// alive since since, a line of its idle time (JobID ""): its life since
+// since at its price, less what its attempts in the ledger held of it.
 func (s *Store) Ledger(ctx context.Context, since, now time.Time) (cost.Ledger, error) {
-	labels, err := s.jobLabels(ctx, since)
+	l, held, err := s.attemptLines(ctx, since, now)
 	if err != nil {
 		return nil, err
+	}
+	idle, err := s.idleLines(ctx, since, now, held)
+	if err != nil {
+		return nil, err
+	}
+	return append(l, idle...), nil
+}
+
+// attemptLines prices the attempts made since since, and sums what they
+// held of each node.
+func (s *Store) attemptLines(ctx context.Context, since, now time.Time) (cost.Ledger, map[string]float64, error) {
+	labels, err := s.jobLabels(ctx, since)
+	if err != nil {
+		return nil, nil, err
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+attemptCostCols+` FROM attempts a
 		WHERE a.created_at >= ? ORDER BY a.seq`, ts(since))
 	if err != nil {
-		return nil, fmt.Errorf("read ledger: %w", err)
+		return nil, nil, fmt.Errorf("read ledger: %w", err)
 	}
 	defer rows.Close()
 	var l cost.Ledger
+	held := map[string]float64{}
 	for rows.Next() {
 		c, err := scanAttemptCost(rows)
 		if err != nil {
-			return nil, fmt.Errorf("read ledger: %w", err)
+			return nil, nil, fmt.Errorf("read ledger: %w", err)
 		}
 		end := now
 		if c.End != nil {
 			end = *c.End
 		}
+		usd := c.USD(now)
 		l = append(l, cost.Line{Pool: c.Pool, Market: c.Market, Labels: labels[c.JobID], JobID: c.JobID,
-			Start: c.Start, End: end, USD: c.USD(now)})
+			Start: c.Start, End: end, USD: usd})
+		held[c.NodeID] += usd
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read ledger: %w", err)
+		return nil, nil, fmt.Errorf("read ledger: %w", err)
 	}
-	return l, nil
+	return l, held, nil
+}
+
+// idleLines prices the idle time of the priced hosts alive since since:
+// each host's life (from its join to its end, or now) at its price, less
+// held, what the ledger's attempts held of it. A serverless pool's node
+// has no price of its own: its containers are all in the attempts.
+func (s *Store) idleLines(ctx context.Context, since, now time.Time, held map[string]float64) (cost.Ledger, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, pool, facts, created_at, COALESCE(gone_at, CASE WHEN state = 'gone' THEN last_seen END)
+		FROM nodes WHERE state != 'gone' OR COALESCE(gone_at, last_seen) >= ? ORDER BY id`, ts(since))
+	if err != nil {
+		return nil, fmt.Errorf("read host costs: %w", err)
+	}
+	defer rows.Close()
+	var l cost.Ledger
+	for rows.Next() {
+		var id, pool, facts, created string
+		var gone sql.NullString
+		if err := rows.Scan(&id, &pool, &facts, &created, &gone); err != nil {
+			return nil, fmt.Errorf("read host costs: %w", err)
+		}
+		var f nodeapi.Facts
+		if err := json.Unmarshal([]byte(facts), &f); err != nil {
+			return nil, fmt.Errorf("read host costs: node %s: facts: %w", id, err)
+		}
+		if !(f.Price > 0) {
+			continue
+		}
+		start, err := parseTS(created)
+		if err != nil {
+			return nil, err
+		}
+		end := now
+		if gone.Valid {
+			if end, err = parseTS(gone.String); err != nil {
+				return nil, err
+			}
+		}
+		start = maxTime(start, since)
+		if !end.After(start) {
+			continue
+		}
+		m := berth.Market(f.Market)
+		if m == "" {
+			m = berth.OnDemand
+		}
+		usd := cost.Instance(cost.Fixed(f.Price), start, end) - held[id]
+		l = append(l, cost.Line{Pool: pool, Market: m, Start: start, End: end, USD: max(usd, 0)})
+	}
+	return l, rows.Err()
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // jobLabels returns the labels of the jobs with an attempt made since

@@ -95,7 +95,7 @@ func (s *Store) RetireNode(ctx context.Context, id, reason string, now time.Time
 			}
 		}
 		closed = ids
-		_, err = tx.ExecContext(ctx, `UPDATE nodes SET state = 'gone', version = version + 1 WHERE id = ?`, id)
+		_, err = tx.ExecContext(ctx, `UPDATE nodes SET state = 'gone', gone_at = ?, version = version + 1 WHERE id = ?`, ts(now), id)
 		return err
 	})
 	if err != nil {

@@ -29,7 +29,8 @@ func joinReady(t *testing.T, s *Store, id, pool string, cpu float64, mem int64, 
 // TestAttemptCost: an attempt placed on a node holds its share of the node
 // at the price its agent reported; one placed with Held holds that; each
 // costs price × share × its time, and the ledger sums them by pool, market
-// and label.
+// and label, with each priced host's idle time: its life at its price less
+// what its attempts held of it, up to now or until it is gone.
 func TestAttemptCost(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
@@ -76,9 +77,9 @@ func TestAttemptCost(t *testing.T) {
 		got  map[string]float64
 		want map[string]float64
 	}{
-		{"pool", l.By(cost.ByPool), map[string]float64{"spot": 0.01, "overflow": 0.18}},
-		{"market", l.By(cost.ByMarket), map[string]float64{"spot": 0.01, "on-demand": 0.18}},
-		{"label team", l.By(cost.ByLabel("team")), map[string]float64{"ml": 0.01, "": 0.18}},
+		{"pool", l.By(cost.ByPool), map[string]float64{"spot": 0.08, "overflow": 0.18}},
+		{"market", l.By(cost.ByMarket), map[string]float64{"spot": 0.08, "on-demand": 0.18}},
+		{"label team", l.By(cost.ByLabel("team")), map[string]float64{"ml": 0.01, "": 0.18, cost.IdleHosts: 0.07}},
 	} {
 		for k, v := range tt.want {
 			if math.Abs(tt.got[k]-v) > 1e-12 || len(tt.got) != len(tt.want) {
@@ -87,8 +88,20 @@ func TestAttemptCost(t *testing.T) {
 			}
 		}
 	}
-	if l, err := s.Ledger(ctx, t0.Add(time.Minute), t0.Add(time.Hour)); err != nil || len(l) != 0 {
-		t.Errorf("ledger since after the attempts = %v, %v; want none", l, err)
+	if l, err := s.Ledger(ctx, t0.Add(time.Minute), t0.Add(time.Hour)); err != nil || len(l) != 1 || !l[0].Idle() || math.Abs(l[0].USD-0.08*59/60) > 1e-12 {
+		t.Errorf("ledger since after the attempts = %v, %v; want only n1 idle for 59 minutes", l, err)
+	}
+	if _, err := s.RetireNode(ctx, "n1", "scaled in", t0.Add(45*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, now := range []time.Duration{time.Hour, 3 * time.Hour} {
+		l, err := s.Ledger(ctx, time.Time{}, t0.Add(now))
+		if got := l.By(cost.ByPool)["spot"]; err != nil || math.Abs(got-0.08*0.75) > 1e-12 {
+			t.Errorf("ledger at +%v of the spot pool, its host gone at +45m = %v, %v; want 45 minutes of it", now, got, err)
+		}
+	}
+	if l, err := s.Ledger(ctx, t0.Add(time.Hour), t0.Add(2*time.Hour)); err != nil || len(l) != 0 {
+		t.Errorf("ledger since after the host went = %v, %v; want none", l, err)
 	}
 }
 

@@ -77,8 +77,9 @@ func (s *Store) UpsertNode(ctx context.Context, n berth.Node, now time.Time) (be
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `UPDATE nodes SET name = ?, pool = ?, cpu = ?, memory_mb = ?,
 			healthy = ?, reason = ?, last_seen = ?, state = COALESCE(NULLIF(?, ''), state),
+			gone_at = CASE WHEN COALESCE(NULLIF(?, ''), state) = 'gone' THEN COALESCE(gone_at, ?) END,
 			version = version + 1 WHERE id = ?`,
-			n.Name, n.Pool, n.CPU, n.MemoryMB, n.Healthy, n.Reason, ts(now), string(n.State), n.ID)
+			n.Name, n.Pool, n.CPU, n.MemoryMB, n.Healthy, n.Reason, ts(now), string(n.State), string(n.State), ts(now), n.ID)
 		if err != nil {
 			return err
 		}
