@@ -203,6 +203,19 @@ func (sc *Scenario) validate() error {
 		return &berth.FieldError{Field: "jobs", Problem: "is required"}
 	case len(sc.Pools) == 0:
 		return &berth.FieldError{Field: "pools", Problem: "is required"}
+	case sc.Spot.Offset < 0:
+		return &berth.FieldError{Field: "spot.offset", Problem: "must not be negative"}
+	}
+	if g := sc.Spot.Generator; g != nil {
+		// Spells shorter than a minute would draw a trace of millions of
+		// ticks; Spot markets change on the scale of minutes. 0 is the
+		// default.
+		for field, d := range map[string]berth.Duration{"mean_up": g.MeanUp, "mean_down": g.MeanDown} {
+			if d != 0 && (time.Duration(d) < time.Minute || time.Duration(d) > maxHorizon) {
+				return &berth.FieldError{Field: "spot.generator." + field,
+					Problem: fmt.Sprintf("must be between 1m and %s (or unset: the default)", berth.ShortDuration(maxHorizon))}
+			}
+		}
 	}
 	if err := sc.validatePools(); err != nil {
 		return err

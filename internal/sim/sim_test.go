@@ -461,6 +461,8 @@ func TestParseScenarioErrors(t *testing.T) {
 		// Serverless pools alone leave the baselines no host to run on.
 		{"name: x\nhorizon: 1h\npools: [{name: f, provider: fake-serverless, serverless: {vcpu_second_usd: 0.00001, gb_second_usd: 0.000001}}]\njobs: [{name: g, count: 1, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 1m, max: 2m}}]", "pools"},
 		{"name: x\nhorizon: 1h\nfleet: 3", "fleet"},
+		{"name: x\nhorizon: 1h\nspot: {generator: {mean_up: 1ns, mean_down: 20m}}\npools: [{name: p, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: 1}]}]\njobs: [{name: g, count: 1, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 1m, max: 2m}}]", "spot.generator.mean_up"},
+		{"name: x\nhorizon: 1h\nspot: {offset: -1h}\npools: [{name: p, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: 1}]}]\njobs: [{name: g, count: 1, shapes: [{cpu: 1, memory_mb: 512}], run: {min: 1m, max: 2m}}]", "spot.offset"},
 	}
 	for _, tt := range tests {
 		_, err := ParseScenario([]byte(tt.doc), "")
