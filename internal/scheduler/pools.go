@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -223,6 +224,28 @@ func (p *pools) launchingFit(j *berth.Job, ctx jobContext) (Launching, string, b
 		}
 	}
 	return best, pool, ok
+}
+
+// stuck says why none of the pools j may use can launch a host for it
+// ("pool spot is outside its window; pool od is at its max of 4 hosts"),
+// or "" when j may use no pool of the fleet.
+func (p *pools) stuck(j *berth.Job, ctx jobContext) string {
+	var why []string
+	for _, i := range ctx.eligible {
+		ps := &p.list[i]
+		s := &ps.Spec
+		switch {
+		case s.IsServerless() || s.Provider == berth.ProviderLocal:
+			continue
+		case !ps.Open:
+			why = append(why, "pool "+s.Name+" is outside its window")
+		case ps.Size+p.added[i] >= s.Max:
+			why = append(why, fmt.Sprintf("pool %s is at its max of %d hosts", s.Name, s.Max))
+		case p.cheapestType(i, j) < 0:
+			why = append(why, "pool "+s.Name+" has no instance type that fits it available now")
+		}
+	}
+	return strings.Join(why, "; ")
 }
 
 // growing returns a pool j may use that can launch a host that fits it

@@ -233,7 +233,8 @@ func TestPinnedToPool(t *testing.T) {
 }
 
 // TestReasonsWhileCapacityComes: a job waiting for a pool to grow says so,
-// and names the host booting for it once there is one.
+// and names the host booting for it once there is one; one that no pool
+// can grow for says why.
 func TestReasonsWhileCapacityComes(t *testing.T) {
 	spot := spotState()
 	spot.Size = 0
@@ -241,6 +242,10 @@ func TestReasonsWhileCapacityComes(t *testing.T) {
 	booting.Launching = []Launching{{InstanceType: "m5.large", CPU: 2, MemoryMB: 8192, ReadyAt: now.Add(45 * time.Second)}}
 	closed := spotState()
 	closed.Size, closed.Open = 0, false
+	full := spotState()
+	full.Size = full.Spec.Max
+	dry := spotState()
+	dry.Size, dry.Unavailable = 0, map[string]bool{"m5.large": true, "r5.4xlarge": true, "m5.4xlarge": true}
 	tests := []struct {
 		name string
 		pool PoolState
@@ -248,7 +253,9 @@ func TestReasonsWhileCapacityComes(t *testing.T) {
 	}{
 		{"the pool can launch", spot, "waiting for capacity: job needs 1 vCPU/1 GiB; pool spot is to launch a host for it"},
 		{"a host is booting", booting, "waiting for capacity: job needs 1 vCPU/1 GiB; a m5.large is booting in pool spot, ready at 12:00:45"},
-		{"the pool is closed", closed, "waiting for capacity: no node has joined"},
+		{"the pool is closed", closed, "waiting for capacity: no node has joined; pool spot is outside its window"},
+		{"the pool is at its max", full, "waiting for capacity: no node has joined; pool spot is at its max of 10 hosts"},
+		{"no type can be had", dry, "waiting for capacity: no node has joined; pool spot has no instance type that fits it available now"},
 	}
 	for _, tt := range tests {
 		p := Place(Snapshot{Queued: []berth.Job{waitingJob("a", 1, 1024, 0)}, Now: now, Pools: []PoolState{tt.pool}})

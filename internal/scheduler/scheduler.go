@@ -253,7 +253,15 @@ func (rd *round) unplaced(j *berth.Job, cpu, mem int64, pool string) {
 		rd.wait(j, fmt.Sprintf("waiting for capacity: job needs %s; pool %s is to launch a host for it", Shape(j.CPU, j.MemoryMB), in))
 		return
 	}
-	rd.wait(j, "")
+	if rd.r.SkipReasons {
+		rd.wait(j, "")
+		return
+	}
+	why := c.waitReason(j)
+	if stuck := p.stuck(j, ctx); stuck != "" {
+		why += "; " + stuck
+	}
+	rd.wait(j, why)
 }
 
 // wait records that j waits, with why or the reason worked out now.
