@@ -116,11 +116,13 @@ func TestCalls(t *testing.T) {
 		},
 		want: []any{job, false},
 	}, {
-		name: "job with its cost",
+		name: "job with its cost, and what each attempt held",
 		x: exchange{method: "GET", path: "/v1/jobs/job_1", auth: auth, status: 200,
-			resp: strings.Replace(jobJSON, `"version":4}`, `"version":4,"cost_usd":0.25}`, 1)},
+			resp: strings.Replace(strings.Replace(jobJSON, `"version":4}`, `"version":4,"cost_usd":0.25}`, 1),
+				`"exit_code":3}]`, `"exit_code":3,"pool":"spot","market":"spot","price_usd_hour":0.5,"share":0.5,"cost_usd":0.25}]`, 1)},
 		call: func(ctx context.Context, c *client.Client) (any, error) { return c.Job(ctx, "job_1") },
-		want: client.Job{Job: job, CostUSD: 0.25},
+		want: client.Job{Job: job, CostUSD: 0.25, Attempts: []client.Attempt{
+			{Attempt: job.Attempts[0], Pool: "spot", Market: berth.Spot, PriceUSDHour: 0.5, Share: 0.5, CostUSD: 0.25}}},
 	}, {
 		name: "list jobs with every filter",
 		x: exchange{method: "GET", path: "/v1/jobs", auth: auth, status: 200,

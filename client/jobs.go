@@ -27,9 +27,52 @@ func (c *Client) SubmitJob(ctx context.Context, spec berth.JobSpec) (job berth.J
 // Job is a job as the API shows it: with what it cost so far.
 type Job struct {
 	berth.Job
+	// Attempts are the job's attempts with what each held; Job.Attempts
+	// holds the same attempts without it.
+	Attempts []Attempt `json:"attempts"`
 	// CostUSD sums what its attempts held (a share of a node at the node's
 	// price, or a serverless container), running ones up to now.
 	CostUSD float64 `json:"cost_usd"`
+}
+
+// Attempt is an attempt with what it held: a share of a node at the
+// node's price per hour, or a serverless container at its price (share 1).
+type Attempt struct {
+	berth.Attempt
+	Pool         string       `json:"pool,omitempty"`
+	Market       berth.Market `json:"market,omitempty"`
+	PriceUSDHour float64      `json:"price_usd_hour"`
+	Share        float64      `json:"share"`
+	CostUSD      float64      `json:"cost_usd"`
+}
+
+// MarshalJSON writes j as the API does; a Job built with only Job.Attempts
+// writes those.
+func (j Job) MarshalJSON() ([]byte, error) {
+	type plain Job // without this method
+	if j.Attempts == nil && j.Job.Attempts != nil {
+		j.Attempts = make([]Attempt, len(j.Job.Attempts))
+		for i, a := range j.Job.Attempts {
+			j.Attempts[i] = Attempt{Attempt: a}
+		}
+	}
+	return json.Marshal(plain(j))
+}
+
+// UnmarshalJSON reads a job as the API writes it, and fills Job.Attempts
+// too, for code that takes a berth.Job.
+func (j *Job) UnmarshalJSON(b []byte) error {
+	type plain Job // without this method
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*j = Job(p)
+	j.Job.Attempts = make([]berth.Attempt, len(j.Attempts))
+	for i, a := range j.Attempts {
+		j.Job.Attempts[i] = a.Attempt
+	}
+	return nil
 }
 
 // Job returns the job with its attempts and cost. An unknown id gives a
