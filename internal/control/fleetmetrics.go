@@ -8,7 +8,7 @@ import (
 
 var (
 	poolSchedulable = prometheus.NewDesc("berth_pool_schedulable_largest",
-		"How many of the largest waiting job shapes the pool's free capacity, hosts on their way included, could still take (the autoscaling signal: below 1 the pool grows).",
+		"How many of the largest waiting job shapes the pool's free capacity, hosts on their way included, could still take (the autoscaling signal: below 1 while jobs wait, the pool grows). With nothing waiting it counts jobs of the default shape, and 0 then asks for nothing.",
 		[]string{"pool"}, nil)
 	poolShapeCPU = prometheus.NewDesc("berth_pool_largest_shape_cpu", "vCPUs of the shape the autoscaling signal counts.", []string{"pool"}, nil)
 	poolShapeMem = prometheus.NewDesc("berth_pool_largest_shape_memory_bytes", "Memory of the shape the autoscaling signal counts.", []string{"pool"}, nil)
