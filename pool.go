@@ -206,7 +206,12 @@ func (p *PoolSpec) InstanceType(name string) (InstanceType, bool) {
 	return InstanceType{}, false
 }
 
-var poolNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var poolNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ValidPoolName reports whether name may name a pool: lower-case letters,
+// digits, - and _, at most 63, starting with a letter or digit. Pools of
+// the configuration and pools that agents join share the rule.
+func ValidPoolName(name string) bool { return poolNameRe.MatchString(name) }
 
 // Validate reports the first problem with p as a *FieldError. It checks p as
 // written; call it before WithDefaults. Cron expressions are checked by the
@@ -216,7 +221,7 @@ func (p PoolSpec) Validate() error {
 	case p.Name == "":
 		return fieldErr("name", "is required")
 	case !poolNameRe.MatchString(p.Name):
-		return fieldErr("name", "%q is not a pool name (lower-case letters, digits and -, at most 63)", p.Name)
+		return fieldErr("name", "%q is not a pool name (lower-case letters, digits, - and _, at most 63)", p.Name)
 	case p.Provider == "":
 		return fieldErr("provider", "is required")
 	case !knownProvider(p.Provider):

@@ -33,6 +33,8 @@ func TestPoolSpecValidate(t *testing.T) {
 		{"valid", func(*PoolSpec) {}, ""},
 		{"no name", func(p *PoolSpec) { p.Name = "" }, "name"},
 		{"upper-case name", func(p *PoolSpec) { p.Name = "Spot" }, "name"},
+		{"a name with _, as agents' pools may have", func(p *PoolSpec) { p.Name = "gpu_a100" }, ""},
+		{"a name starting with _", func(p *PoolSpec) { p.Name = "_gpu" }, "name"},
 		{"no provider", func(p *PoolSpec) { p.Provider = "" }, "provider"},
 		{"bad market", func(p *PoolSpec) { p.Market = "reserved" }, "market"},
 		{"negative min", func(p *PoolSpec) { p.Min = -1 }, "min"},

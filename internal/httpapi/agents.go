@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -15,10 +14,9 @@ import (
 )
 
 // poolName is what a pool may be called.
-var poolName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 func validPool(name string) error {
-	if !poolName.MatchString(name) {
+	if !berth.ValidPoolName(name) {
 		return &berth.FieldError{Field: "pool", Problem: fmt.Sprintf("%q is not a pool name (lower-case letters, digits, - and _, at most 63)", name)}
 	}
 	return nil
