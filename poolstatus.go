@@ -18,6 +18,12 @@ type PoolStatus struct {
 	UsedMemoryMB int64          `json:"used_memory_mb"`
 	Instances    []PoolInstance `json:"instances,omitempty"`
 	Autoscale    *PoolSignal    `json:"autoscale,omitempty"`
+	// Window, for a pool with one, says whether it is open now and when
+	// that changes.
+	Window *PoolWindowState `json:"window,omitempty"`
+	// Offerings are what the pool may launch now, as its provider last
+	// priced them, for pools with a provider.
+	Offerings []PoolOffering `json:"offerings,omitempty"`
 	JoinToken    string         `json:"join_token"`
 }
 
@@ -34,6 +40,23 @@ type PoolInstance struct {
 	InterruptAt  *time.Time `json:"interrupt_at,omitempty"`
 	TerminatedAt *time.Time `json:"terminated_at,omitempty"`
 	Reclaimed    bool       `json:"reclaimed,omitempty"`
+}
+
+// PoolWindowState is where a pool is in its window.
+type PoolWindowState struct {
+	Open bool `json:"open"`
+	// Next is when it next opens (when closed) or closes (when open).
+	Next time.Time `json:"next"`
+}
+
+// PoolOffering is an instance type a pool may launch, at its price now.
+type PoolOffering struct {
+	InstanceType string  `json:"instance_type"`
+	Market       Market  `json:"market"`
+	PriceUSDHour float64 `json:"price_usd_hour"` // the Spot price now, on a Spot pool
+	// Unavailable marks a type berth avoids for now: it ran out of
+	// capacity, or Spot began to take its hosts back.
+	Unavailable bool `json:"unavailable,omitempty"`
 }
 
 // PoolSignal is a pool's autoscaling signal as of the last round.

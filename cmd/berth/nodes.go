@@ -218,11 +218,15 @@ func poolRow(_ time.Time, p client.Pool) []string {
 		cpu(p.CPU), mem(p.MemoryMB), fmt.Sprintf("%s, %s", cpu(p.UsedCPU), mem(p.UsedMemoryMB)), p.JoinToken}
 }
 
-// instances counts a pool's live instances: "3 (1 booting)"; "-" for a
-// pool without a provider.
+// instances counts a pool's live instances: "3 (1 booting)", "0 (closed
+// until 02:00Z)"; "-" for a pool without a provider.
 func instances(p client.Pool) string {
 	if p.Spec == nil || p.Spec.IsServerless() || p.Provider == berth.ProviderLocal {
 		return "-"
+	}
+	closed := ""
+	if w := p.Window; w != nil && !w.Open {
+		closed = " (closed until " + w.Next.UTC().Format("Jan 2 15:04Z") + ")"
 	}
 	live, booting := 0, 0
 	for _, in := range p.Instances {
@@ -235,9 +239,9 @@ func instances(p client.Pool) string {
 		}
 	}
 	if booting > 0 {
-		return fmt.Sprintf("%d (%d booting)", live, booting)
+		return fmt.Sprintf("%d (%d booting)%s", live, booting, closed)
 	}
-	return fmt.Sprint(live)
+	return fmt.Sprint(live) + closed
 }
 
 // autoscaleSignal is a pool's autoscaling signal: "room 2, 0 waiting".

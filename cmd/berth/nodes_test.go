@@ -90,10 +90,14 @@ func TestPools(t *testing.T) {
 	spot := berth.PoolSpec{Name: "spot", Provider: "fake", Market: berth.Spot, Max: 4,
 		InstanceTypes: []berth.InstanceType{{Name: "m5.large", CPU: 2, MemoryMB: 8192, Price: 0.096}}}
 	overflow := berth.PoolSpec{Name: "overflow", Provider: "fake-serverless", Serverless: &berth.Serverless{VCPUSecond: 1e-5}}
+	nightly := spot
+	nightly.Name, nightly.Window = "nightly", &berth.PoolWindow{Opens: "0 2 * * *", Closes: "0 6 * * *"}
 	f.pools = []client.Pool{
 		{Name: "spot", Provider: "fake", Spec: &spot, Nodes: 2, Ready: 1, CPU: 4, MemoryMB: 16384, UsedCPU: 0.5, UsedMemoryMB: 256,
 			Instances: []client.Instance{{ID: "i-1", State: "running"}, {ID: "i-2", State: "running"}, {ID: "i-3", State: "pending"}, {ID: "i-0", State: "terminated"}},
 			Autoscale: &client.Autoscale{SchedulableLargest: 0, Waiting: 3}, JoinToken: "bjt_spot"},
+		{Name: "nightly", Provider: "fake", Spec: &nightly, Window: &berth.PoolWindowState{Open: false, Next: time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)},
+			Autoscale: &client.Autoscale{Waiting: 5}, JoinToken: "bjt_nightly"},
 		{Name: "overflow", Provider: "fake-serverless", Spec: &overflow, Nodes: 1, Ready: 1, CPU: 1024, MemoryMB: 16 << 20, JoinToken: "bjt_overflow"},
 		{Name: "default", JoinToken: "bjt_default"},
 	}

@@ -459,6 +459,13 @@ func TestStoryWindowAndOverflow(t *testing.T) {
 		if n := len(c.live(t, "nightly")); n != 0 {
 			t.Errorf("at 01:30 the closed pool has %d hosts", n)
 		}
+		st := c.fleet.Pools(time.Now())[0]
+		if w := st.Window; w == nil || w.Open || w.Next.Hour() != 2 {
+			t.Errorf("at 01:30 the pool's window = %+v, want closed until 02:00", w)
+		}
+		if o := st.Offerings; len(o) != 1 || o[0].InstanceType != "c5.xlarge" || o[0].PriceUSDHour != 0.17 || o[0].Unavailable {
+			t.Errorf("the pool offers %+v, want c5.xlarge at its price", o)
+		}
 		for _, j := range batch {
 			if s := c.job(t, j.ID).State; s != berth.Queued {
 				t.Errorf("at 01:30 job %s is %s, want queued until the window opens", j.ID, s)

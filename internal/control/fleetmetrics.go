@@ -1,6 +1,8 @@
 package control
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berth-run/berth/internal/provider"
@@ -29,7 +31,7 @@ func (c fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c fleetCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, p := range c.f.Pools() {
+	for _, p := range c.f.Pools(time.Now()) {
 		if p.Metric != nil {
 			m := p.Metric
 			ch <- prometheus.MustNewConstMetric(poolSchedulable, prometheus.GaugeValue, m.Schedulable, m.Pool)

@@ -159,15 +159,28 @@ type PoolStatus struct {
 	Nodes map[string]string
 	// Metric is the autoscaler's signal, for pools it scales.
 	Metric *autoscale.Metric
+	// Window, for a pool with one, says whether it is open and when that
+	// changes.
+	Window *berth.PoolWindowState
+	// Offerings are those of the last round, with the types avoided now.
+	Offerings []berth.PoolOffering
 }
 
-// Pools returns the configured pools, in order.
-func (f *Fleet) Pools() []PoolStatus {
+// Pools returns the configured pools, in order, as of now.
+func (f *Fleet) Pools(now time.Time) []PoolStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]PoolStatus, len(f.pools))
 	for i, p := range f.pools {
 		st := PoolStatus{Spec: p.Spec, Instances: slices.Clone(f.lists[p.Spec.Name]), Nodes: map[string]string{}}
+		if p.Window != nil {
+			open, next := p.Window.Open(now)
+			st.Window = &berth.PoolWindowState{Open: open, Next: next}
+		}
+		for _, o := range f.offerings[p.Spec.Name] {
+			st.Offerings = append(st.Offerings, berth.PoolOffering{InstanceType: o.InstanceType, Market: o.Market,
+				PriceUSDHour: o.Price, Unavailable: f.avoided(p.Spec.Name, o.InstanceType, now)})
+		}
 		for _, in := range st.Instances {
 			if n, ok := f.nodeOf[in.ID]; ok {
 				st.Nodes[in.ID] = n.ID

@@ -110,7 +110,7 @@ func (s *Server) pools(r *http.Request) ([]*poolView, error) {
 		out = append(out, p)
 	}
 	if s.d.Fleet != nil {
-		for _, st := range s.d.Fleet.Pools() {
+		for _, st := range s.d.Fleet.Pools(time.Now()) {
 			add(configuredPool(st))
 		}
 	}
@@ -148,7 +148,7 @@ func (s *Server) pools(r *http.Request) ([]*poolView, error) {
 // configuredPool is the view of a pool of the configuration.
 func configuredPool(st control.PoolStatus) *poolView {
 	spec := st.Spec
-	p := &poolView{Name: spec.Name, Provider: spec.Provider, Spec: &spec}
+	p := &poolView{Name: spec.Name, Provider: spec.Provider, Spec: &spec, Window: st.Window, Offerings: st.Offerings}
 	for _, in := range st.Instances {
 		v := instanceView{ID: in.ID, InstanceType: in.InstanceType, Market: in.Market, Zone: in.Zone, State: string(in.State),
 			Node: st.Nodes[in.ID], Job: in.Tags[provider.TagJob], LaunchedAt: in.LaunchedAt, Reclaimed: in.Reclaimed}
