@@ -24,7 +24,7 @@ type PoolStatus struct {
 	// Offerings are what the pool may launch now, as its provider last
 	// priced them, for pools with a provider.
 	Offerings []PoolOffering `json:"offerings,omitempty"`
-	JoinToken    string         `json:"join_token"`
+	JoinToken string         `json:"join_token"`
 }
 
 // PoolInstance is one of a pool's instances, as its provider lists it.
