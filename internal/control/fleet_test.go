@@ -249,6 +249,63 @@ func TestStorySpotFromZero(t *testing.T) {
 	})
 }
 
+// TestStory500JobsFifthReclaimed: 500 jobs of 10 minutes come at once to a
+// Spot pool from zero, of up to 12 hosts of 16 vCPU; at +10m Spot takes
+// back a fifth of the live hosts. Through the server's own loops, store
+// and agents: every job succeeds by +1h without spending a retry, the pool
+// never has more than 12 hosts, no host is terminated while it runs work,
+// and the pool is back to zero once the work is done.
+func TestStory500JobsFifthReclaimed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pool := berth.PoolSpec{Name: "spot", Provider: berth.ProviderFake, Market: berth.Spot, Max: 12,
+			InstanceTypes: []berth.InstanceType{{Name: "m5.4xlarge", CPU: 16, MemoryMB: 65536, Price: 0.768, SpotPrice: 0.29}},
+			ScaleInDelay: berth.Duration(2 * time.Minute), BootTime: berth.Duration(time.Minute), InterruptionGrace: berth.Duration(30 * time.Second)}
+		c := startCloudPlane(t, pool)
+		start := time.Now()
+		jobs := make([]berth.Job, 500)
+		for i := range jobs {
+			jobs[i] = c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "10m"}})
+		}
+		maxHosts := 0
+		watch := func(until time.Duration) {
+			for time.Since(start) < until {
+				time.Sleep(5 * time.Second)
+				maxHosts = max(maxHosts, len(c.live(t, "spot")))
+			}
+		}
+		watch(10 * time.Minute)
+		live := c.live(t, "spot")
+		victims := make([]string, 0, len(live)/5)
+		for _, in := range live[:len(live)/5] {
+			victims = append(victims, in.ID)
+		}
+		if len(victims) == 0 {
+			t.Fatalf("at +10m the pool has %d hosts: none to reclaim", len(live))
+		}
+		c.cloud.Reclaim(victims...)
+		watch(time.Hour)
+		requeued := 0
+		for _, j := range jobs {
+			got, _ := c.store.Job(context.Background(), j.ID)
+			if got.State != berth.Succeeded || got.Retried != 0 {
+				t.Errorf("job %s: %s (%q), %d retries spent; want succeeded by +1h, none spent", j.ID, got.State, got.Reason, got.Retried)
+			}
+			requeued += min(got.Requeued, 1)
+		}
+		if requeued == 0 {
+			t.Errorf("no job was re-queued after reclaiming %v", victims)
+		}
+		if maxHosts > 12 {
+			t.Errorf("the pool had %d hosts, above its maximum of 12", maxHosts)
+		}
+		if bad := busyTerminations(t, c.store, jobs); len(bad) > 0 {
+			t.Errorf("hosts terminated under work: %v", bad)
+		}
+		waitFor(t, 30*time.Minute, "the pool is back to zero", func() bool { return len(c.live(t, "spot")) == 0 })
+		t.Logf("%d hosts at most; %d of 500 jobs re-queued after %d of %d hosts were reclaimed", maxHosts, requeued, len(victims), len(live))
+	})
+}
+
 // busiest returns the live instance whose node runs the most attempts.
 func (c *cloudPlane) busiest(t *testing.T) string {
 	t.Helper()
