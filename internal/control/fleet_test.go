@@ -259,7 +259,7 @@ func TestStory500JobsFifthReclaimed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pool := berth.PoolSpec{Name: "spot", Provider: berth.ProviderFake, Market: berth.Spot, Max: 12,
 			InstanceTypes: []berth.InstanceType{{Name: "m5.4xlarge", CPU: 16, MemoryMB: 65536, Price: 0.768, SpotPrice: 0.29}},
-			ScaleInDelay: berth.Duration(2 * time.Minute), BootTime: berth.Duration(time.Minute), InterruptionGrace: berth.Duration(30 * time.Second)}
+			ScaleInDelay:  berth.Duration(2 * time.Minute), BootTime: berth.Duration(time.Minute), InterruptionGrace: berth.Duration(30 * time.Second)}
 		c := startCloudPlane(t, pool)
 		start := time.Now()
 		jobs := make([]berth.Job, 500)
