@@ -73,6 +73,9 @@ type Fleet struct {
 	reg   *Registry
 	log   *slog.Logger
 	wake  wakeup
+	// priced is the last price recorded of each pool's type; only Round
+	// touches it.
+	priced map[[2]string]float64
 
 	// mu guards the fields below.
 	mu         sync.Mutex
@@ -103,7 +106,7 @@ func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry,
 	return &Fleet{cfg: cfg, pools: pools, store: s, reg: reg, log: log, wake: newWakeup(),
 		lists: map[string][]provider.Instance{}, offerings: map[string][]provider.Offering{},
 		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, noticed: map[string]time.Time{}, drained: map[string]string{},
-		metrics: map[string]autoscale.Metric{}, spot: map[string]*deadline.SpotWatch{}}
+		metrics: map[string]autoscale.Metric{}, spot: map[string]*deadline.SpotWatch{}, priced: map[[2]string]float64{}}
 }
 
 // Kick asks for a round soon. It never blocks.
@@ -156,6 +159,9 @@ func (f *Fleet) Round(ctx context.Context, now time.Time) error {
 			f.mu.Lock()
 			f.offerings[p.Spec.Name] = of
 			f.mu.Unlock()
+			if err := f.recordPrices(ctx, p.Spec.Name, of, now); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	nodes, err := f.reg.Nodes(ctx)
@@ -184,6 +190,26 @@ func (f *Fleet) Round(ctx context.Context, now time.Time) error {
 	f.watchSpot(now)
 	f.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// recordPrices stores the prices of pool's offerings that changed since
+// the last round (all of them in the first), so that its hosts and their
+// attempts are priced at the price of each moment.
+func (f *Fleet) recordPrices(ctx context.Context, pool string, of []provider.Offering, now time.Time) error {
+	var pts []store.PricePoint
+	for _, o := range of {
+		key := [2]string{pool, o.InstanceType}
+		if last, ok := f.priced[key]; !ok || last != o.Price {
+			pts = append(pts, store.PricePoint{Pool: pool, InstanceType: o.InstanceType, At: now, Price: o.Price})
+		}
+	}
+	if err := f.store.RecordPrices(ctx, pts); err != nil {
+		return err
+	}
+	for _, p := range pts {
+		f.priced[[2]string{p.Pool, p.InstanceType}] = p.Price
+	}
+	return nil
 }
 
 // observe caches the lists and which node runs on each instance: the one

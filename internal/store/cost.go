@@ -41,9 +41,14 @@ type AttemptCost struct {
 	Held
 	Start time.Time  // its placement
 	End   *time.Time // nil while it holds its capacity
+	// rate is its node's price over time, where the pool's prices are
+	// recorded; Held.Price (the price at its placement) otherwise.
+	rate         cost.Price
+	instanceType string // of its node, when known
 }
 
-// USD is the attempt's cost up to its end, or up to now while it runs.
+// USD is the attempt's cost up to its end, or up to now while it runs, at
+// the price of each moment.
 func (a AttemptCost) USD(now time.Time) float64 {
 	end := now
 	if a.End != nil {
@@ -52,10 +57,18 @@ func (a AttemptCost) USD(now time.Time) float64 {
 	if !end.After(a.Start) {
 		return 0
 	}
-	return cost.Attempt(cost.Fixed(a.Price), a.Start, end, a.Share)
+	rate := a.rate
+	if rate == nil {
+		rate = cost.Fixed(a.Price)
+	}
+	return cost.Attempt(rate, a.Start, end, a.Share)
 }
 
-const attemptCostCols = `a.id, a.job_id, a.node_id, a.pool, a.market, a.price, a.share, a.created_at, a.finished_at`
+// attemptCostFrom is the table of attemptCostCols.
+const attemptCostFrom = `attempts a LEFT JOIN nodes n ON n.id = a.node_id`
+
+const attemptCostCols = `a.id, a.job_id, a.node_id, a.pool, a.market, a.price, a.share, a.created_at, a.finished_at,
+	COALESCE(json_extract(n.facts, '$.instance_type'), '')`
 
 func scanAttemptCost(sc scanner) (AttemptCost, error) {
 	var (
@@ -64,7 +77,7 @@ func scanAttemptCost(sc scanner) (AttemptCost, error) {
 		created string
 		fin     sql.NullString
 	)
-	if err := sc.Scan(&c.AttemptID, &c.JobID, &c.NodeID, &c.Pool, &market, &c.Price, &c.Share, &created, &fin); err != nil {
+	if err := sc.Scan(&c.AttemptID, &c.JobID, &c.NodeID, &c.Pool, &market, &c.Price, &c.Share, &created, &fin, &c.instanceType); err != nil {
 		return AttemptCost{}, err
 	}
 	c.Market = berth.Market(market)
@@ -90,7 +103,7 @@ func (s *Store) AttemptCosts(ctx context.Context, jobIDs []string) (map[string][
 			args[i] = id
 		}
 		marks := strings.Repeat("?,", len(batch))
-		rows, err := s.r.QueryContext(ctx, `SELECT `+attemptCostCols+` FROM attempts a
+		rows, err := s.r.QueryContext(ctx, `SELECT `+attemptCostCols+` FROM `+attemptCostFrom+`
 			WHERE a.job_id IN (`+marks[:len(marks)-1]+`) ORDER BY a.job_id, a.seq`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read attempt costs: %w", err)
@@ -109,7 +122,30 @@ func (s *Store) AttemptCosts(ctx context.Context, jobIDs []string) (map[string][
 			return nil, fmt.Errorf("read attempt costs: %w", err)
 		}
 	}
+	book := s.priceBook(ctx)
+	for _, cs := range out {
+		if err := book.rate(cs); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// rate gives each attempt its node's price over time, where one is
+// recorded.
+func (b *priceBook) rate(cs []AttemptCost) error {
+	for i := range cs {
+		c := &cs[i]
+		if c.instanceType == "" {
+			continue
+		}
+		p, err := b.price(c.Pool, c.instanceType, c.Price)
+		if err != nil {
+			return err
+		}
+		c.rate = p
+	}
+	return nil
 }
 
 // Ledger prices every attempt made since since (all when zero) as a
@@ -136,19 +172,31 @@ func (s *Store) attemptLines(ctx context.Context, since, now time.Time) (cost.Le
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+attemptCostCols+` FROM attempts a
+	rows, err := s.r.QueryContext(ctx, `SELECT `+attemptCostCols+` FROM `+attemptCostFrom+`
 		WHERE a.created_at >= ? ORDER BY a.seq`, ts(since))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read ledger: %w", err)
 	}
-	defer rows.Close()
-	var l cost.Ledger
-	held := map[string]float64{}
+	var cs []AttemptCost
 	for rows.Next() {
 		c, err := scanAttemptCost(rows)
 		if err != nil {
+			rows.Close()
 			return nil, nil, fmt.Errorf("read ledger: %w", err)
 		}
+		cs = append(cs, c)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read ledger: %w", err)
+	}
+	if err := s.priceBook(ctx).rate(cs); err != nil {
+		return nil, nil, err
+	}
+	var l cost.Ledger
+	held := map[string]float64{}
+	for _, c := range cs {
 		end := now
 		if c.End != nil {
 			end = *c.End
@@ -158,59 +206,73 @@ func (s *Store) attemptLines(ctx context.Context, since, now time.Time) (cost.Le
 			Start: c.Start, End: end, USD: usd})
 		held[c.NodeID] += usd
 	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("read ledger: %w", err)
-	}
 	return l, held, nil
 }
 
 // idleLines prices the idle time of the priced hosts alive since since:
-// each host's life (from its join to its end, or now) at its price, less
-// held, what the ledger's attempts held of it. A serverless pool's node
-// has no price of its own: its containers are all in the attempts.
+// each host's life (from its join to its end, or now) at the price of each
+// moment, less held, what the ledger's attempts held of it. A serverless
+// pool's node has no price of its own: its containers are all in the
+// attempts.
 func (s *Store) idleLines(ctx context.Context, since, now time.Time, held map[string]float64) (cost.Ledger, error) {
+	type host struct {
+		id, pool   string
+		facts      nodeapi.Facts
+		start, end time.Time
+	}
 	rows, err := s.r.QueryContext(ctx, `SELECT id, pool, facts, created_at, COALESCE(gone_at, CASE WHEN state = 'gone' THEN last_seen END)
 		FROM nodes WHERE state != 'gone' OR COALESCE(gone_at, last_seen) >= ? ORDER BY id`, ts(since))
 	if err != nil {
 		return nil, fmt.Errorf("read host costs: %w", err)
 	}
-	defer rows.Close()
-	var l cost.Ledger
+	var hosts []host
 	for rows.Next() {
-		var id, pool, facts, created string
+		var h host
+		var facts, created string
 		var gone sql.NullString
-		if err := rows.Scan(&id, &pool, &facts, &created, &gone); err != nil {
-			return nil, fmt.Errorf("read host costs: %w", err)
+		if err = rows.Scan(&h.id, &h.pool, &facts, &created, &gone); err != nil {
+			break
 		}
-		var f nodeapi.Facts
-		if err := json.Unmarshal([]byte(facts), &f); err != nil {
-			return nil, fmt.Errorf("read host costs: node %s: facts: %w", id, err)
+		if err = json.Unmarshal([]byte(facts), &h.facts); err != nil {
+			err = fmt.Errorf("node %s: facts: %w", h.id, err)
+			break
 		}
-		if !(f.Price > 0) {
-			continue
+		if h.start, err = parseTS(created); err != nil {
+			break
 		}
-		start, err := parseTS(created)
+		h.end = now
+		if gone.Valid {
+			if h.end, err = parseTS(gone.String); err != nil {
+				break
+			}
+		}
+		h.start = maxTime(h.start, since)
+		if h.facts.Price > 0 && h.end.After(h.start) {
+			hosts = append(hosts, h)
+		}
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	rows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read host costs: %w", err)
+	}
+	book := s.priceBook(ctx)
+	var l cost.Ledger
+	for _, h := range hosts {
+		rate, err := book.price(h.pool, h.facts.InstanceType, h.facts.Price)
 		if err != nil {
 			return nil, err
 		}
-		end := now
-		if gone.Valid {
-			if end, err = parseTS(gone.String); err != nil {
-				return nil, err
-			}
-		}
-		start = maxTime(start, since)
-		if !end.After(start) {
-			continue
-		}
-		m := berth.Market(f.Market)
+		m := berth.Market(h.facts.Market)
 		if m == "" {
 			m = berth.OnDemand
 		}
-		usd := cost.Instance(cost.Fixed(f.Price), start, end) - held[id]
-		l = append(l, cost.Line{Pool: pool, Market: m, Start: start, End: end, USD: max(usd, 0)})
+		usd := cost.Instance(rate, h.start, h.end) - held[h.id]
+		l = append(l, cost.Line{Pool: h.pool, Market: m, Start: h.start, End: h.end, USD: max(usd, 0)})
 	}
-	return l, rows.Err()
+	return l, nil
 }
 
 func maxTime(a, b time.Time) time.Time {

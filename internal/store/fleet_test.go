@@ -159,3 +159,47 @@ func TestNoticeKeepsInterruption(t *testing.T) {
 		t.Errorf("after a rebalance: notice %q, state %s, %v; want spot_interruption, draining", n.Notice, n.State, err)
 	}
 }
+
+// TestCostFollowsPrices: where the fleet records a type's prices, an
+// attempt and its host's idle time are priced at the price of each
+// moment, not at the price the host's agent reported when it joined.
+func TestCostFollowsPrices(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-1", InstanceType: "m5.xlarge", Market: "spot", Price: 0.08})
+	if err := s.RecordPrices(ctx, []PricePoint{
+		{Pool: "spot", InstanceType: "m5.xlarge", At: t0.Add(10 * time.Minute), Price: 0.08},
+		{Pool: "spot", InstanceType: "m5.xlarge", At: t0.Add(30 * time.Minute), Price: 0.16},
+		{Pool: "other", InstanceType: "m5.xlarge", At: t0, Price: 9},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	j := mustCreate(t, s, berth.JobSpec{Image: "x", CPU: 1, MemoryMB: 2048}.WithDefaults(), t0)
+	if _, err := s.Place(ctx, []Placement{{JobID: j.ID, JobVersion: j.Version, NodeID: "n1", AttemptID: "att_1"}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FinishAttempt(ctx, "att_1", berth.Outcome{Kind: berth.Exited, ExitCode: new(0)}, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	costs, err := s.AttemptCosts(ctx, []string{j.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A quarter of the host: 30 minutes at 0.08 (the agent's price, then
+	// the same recorded), 30 at 0.16.
+	work := 0.25 * (0.08*0.5 + 0.16*0.5)
+	if c := costs[j.ID][0]; c.Price != 0.08 || math.Abs(c.USD(t0.Add(2*time.Hour))-work) > 1e-12 {
+		t.Errorf("attempt held %+v costing %v, want 0.08/h at placement costing %v", c.Held, c.USD(t0.Add(2*time.Hour)), work)
+	}
+	l, err := s.Ledger(ctx, time.Time{}, t0.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := 0.08*0.5 + 0.16*1.5 // two hours: the first half at 0.08
+	if got := l.By(cost.ByPool)["spot"]; math.Abs(got-host) > 1e-12 {
+		t.Errorf("the spot pool cost %v over two hours, want %v at the recorded prices", got, host)
+	}
+	if err := s.RecordPrices(ctx, []PricePoint{{Pool: "spot", InstanceType: "m5.xlarge", At: t0, Price: -1}}); err == nil {
+		t.Errorf("RecordPrices took a negative price")
+	}
+}
