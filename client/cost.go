@@ -24,8 +24,8 @@ type CostLine struct {
 	IdleUSD float64 `json:"idle_usd"` // of CostUSD, hosts standing idle
 }
 
-// Cost sums what the attempts placed since since (all, when zero), and
-// the priced hosts' idle time since then, cost, by
+// Cost sums what the attempts and the priced hosts' idle time cost since
+// since (all, when zero), by
 // "pool", "market", "day" (UTC) or "label:KEY".
 func (c *Client) Cost(ctx context.Context, by string, since time.Time) (CostReport, error) {
 	q := url.Values{}

@@ -13,7 +13,7 @@ func runCost(ctx context.Context, env *cliEnv, args []string) error {
 	var by, since string
 	var out output
 	fs.StringVar(&by, "by", "pool", "sum by `KEY`: pool, market, day (UTC) or label:KEY")
-	fs.StringVar(&since, "since", "", "only attempts placed since this `time` (RFC 3339, or a duration such as 24h for that long ago)")
+	fs.StringVar(&since, "since", "", "only the cost since this `time` (RFC 3339, or a duration such as 24h for that long ago)")
 	addOutputFlag(fs, &out)
 	if err := parseFlags(fs, args); err != nil {
 		return err

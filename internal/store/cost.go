@@ -148,9 +148,9 @@ func (b *priceBook) rate(cs []AttemptCost) error {
 	return nil
 }
 
-// Ledger prices every attempt made since since (all when zero) as a
-// cost.Line, with its job's labels; attempts that run are priced up to
-// now. Then, for each priced host (a node whose agent reports a price)
+// Ledger prices the time since since (all, when zero) of every attempt
+// that held capacity then as a cost.Line, with its job's labels; attempts
+// that run are priced up to now. Then, for each priced host (a node whose agent reports a price)
 // alive since since, a line of its idle time (JobID ""): its life since
 // since at its price, less what its attempts in the ledger held of it.
 func (s *Store) Ledger(ctx context.Context, since, now time.Time) (cost.Ledger, error) {
@@ -165,15 +165,15 @@ func (s *Store) Ledger(ctx context.Context, since, now time.Time) (cost.Ledger, 
 	return append(l, idle...), nil
 }
 
-// attemptLines prices the attempts made since since, and sums what they
-// held of each node.
+// attemptLines prices the time since since of the attempts that held
+// capacity since then, and sums what they held of each node.
 func (s *Store) attemptLines(ctx context.Context, since, now time.Time) (cost.Ledger, map[string]float64, error) {
 	labels, err := s.jobLabels(ctx, since)
 	if err != nil {
 		return nil, nil, err
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+attemptCostCols+` FROM `+attemptCostFrom+`
-		WHERE a.created_at >= ? ORDER BY a.seq`, ts(since))
+		WHERE a.finished_at IS NULL OR a.finished_at > ? ORDER BY a.seq`, ts(since))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read ledger: %w", err)
 	}
@@ -201,6 +201,7 @@ func (s *Store) attemptLines(ctx context.Context, since, now time.Time) (cost.Le
 		if c.End != nil {
 			end = *c.End
 		}
+		c.Start = maxTime(c.Start, since) // only its time since then
 		usd := c.USD(now)
 		l = append(l, cost.Line{Pool: c.Pool, Market: c.Market, Labels: labels[c.JobID], JobID: c.JobID,
 			Start: c.Start, End: end, USD: usd})
@@ -286,7 +287,7 @@ func maxTime(a, b time.Time) time.Time {
 // since.
 func (s *Store) jobLabels(ctx context.Context, since time.Time) (map[string]map[string]string, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT l.job_id, l.key, l.value FROM job_labels l
-		WHERE l.job_id IN (SELECT DISTINCT job_id FROM attempts WHERE created_at >= ?)`, ts(since))
+		WHERE l.job_id IN (SELECT DISTINCT job_id FROM attempts WHERE finished_at IS NULL OR finished_at > ?)`, ts(since))
 	if err != nil {
 		return nil, fmt.Errorf("read labels: %w", err)
 	}

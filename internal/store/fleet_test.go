@@ -88,8 +88,11 @@ func TestAttemptCost(t *testing.T) {
 			}
 		}
 	}
-	if l, err := s.Ledger(ctx, t0.Add(time.Minute), t0.Add(time.Hour)); err != nil || len(l) != 1 || !l[0].Idle() || math.Abs(l[0].USD-0.08*59/60) > 1e-12 {
-		t.Errorf("ledger since after the attempts = %v, %v; want only n1 idle for 59 minutes", l, err)
+	// Since +1m: the attempts' last 29 minutes, the host's last 59.
+	if l, err := s.Ledger(ctx, t0.Add(time.Minute), t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	} else if by := l.By(cost.ByPool); len(l) != 3 || math.Abs(by["spot"]-0.08*59/60) > 1e-12 || math.Abs(by["overflow"]-0.36*29/60) > 1e-12 {
+		t.Errorf("ledger since +1m = %v by pool %v; want spot %v, overflow %v", l, by, 0.08*59/60, 0.36*29/60)
 	}
 	if _, err := s.RetireNode(ctx, "n1", "scaled in", t0.Add(45*time.Minute)); err != nil {
 		t.Fatal(err)
