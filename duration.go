@@ -29,7 +29,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &secs); err != nil {
 			return fmt.Errorf("want a duration such as \"90s\" or \"10m\"")
 		}
-		if math.Abs(secs) > maxDurationSeconds {
+		if !(math.Abs(secs) < maxDurationSeconds) { // float64(MaxInt64) rounds up to 2⁶³
 			return fmt.Errorf("%v seconds is too large: at most %s", secs, maxDuration)
 		}
 		*d = Duration(secs * float64(time.Second))

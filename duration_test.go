@@ -36,13 +36,14 @@ func TestDurationUnmarshal(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		`"soon"`:       `"soon" is not a duration such as "90s" or "10m"`,
-		`"10 minutes"`: `"10 minutes" is not a duration such as "90s" or "10m"`,
-		`"99999999h"`:  `"99999999h" is too large: at most 2562047h`,
-		`"1.5e300s"`:   `"1.5e300s" is not a duration such as "90s" or "10m"`,
-		`1e300`:        `1e+300 seconds is too large: at most 2562047h`,
-		`-1e300`:       `-1e+300 seconds is too large: at most 2562047h`,
-		`true`:         `want a duration such as "90s" or "10m"`,
+		`"soon"`:            `"soon" is not a duration such as "90s" or "10m"`,
+		`"10 minutes"`:      `"10 minutes" is not a duration such as "90s" or "10m"`,
+		`"99999999h"`:       `"99999999h" is too large: at most 2562047h`,
+		`"1.5e300s"`:        `"1.5e300s" is not a duration such as "90s" or "10m"`,
+		`1e300`:             `1e+300 seconds is too large: at most 2562047h`,
+		`-1e300`:            `-1e+300 seconds is too large: at most 2562047h`,
+		`9223372036.854776`: `9.223372036854776e+09 seconds is too large: at most 2562047h`,
+		`true`:              `want a duration such as "90s" or "10m"`,
 	} {
 		var d Duration
 		err := d.UnmarshalJSON([]byte(in))

@@ -142,11 +142,12 @@ func ParseWindow(w berth.PoolWindow) (Window, error) {
 }
 
 // never reports whether the window closes at every moment it opens, over
-// a year or its first thousand openings (expressions spelt differently,
-// such as "0 0 * * *" and "@daily").
+// five years (a leap day's window opens in them) or its first thousand
+// openings (expressions spelt differently, such as "0 0 * * *" and
+// "@daily").
 func (w Window) never() bool {
 	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for end, n := t.AddDate(1, 0, 0), 0; t.Before(end) && n < 1000; n++ {
+	for end, n := t.AddDate(5, 0, 0), 0; t.Before(end) && n < 1000; n++ {
 		o := w.Opens.Next(t)
 		if o.IsZero() || !o.Before(end) {
 			return true

@@ -93,6 +93,15 @@ func TestParseNamesTheField(t *testing.T) {
 	}
 }
 
+// TestLeapDayWindow: a window that opens only on leap days is open on
+// them, not refused as never open.
+func TestLeapDayWindow(t *testing.T) {
+	doc := `pools: [{name: a, provider: fake, max: 1, instance_types: [{name: t, cpu: 1, memory_mb: 512, price: 1}], window: {opens: "0 0 29 2 *", closes: "0 6 29 2 *"}}]`
+	if _, err := Parse([]byte(doc), ""); err != nil {
+		t.Errorf("Parse(a leap day's window) = %v, want it taken", err)
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "berth.yaml"))
 	if !errors.Is(err, os.ErrNotExist) {
