@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/scheduler"
@@ -48,7 +49,7 @@ func holds(pool *berth.PoolSpec, all []*poolView, j berth.JobSpec, prefix string
 	if pool == nil || pool.Provider == berth.ProviderLocal || pool.Fits(j.CPU, j.MemoryMB) {
 		return nil
 	}
-	if pool.Overflow != "" {
+	if pool.Overflow != "" && overflows(pool, j) {
 		for _, o := range all {
 			if o.Name == pool.Overflow && o.Spec != nil && o.Spec.Fits(j.CPU, j.MemoryMB) {
 				return nil
@@ -57,6 +58,21 @@ func holds(pool *berth.PoolSpec, all []*poolView, j berth.JobSpec, prefix string
 	}
 	return &berth.FieldError{Field: prefix + "labels." + scheduler.LabelPool,
 		Problem: fmt.Sprintf("pool %s cannot hold a job of %s: %s; the job would never run", pool.Name, scheduler.Shape(j.CPU, j.MemoryMB), largest(pool))}
+}
+
+// overflows reports whether a job of pool that no instance type holds
+// goes to the pool's overflow: only with a start budget above 0 (its
+// label's, else the pool's). With none, it would wait for ever.
+func overflows(pool *berth.PoolSpec, j berth.JobSpec) bool {
+	budget := time.Duration(pool.StartBudget)
+	if v, ok := j.Labels[scheduler.LabelStartBudget]; ok {
+		d, err := berth.ParseDuration(v)
+		if err != nil {
+			return false // CheckLabels refused it already
+		}
+		budget = d
+	}
+	return budget > 0
 }
 
 // largest describes the largest capacity pool offers.

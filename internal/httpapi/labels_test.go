@@ -3,6 +3,7 @@ package httpapi
 import (
 	"strings"
 	"testing"
+	"time"
 
 	berth "github.com/berth-run/berth"
 )
@@ -13,7 +14,9 @@ func TestHolds(t *testing.T) {
 	spot := &berth.PoolSpec{Name: "spot", Provider: berth.ProviderFake, InstanceTypes: []berth.InstanceType{
 		{Name: "c5.xlarge", CPU: 4, MemoryMB: 8192}, {Name: "r5.large", CPU: 2, MemoryMB: 16384}}}
 	withOverflow := *spot
-	withOverflow.Overflow = "fargate"
+	withOverflow.Overflow, withOverflow.StartBudget = "fargate", berth.Duration(time.Minute)
+	noBudget := withOverflow
+	noBudget.StartBudget = 0
 	fargate := (&berth.PoolSpec{Name: "fargate", Provider: berth.ProviderFakeServerless, Serverless: &berth.Serverless{}}).WithDefaults()
 	local := &berth.PoolSpec{Name: "local", Provider: berth.ProviderLocal}
 	all := []*poolView{{Name: "spot", Spec: spot}, {Name: "fargate", Spec: &fargate}}
@@ -29,12 +32,24 @@ func TestHolds(t *testing.T) {
 		{"no type has both", spot, 4, 16384, "pool spot cannot hold a job of 4 vCPU/16 GiB: its largest instance type is c5.xlarge (4 vCPU/8 GiB), by memory r5.large (2 vCPU/16 GiB); the job would never run"},
 		{"the overflow holds it", &withOverflow, 8, 16384, ""},
 		{"nor the overflow", &withOverflow, 64, 1024, "pool spot cannot hold"},
+		{"an overflow, but no start budget to send it there", &noBudget, 8, 16384, "pool spot cannot hold"},
 		{"a serverless pool", &fargate, 64, 1024, "pool fargate cannot hold a job of 64 vCPU/1 GiB: its largest task is 16 vCPU/120 GiB"},
 		{"a local pool: a larger node may join", local, 64, 1024, ""},
 		{"an agents' pool, not configured", nil, 64, 1024, ""},
 	}
 	for _, tt := range tests {
 		err := holds(tt.pool, all, berth.JobSpec{CPU: tt.cpu, MemoryMB: tt.mem}, "job.")
+		if tt.pool == &noBudget {
+			// A budget of its own sends it to the overflow; one of 0 does not.
+			labelled := berth.JobSpec{CPU: tt.cpu, MemoryMB: tt.mem, Labels: map[string]string{"berth.start-budget": "30s"}}
+			if err := holds(tt.pool, all, labelled, "job."); err != nil {
+				t.Errorf("%s, with a budget of its own: holds() = %v, want nil", tt.name, err)
+			}
+			labelled.Labels["berth.start-budget"] = "0s"
+			if err := holds(&withOverflow, all, labelled, "job."); err == nil {
+				t.Errorf("%s: a budget of 0 of its own: holds() = nil, want refused", tt.name)
+			}
+		}
 		switch fe, _ := err.(*berth.FieldError); {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: holds() = %v, want nil", tt.name, err)

@@ -221,8 +221,11 @@ func (s *Store) idleLines(ctx context.Context, since, now time.Time, held map[st
 		facts      nodeapi.Facts
 		start, end time.Time
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id, pool, facts, created_at, COALESCE(gone_at, CASE WHEN state = 'gone' THEN last_seen END)
-		FROM nodes WHERE state != 'gone' OR COALESCE(gone_at, last_seen) >= ? ORDER BY id`, ts(since))
+	// A lost node is priced up to its last heartbeat: it may come back
+	// (then it is priced on), or never (an agent's host shut down).
+	rows, err := s.r.QueryContext(ctx, `SELECT id, pool, facts, created_at,
+		COALESCE(gone_at, CASE WHEN state IN ('gone', 'lost') THEN last_seen END)
+		FROM nodes WHERE state NOT IN ('gone', 'lost') OR COALESCE(gone_at, last_seen) >= ? ORDER BY id`, ts(since))
 	if err != nil {
 		return nil, fmt.Errorf("read host costs: %w", err)
 	}

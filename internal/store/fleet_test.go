@@ -206,3 +206,24 @@ func TestCostFollowsPrices(t *testing.T) {
 		t.Errorf("RecordPrices took a negative price")
 	}
 }
+
+// TestLostHostPricedToItsLastHeartbeat: a priced host that is lost (an
+// agent's machine shut down) costs up to its last heartbeat, not for ever.
+func TestLostHostPricedToItsLastHeartbeat(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	joinReady(t, s, "a1", "gpu", 4, 8192, nodeapi.Facts{Price: 0.10})
+	// Its heartbeats, as the registry records them.
+	if err := s.TouchNodes(ctx, map[string]time.Time{"a1": t0.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LoseNode(ctx, "a1", "no heartbeat", t0.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, now := range []time.Duration{3 * time.Hour, 24 * time.Hour, 30 * 24 * time.Hour} {
+		l, err := s.Ledger(ctx, time.Time{}, t0.Add(now))
+		if err != nil || math.Abs(l.Total()-0.2) > 1e-12 {
+			t.Errorf("ledger at +%v of a host last heard of at +2h = %v, %v; want its two hours, 0.2", now, l, err)
+		}
+	}
+}
