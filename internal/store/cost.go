@@ -54,14 +54,40 @@ func (a AttemptCost) USD(now time.Time) float64 {
 	if a.End != nil {
 		end = *a.End
 	}
-	if !end.After(a.Start) {
+	return a.usdBetween(a.Start, end)
+}
+
+// usdBetween is what the attempt held from from to to.
+func (a AttemptCost) usdBetween(from, to time.Time) float64 {
+	if !to.After(from) {
 		return 0
 	}
 	rate := a.rate
 	if rate == nil {
 		rate = cost.Fixed(a.Price)
 	}
-	return cost.Attempt(rate, a.Start, end, a.Share)
+	return cost.Attempt(rate, from, to, a.Share)
+}
+
+// nodeDay is a node's UTC day, for what attempts held of it that day.
+type nodeDay struct {
+	node string
+	day  time.Time
+}
+
+// days cuts [from, to) at UTC midnights, so that a ledger's lines each
+// fall in one day: a host idle one day and busy the next is priced so.
+func days(from, to time.Time) [][2]time.Time {
+	var out [][2]time.Time
+	for t := from; t.Before(to); {
+		next := t.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+		if next.After(to) {
+			next = to
+		}
+		out = append(out, [2]time.Time{t, next})
+		t = next
+	}
+	return out
 }
 
 // attemptCostFrom is the table of attemptCostCols.
@@ -167,7 +193,7 @@ func (s *Store) Ledger(ctx context.Context, since, now time.Time) (cost.Ledger, 
 
 // attemptLines prices the time since since of the attempts that held
 // capacity since then, and sums what they held of each node.
-func (s *Store) attemptLines(ctx context.Context, since, now time.Time) (cost.Ledger, map[string]float64, error) {
+func (s *Store) attemptLines(ctx context.Context, since, now time.Time) (cost.Ledger, map[nodeDay]float64, error) {
 	labels, err := s.jobLabels(ctx, since)
 	if err != nil {
 		return nil, nil, err
@@ -195,27 +221,30 @@ func (s *Store) attemptLines(ctx context.Context, since, now time.Time) (cost.Le
 		return nil, nil, err
 	}
 	var l cost.Ledger
-	held := map[string]float64{}
+	held := map[nodeDay]float64{}
 	for _, c := range cs {
 		end := now
 		if c.End != nil {
 			end = *c.End
 		}
-		c.Start = maxTime(c.Start, since) // only its time since then
-		usd := c.USD(now)
-		l = append(l, cost.Line{Pool: c.Pool, Market: c.Market, Labels: labels[c.JobID], JobID: c.JobID,
-			Start: c.Start, End: end, USD: usd})
-		held[c.NodeID] += usd
+		// Only its time since then, a line a day.
+		for _, d := range days(maxTime(c.Start, since), end) {
+			usd := c.usdBetween(d[0], d[1])
+			l = append(l, cost.Line{Pool: c.Pool, Market: c.Market, Labels: labels[c.JobID], JobID: c.JobID,
+				Start: d[0], End: d[1], USD: usd})
+			held[nodeDay{c.NodeID, d[0].UTC().Truncate(24 * time.Hour)}] += usd
+		}
 	}
 	return l, held, nil
 }
 
 // idleLines prices the idle time of the priced hosts alive since since:
 // each host's life (from its join to its end, or now) at the price of each
-// moment, less held, what the ledger's attempts held of it. A serverless
+// moment, less held, what the ledger's attempts held of it, a line per
+// UTC day. A serverless
 // pool's node has no price of its own: its containers are all in the
 // attempts.
-func (s *Store) idleLines(ctx context.Context, since, now time.Time, held map[string]float64) (cost.Ledger, error) {
+func (s *Store) idleLines(ctx context.Context, since, now time.Time, held map[nodeDay]float64) (cost.Ledger, error) {
 	type host struct {
 		id, pool   string
 		facts      nodeapi.Facts
@@ -273,8 +302,10 @@ func (s *Store) idleLines(ctx context.Context, since, now time.Time, held map[st
 		if m == "" {
 			m = berth.OnDemand
 		}
-		usd := cost.Instance(rate, h.start, h.end) - held[h.id]
-		l = append(l, cost.Line{Pool: h.pool, Market: m, Start: h.start, End: h.end, USD: max(usd, 0)})
+		for _, d := range days(h.start, h.end) {
+			usd := cost.Instance(rate, d[0], d[1]) - held[nodeDay{h.id, d[0].UTC().Truncate(24 * time.Hour)}]
+			l = append(l, cost.Line{Pool: h.pool, Market: m, Start: d[0], End: d[1], USD: max(usd, 0)})
+		}
 	}
 	return l, nil
 }

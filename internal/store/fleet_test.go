@@ -227,3 +227,47 @@ func TestLostHostPricedToItsLastHeartbeat(t *testing.T) {
 		}
 	}
 }
+
+// TestCostByDay: a host busy with one job its first 24 hours and idle the
+// next 24 costs, each UTC day, what it lived that day at its price, and
+// its idle time falls on the days it was idle.
+func TestCostByDay(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-1", Price: 1}) // at t0, 05:06 UTC
+	j := mustCreate(t, s, berth.JobSpec{Image: "x", CPU: 4, MemoryMB: 8192}.WithDefaults(), t0)
+	if _, err := s.Place(ctx, []Placement{{JobID: j.ID, JobVersion: j.Version, NodeID: "n1", AttemptID: "att_1"}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FinishAttempt(ctx, "att_1", berth.Outcome{Kind: berth.Exited, ExitCode: new(0)}, t0.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RetireNode(ctx, "n1", "scaled in", t0.Add(48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Ledger(ctx, time.Time{}, t0.Add(72*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := 24 - (5 + 6.0/60 + (7+0.891011121)/3600) // hours of t0's day left
+	var idle cost.Ledger
+	for _, x := range l {
+		if x.Idle() {
+			idle = append(idle, x)
+		}
+	}
+	for _, tt := range []struct {
+		name      string
+		got, want map[string]float64
+	}{
+		{"all", l.ByDay(time.UTC), map[string]float64{"2031-03-04": first, "2031-03-05": 24, "2031-03-06": 24 - first}},
+		{"idle", idle.ByDay(time.UTC), map[string]float64{"2031-03-04": 0, "2031-03-05": first, "2031-03-06": 24 - first}},
+	} {
+		for day, want := range tt.want {
+			if math.Abs(tt.got[day]-want) > 1e-6 {
+				t.Errorf("%s by day = %v, want %v", tt.name, tt.got, tt.want)
+				break
+			}
+		}
+	}
+}
