@@ -198,6 +198,9 @@ func (f *Fleet) Round(ctx context.Context, now time.Time) error {
 func (f *Fleet) recordPrices(ctx context.Context, pool string, of []provider.Offering, now time.Time) error {
 	var pts []store.PricePoint
 	for _, o := range of {
+		if !(o.Price >= 0) {
+			continue // not a price: the type's cost stays at its last
+		}
 		key := [2]string{pool, o.InstanceType}
 		if last, ok := f.priced[key]; !ok || last != o.Price {
 			pts = append(pts, store.PricePoint{Pool: pool, InstanceType: o.InstanceType, At: now, Price: o.Price})
@@ -251,7 +254,11 @@ func (f *Fleet) retire(ctx context.Context, lists map[string][]provider.Instance
 					if in.Reclaimed {
 						why = "spot reclaimed " + in.ID
 					}
-					errs = append(errs, f.reg.Retire(ctx, n.ID, why))
+					at := now // the host ended then, at the latest: it costs no more
+					if !in.TerminatedAt.IsZero() && in.TerminatedAt.Before(now) {
+						at = in.TerminatedAt
+					}
+					errs = append(errs, f.reg.RetireAt(ctx, n.ID, why, at))
 				}
 			case in.Interrupted():
 				f.mu.Lock()

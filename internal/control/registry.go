@@ -310,7 +310,13 @@ func (r *Registry) lose(ctx context.Context, id string, since time.Time) error {
 // Retire marks the node gone: its host was terminated. Attempts still
 // active there are closed as lost and their jobs re-queued.
 func (r *Registry) Retire(ctx context.Context, id, reason string) error {
-	closed, err := r.store.RetireNode(ctx, id, reason, time.Now())
+	return r.RetireAt(ctx, id, reason, time.Now())
+}
+
+// RetireAt is Retire for a host known to have ended at at (its provider
+// says when): its life, and its attempts, end then.
+func (r *Registry) RetireAt(ctx context.Context, id, reason string, at time.Time) error {
+	closed, err := r.store.RetireNode(ctx, id, reason, at)
 	r.forget(id)
 	r.mu.Lock()
 	delete(r.seen, id)

@@ -241,6 +241,8 @@ func (p *pools) stuck(j *berth.Job, ctx jobContext) string {
 			why = append(why, "pool "+s.Name+" is outside its window")
 		case ps.Size+p.added[i] >= s.Max:
 			why = append(why, fmt.Sprintf("pool %s is at its max of %d hosts", s.Name, s.Max))
+		case !s.Fits(j.CPU, j.MemoryMB):
+			why = append(why, "pool "+s.Name+" has no instance type that fits it")
 		case p.cheapestType(i, j) < 0:
 			why = append(why, "pool "+s.Name+" has no instance type that fits it available now")
 		}

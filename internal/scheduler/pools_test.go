@@ -256,6 +256,12 @@ func TestReasonsWhileCapacityComes(t *testing.T) {
 		{"the pool is closed", closed, "waiting for capacity: no node has joined; pool spot is outside its window"},
 		{"the pool is at its max", full, "waiting for capacity: no node has joined; pool spot is at its max of 10 hosts"},
 		{"no type can be had", dry, "waiting for capacity: no node has joined; pool spot has no instance type that fits it available now"},
+		{"no type fits", func() PoolState {
+			p := spotState()
+			p.Size, p.Spec.InstanceTypes = 0, []berth.InstanceType{{Name: "t4g.nano", CPU: 2, MemoryMB: 512, Price: 0.0042}}
+			return p
+		}(),
+			"waiting for capacity: no node has joined; pool spot has no instance type that fits it"},
 	}
 	for _, tt := range tests {
 		p := Place(Snapshot{Queued: []berth.Job{waitingJob("a", 1, 1024, 0)}, Now: now, Pools: []PoolState{tt.pool}})
