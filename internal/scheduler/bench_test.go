@@ -55,6 +55,18 @@ func BenchmarkPlace100kOn10kReasons(b *testing.B) {
 	}
 }
 
+// BenchmarkPlaceServerRound is the dispatch loop's largest round: its
+// window of 10,000 queued jobs onto 10,000 empty nodes, from the snapshot,
+// with reasons.
+func BenchmarkPlaceServerRound(b *testing.B) {
+	nodes, jobs := benchCluster(10000), benchJobs(10000, 1)
+	var p Plan
+	for b.Loop() {
+		p = Place(Snapshot{Nodes: nodes, Queued: jobs})
+	}
+	b.ReportMetric(float64(len(p.Placements)), "placed")
+}
+
 // BenchmarkPlaceOne places one more job on a 10,000-node cluster that is
 // about 70% full, and reports the 99th percentile of the time it takes.
 // The job's attempt ends at once (Release), so the cluster stays as full.
