@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/agent"
 	"github.com/berth-run/berth/internal/auth"
 	"github.com/berth-run/berth/internal/nodeapi"
@@ -31,6 +32,7 @@ type agentConfig struct {
 	dataDir        string
 	dockerHost     string
 	stopGrace      time.Duration
+	interruptGrace time.Duration
 	heartbeat      time.Duration
 	fenceAfter     time.Duration
 	pollWait       time.Duration
@@ -63,7 +65,8 @@ func runAgent(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Int64Var(&cfg.memoryMB, "memory-mb", 0, "memory the node offers, in MB (default: the engine's)")
 	fs.StringVar(&cfg.dataDir, "data", defaultData, "`directory` of the node's id and credential (BERTH_AGENT_DATA, else $XDG_DATA_HOME/berth-agent, else ~/.local/share/berth-agent)")
 	fs.StringVar(&cfg.dockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
-	fs.DurationVar(&cfg.stopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when berth stops a container (drains, Spot notices, cancels)")
+	fs.DurationVar(&cfg.stopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when berth stops a container (drains, cancels)")
+	fs.DurationVar(&cfg.interruptGrace, "interruption-grace", berth.DefaultInterruptionGrace, "the grace instead once the host's Spot interruption notice came, cut short to end 5s before the reclaim (at most 2m; 0: --stop-grace)")
 	fs.DurationVar(&cfg.heartbeat, "heartbeat", 5*time.Second, "how often the node heartbeats; keep it well under the server's --lease-ttl")
 	fs.DurationVar(&cfg.fenceAfter, "fence-after", 20*time.Second, "kill this node's containers after this long without a heartbeat reaching the server; keep it under the server's --lease-ttl (0: never)")
 	fs.DurationVar(&cfg.pollWait, "poll-wait", 30*time.Second, "longest long-poll for assignments")
@@ -81,6 +84,12 @@ func runAgent(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if cfg.server == "" {
 		return usageError(env, fs, "--server is required")
+	}
+	if cfg.interruptGrace < 0 || cfg.interruptGrace > berth.SpotNotice {
+		return usageError(env, fs, "--interruption-grace %s: want between 0s and %s, the Spot notice", cfg.interruptGrace, berth.ShortDuration(berth.SpotNotice))
+	}
+	if cfg.stopGrace < 0 {
+		return usageError(env, fs, "--stop-grace %s: must not be negative", cfg.stopGrace)
 	}
 	if !strings.Contains(cfg.server, "://") {
 		cfg.server = "http://" + cfg.server
@@ -144,7 +153,7 @@ func runNodeAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error 
 	remote := agent.NewRemote(cfg.server, token, hc)
 	ag := agent.New(agent.Config{
 		NodeID: nodeID, Name: name, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, Facts: facts,
-		StopGrace: cfg.stopGrace, HealthInterval: cfg.heartbeat, PollWait: cfg.pollWait, FenceAfter: cfg.fenceAfter,
+		StopGrace: cfg.stopGrace, InterruptionGrace: cfg.interruptGrace, HealthInterval: cfg.heartbeat, PollWait: cfg.pollWait, FenceAfter: cfg.fenceAfter,
 		IMDS: imds, NoticeInterval: cfg.noticeInterval,
 	}, remote, runner, agent.NewShipper(ctx, remote, log), log)
 	log.Info("berth agent running", "node", nodeID, "name", name, "server", cfg.server, "pool", cfg.pool)

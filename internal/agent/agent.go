@@ -64,6 +64,10 @@ type Config struct {
 	Facts    nodeapi.Facts
 	// StopGrace is how long a container has between SIGTERM and SIGKILL.
 	StopGrace time.Duration // default 10s
+	// InterruptionGrace is the grace instead once the host's Spot
+	// interruption notice has come (the pool's interruption_grace),
+	// shortened so that SIGKILL comes before the reclaim. Zero: StopGrace.
+	InterruptionGrace time.Duration
 	// HealthInterval is how often the engine is checked and the node
 	// heartbeats.
 	HealthInterval time.Duration // default 5s
@@ -118,8 +122,9 @@ type Agent struct {
 	log    *slog.Logger
 
 	// mu guards execs, done, listed, healthy, engine, lastBeat, fenced,
-	// state and cancelPoll.
+	// state, cancelPoll and reclaimAt.
 	mu         sync.Mutex
+	reclaimAt  time.Time // when Spot takes the host back, once noticed
 	execs      map[string]*execution // by attempt id
 	done       recent                // attempts this agent finished: a late poll answer must not start them again
 	listed     map[string]bool       // the attempts the server listed last
@@ -136,6 +141,23 @@ type Agent struct {
 func New(cfg Config, server Server, runner provider.Runner, logs LogSink, log *slog.Logger) *Agent {
 	return &Agent{cfg: cfg.withDefaults(), server: server, runner: runner, logs: logs, log: log,
 		execs: make(map[string]*execution), listed: map[string]bool{}}
+}
+
+// reclaimMargin is how long before the reclaim a container is killed at
+// the latest: its exit must still be reported.
+const reclaimMargin = 5 * time.Second
+
+// stopGrace is the grace of a container stopped now: StopGrace, or once
+// the host's Spot interruption is noticed, InterruptionGrace ending at
+// least reclaimMargin before the reclaim.
+func (a *Agent) stopGrace(now time.Time) time.Duration {
+	a.mu.Lock()
+	at := a.reclaimAt
+	a.mu.Unlock()
+	if at.IsZero() || a.cfg.InterruptionGrace <= 0 {
+		return a.cfg.StopGrace
+	}
+	return max(min(a.cfg.InterruptionGrace, at.Sub(now)-reclaimMargin), 0)
 }
 
 // Run heartbeats the node and runs its assignments until ctx ends. Running

@@ -373,3 +373,56 @@ func TestStopKeepsGrace(t *testing.T) {
 		}
 	})
 }
+
+// spotNotice is a NoticeSource that gives a Spot interruption from armed
+// on, for a reclaim at reclaim.
+type spotNotice struct{ armed, reclaim time.Time }
+
+func (n spotNotice) Notices(context.Context) ([]nodeapi.Notice, error) {
+	if time.Now().Before(n.armed) {
+		return nil, nil
+	}
+	at := n.reclaim
+	return []nodeapi.Notice{{Kind: nodeapi.SpotInterruption, Action: "terminate", Time: &at}}, nil
+}
+
+// TestInterruptionGrace: once the host's Spot notice has come, a stopped
+// container gets the interruption grace instead of the stop grace, cut
+// short to end 5 s before the reclaim.
+func TestInterruptionGrace(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		reclaimIn   time.Duration // from the notice
+		killedAfter time.Duration // from the stop
+	}{
+		{"the whole grace fits before the reclaim", 2 * time.Minute, 90 * time.Second},
+		{"a late notice: killed 5s before the reclaim", 40 * time.Second, 35 * time.Second},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			srv := newFakeServer(berth.NodeReady)
+			runner := fake.New(provider.Capacity{CPU: 4, MemoryMB: 4096})
+			srv.assign("att_1", "FAKE_RUN_FOR", "1h", "FAKE_IGNORE_SIGTERM", "1")
+			notice := time.Now().Add(time.Second)
+			ctx, cancel := context.WithCancel(context.Background())
+			a := New(Config{NodeID: "node_a", StopGrace: 10 * time.Second, InterruptionGrace: 90 * time.Second, HealthInterval: time.Second,
+				Notices: spotNotice{armed: notice, reclaim: notice.Add(tt.reclaimIn)}, NoticeInterval: time.Second}, srv, runner, discardSink{}, quiet())
+			done := make(chan struct{})
+			go func() { defer close(done); a.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+			time.Sleep(3 * time.Second) // the notice is seen; the server drains the node
+			srv.mu.Lock()
+			srv.list[0].Stop = true
+			srv.bumpLocked()
+			srv.mu.Unlock()
+			stopped := time.Now()
+			time.Sleep(tt.killedAfter - 2*time.Second)
+			if got := running(t, runner); !slices.Equal(got, []string{"att_1"}) {
+				t.Fatalf("%s: %v after the stop running %v, want att_1 still", tt.name, time.Since(stopped), got)
+			}
+			time.Sleep(4 * time.Second)
+			if got := running(t, runner); len(got) != 0 {
+				t.Fatalf("%s: %v after the stop running %v, want it killed", tt.name, time.Since(stopped), got)
+			}
+		})
+	}
+}

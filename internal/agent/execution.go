@@ -202,7 +202,7 @@ func (e *execution) supervise(ctx context.Context, id string) *berth.Outcome {
 		case <-waitDone:
 			return
 		}
-		grace := e.a.cfg.StopGrace
+		grace := e.a.stopGrace(time.Now())
 		if e.isKilled() {
 			grace = 0
 		} else {

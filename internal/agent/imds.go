@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/nodeapi"
 )
 
@@ -186,6 +187,15 @@ func (a *Agent) watchNotices(ctx context.Context, src NoticeSource) {
 				continue
 			}
 			a.log.Warn("cloud notice", "kind", n.Kind, "action", n.Action, "time", n.Time)
+			if n.Kind == nodeapi.SpotInterruption {
+				at := time.Now().Add(berth.SpotNotice) // the notice's warning, when it gives no time
+				if n.Time != nil {
+					at = *n.Time
+				}
+				a.mu.Lock()
+				a.reclaimAt = at
+				a.mu.Unlock()
+			}
 			if err := a.server.Notice(ctx, a.cfg.NodeID, n); err != nil {
 				if ctx.Err() == nil {
 					a.log.Warn("report notice", "kind", n.Kind, "err", err)

@@ -169,7 +169,7 @@ func (h *Hosts) start(ctx context.Context, p Pool, in provider.Instance) {
 	facts := nodeapi.Facts{InstanceID: in.ID, InstanceType: in.InstanceType, Zone: in.Zone, Market: string(in.Market),
 		Price: price(p, in, now)}
 	cfg := agent.Config{NodeID: id, Name: in.ID, CPU: in.CPU, MemoryMB: in.MemoryMB, Facts: facts,
-		StopGrace: time.Duration(p.Spec.InterruptionGrace), HealthInterval: h.cfg.HealthInterval, PollWait: h.cfg.PollWait,
+		InterruptionGrace: time.Duration(p.Spec.InterruptionGrace), HealthInterval: h.cfg.HealthInterval, PollWait: h.cfg.PollWait,
 		Notices: notices{cloud: p.Cloud, id: in.ID}, NoticeInterval: h.cfg.NoticeInterval}
 	runner := fake.New(provider.Capacity{CPU: in.CPU, MemoryMB: in.MemoryMB})
 	h.run(ctx, in.ID, id, agent.New(cfg, h.server, runner, h.logs, h.log.With("instance", in.ID)))
