@@ -124,7 +124,7 @@ type Agent struct {
 	// mu guards execs, done, listed, healthy, engine, lastBeat, fenced,
 	// state, cancelPoll and reclaimAt.
 	mu         sync.Mutex
-	reclaimAt  time.Time // when Spot takes the host back, once noticed
+	reclaimAt  time.Time             // when Spot takes the host back, once noticed
 	execs      map[string]*execution // by attempt id
 	done       recent                // attempts this agent finished: a late poll answer must not start them again
 	listed     map[string]bool       // the attempts the server listed last
