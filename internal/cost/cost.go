@@ -136,17 +136,26 @@ func (l Ledger) ByDay(loc *time.Location) map[string]float64 {
 			m[x.Start.In(loc).Format(time.DateOnly)] += x.USD
 			continue
 		}
-		for t := x.Start; t.Before(x.End); {
-			d := t.In(loc)
-			next := time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc)
-			if next.After(x.End) {
-				next = x.End
-			}
-			m[d.Format(time.DateOnly)] += x.USD * float64(next.Sub(t)) / float64(span)
-			t = next
+		for _, d := range Days(x.Start, x.End, loc) {
+			m[d[0].In(loc).Format(time.DateOnly)] += x.USD * float64(d[1].Sub(d[0])) / float64(span)
 		}
 	}
 	return m
+}
+
+// Days cuts [from, to) at the midnights of loc, in order.
+func Days(from, to time.Time, loc *time.Location) [][2]time.Time {
+	var out [][2]time.Time
+	for t := from; t.Before(to); {
+		d := t.In(loc)
+		next := time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc)
+		if next.After(to) {
+			next = to
+		}
+		out = append(out, [2]time.Time{t, next})
+		t = next
+	}
+	return out
 }
 
 // Keys returns the keys of a sum, sorted.

@@ -75,20 +75,14 @@ type nodeDay struct {
 	day  time.Time
 }
 
+// dayOf is the node's UTC day that t falls in.
+func dayOf(node string, t time.Time) nodeDay {
+	return nodeDay{node, t.UTC().Truncate(24 * time.Hour)}
+}
+
 // days cuts [from, to) at UTC midnights, so that a ledger's lines each
 // fall in one day: a host idle one day and busy the next is priced so.
-func days(from, to time.Time) [][2]time.Time {
-	var out [][2]time.Time
-	for t := from; t.Before(to); {
-		next := t.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-		if next.After(to) {
-			next = to
-		}
-		out = append(out, [2]time.Time{t, next})
-		t = next
-	}
-	return out
-}
+func days(from, to time.Time) [][2]time.Time { return cost.Days(from, to, time.UTC) }
 
 // attemptCostFrom is the table of attemptCostCols.
 const attemptCostFrom = `attempts a LEFT JOIN nodes n ON n.id = a.node_id`
@@ -176,15 +170,17 @@ func (b *priceBook) rate(cs []AttemptCost) error {
 
 // Ledger prices the time since since (all, when zero) of every attempt
 // that held capacity then as a cost.Line, with its job's labels; attempts
-// that run are priced up to now. Then, for each priced host (a node whose agent reports a price)
-// alive since since, a line of its idle time (JobID ""): its life since
-// since at its price, less what its attempts in the ledger held of it.
+// that run are priced up to now. Then, for each priced host (a node whose
+// agent reports a price) alive since since, lines of its idle time (JobID
+// ""): its life since since at its price, less what its attempts in the
+// ledger held of it. Every line falls in one UTC day.
 func (s *Store) Ledger(ctx context.Context, since, now time.Time) (cost.Ledger, error) {
-	l, held, err := s.attemptLines(ctx, since, now)
+	book := s.priceBook(ctx)
+	l, held, err := s.attemptLines(ctx, book, since, now)
 	if err != nil {
 		return nil, err
 	}
-	idle, err := s.idleLines(ctx, since, now, held)
+	idle, err := s.idleLines(ctx, book, since, now, held)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +189,7 @@ func (s *Store) Ledger(ctx context.Context, since, now time.Time) (cost.Ledger, 
 
 // attemptLines prices the time since since of the attempts that held
 // capacity since then, and sums what they held of each node.
-func (s *Store) attemptLines(ctx context.Context, since, now time.Time) (cost.Ledger, map[nodeDay]float64, error) {
+func (s *Store) attemptLines(ctx context.Context, book *priceBook, since, now time.Time) (cost.Ledger, map[nodeDay]float64, error) {
 	labels, err := s.jobLabels(ctx, since)
 	if err != nil {
 		return nil, nil, err
@@ -217,7 +213,7 @@ func (s *Store) attemptLines(ctx context.Context, since, now time.Time) (cost.Le
 	if err != nil {
 		return nil, nil, fmt.Errorf("read ledger: %w", err)
 	}
-	if err := s.priceBook(ctx).rate(cs); err != nil {
+	if err := book.rate(cs); err != nil {
 		return nil, nil, err
 	}
 	var l cost.Ledger
@@ -232,7 +228,7 @@ func (s *Store) attemptLines(ctx context.Context, since, now time.Time) (cost.Le
 			usd := c.usdBetween(d[0], d[1])
 			l = append(l, cost.Line{Pool: c.Pool, Market: c.Market, Labels: labels[c.JobID], JobID: c.JobID,
 				Start: d[0], End: d[1], USD: usd})
-			held[nodeDay{c.NodeID, d[0].UTC().Truncate(24 * time.Hour)}] += usd
+			held[dayOf(c.NodeID, d[0])] += usd
 		}
 	}
 	return l, held, nil
@@ -241,10 +237,9 @@ func (s *Store) attemptLines(ctx context.Context, since, now time.Time) (cost.Le
 // idleLines prices the idle time of the priced hosts alive since since:
 // each host's life (from its join to its end, or now) at the price of each
 // moment, less held, what the ledger's attempts held of it, a line per
-// UTC day. A serverless
-// pool's node has no price of its own: its containers are all in the
-// attempts.
-func (s *Store) idleLines(ctx context.Context, since, now time.Time, held map[nodeDay]float64) (cost.Ledger, error) {
+// UTC day. A serverless pool's node has no price of its own: its
+// containers are all in the attempts.
+func (s *Store) idleLines(ctx context.Context, book *priceBook, since, now time.Time, held map[nodeDay]float64) (cost.Ledger, error) {
 	type host struct {
 		id, pool   string
 		facts      nodeapi.Facts
@@ -291,7 +286,6 @@ func (s *Store) idleLines(ctx context.Context, since, now time.Time, held map[no
 	if err != nil {
 		return nil, fmt.Errorf("read host costs: %w", err)
 	}
-	book := s.priceBook(ctx)
 	var l cost.Ledger
 	for _, h := range hosts {
 		rate, err := book.price(h.pool, h.facts.InstanceType, h.facts.Price)
@@ -303,7 +297,7 @@ func (s *Store) idleLines(ctx context.Context, since, now time.Time, held map[no
 			m = berth.OnDemand
 		}
 		for _, d := range days(h.start, h.end) {
-			usd := cost.Instance(rate, d[0], d[1]) - held[nodeDay{h.id, d[0].UTC().Truncate(24 * time.Hour)}]
+			usd := cost.Instance(rate, d[0], d[1]) - held[dayOf(h.id, d[0])]
 			l = append(l, cost.Line{Pool: h.pool, Market: m, Start: d[0], End: d[1], USD: max(usd, 0)})
 		}
 	}
