@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/scheduler"
@@ -64,15 +63,10 @@ func holds(pool *berth.PoolSpec, all []*poolView, j berth.JobSpec, prefix string
 // goes to the pool's overflow: only with a start budget above 0 (its
 // label's, else the pool's). With none, it would wait for ever.
 func overflows(pool *berth.PoolSpec, j berth.JobSpec) bool {
-	budget := time.Duration(pool.StartBudget)
-	if v, ok := j.Labels[scheduler.LabelStartBudget]; ok {
-		d, err := berth.ParseDuration(v)
-		if err != nil {
-			return false // CheckLabels refused it already
-		}
-		budget = d
+	if d, ok := scheduler.LabelBudget(j.Labels); ok {
+		return d > 0
 	}
-	return budget > 0
+	return pool.StartBudget > 0
 }
 
 // largest describes the largest capacity pool offers.

@@ -57,12 +57,8 @@ func (p *pools) context(j *berth.Job) jobContext {
 			}
 		}
 	}
-	budgetSet := false
-	if v, ok := j.Labels[LabelStartBudget]; ok {
-		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-			ctx.budget, budgetSet = d, true
-		}
-	}
+	var budgetSet bool
+	ctx.budget, budgetSet = LabelBudget(j.Labels)
 	for _, i := range ctx.eligible {
 		s := &p.list[i].Spec
 		if !budgetSet && s.StartBudget > 0 {
@@ -75,6 +71,21 @@ func (p *pools) context(j *berth.Job) jobContext {
 		}
 	}
 	return ctx
+}
+
+// LabelBudget is the start budget a job's label berth.start-budget sets,
+// and whether it sets a valid one (a duration of at least 0), which wins
+// over its pool's.
+func LabelBudget(labels map[string]string) (time.Duration, bool) {
+	v, ok := labels[LabelStartBudget]
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, false
+	}
+	return d, true
 }
 
 // QueuedSince is when j joined the queue: its creation, its run_at or
