@@ -59,3 +59,15 @@ func (a *Attempt) Active() bool { return a.FinishedAt == nil }
 // MaxRequeues bounds how often a job is re-queued after infrastructure losses
 // (node lost, spot reclaimed, engine gone) before it fails.
 const MaxRequeues = 10
+
+// PricedAttempt is an attempt as the API shows it, with what it held: a
+// share of a node at the node's price per hour, or a serverless container
+// at its price (share 1), and what that cost so far.
+type PricedAttempt struct {
+	Attempt
+	Pool         string  `json:"pool,omitempty"`
+	Market       Market  `json:"market,omitempty"`
+	PriceUSDHour float64 `json:"price_usd_hour"`
+	Share        float64 `json:"share"`
+	CostUSD      float64 `json:"cost_usd"`
+}

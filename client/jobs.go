@@ -35,16 +35,8 @@ type Job struct {
 	CostUSD float64 `json:"cost_usd"`
 }
 
-// Attempt is an attempt with what it held: a share of a node at the
-// node's price per hour, or a serverless container at its price (share 1).
-type Attempt struct {
-	berth.Attempt
-	Pool         string       `json:"pool,omitempty"`
-	Market       berth.Market `json:"market,omitempty"`
-	PriceUSDHour float64      `json:"price_usd_hour"`
-	Share        float64      `json:"share"`
-	CostUSD      float64      `json:"cost_usd"`
-}
+// Attempt is an attempt with what it held and cost.
+type Attempt = berth.PricedAttempt
 
 // MarshalJSON writes j as the API does; a Job built with only Job.Attempts
 // writes those.

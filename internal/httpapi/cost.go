@@ -21,16 +21,8 @@ type jobView struct {
 	CostUSD float64 `json:"cost_usd"`
 }
 
-// attemptView is an attempt with what it held: a share of a node at the
-// node's price per hour, or a serverless container at its price (share 1).
-type attemptView struct {
-	berth.Attempt
-	Pool         string       `json:"pool,omitempty"`
-	Market       berth.Market `json:"market,omitempty"`
-	PriceUSDHour float64      `json:"price_usd_hour"`
-	Share        float64      `json:"share"`
-	CostUSD      float64      `json:"cost_usd"`
-}
+// attemptView is an attempt with what it held and cost.
+type attemptView = berth.PricedAttempt
 
 // viewJobs prices the jobs' attempts.
 func (s *Server) viewJobs(ctx context.Context, jobs []berth.Job) ([]jobView, error) {
