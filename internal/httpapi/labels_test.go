@@ -21,35 +21,31 @@ func TestHolds(t *testing.T) {
 	local := &berth.PoolSpec{Name: "local", Provider: berth.ProviderLocal}
 	all := []*poolView{{Name: "spot", Spec: spot}, {Name: "fargate", Spec: &fargate}}
 	tests := []struct {
-		name string
-		pool *berth.PoolSpec
-		cpu  float64
-		mem  int64
-		want string // "" when held
+		name   string
+		pool   *berth.PoolSpec
+		cpu    float64
+		mem    int64
+		budget string // the job's berth.start-budget label, if set
+		want   string // "" when held
 	}{
-		{"fits a type", spot, 4, 8192, ""},
-		{"fits by memory", spot, 2, 16384, ""},
-		{"no type has both", spot, 4, 16384, "pool spot cannot hold a job of 4 vCPU/16 GiB: its largest instance type is c5.xlarge (4 vCPU/8 GiB), by memory r5.large (2 vCPU/16 GiB); the job would never run"},
-		{"the overflow holds it", &withOverflow, 8, 16384, ""},
-		{"nor the overflow", &withOverflow, 64, 1024, "pool spot cannot hold"},
-		{"an overflow, but no start budget to send it there", &noBudget, 8, 16384, "pool spot cannot hold"},
-		{"a serverless pool", &fargate, 64, 1024, "pool fargate cannot hold a job of 64 vCPU/1 GiB: its largest task is 16 vCPU/120 GiB"},
-		{"a local pool: a larger node may join", local, 64, 1024, ""},
-		{"an agents' pool, not configured", nil, 64, 1024, ""},
+		{"fits a type", spot, 4, 8192, "", ""},
+		{"fits by memory", spot, 2, 16384, "", ""},
+		{"no type has both", spot, 4, 16384, "", "pool spot cannot hold a job of 4 vCPU/16 GiB: its largest instance type is c5.xlarge (4 vCPU/8 GiB), by memory r5.large (2 vCPU/16 GiB); the job would never run"},
+		{"the overflow holds it", &withOverflow, 8, 16384, "", ""},
+		{"nor the overflow", &withOverflow, 64, 1024, "", "pool spot cannot hold"},
+		{"an overflow, but no start budget to send it there", &noBudget, 8, 16384, "", "pool spot cannot hold"},
+		{"a budget of its own sends it to the overflow", &noBudget, 8, 16384, "30s", ""},
+		{"a budget of 0 of its own does not", &withOverflow, 8, 16384, "0s", "pool spot cannot hold"},
+		{"a serverless pool", &fargate, 64, 1024, "", "pool fargate cannot hold a job of 64 vCPU/1 GiB: its largest task is 16 vCPU/120 GiB"},
+		{"a local pool: a larger node may join", local, 64, 1024, "", ""},
+		{"an agents' pool, not configured", nil, 64, 1024, "", ""},
 	}
 	for _, tt := range tests {
-		err := holds(tt.pool, all, berth.JobSpec{CPU: tt.cpu, MemoryMB: tt.mem}, "job.")
-		if tt.pool == &noBudget {
-			// A budget of its own sends it to the overflow; one of 0 does not.
-			labelled := berth.JobSpec{CPU: tt.cpu, MemoryMB: tt.mem, Labels: map[string]string{"berth.start-budget": "30s"}}
-			if err := holds(tt.pool, all, labelled, "job."); err != nil {
-				t.Errorf("%s, with a budget of its own: holds() = %v, want nil", tt.name, err)
-			}
-			labelled.Labels["berth.start-budget"] = "0s"
-			if err := holds(&withOverflow, all, labelled, "job."); err == nil {
-				t.Errorf("%s: a budget of 0 of its own: holds() = nil, want refused", tt.name)
-			}
+		j := berth.JobSpec{CPU: tt.cpu, MemoryMB: tt.mem}
+		if tt.budget != "" {
+			j.Labels = map[string]string{"berth.start-budget": tt.budget}
 		}
+		err := holds(tt.pool, all, j, "job.")
 		switch fe, _ := err.(*berth.FieldError); {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: holds() = %v, want nil", tt.name, err)
