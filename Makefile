@@ -35,6 +35,7 @@ images: ## build the local test image berth-test/busybox from Debian's busybox-s
 fuzz: ## run each fuzz target for 30s
 	$(GO) test -run '^$$' -fuzz FuzzJobSpec -fuzztime 30s ./internal/strict
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/strict
+	$(GO) test -run '^$$' -fuzz FuzzShape -fuzztime 30s ./internal/strict
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/cron
 
 clean: ## remove the built binary

@@ -1,7 +1,7 @@
 // Package strict decodes JSON and YAML documents into Go structs, refusing
-// fields the struct has no place for, values of the wrong kind and keys
-// given twice in one object. Every
-// problem with the document is a *berth.FieldError naming the field at
+// fields the struct has no place for, values of the wrong kind, keys
+// given twice in one object and objects or arrays nested deeper than
+// MaxDepth (checked first, before anything is built). Every problem with the document is a *berth.FieldError naming the field at
 // fault by its path ("retries.backoff", "pools[1].instance_types[0].cpu"),
 // or no field when the document as a whole is at fault (malformed, empty,
 // not an object).
@@ -73,11 +73,11 @@ func decodeJSON(doc []byte, v any, t reflect.Type) error {
 	if len(doc) == 0 {
 		return documentError("the document is empty")
 	}
+	if err := checkShape(doc); err != nil {
+		return err
+	}
 	if doc[0] != '{' && derefType(t).Kind() == reflect.Struct {
 		return explain(doc, t, nil) // null would decode to nothing
-	}
-	if err := duplicateKey(doc); err != nil {
-		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()

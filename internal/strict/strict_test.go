@@ -252,6 +252,9 @@ func FuzzJobSpec(f *testing.F) {
 		`{"image":"","timeout":"-1s","labels":{"":""},"env":{"BERTH_X":"1"}}`,
 		`{"image":"x","run_at":"0001-01-01T00:00:00Z","callback_url":"ftp://x"}`,
 		`{"retries":null,"env":null,"cpu":null}`,
+		`{"image":"x","command":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`,
+		strings.Repeat(`{"env":`, 70) + "{}" + strings.Repeat("}", 70),
+		strings.Repeat("[", 5000),
 	} {
 		f.Add([]byte(s))
 	}
@@ -286,6 +289,9 @@ func FuzzDecode(f *testing.F) {
 		`{"cron":"@daily","job":{"image":"busybox"}}`,
 		"{cron: x, job: {image: [}",
 		"- a\n",
+		"job:\n  labels: " + strings.Repeat("[", 80) + strings.Repeat("]", 80) + "\n",
+		strings.Repeat("- ", 80) + "x\n",
+		`{"job":` + strings.Repeat("[", 3000) + `}`,
 	} {
 		f.Add([]byte(s))
 	}

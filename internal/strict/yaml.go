@@ -34,7 +34,7 @@ func yamlToJSON(b []byte, t reflect.Type) ([]byte, error) {
 		return nil, documentError("more than one YAML document")
 	}
 	budget := maxYAMLNodes
-	v, err := yamlValue(&n, t, &budget)
+	v, err := yamlValue(&n, t, &budget, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -53,22 +53,26 @@ func yamlError(err error) error {
 
 // yamlValue converts n, bound for type t (nil when unknown), to a value
 // encoding/json can write.
-func yamlValue(n *yaml.Node, t reflect.Type, budget *int) (any, error) {
+// depth is how many mappings and sequences hold n.
+func yamlValue(n *yaml.Node, t reflect.Type, budget *int, depth int) (any, error) {
 	if *budget--; *budget < 0 {
 		return nil, documentError("malformed YAML: too many nodes after expanding aliases")
+	}
+	if (n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode) && depth >= MaxDepth {
+		return nil, documentError(fmt.Sprintf("line %d: nests deeper than %d levels", n.Line, MaxDepth))
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return yamlValue(n.Content[0], t, budget)
+		return yamlValue(n.Content[0], t, budget, depth)
 	case yaml.AliasNode:
-		return yamlValue(n.Alias, t, budget)
+		return yamlValue(n.Alias, t, budget, depth)
 	case yaml.SequenceNode:
 		s := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, err := yamlValue(c, childType(t, ""), budget)
+			v, err := yamlValue(c, childType(t, ""), budget, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -76,7 +80,7 @@ func yamlValue(n *yaml.Node, t reflect.Type, budget *int) (any, error) {
 		}
 		return s, nil
 	case yaml.MappingNode:
-		return yamlMapping(n, t, budget)
+		return yamlMapping(n, t, budget, depth)
 	}
 	tag := n.ShortTag()
 	if tag == "!!null" {
@@ -98,7 +102,7 @@ func yamlValue(n *yaml.Node, t reflect.Type, budget *int) (any, error) {
 	return n.Value, nil
 }
 
-func yamlMapping(n *yaml.Node, t reflect.Type, budget *int) (any, error) {
+func yamlMapping(n *yaml.Node, t reflect.Type, budget *int, depth int) (any, error) {
 	m := make(map[string]any, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
@@ -108,7 +112,7 @@ func yamlMapping(n *yaml.Node, t reflect.Type, budget *int) (any, error) {
 		if _, dup := m[k.Value]; dup {
 			return nil, documentError(fmt.Sprintf("malformed YAML: line %d: key %q appears twice", k.Line, k.Value))
 		}
-		v, err := yamlValue(n.Content[i+1], childType(t, k.Value), budget)
+		v, err := yamlValue(n.Content[i+1], childType(t, k.Value), budget, depth+1)
 		if err != nil {
 			return nil, err
 		}
