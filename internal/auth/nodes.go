@@ -25,18 +25,42 @@ const (
 	nodePrefix = "bnt_"
 )
 
-// JoinToken is the token agents present to join pool. Each pool has its
-// own, derived from the server's secret: a pool's token admits nodes to that
-// pool only.
+// JoinToken is the token agents present to join pool: "bjt_", the pool's
+// name, "." and a MAC of the name under the server's secret. Each pool has
+// its own; a pool's token admits nodes to that pool only. The name in the
+// token lets the server check it before it reads anything else of a join.
 func (k *Keys) JoinToken(pool string) string {
+	return joinPrefix + pool + "." + k.joinMAC(pool)
+}
+
+func (k *Keys) joinMAC(pool string) string {
 	m := hmac.New(sha256.New, k.secret)
 	m.Write([]byte("join\x00" + pool))
-	return joinPrefix + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// JoinPool returns the pool that token admits nodes to, and false when it is
+// no join token of this server. It compares in constant time.
+func (k *Keys) JoinPool(token string) (string, bool) {
+	rest, ok := strings.CutPrefix(token, joinPrefix)
+	if !ok {
+		return "", false
+	}
+	i := strings.LastIndexByte(rest, '.')
+	if i < 0 {
+		return "", false
+	}
+	pool, mac := rest[:i], rest[i+1:]
+	if !hmac.Equal([]byte(mac), []byte(k.joinMAC(pool))) {
+		return "", false
+	}
+	return pool, true
 }
 
 // VerifyJoin reports whether token is pool's join token, in constant time.
 func (k *Keys) VerifyJoin(pool, token string) bool {
-	return hmac.Equal([]byte(token), []byte(k.JoinToken(pool)))
+	p, ok := k.JoinPool(token)
+	return ok && p == pool
 }
 
 // WriteJoinToken writes DefaultPool's join token to dir/join.token.

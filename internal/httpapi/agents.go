@@ -1,15 +1,12 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
 
 	berth "github.com/berth-run/berth"
-	"github.com/berth-run/berth/internal/auth"
 	"github.com/berth-run/berth/internal/nodeapi"
 )
 
@@ -35,11 +32,16 @@ func validStatus(st nodeapi.Status) error {
 }
 
 // agentJoin admits a node to a pool; the bearer token is the pool's join
-// token.
+// token, checked before the body is read.
 func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) {
 	tok, ok := bearer(r)
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: send the pool's join token", "")
+		return
+	}
+	pool, ok := s.d.Keys.JoinPool(tok)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "invalid join token", "")
 		return
 	}
 	var req nodeapi.JoinRequest
@@ -48,13 +50,13 @@ func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Pool == "" {
-		req.Pool = auth.DefaultPool
+		req.Pool = pool
 	}
 	if err := validPool(req.Pool); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if !s.d.Keys.VerifyJoin(req.Pool, tok) {
+	if req.Pool != pool {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "this is not the join token of pool "+req.Pool, "")
 		return
 	}
@@ -114,6 +116,7 @@ func (s *Server) agentAssignments(w http.ResponseWriter, r *http.Request, node s
 			return
 		}
 	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + s.limits.WriteTimeout))
 	as, v, err := s.d.Agents.Assignments(r.Context(), node, since, wait)
 	if err != nil {
 		s.fail(w, r, err)
@@ -192,12 +195,8 @@ func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, node string) 
 		s.fail(w, r, &berth.FieldError{Field: "offset", Problem: "must be the chunk's offset in the log, from 0"})
 		return
 	}
-	chunk, err := io.ReadAll(http.MaxBytesReader(w, r.Body, nodeapi.MaxLogChunk))
+	chunk, err := readBody(w, http.MaxBytesReader(w, r.Body, nodeapi.MaxLogChunk))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if !errors.As(err, &mbe) {
-			err = &berth.FieldError{Problem: "could not read the body: " + err.Error()}
-		}
 		s.fail(w, r, err)
 		return
 	}
