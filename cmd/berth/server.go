@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -51,6 +52,7 @@ type serverConfig struct {
 	logLevel     string
 	configFile   string
 	deadline     string // the deadline policy's name
+	maxConns     int    // connections the API holds open at most
 }
 
 func runServer(ctx context.Context, env *cliEnv, args []string) error {
@@ -74,12 +76,16 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "serve plain HTTP on an address other hosts reach")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.deadline, "deadline-policy", "berth", "`policy` that runs jobs with a deadline on Spot or on-demand: berth, uniform_progress or greedy (see docs/deadline.md)")
+	fs.IntVar(&cfg.maxConns, "max-connections", defaultMaxConns(), "connections the API holds open at most; past it, the longest idle one is closed (default: half the process's file limit, at most 10000)")
 	fs.StringVar(&cfg.configFile, "config", "", "`file` of the pools (berth.yaml, YAML or JSON; see docs/pools.md); default: the local engine alone")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.maxConns < 16 {
+		return usageError(env, fs, "--max-connections: %d is too few: give at least 16", cfg.maxConns)
 	}
 	if _, err := deadlinePolicy(cfg.deadline); err != nil {
 		return usageError(env, fs, "--deadline-policy: %v", err)
@@ -169,7 +175,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 			}
 		}()
 	}
-	cb, err := startCallbackListener(cfg, ln.Addr(), tlsCfg != nil, api, log)
+	cb, err := startCallbackListener(cfg, ln.Addr(), tlsCfg != nil, log)
 	if err != nil {
 		return err
 	}
@@ -182,8 +188,9 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	}
 	mux.Handle("GET /metrics", prom.Handler()) // Prometheus, without auth, like /healthz
 	mux.Handle("/", api)
-	servers := []*http.Server{{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg}}
-	goRun("api", serveOn(servers[0], ln))
+	guard := httpapi.NewGuard(cfg.maxConns)
+	servers := []*http.Server{guard.Server(mux, tlsCfg)}
+	goRun("api", serveOn(servers[0], guard.Listener(ln)))
 	goRun("dispatch", dispatcher.Run)
 	goRun("schedules", schedules.Run)
 	goRun("callbacks", callbacks.Run)
@@ -194,9 +201,11 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 			log.With("component", "fake machines"))
 		goRun("fake machines", hosts.Run)
 	}
-	if cb.srv != nil {
-		servers = append(servers, cb.srv)
-		goRun("callback listener", serveOn(cb.srv, cb.ln))
+	if cb.ln != nil {
+		cbGuard := httpapi.NewGuard(cfg.maxConns)
+		srv := cbGuard.Server(api.CallbackOnly(), nil)
+		servers = append(servers, srv)
+		goRun("callback listener", serveOn(srv, cbGuard.Listener(cb.ln)))
 	}
 	if cfg.localAgent && fleetCfg.local == "" {
 		log.Info("no local pool in the configuration: the local engine runs no jobs")
@@ -251,8 +260,7 @@ func serveOn(srv *http.Server, ln net.Listener) func(context.Context) error {
 // callbackListener is where containers reach the API for their callbacks.
 type callbackListener struct {
 	url string
-	srv *http.Server // nil when the main listener is reachable already
-	ln  net.Listener
+	ln  net.Listener // nil when the main listener is reachable already
 }
 
 // startCallbackListener finds the URL containers use for callbacks: the
@@ -261,7 +269,7 @@ type callbackListener struct {
 // free) that serves only callbacks, in plain HTTP: the bridge does not leave
 // the host, and each callback token is good for one attempt only. Remote
 // agents' containers reach the server through --advertise-url.
-func startCallbackListener(cfg serverConfig, main net.Addr, tlsOn bool, api *httpapi.Server, log *slog.Logger) (callbackListener, error) {
+func startCallbackListener(cfg serverConfig, main net.Addr, tlsOn bool, log *slog.Logger) (callbackListener, error) {
 	if cfg.advertiseURL != "" {
 		return callbackListener{url: cfg.advertiseURL}, nil
 	}
@@ -300,11 +308,7 @@ func startCallbackListener(cfg serverConfig, main net.Addr, tlsOn bool, api *htt
 			return callbackListener{}, fmt.Errorf("listen for callbacks on %s: %w", gw, err)
 		}
 	}
-	return callbackListener{
-		url: "http://" + ln.Addr().String(),
-		srv: &http.Server{Handler: api.CallbackOnly(), ReadHeaderTimeout: 10 * time.Second},
-		ln:  ln,
-	}, nil
+	return callbackListener{url: "http://" + ln.Addr().String(), ln: ln}, nil
 }
 
 // localNodeID returns the id of this data directory's local node, made on
@@ -324,6 +328,16 @@ func localNodeID(dir string) (string, error) {
 		return "", fmt.Errorf("write node id: %w", err)
 	}
 	return id, nil
+}
+
+// defaultMaxConns is half the process's limit of open files, at most
+// 10,000: the rest is for the store, logs and the Docker engine.
+func defaultMaxConns() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == 0 {
+		return 1024
+	}
+	return int(max(min(lim.Cur/2, 10000), 16))
 }
 
 // bridgeGateway returns the IPv4 address of the docker0 bridge, or "".

@@ -28,6 +28,8 @@ import (
 // loopback listener.
 type plane struct {
 	srv   *httptest.Server
+	api   *Server
+	guard *Guard // nil unless started with one
 	store *store.Store
 	keys  *auth.Keys
 	admin string
@@ -36,7 +38,10 @@ type plane struct {
 
 func startPlane(t *testing.T) *plane { return startPlaneB(t) }
 
-func startPlaneB(t testing.TB) *plane {
+func startPlaneB(t testing.TB) *plane { return newPlane(t, Limits{}, httptest.NewServer) }
+
+// newPlane starts the plane with limits l, serving it with start.
+func newPlane(t testing.TB, l Limits, start func(http.Handler) *httptest.Server) *plane {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
@@ -56,7 +61,7 @@ func startPlaneB(t testing.TB) *plane {
 	n := control.NewNotifier()
 	d := control.NewDispatcher(control.DispatchConfig{}, st, n, log)
 	reg := control.NewRegistry(st, n, d.Kick, log)
-	api := New(Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: reg, Changed: func(node string) {
+	api := New(Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: reg, Limits: l, Changed: func(node string) {
 		d.Kick()
 		if node != "" {
 			n.Notify(node)
@@ -65,14 +70,14 @@ func startPlaneB(t testing.TB) *plane {
 	api.SetAgents(control.NewLocal(st, n, reg, d.Kick, keys, ""))
 	done := make(chan struct{})
 	go func() { defer close(done); d.Run(ctx) }()
-	srv := httptest.NewServer(api)
+	srv := start(api)
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
 		<-done
 		st.Close()
 	})
-	return &plane{srv: srv, store: st, keys: keys, admin: strings.TrimSpace(readFile(t, filepath.Join(dir, auth.AdminTokenFile))), kick: d.Kick}
+	return &plane{srv: srv, api: api, store: st, keys: keys, admin: strings.TrimSpace(readFile(t, filepath.Join(dir, auth.AdminTokenFile))), kick: d.Kick}
 }
 
 // do sends a request with token and returns the status and body.

@@ -189,8 +189,8 @@ func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
+	out := streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.limits.WriteTimeout}
+	out.Flush()
 	src := func(ctx context.Context) ([]string, bool, error) {
 		job, err := s.d.Store.Job(ctx, id)
 		if err != nil {
@@ -204,20 +204,10 @@ func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		return ids, job.State.Terminal() && !active, nil
 	}
-	if err := s.d.Logs.Copy(r.Context(), flusher{w, rc}, id, src, follow); err != nil && r.Context().Err() == nil {
+	if err := s.d.Logs.Copy(r.Context(), out, id, src, follow); err != nil && r.Context().Err() == nil {
 		s.d.Log.Warn("serve logs", "job", id, "err", err)
 	}
 }
-
-// flusher writes to a response and flushes it on demand, so followed logs
-// reach the client as they are written.
-type flusher struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
-}
-
-func (f flusher) Write(p []byte) (int, error) { return f.w.Write(p) }
-func (f flusher) Flush()                      { _ = f.rc.Flush() }
 
 // callbackRequest is the body a job POSTs to report its own result.
 type callbackRequest struct {

@@ -41,7 +41,11 @@ func writeError(w http.ResponseWriter, status int, code, msg, field string) {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *berth.FieldError
 	var mbe *http.MaxBytesError
+	var slow *slowBodyError
 	switch {
+	case errors.As(err, &slow):
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, "timeout", slow.Error(), "")
 	case errors.As(err, &mbe):
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit), "")
 	case errors.As(err, &fe):
@@ -77,15 +81,11 @@ func closest(err, target error) string {
 	}
 }
 
-// decode reads the body (at most MaxBodyBytes) into v, strictly.
+// decode reads the body (at most its route's limit) into v, strictly.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r.Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return &berth.FieldError{Problem: "could not read the body: " + err.Error()}
+		return err
 	}
 	return strict.DecodeJSON(body, v)
 }
@@ -93,16 +93,27 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 // decodeOptional is decode for a body that may be empty; v is then left as
 // it is.
 func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r.Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return &berth.FieldError{Problem: "could not read the body: " + err.Error()}
+		return err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
 	return strict.DecodeJSON(body, v)
+}
+
+// readBody reads the whole body, which its route bounds in size and time
+// (and MaxBodyBytes bounds in any case).
+func readBody(w http.ResponseWriter, rc io.ReadCloser) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, rc, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		var slow *slowBodyError
+		if errors.As(err, &mbe) || errors.As(err, &slow) {
+			return nil, err
+		}
+		return nil, &berth.FieldError{Problem: "could not read the body: " + err.Error()}
+	}
+	return body, nil
 }

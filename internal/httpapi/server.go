@@ -48,12 +48,17 @@ type Deps struct {
 	Fleet *control.Fleet
 	// Agents serves the agents' assignments and reports.
 	Agents *control.Local
+	// Limits bound what one request may cost.
+	Limits Limits
 }
 
 // Server is the REST API.
 type Server struct {
-	d   Deps
-	mux *http.ServeMux
+	d      Deps
+	limits Limits
+	mux    *http.ServeMux
+	// streams holds a token for each long-poll and followed log open.
+	streams chan struct{}
 }
 
 // New returns the API server.
@@ -61,7 +66,8 @@ func New(d Deps) *Server {
 	if d.Changed == nil {
 		d.Changed = func(string) {}
 	}
-	s := &Server{d: d, mux: http.NewServeMux()}
+	limits := d.Limits.withDefaults()
+	s := &Server{d: d, limits: limits, mux: http.NewServeMux(), streams: make(chan struct{}, limits.MaxStreams)}
 	for _, r := range s.routes() {
 		var h http.HandlerFunc
 		switch r.access {
@@ -72,7 +78,7 @@ func New(d Deps) *Server {
 		case node:
 			h = s.requireNode(r.byNode)
 		}
-		s.mux.Handle(r.method+" "+r.pattern, h)
+		s.mux.Handle(r.method+" "+r.pattern, s.bounded(r, h))
 	}
 	s.mux.HandleFunc("/", s.noRoute)
 	return s
@@ -116,38 +122,42 @@ func (s *Server) SetAgents(l *control.Local) { s.d.Agents = l }
 type route struct {
 	method, pattern string
 	access          access
-	handler         http.HandlerFunc                                          // admin and public routes
-	byNode          func(w http.ResponseWriter, r *http.Request, node string) // node routes
+	// body is the most the route reads of a request body (noBody for
+	// none), or stream. An authenticated route checks its credential
+	// before it reads the body.
+	body    int64
+	handler http.HandlerFunc                                          // admin and public routes
+	byNode  func(w http.ResponseWriter, r *http.Request, node string) // node routes
 }
 
 func (s *Server) routes() []route {
 	return []route{
-		{"GET", "/healthz", public, s.healthz, nil},
-		{"GET", "/v1/openapi.json", admin, s.openapi, nil},
-		{"POST", "/v1/jobs", admin, s.createJob, nil},
-		{"GET", "/v1/jobs", admin, s.listJobs, nil},
-		{"GET", "/v1/jobs/{id}", admin, s.getJob, nil},
-		{"POST", "/v1/jobs/{id}/cancel", admin, s.cancelJob, nil},
-		{"GET", "/v1/jobs/{id}/logs", admin, s.jobLogs, nil},
-		{"POST", "/v1/jobs/{id}/callback", public, s.jobCallback, nil},
-		{"POST", "/v1/schedules", admin, s.createSchedule, nil},
-		{"GET", "/v1/schedules", admin, s.listSchedules, nil},
-		{"GET", "/v1/schedules/{id}", admin, s.getSchedule, nil},
-		{"DELETE", "/v1/schedules/{id}", admin, s.deleteSchedule, nil},
-		{"GET", "/v1/nodes", admin, s.listNodes, nil},
-		{"GET", "/v1/nodes/{id}", admin, s.getNode, nil},
-		{"POST", "/v1/nodes/{id}/drain", admin, s.drainNode, nil},
-		{"POST", "/v1/nodes/{id}/undrain", admin, s.undrainNode, nil},
-		{"GET", "/v1/pools", admin, s.listPools, nil},
-		{"GET", "/v1/pools/{name}", admin, s.getPool, nil},
-		{"GET", "/v1/cost", admin, s.getCost, nil},
-		{"POST", "/v1/agent/join", public, s.agentJoin, nil},
-		{"PUT", "/v1/agent/node", node, nil, s.agentHeartbeat},
-		{"GET", "/v1/agent/assignments", node, nil, s.agentAssignments},
-		{"POST", "/v1/agent/attempts/{id}/started", node, nil, s.agentStarted},
-		{"POST", "/v1/agent/attempts/{id}/finished", node, nil, s.agentFinished},
-		{"POST", "/v1/agent/attempts/{id}/logs", node, nil, s.agentLogs},
-		{"POST", "/v1/agent/notices", node, nil, s.agentNotice},
+		{"GET", "/healthz", public, noBody, s.healthz, nil},
+		{"GET", "/v1/openapi.json", admin, noBody, s.openapi, nil},
+		{"POST", "/v1/jobs", admin, documentBody, s.createJob, nil},
+		{"GET", "/v1/jobs", admin, noBody, s.listJobs, nil},
+		{"GET", "/v1/jobs/{id}", admin, noBody, s.getJob, nil},
+		{"POST", "/v1/jobs/{id}/cancel", admin, smallBody, s.cancelJob, nil},
+		{"GET", "/v1/jobs/{id}/logs", admin, stream, s.jobLogs, nil},
+		{"POST", "/v1/jobs/{id}/callback", public, callbackBody, s.jobCallback, nil},
+		{"POST", "/v1/schedules", admin, documentBody, s.createSchedule, nil},
+		{"GET", "/v1/schedules", admin, noBody, s.listSchedules, nil},
+		{"GET", "/v1/schedules/{id}", admin, noBody, s.getSchedule, nil},
+		{"DELETE", "/v1/schedules/{id}", admin, noBody, s.deleteSchedule, nil},
+		{"GET", "/v1/nodes", admin, noBody, s.listNodes, nil},
+		{"GET", "/v1/nodes/{id}", admin, noBody, s.getNode, nil},
+		{"POST", "/v1/nodes/{id}/drain", admin, smallBody, s.drainNode, nil},
+		{"POST", "/v1/nodes/{id}/undrain", admin, smallBody, s.undrainNode, nil},
+		{"GET", "/v1/pools", admin, noBody, s.listPools, nil},
+		{"GET", "/v1/pools/{name}", admin, noBody, s.getPool, nil},
+		{"GET", "/v1/cost", admin, noBody, s.getCost, nil},
+		{"POST", "/v1/agent/join", public, statusBody, s.agentJoin, nil},
+		{"PUT", "/v1/agent/node", node, statusBody, nil, s.agentHeartbeat},
+		{"GET", "/v1/agent/assignments", node, stream, nil, s.agentAssignments},
+		{"POST", "/v1/agent/attempts/{id}/started", node, smallBody, nil, s.agentStarted},
+		{"POST", "/v1/agent/attempts/{id}/finished", node, statusBody, nil, s.agentFinished},
+		{"POST", "/v1/agent/attempts/{id}/logs", node, logChunkBody, nil, s.agentLogs},
+		{"POST", "/v1/agent/notices", node, smallBody, nil, s.agentNotice},
 	}
 }
 
@@ -170,7 +180,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // listener containers reach.
 func (s *Server) CallbackOnly() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/jobs/{id}/callback", s.jobCallback)
+	mux.HandleFunc("POST /v1/jobs/{id}/callback", s.bounded(route{body: callbackBody}, s.jobCallback))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "only job callbacks are served here", "")
 	})
