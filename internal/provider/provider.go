@@ -1,10 +1,14 @@
 // Package provider declares the seams between berth and what runs its
-// containers. A Runner runs one attempt's container on one engine; the local
-// Docker engine (provider/docker) and the in-memory fake (provider/fake)
-// implement it, and providertest is the conformance suite both pass.
+// containers. A Runner runs the attempts' containers on one engine; the
+// local Docker engine (provider/docker), the in-memory fake (provider/fake)
+// and the Fargate-like fakecloud.Serverless implement it. A Pool creates and
+// destroys the hosts of one berth pool; the in-memory cloud
+// (provider/fakecloud) implements it. providertest holds the conformance
+// suite of each, and docs/providers.md is the guide for provider authors.
 //
-// Everything a runner creates carries the labels berth.job and berth.attempt,
-// so List re-reads the world after a restart: no in-memory truth.
+// Everything a runner creates carries the labels berth.job, berth.attempt
+// and berth.node, and every instance a pool launches the tag berth.pool, so
+// List re-reads the world after a restart: no in-memory truth.
 package provider
 
 import (

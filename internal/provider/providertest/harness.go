@@ -1,7 +1,9 @@
-// Package providertest is the conformance suite of provider.Runner: every
-// runner, the in-memory fake and each real engine, passes RunRunnerTests.
-// A Harness says how the engine under test expresses the programs the suite
-// runs: as shell commands in an image, or as scripted environment.
+// Package providertest holds the conformance suites of berth's provider
+// seams. Every provider.Runner, the in-memory fake and each real engine,
+// passes RunRunnerTests; a Harness says how the engine under test expresses
+// the programs the suite runs: as shell commands in an image, or as
+// scripted environment. Every provider.Pool passes RunPoolTests, driven by
+// a PoolHarness.
 package providertest
 
 import (
