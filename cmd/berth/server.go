@@ -22,6 +22,7 @@ import (
 	"github.com/berth-run/berth/internal/auth"
 	"github.com/berth-run/berth/internal/config"
 	"github.com/berth-run/berth/internal/control"
+	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/internal/deadline"
 	"github.com/berth-run/berth/internal/fakehost"
 	"github.com/berth-run/berth/internal/httpapi"
@@ -111,9 +112,12 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 // serve wires the store, the loops, the API and the local agent, and runs
 // them until ctx ends.
 func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog.Logger, env *cliEnv) error {
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
+	datadir.PrivateFiles()
+	data, err := datadir.Open(cfg.dataDir)
+	if err != nil {
+		return err
 	}
+	defer data.Close()
 	tlsCfg, err := serverTLS(cfg.tlsCert, cfg.tlsKey)
 	if err != nil {
 		return err

@@ -195,7 +195,7 @@ func BenchmarkSubmitThroughput(b *testing.B) {
 func startBenchServer(b *testing.B, flags ...string) *server {
 	b.Helper()
 	image := dockertest.Image(b)
-	s := &server{t: b, data: b.TempDir(), addr: freeAddr(b), args: append([]string{"--log-level", "warn"}, flags...), image: image, scheme: "http", hc: http.DefaultClient}
+	s := &server{t: b, data: privateDir(b), addr: freeAddr(b), args: append([]string{"--log-level", "warn"}, flags...), image: image, scheme: "http", hc: http.DefaultClient}
 	s.start()
 	b.Cleanup(func() {
 		s.stop(syscall.SIGTERM)

@@ -103,7 +103,7 @@ func BenchmarkServerWithFleet(b *testing.B) {
 }
 
 func startBenchFleetServer(b *testing.B) *server {
-	s := &server{t: b, data: b.TempDir(), addr: freeAddr(b), scheme: "http", hc: http.DefaultClient,
+	s := &server{t: b, data: privateDir(b), addr: freeAddr(b), scheme: "http", hc: http.DefaultClient,
 		args: []string{"--local-agent=false", "--lease-ttl", "30s", "--log-level", "warn"}}
 	s.start()
 	b.Cleanup(func() { s.stop(syscall.SIGTERM) })

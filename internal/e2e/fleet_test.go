@@ -50,7 +50,7 @@ func startConfigServer(t *testing.T, config string, files map[string]string) *se
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, data: t.TempDir(), addr: freeAddr(t), args: []string{"--config", path, "--local-agent=false"},
+	s := &server{t: t, data: privateDir(t), addr: freeAddr(t), args: []string{"--config", path, "--local-agent=false"},
 		scheme: "http", hc: http.DefaultClient}
 	s.start()
 	t.Cleanup(func() { s.stop(syscall.SIGTERM) })
@@ -207,7 +207,7 @@ func TestBadConfig(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tt.config), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(binary, "server", "--data", t.TempDir(), "--listen", freeAddr(t), "--config", path)
+		cmd := exec.Command(binary, "server", "--data", privateDir(t), "--listen", freeAddr(t), "--config", path)
 		out, err := cmd.CombinedOutput()
 		if err == nil || cmd.ProcessState.ExitCode() == 0 || !strings.Contains(string(out), tt.want) {
 			t.Errorf("berth server --config with %q: %v, output %q; want a non-zero exit naming %s", tt.config, err, out, tt.want)

@@ -61,7 +61,7 @@ type server struct {
 func startServer(t *testing.T, flags ...string) *server {
 	t.Helper()
 	image := dockertest.Image(t)
-	s := &server{t: t, data: t.TempDir(), addr: freeAddr(t), args: flags, image: image, scheme: "http", hc: http.DefaultClient}
+	s := &server{t: t, data: privateDir(t), addr: freeAddr(t), args: flags, image: image, scheme: "http", hc: http.DefaultClient}
 	s.start()
 	t.Cleanup(func() {
 		s.stop(syscall.SIGTERM)
@@ -268,4 +268,15 @@ func run(t *testing.T, name string, args ...string) string {
 
 func decodeJSON(resp *http.Response, out any) error {
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// privateDir is a new data directory for berth, private to this user:
+// berth refuses one that others may open, as t.TempDir's own are.
+func privateDir(t testing.TB) string {
+	t.Helper()
+	d := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(d, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

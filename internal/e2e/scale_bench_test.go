@@ -26,7 +26,7 @@ import (
 //	go test ./internal/e2e -run '^$' -bench StoreScale -benchtime 2000x -timeout 60m
 func BenchmarkStoreScale(b *testing.B) {
 	const total = 1_000_000
-	data := b.TempDir()
+	data := privateDir(b)
 	seed(b, data, total)
 	s := &server{t: b, data: data, addr: freeAddr(b), args: []string{"--local-agent=false", "--log-level", "warn"}, image: dockertest.TestImage, scheme: "http", hc: http.DefaultClient}
 	s.start()

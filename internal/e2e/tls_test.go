@@ -65,7 +65,7 @@ func TestTLS(t *testing.T) {
 	b, _ := os.ReadFile(ca)
 	pool.AppendCertsFromPEM(b)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	s := &server{t: t, data: t.TempDir(), addr: freeAddr(t), image: dockertest.Image(t), scheme: "https", hc: hc,
+	s := &server{t: t, data: privateDir(t), addr: freeAddr(t), image: dockertest.Image(t), scheme: "https", hc: hc,
 		args: []string{"--local-agent=false", "--tls-cert", cert, "--tls-key", key}}
 	s.start()
 	t.Cleanup(func() { s.stop(syscall.SIGTERM) })
@@ -86,7 +86,7 @@ func TestTLS(t *testing.T) {
 	}
 	tok, _ := os.ReadFile(filepath.Join(s.data, "join.token"))
 	untrusting := exec.Command(binary, "agent", "--server", s.url(), "--join-token", strings.TrimSpace(string(tok)),
-		"--data", t.TempDir(), "--imds", "off")
+		"--data", privateDir(t), "--imds", "off")
 	out, err := untrusting.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "certificate") {
 		t.Errorf("agent without the CA: %v, output %q; want it to stop on a certificate error", err, out)
@@ -98,8 +98,8 @@ func TestTLS(t *testing.T) {
 // another host.
 func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
 	for _, args := range [][]string{
-		{"server", "--data", t.TempDir(), "--listen", "0.0.0.0:0", "--local-agent=false"},
-		{"agent", "--server", "http://192.0.2.1:7070", "--join-token", "x", "--data", t.TempDir()},
+		{"server", "--data", privateDir(t), "--listen", "0.0.0.0:0", "--local-agent=false"},
+		{"agent", "--server", "http://192.0.2.1:7070", "--join-token", "x", "--data", privateDir(t)},
 	} {
 		out, err := exec.Command(binary, args...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "plain HTTP") {
