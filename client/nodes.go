@@ -19,6 +19,11 @@ type Node struct {
 	// "spot_interruption" or "rebalance".
 	Notice   string     `json:"notice,omitempty"`
 	NoticeAt *time.Time `json:"notice_at,omitempty"`
+	// Drained: the node takes no new work, live or not.
+	Drained bool `json:"drained"`
+	// Conflict is the last refusal of a second agent that presented the
+	// node's credential (a copied data directory, a cloned disk).
+	Conflict string `json:"conflict,omitempty"`
 }
 
 // HostFacts describe a node's host, as far as its agent knows them.
@@ -67,6 +72,15 @@ func (c *Client) DrainNode(ctx context.Context, id string, deadline *time.Durati
 func (c *Client) UndrainNode(ctx context.Context, id string) (Node, error) {
 	var n Node
 	_, err := c.call(ctx, request{method: http.MethodPost, path: "/v1/nodes/" + url.PathEscape(id) + "/undrain"}, &n)
+	return n, err
+}
+
+// DeleteNode makes the node gone at once and revokes its credential: its
+// attempts end as "node deleted" and their jobs are re-queued without
+// spending a retry.
+func (c *Client) DeleteNode(ctx context.Context, id string) (Node, error) {
+	var n Node
+	_, err := c.call(ctx, request{method: http.MethodDelete, path: "/v1/nodes/" + url.PathEscape(id)}, &n)
 	return n, err
 }
 

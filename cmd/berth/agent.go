@@ -16,6 +16,7 @@ import (
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/agent"
 	"github.com/berth-run/berth/internal/auth"
+	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/internal/nodeapi"
 	"github.com/berth-run/berth/internal/provider"
 	"github.com/berth-run/berth/internal/provider/docker"
@@ -123,9 +124,12 @@ func agentDataDir(getenv func(string) string) (string, error) {
 // runNodeAgent joins (or rejoins) the server and runs the agent until ctx
 // ends.
 func runNodeAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error {
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
+	datadir.PrivateFiles()
+	data, err := datadir.Open(cfg.dataDir)
+	if err != nil {
+		return err
 	}
+	defer data.Close()
 	hc, err := httpClient(cfg.caFile)
 	if err != nil {
 		return err
@@ -146,11 +150,12 @@ func runNodeAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error 
 		name, _ = os.Hostname()
 	}
 	st := nodeapi.Status{Name: name, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, Facts: facts}
-	nodeID, token, err := nodeIdentity(ctx, cfg, st, hc, runner, log)
+	session := agent.NewSession()
+	nodeID, token, err := nodeIdentity(ctx, cfg, session, st, hc, runner, log)
 	if err != nil {
 		return err
 	}
-	remote := agent.NewRemote(cfg.server, token, hc)
+	remote := agent.NewRemote(cfg.server, token, hc).WithSession(session, cfg.heartbeat)
 	ag := agent.New(agent.Config{
 		NodeID: nodeID, Name: name, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, Facts: facts,
 		StopGrace: cfg.stopGrace, InterruptionGrace: cfg.interruptGrace, HealthInterval: cfg.heartbeat, PollWait: cfg.pollWait, FenceAfter: cfg.fenceAfter,
@@ -190,20 +195,42 @@ func hostFacts(ctx context.Context, cfg agentConfig, log *slog.Logger) (*agent.I
 	return imds, f
 }
 
+// sessionPatience is how long a starting agent waits for another agent
+// process acting for its node to go silent before it gives up: a restarted
+// agent's old process is silent within three heartbeats, a copy's original
+// never is.
+const sessionPatience = 2 * time.Minute
+
 // nodeIdentity returns the node id and credential kept in the data
-// directory, after checking them with a heartbeat; or joins the pool with
-// the join token when there are none or the server refuses them. The
-// containers of a refused identity are removed: its jobs are the server's
-// to run again.
-func nodeIdentity(ctx context.Context, cfg agentConfig, st nodeapi.Status, hc *http.Client, runner provider.Runner, log *slog.Logger) (string, string, error) {
+// directory, after checking them with a heartbeat under session; or joins
+// the pool with the join token when there are none or the server refuses
+// them. The containers of a refused identity are removed: its jobs are the
+// server's to run again. While another live agent acts for the node, it
+// waits, and gives up after sessionPatience.
+func nodeIdentity(ctx context.Context, cfg agentConfig, session string, st nodeapi.Status, hc *http.Client, runner provider.Runner, log *slog.Logger) (string, string, error) {
 	idPath, tokPath := filepath.Join(cfg.dataDir, agentNodeFile), filepath.Join(cfg.dataDir, agentTokenFile)
 	id, idErr := readSmall(idPath)
 	tok, tokErr := readSmall(tokPath)
 	if idErr == nil && tokErr == nil {
+		var conflictSince time.Time
 		for {
-			_, err := agent.NewRemote(cfg.server, tok, hc).Register(ctx, id, st)
+			_, err := agent.NewRemote(cfg.server, tok, hc).WithSession(session, cfg.heartbeat).Register(ctx, id, st)
 			if err == nil {
 				return id, tok, nil
+			}
+			if errors.Is(err, agent.ErrSessionConflict) {
+				if conflictSince.IsZero() {
+					conflictSince = time.Now()
+					log.Warn("another agent acts for this node; waiting for it to go silent", "node", id, "err", err)
+				}
+				if time.Since(conflictSince) > sessionPatience {
+					return "", "", fmt.Errorf("node %s is run by another live agent: is %s a copy of its data directory? "+
+						"Give this agent a data directory of its own (--data) to join as a new node: %w", id, cfg.dataDir, err)
+				}
+				if !pause(ctx, time.Second) {
+					return "", "", ctx.Err()
+				}
+				continue
 			}
 			if errors.Is(err, agent.ErrUnauthorized) {
 				log.Warn("the server refuses this node's credential; joining again as a new node", "node", id)

@@ -84,12 +84,37 @@ func runNode(ctx context.Context, env *cliEnv, args []string) error {
 			return runNodeDrain(ctx, env, args[1:])
 		case "undrain":
 			return runNodeUndrain(ctx, env, args[1:])
+		case "delete":
+			return runNodeDelete(ctx, env, args[1:])
 		}
 	}
-	fs := newFlagSet(env, "node", "node ID [-o json]\n       berth node drain ID [--deadline D]\n       berth node undrain ID")
+	fs := newFlagSet(env, "node", "node ID [-o json]\n       berth node drain ID [--deadline D]\n       berth node undrain ID\n       berth node delete ID")
 	var out output
 	addOutputFlag(fs, &out)
-	_, n, err := parseNodeArgs(ctx, env, fs, args, "want one node ID (or name), or drain or undrain")
+	_, n, err := parseNodeArgs(ctx, env, fs, args, "want one node ID (or name), or drain, undrain or delete")
+	if err != nil {
+		return err
+	}
+	if err := printNode(env, n, out); err != nil || out.json() {
+		return err
+	}
+	if n.Conflict != "" {
+		fmt.Fprintf(env.stdout, "\nconflict: %s\n", oneLine(n.Conflict))
+	}
+	return nil
+}
+
+// runNodeDelete runs `berth node delete ID`: the node is gone at once, its
+// jobs re-queued, its credential revoked.
+func runNodeDelete(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "node delete", "node delete ID [-o json]")
+	var out output
+	addOutputFlag(fs, &out)
+	c, n, err := parseNodeArgs(ctx, env, fs, args, "want one node ID (or name)")
+	if err != nil {
+		return err
+	}
+	n, err = c.DeleteNode(ctx, n.ID)
 	if err != nil {
 		return err
 	}

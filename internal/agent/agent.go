@@ -122,7 +122,7 @@ type Agent struct {
 	log    *slog.Logger
 
 	// mu guards execs, done, listed, healthy, engine, lastBeat, fenced,
-	// state, cancelPoll and reclaimAt.
+	// state, cancelPoll, reclaimAt and displaced.
 	mu         sync.Mutex
 	reclaimAt  time.Time             // when Spot takes the host back, once noticed
 	execs      map[string]*execution // by attempt id
@@ -134,6 +134,7 @@ type Agent struct {
 	fenced     bool               // the executions were killed for want of heartbeats
 	state      berth.NodeState    // as the server last said
 	cancelPoll context.CancelFunc // ends the long-poll in flight
+	displaced  error              // another agent process acts for the node: this one stops
 	wg         sync.WaitGroup
 }
 
@@ -175,6 +176,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	first := true
 	var version uint64
 	for ctx.Err() == nil {
+		if err := a.displacedBy(); err != nil {
+			return err
+		}
 		if !a.isHealthy() {
 			if !sleep(ctx, a.cfg.HealthInterval) {
 				break
@@ -203,6 +207,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			containers = cs
 		}
 		as, v, err := a.poll(ctx, version)
+		if errors.Is(err, ErrSessionConflict) {
+			a.displace(err)
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 				a.log.Warn("poll assignments", "err", err)
@@ -442,6 +450,34 @@ func (a *Agent) fenceIfCutOff() {
 	}
 }
 
+// displace stops this agent: the server let another agent process act for
+// the node (this one went silent too long, and a copy of its data
+// directory took over). Its containers are killed at once, since the node's
+// work is now the other agent's, and Run returns.
+func (a *Agent) displace(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.displaced != nil {
+		return
+	}
+	a.log.Error("another agent acts for this node now; killing this agent's containers and stopping",
+		"node", a.cfg.NodeID, "containers", len(a.execs), "err", err)
+	a.displaced = fmt.Errorf("node %s: %w", a.cfg.NodeID, err)
+	a.fenced = true
+	for _, e := range a.execs {
+		e.fence()
+	}
+	if a.cancelPoll != nil {
+		a.cancelPoll()
+	}
+}
+
+func (a *Agent) displacedBy() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.displaced
+}
+
 // checkHealth asks the engine for its capacity and heartbeats the node
 // with it, healthy or not.
 func (a *Agent) checkHealth(ctx context.Context) {
@@ -485,6 +521,10 @@ func (a *Agent) setHealthy(ctx context.Context, ok bool, reason string) {
 
 func (a *Agent) register(ctx context.Context, st nodeapi.Status) {
 	n, err := a.server.Register(ctx, a.cfg.NodeID, st)
+	if errors.Is(err, ErrSessionConflict) {
+		a.displace(err)
+		return
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			a.log.Warn("heartbeat", "err", err)

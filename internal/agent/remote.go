@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +27,10 @@ type Remote struct {
 	base  string // scheme://host[:port], no trailing slash
 	token string // the node's credential
 	hc    *http.Client
+	// session names this agent process in every call, with its heartbeat
+	// interval (see nodeapi.SessionHeader); empty names none.
+	session   string
+	heartbeat time.Duration
 }
 
 // callTimeout bounds a call that is not a long-poll (a long-poll gets its
@@ -37,6 +43,10 @@ var _ Server = (*Remote)(nil)
 // ErrUnauthorized: the server refused the credential (or join token).
 var ErrUnauthorized = errors.New("credential refused")
 
+// ErrSessionConflict: another agent process acts for this node, alive; the
+// server refuses this one (a copied data directory or a cloned disk).
+var ErrSessionConflict = errors.New("another agent acts for this node")
+
 // errForbidden: the credential may not do this (another node's attempt).
 var errForbidden = errors.New("forbidden")
 
@@ -45,6 +55,21 @@ var errForbidden = errors.New("forbidden")
 // overall timeout, since long-polls last up to nodeapi.MaxWait.
 func NewRemote(base, token string, hc *http.Client) *Remote {
 	return &Remote{base: strings.TrimRight(base, "/"), token: token, hc: hc}
+}
+
+// NewSession returns a new session id for this agent process.
+func NewSession() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// WithSession returns r naming session, an agent process that heartbeats
+// every heartbeat, in every call.
+func (r *Remote) WithSession(session string, heartbeat time.Duration) *Remote {
+	c := *r
+	c.session, c.heartbeat = session, heartbeat
+	return &c
 }
 
 // Join admits a new node to pool with the pool's join token, and returns
@@ -135,6 +160,10 @@ func (r *Remote) send(ctx context.Context, method, path string, q url.Values, ct
 	}
 	req.Header.Set("Authorization", "Bearer "+r.token)
 	req.Header.Set("User-Agent", "berth-agent")
+	if r.session != "" {
+		req.Header.Set(nodeapi.SessionHeader, r.session)
+		req.Header.Set(nodeapi.HeartbeatHeader, r.heartbeat.String())
+	}
 	resp, err := r.hc.Do(req)
 	if err != nil {
 		return err
@@ -175,9 +204,13 @@ func responseError(resp *http.Response) error {
 	case http.StatusNotFound:
 		sentinel = berth.ErrNotFound
 	case http.StatusConflict:
-		sentinel = berth.ErrConflict
-		if doc.Error.Code == "stale" {
+		switch doc.Error.Code {
+		case "stale":
 			sentinel = berth.ErrStale
+		case "session_conflict":
+			sentinel = ErrSessionConflict
+		default:
+			sentinel = berth.ErrConflict
 		}
 	default:
 		return fmt.Errorf("answered %s: %s", resp.Status, msg)

@@ -34,21 +34,25 @@ type Registry struct {
 	log      *slog.Logger
 	started  time.Time
 
-	// mu guards seen, unflushed, nodes, gen and byToken.
-	mu        sync.Mutex
-	seen      map[string]time.Time      // last heartbeat of each node since start
-	unflushed map[string]time.Time      // heartbeats not yet written to the store
-	nodes     map[string]store.NodeInfo // as last read or written
-	gen       map[string]uint64         // bumped by each forget: a read from before it is not kept
-	byToken   map[string]string         // node ids by credential hash
+	sessions *Sessions // which agent process acts for each node
+
+	// mu guards seen, unflushed, nodes, gen, byToken and conflictLogged.
+	mu             sync.Mutex
+	seen           map[string]time.Time      // last heartbeat of each node since start
+	unflushed      map[string]time.Time      // heartbeats not yet written to the store
+	nodes          map[string]store.NodeInfo // as last read or written
+	gen            map[string]uint64         // bumped by each forget: a read from before it is not kept
+	byToken        map[string]string         // node ids by credential hash
+	conflictLogged map[string]time.Time      // when a refused session was last logged, by node
 }
 
 // NewRegistry returns the node registry over s, waking the nodes' agents
 // through n and the dispatcher through kick.
 func NewRegistry(s *store.Store, n *Notifier, kick func(), log *slog.Logger) *Registry {
-	return &Registry{store: s, notifier: n, kick: kick, log: log, started: time.Now(),
+	return &Registry{store: s, notifier: n, kick: kick, log: log, started: time.Now(), sessions: NewSessions(),
 		seen: make(map[string]time.Time), unflushed: make(map[string]time.Time),
-		nodes: make(map[string]store.NodeInfo), gen: make(map[string]uint64), byToken: make(map[string]string)}
+		nodes: make(map[string]store.NodeInfo), gen: make(map[string]uint64), byToken: make(map[string]string),
+		conflictLogged: make(map[string]time.Time)}
 }
 
 // cached returns the node's record, if kept, and its generation.
@@ -318,6 +322,7 @@ func (r *Registry) Retire(ctx context.Context, id, reason string) error {
 func (r *Registry) RetireAt(ctx context.Context, id, reason string, at time.Time) error {
 	closed, err := r.store.RetireNode(ctx, id, reason, at)
 	r.forget(id)
+	r.dropCredential(id)
 	r.mu.Lock()
 	delete(r.seen, id)
 	delete(r.unflushed, id)
@@ -332,6 +337,35 @@ func (r *Registry) RetireAt(ctx context.Context, id, reason string, at time.Time
 	r.notifier.Notify(id)
 	r.kick()
 	return nil
+}
+
+// Delete retires the node at once and revokes its credential: its attempts
+// end as "node deleted" and their jobs are re-queued without spending a
+// retry; its agent is refused from then on. Deleting a gone node only
+// revokes its credential.
+func (r *Registry) Delete(ctx context.Context, id string) (store.NodeInfo, error) {
+	if err := r.RetireAt(ctx, id, "node deleted", time.Now()); err != nil {
+		return store.NodeInfo{}, err
+	}
+	if err := r.store.RevokeNode(ctx, id); err != nil {
+		return store.NodeInfo{}, err
+	}
+	r.dropCredential(id)
+	r.log.Info("node deleted; its credential is revoked", "node", id)
+	return r.store.NodeInfo(ctx, id)
+}
+
+// dropCredential forgets the node's credential and session: a gone node
+// authenticates no more.
+func (r *Registry) dropCredential(id string) {
+	r.sessions.Forget(id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for hash, node := range r.byToken {
+		if node == id {
+			delete(r.byToken, hash)
+		}
+	}
 }
 
 // nodeLabel is how reasons name a node: its name, else its id.

@@ -201,10 +201,11 @@ func TestQuietHeartbeats(t *testing.T) {
 	})
 }
 
-// TestSpotNotice: a Spot interruption drains the node and re-queues its
-// job at once, without spending a retry; the attempt stays open, marked
-// stopped, until the agent reports it, and keeps the reason. A rebalance
-// recommendation only stops placements.
+// TestSpotNotice: a Spot interruption drains the node and stops its job's
+// attempt; the job is re-queued, without spending a retry, once the agent
+// reports the attempt ended, never before (a job has one live attempt at
+// most), and the attempt keeps the reason. A rebalance recommendation only
+// stops placements.
 func TestSpotNotice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFleet(t, 10*time.Second)
@@ -228,23 +229,24 @@ func TestSpotNotice(t *testing.T) {
 			t.Errorf("after a spot notice: %s, notice %q", n.State, n.Notice)
 		}
 		j := f.job(t, job)
-		if j.State != berth.Queued || j.Requeued != 1 || j.Retried != 0 || j.Reason != "spot reclaimed on i-0abc, re-queued" {
-			t.Errorf("job: %s, requeued %d, retried %d, %q", j.State, j.Requeued, j.Retried, j.Reason)
+		if j.State != berth.Running || j.Requeued != 0 || j.Reason != "spot reclaimed on i-0abc; stopping its container, then re-queued" {
+			t.Errorf("job while its container stops: %s, requeued %d, %q; want running until it has stopped", j.State, j.Requeued, j.Reason)
 		}
 		as, err := f.store.Assignments(ctx, spot)
 		if err != nil || len(as) != 1 || !as[0].Stop {
 			t.Fatalf("assignments of the reclaimed node: %+v, %v; want its attempt, to stop", as, err)
 		}
 		f.reaper.Round(ctx, time.Now()) // nothing more to do
-		if j := f.job(t, job); j.Requeued != 1 {
-			t.Errorf("the reaper re-queued the job again: %d", j.Requeued)
+		if j := f.job(t, job); j.State != berth.Running {
+			t.Errorf("after a reaper round the job is %s, want running until its container has stopped", j.State)
 		}
 		if _, err := f.store.FinishAttempt(ctx, att, berth.Outcome{Kind: berth.Stopped, ExitCode: new(143)}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		j = f.job(t, job)
-		if a := j.Attempts[0]; a.Active() || a.Reason != "spot reclaimed on i-0abc" || j.State != berth.Queued {
-			t.Errorf("after the agent stopped it: attempt %+v, job %s", a, j.State)
+		if a := j.Attempts[0]; a.Active() || a.Reason != "spot reclaimed on i-0abc" || j.State != berth.Queued ||
+			j.Requeued != 1 || j.Retried != 0 || j.Reason != "spot reclaimed on i-0abc, re-queued" {
+			t.Errorf("after the agent stopped it: attempt %+v, job %s, requeued %d, retried %d, %q", a, j.State, j.Requeued, j.Retried, j.Reason)
 		}
 	})
 }
@@ -257,7 +259,7 @@ func TestDrainDeadline(t *testing.T) {
 		f := newFleet(t, time.Hour)
 		ctx := context.Background()
 		id := f.join(t, "n")
-		job, _ := f.run(t, id)
+		job, att := f.run(t, id)
 		deadline := time.Now().Add(time.Minute)
 		if _, err := f.reg.Drain(ctx, id, &deadline); err != nil {
 			t.Fatal(err)
@@ -269,8 +271,14 @@ func TestDrainDeadline(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		f.reaper.Round(ctx, time.Now())
+		if j := f.job(t, job); j.State != berth.Running || j.Reason != "drained from n; stopping its container, then re-queued" {
+			t.Errorf("at the deadline the job is %s, %q; want its container stopping", j.State, j.Reason)
+		}
+		if _, err := f.store.FinishAttempt(ctx, att, berth.Outcome{Kind: berth.Stopped, ExitCode: new(143)}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
 		if j := f.job(t, job); j.State != berth.Queued || j.Reason != "drained from n, re-queued" {
-			t.Errorf("at the deadline the job is %s, %q", j.State, j.Reason)
+			t.Errorf("once its container stopped the job is %s, %q", j.State, j.Reason)
 		}
 		if n, err := f.reg.Undrain(ctx, id); err != nil || n.State != berth.NodeReady || n.DrainDeadline != nil {
 			t.Errorf("undrain: %+v, %v", n, err)

@@ -44,7 +44,7 @@ func startAgent(t testing.TB, s *server, url string, flags ...string) *agentProc
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agentProc{t: t, data: t.TempDir(), args: append([]string{"agent", "--server", url,
+	a := &agentProc{t: t, data: privateDir(t), args: append([]string{"agent", "--server", url,
 		"--join-token", strings.TrimSpace(string(tok)), "--heartbeat", "300ms", "--poll-wait", "5s",
 		"--imds", "off", "--stop-grace", "2s"}, flags...)}
 	a.start()

@@ -246,6 +246,12 @@ func TestSpotInterruption(t *testing.T) {
 		succeededOnce(t, s, j)
 		if j.Retried != 0 || len(j.Attempts) != 2 || j.Attempts[1].Node != other.id || j.Attempts[0].Reason != "spot reclaimed on i-0e2e" {
 			t.Errorf("job %s: retried %d, attempts %+v; want the second on the other node", j.ID, j.Retried, j.Attempts)
+			continue
+		}
+		// One live attempt at a time: the second was placed only once the
+		// first's container had stopped.
+		if first, second := j.Attempts[0], j.Attempts[1]; first.FinishedAt == nil || second.CreatedAt.Before(*first.FinishedAt) {
+			t.Errorf("job %s: second attempt placed at %v, before the first ended at %v", j.ID, second.CreatedAt, first.FinishedAt)
 		}
 	}
 	for _, a := range first {

@@ -70,6 +70,10 @@ func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.d.Nodes.Session(r.Context(), n.ID, r.Header.Get(nodeapi.SessionHeader), heartbeatEvery(r), r.RemoteAddr); err != nil {
+		s.fail(w, r, err) // a new node has no session yet
+		return
+	}
 	writeJSON(w, http.StatusCreated, nodeapi.JoinResponse{Node: n.Node, Token: token})
 }
 

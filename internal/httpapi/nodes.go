@@ -22,10 +22,28 @@ type nodeView struct {
 	DrainDeadline *time.Time         `json:"drain_deadline,omitempty"`
 	Notice        nodeapi.NoticeKind `json:"notice,omitempty"`
 	NoticeAt      *time.Time         `json:"notice_at,omitempty"`
+	// Drained: the node takes no new work, whether live or not; a lost
+	// node comes back draining.
+	Drained bool `json:"drained"`
+	// Conflict is the last refusal of a second agent that presented the
+	// node's credential.
+	Conflict string `json:"conflict,omitempty"`
 }
 
 func viewNode(n store.NodeInfo) nodeView {
-	return nodeView{Node: n.Node, Facts: n.Facts, DrainDeadline: n.DrainDeadline, Notice: n.Notice, NoticeAt: n.NoticeAt}
+	return nodeView{Node: n.Node, Facts: n.Facts, DrainDeadline: n.DrainDeadline, Notice: n.Notice, NoticeAt: n.NoticeAt,
+		Drained: n.Drained, Conflict: n.Conflict}
+}
+
+// deleteNode retires the node and revokes its credential.
+func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) {
+	n, err := s.d.Nodes.Delete(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.d.Changed(n.ID)
+	writeJSON(w, http.StatusOK, viewNode(n))
 }
 
 func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {

@@ -16,11 +16,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/auth"
 	"github.com/berth-run/berth/internal/control"
 	"github.com/berth-run/berth/internal/logstore"
+	"github.com/berth-run/berth/internal/nodeapi"
 	"github.com/berth-run/berth/internal/store"
 )
 
@@ -146,6 +148,7 @@ func (s *Server) routes() []route {
 		{"DELETE", "/v1/schedules/{id}", admin, noBody, s.deleteSchedule, nil},
 		{"GET", "/v1/nodes", admin, noBody, s.listNodes, nil},
 		{"GET", "/v1/nodes/{id}", admin, noBody, s.getNode, nil},
+		{"DELETE", "/v1/nodes/{id}", admin, noBody, s.deleteNode, nil},
 		{"POST", "/v1/nodes/{id}/drain", admin, smallBody, s.drainNode, nil},
 		{"POST", "/v1/nodes/{id}/undrain", admin, smallBody, s.undrainNode, nil},
 		{"GET", "/v1/pools", admin, noBody, s.listPools, nil},
@@ -228,8 +231,28 @@ func (s *Server) requireNode(h func(http.ResponseWriter, *http.Request, string))
 			s.fail(w, r, err)
 			return
 		}
+		if err := s.d.Nodes.Session(r.Context(), id, r.Header.Get(nodeapi.SessionHeader),
+			heartbeatEvery(r), r.RemoteAddr); err != nil {
+			var sc *control.SessionConflictError
+			if errors.As(err, &sc) {
+				writeError(w, http.StatusConflict, "session_conflict", err.Error(), "")
+				return
+			}
+			s.fail(w, r, err)
+			return
+		}
 		h(w, r, id)
 	}
+}
+
+// heartbeatEvery is the heartbeat interval an agent names in its calls, or
+// 0.
+func heartbeatEvery(r *http.Request) time.Duration {
+	d, err := time.ParseDuration(r.Header.Get(nodeapi.HeartbeatHeader))
+	if err != nil || d < 0 || d > time.Hour {
+		return 0
+	}
+	return d
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -94,6 +94,17 @@ type LogAck struct {
 	Truncated bool  `json:"truncated"`
 }
 
+// Headers of every agent call. Each agent process names a session of its
+// own: the server lets one session at a time act for a node, and refuses
+// another (409, code session_conflict) while that one is alive, so that a
+// copied data directory or a cloned disk never gives a node two agents. A
+// restarted agent takes over once its old session has been silent for
+// three of the heartbeat intervals it named.
+const (
+	SessionHeader   = "Berth-Session"
+	HeartbeatHeader = "Berth-Heartbeat" // a duration: "5s"
+)
+
 // MaxLogChunk bounds one chunk of shipped output.
 const MaxLogChunk = 256 << 10
 

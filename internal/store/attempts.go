@@ -140,7 +140,7 @@ func (s *Store) Assignments(ctx context.Context, nodeID string) ([]Assignment, e
 		if err != nil {
 			return nil, fmt.Errorf("assignments of node %s: %w", nodeID, err)
 		}
-		stop := !j.State.Active() || current != a.ID || moveTo != ""
+		stop := !j.State.Active() || current != a.ID || moveTo != "" || a.Reason != "" // a reason: re-queued
 		out = append(out, Assignment{Attempt: a, Job: j, Stop: stop})
 	}
 	if err := rows.Err(); err != nil {

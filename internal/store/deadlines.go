@@ -133,18 +133,25 @@ func (s *Store) MoveAttempt(ctx context.Context, attemptID string, to berth.Mark
 	return j, nil
 }
 
-// movedOutcome returns the outcome that closes attempt id when it was being
-// moved: a job that finished on its own meanwhile keeps its outcome;
-// otherwise the attempt ends as berth.Moved.
+// movedOutcome returns the outcome that closes attempt id, its job's
+// current one, when it was being moved or re-queued (RequeueNode): a job
+// that finished on its own meanwhile keeps its outcome; otherwise the
+// attempt ends as berth.Moved, or as berth.Lost with the re-queue's reason.
 func movedOutcome(ctx context.Context, q querier, id string, out berth.Outcome) (berth.Outcome, error) {
-	var to string
-	if err := q.QueryRowContext(ctx, `SELECT move_to FROM attempts WHERE id = ?`, id).Scan(&to); err != nil {
+	var to, requeue string
+	if err := q.QueryRowContext(ctx, `SELECT move_to, reason FROM attempts WHERE id = ?`, id).Scan(&to, &requeue); err != nil {
 		return out, err
 	}
-	if to == "" || out.Succeeded() {
+	switch {
+	case out.Succeeded():
 		return out, nil
+	case to != "":
+		return berth.Outcome{Kind: berth.Moved, Reason: "moved to " + to + " by the deadline policy, queued"}, nil
+	case requeue != "" && out.Kind != berth.Lost:
+		// Stopped for RequeueNode: the job goes back to the queue.
+		return berth.Outcome{Kind: berth.Lost, Reason: requeue}, nil
 	}
-	return berth.Outcome{Kind: berth.Moved, Reason: "moved to " + to + " by the deadline policy, queued"}, nil
+	return out, nil
 }
 
 // RunTimes returns the run times of the last n jobs (by creation) with

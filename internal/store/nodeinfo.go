@@ -20,13 +20,18 @@ type NodeInfo struct {
 	DrainDeadline *time.Time
 	Notice        nodeapi.NoticeKind
 	NoticeAt      *time.Time
+	// Drained is the node's own schedulability: it takes no new work, and
+	// comes back draining from lost. Its state says whether it is live.
+	Drained bool
+	// Conflict notes the last second agent refused for the node.
+	Conflict string
 }
 
 // nodeInfoSelect is nodeSelect with the columns of NodeInfo.
 const nodeInfoSelect = `SELECT n.id, n.name, n.pool, n.state, n.cpu, n.memory_mb, n.healthy,
 	n.reason, n.last_seen, n.version,
 	COALESCE(SUM(j.cpu), 0), COALESCE(SUM(j.memory_mb), 0),
-	n.facts, n.drain_deadline, n.notice, n.notice_at
+	n.facts, n.drain_deadline, n.notice, n.notice_at, n.drained, n.conflict
 	FROM nodes n
 	LEFT JOIN attempts a ON a.node_id = n.id AND a.finished_at IS NULL
 	LEFT JOIN jobs j ON j.id = a.job_id`
@@ -40,7 +45,7 @@ func scanNodeInfo(sc scanner) (NodeInfo, error) {
 	)
 	if err := sc.Scan(&n.ID, &n.Name, &n.Pool, &state, &n.CPU, &n.MemoryMB, &n.Healthy,
 		&n.Reason, &seen, &n.Version, &n.UsedCPU, &n.UsedMemoryMB,
-		&facts, &drain, &notice, &noticed); err != nil {
+		&facts, &drain, &notice, &noticed, &n.Drained, &n.Conflict); err != nil {
 		return NodeInfo{}, err
 	}
 	n.State = berth.NodeState(state)
@@ -147,8 +152,8 @@ func (s *Store) NodeByToken(ctx context.Context, hash string) (string, error) {
 
 // HeartbeatNode records what a node's agent reports: its name (when set),
 // capacity, health and host facts, and, when st.Ready, makes a joining or
-// lost node ready (a draining node stays draining; ready asks nothing of a
-// ready one). It writes only when something changed, and reports whether it
+// lost node ready, or draining when it was drained (a draining node stays
+// draining; ready asks nothing of a ready one). It writes only when something changed, and reports whether it
 // did. It does not record last_seen: leases live in memory and reach the
 // store through TouchNodes. A gone or unknown node is berth.ErrNotFound.
 func (s *Store) HeartbeatNode(ctx context.Context, id string, st nodeapi.Status, now time.Time) (NodeInfo, bool, error) {
@@ -177,7 +182,8 @@ func (s *Store) HeartbeatNode(ctx context.Context, id string, st nodeapi.Status,
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE nodes SET name = ?, cpu = ?, memory_mb = ?, healthy = ?,
 			reason = ?, facts = ?, last_seen = ?,
-			state = CASE WHEN ? AND state IN ('joining', 'lost') THEN 'ready' ELSE state END,
+			state = CASE WHEN ? AND state IN ('joining', 'lost')
+				THEN CASE WHEN drained THEN 'draining' ELSE 'ready' END ELSE state END,
 			version = version + 1 WHERE id = ? AND state != 'gone'`,
 			name, st.CPU, st.MemoryMB, st.Healthy, st.Reason, string(facts), ts(now), st.Ready, id); err != nil {
 			return err
@@ -286,7 +292,7 @@ func (s *Store) DrainNode(ctx context.Context, id string, deadline *time.Time, n
 		case berth.NodeLost, berth.NodeGone:
 			return fmt.Errorf("node %s is %s: %w", id, cur.State, berth.ErrConflict)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE nodes SET state = 'draining', drain_deadline = ?,
+		if _, err := tx.ExecContext(ctx, `UPDATE nodes SET state = 'draining', drained = 1, drain_deadline = ?,
 			version = version + 1 WHERE id = ?`, tsPtr(deadline), id); err != nil {
 			return err
 		}
@@ -300,8 +306,8 @@ func (s *Store) DrainNode(ctx context.Context, id string, deadline *time.Time, n
 }
 
 // UndrainNode makes a draining node ready again and forgets its deadline and
-// notice. A ready or joining node is left as it is; a lost or gone one is
-// berth.ErrConflict.
+// notice; a lost one comes back ready. A ready or joining node is left as it
+// is; a gone one is berth.ErrConflict.
 func (s *Store) UndrainNode(ctx context.Context, id string, now time.Time) (NodeInfo, error) {
 	var out NodeInfo
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -310,10 +316,12 @@ func (s *Store) UndrainNode(ctx context.Context, id string, now time.Time) (Node
 			return err
 		}
 		switch cur.State {
-		case berth.NodeLost, berth.NodeGone:
+		case berth.NodeGone:
 			return fmt.Errorf("node %s is %s: %w", id, cur.State, berth.ErrConflict)
-		case berth.NodeDraining:
-			if _, err := tx.ExecContext(ctx, `UPDATE nodes SET state = 'ready', drain_deadline = NULL,
+		case berth.NodeDraining, berth.NodeLost:
+			// A lost node is undrained for when it comes back.
+			if _, err := tx.ExecContext(ctx, `UPDATE nodes SET drained = 0,
+				state = CASE WHEN state = 'draining' THEN 'ready' ELSE state END, drain_deadline = NULL,
 				notice = '', notice_at = NULL, version = version + 1 WHERE id = ?`, id); err != nil {
 				return err
 			}
@@ -346,6 +354,7 @@ func (s *Store) NoticeNode(ctx context.Context, id string, kind nodeapi.NoticeKi
 		if _, err := tx.ExecContext(ctx, `UPDATE nodes
 			SET notice = CASE WHEN notice = 'spot_interruption' THEN notice ELSE ? END, notice_at = ?,
 			state = CASE WHEN state IN ('joining', 'ready', 'draining') THEN 'draining' ELSE state END,
+			drained = CASE WHEN state IN ('joining', 'ready', 'draining') THEN 1 ELSE drained END,
 			drain_deadline = CASE WHEN state IN ('joining', 'ready', 'draining')
 				THEN COALESCE(?, drain_deadline) ELSE drain_deadline END,
 			version = version + 1 WHERE id = ?`, string(kind), ts(now), deadline, id); err != nil {
@@ -384,15 +393,17 @@ func (s *Store) DrainsDue(ctx context.Context, now time.Time) ([]string, error) 
 }
 
 // RequeueNode takes the jobs running on a node away from it: each active
-// attempt still current for its job gets reason as its reason (kept when it
-// finishes) and its job moves as a berth.Lost outcome with that reason
-// decides (re-queued without spending a retry, bounded). The attempts stay
-// open, holding their capacity, until the node's agent, which now sees them
-// as stopped, reports them finished. It returns the ids of the jobs moved.
+// attempt still current for its job gets reason as its reason and is to be
+// stopped (its executor sees Stop on its assignment). The job stays where
+// it is until the attempt ends: then, unless it succeeded meanwhile, it
+// moves as a berth.Lost outcome with that reason decides (re-queued without
+// spending a retry, bounded). So a job never has two live attempts, even
+// when its node's container takes the whole stop grace to end. It returns
+// the ids of the jobs whose attempts it marked.
 func (s *Store) RequeueNode(ctx context.Context, id, reason string, now time.Time) ([]string, error) {
-	var moved []string
+	var marked []string
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		moved = moved[:0]
+		marked = marked[:0]
 		ids, err := activeAttempts(ctx, tx, id)
 		if err != nil {
 			return err
@@ -406,24 +417,58 @@ func (s *Store) RequeueNode(ctx context.Context, id, reason string, now time.Tim
 			if err != nil {
 				return err
 			}
-			if !runs(&j, a.ID) {
+			if !runs(&j, a.ID) || a.Reason != "" {
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE attempts SET reason = ? WHERE id = ?`, reason, a.ID); err != nil {
 				return err
 			}
-			t := berth.Next(&j, &a, berth.Outcome{Kind: berth.Lost, Reason: reason}, now)
-			if _, err := applyTransition(ctx, tx, jobID, t, nil, now); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET reason = ?, updated_at = ?, version = version + 1 WHERE id = ?`,
+				reason+"; stopping its container, then re-queued", ts(now), jobID); err != nil {
 				return err
 			}
-			moved = append(moved, jobID)
+			marked = append(marked, jobID)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("re-queue the jobs of node %s: %w", id, err)
 	}
-	return moved, nil
+	return marked, nil
+}
+
+// RevokeNode drops the node's credential: no agent can act for it again.
+// An unknown node is berth.ErrNotFound.
+func (s *Store) RevokeNode(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE nodes SET token_hash = '', version = version + 1 WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("node %s: %w", id, berth.ErrNotFound)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("revoke node %s: %w", id, err)
+	}
+	return nil
+}
+
+// NoteNodeConflict keeps note, the last refusal of a second agent for the
+// node, on its record.
+func (s *Store) NoteNodeConflict(ctx context.Context, id, note string, now time.Time) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE nodes SET conflict = ? WHERE id = ?`, note, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("note conflict on node %s: %w", id, err)
+	}
+	return nil
 }
 
 // AttemptOwner returns the node an attempt was placed on and its job, or

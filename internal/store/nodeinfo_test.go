@@ -71,3 +71,67 @@ func TestJoinAndCredential(t *testing.T) {
 		t.Errorf("a second node took the same credential")
 	}
 }
+
+// TestDrainedSurvivesLost: a node's drain is its own flag, apart from its
+// liveness: a drained node that is lost and comes back asking to be ready
+// comes back draining, with whatever drained it (by hand or by a notice);
+// undrained while lost, it comes back ready.
+func TestDrainedSurvivesLost(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name    string
+		drain   func(s *Store, id string) error
+		undrain bool
+		want    berth.NodeState
+	}{
+		{"drained by hand", func(s *Store, id string) error { _, err := s.DrainNode(ctx, id, nil, t0); return err }, false, berth.NodeDraining},
+		{"a Spot notice", func(s *Store, id string) error {
+			_, err := s.NoticeNode(ctx, id, nodeapi.SpotInterruption, t0)
+			return err
+		}, false, berth.NodeDraining},
+		{"a rebalance notice", func(s *Store, id string) error { _, err := s.NoticeNode(ctx, id, nodeapi.Rebalance, t0); return err }, false, berth.NodeDraining},
+		{"undrained while lost", func(s *Store, id string) error { _, err := s.DrainNode(ctx, id, nil, t0); return err }, true, berth.NodeReady},
+		{"never drained", func(*Store, string) error { return nil }, false, berth.NodeReady},
+	} {
+		s, _ := openStore(t)
+		if _, err := s.JoinNode(ctx, "n", "default", nodeapi.Status{CPU: 1, MemoryMB: 1}, "h", t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.HeartbeatNode(ctx, "n", nodeapi.Status{CPU: 1, MemoryMB: 1, Ready: true}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := tt.drain(s, "n"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.LoseNode(ctx, "n", "node lost", t0); err != nil {
+			t.Fatal(err)
+		}
+		if tt.undrain {
+			if n, err := s.UndrainNode(ctx, "n", t0); err != nil || n.State != berth.NodeLost || n.Drained {
+				t.Errorf("%s: undrain while lost = %s drained %v, %v; want still lost, not drained", tt.name, n.State, n.Drained, err)
+			}
+		}
+		n, _, err := s.HeartbeatNode(ctx, "n", nodeapi.Status{CPU: 1, MemoryMB: 1, Ready: true}, t0)
+		if err != nil || n.State != tt.want {
+			t.Errorf("%s: back from lost = %s, %v; want %s", tt.name, n.State, err, tt.want)
+		}
+	}
+}
+
+// TestRevokeNode: a revoked node's credential finds it no more.
+func TestRevokeNode(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	if _, err := s.JoinNode(ctx, "n", "default", nodeapi.Status{}, "hash", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeNode(ctx, "n"); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := s.NodeByToken(ctx, "hash"); !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("NodeByToken after revoke = %q, %v; want not found", id, err)
+	}
+	if err := s.RevokeNode(ctx, "nobody"); !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("RevokeNode(unknown) = %v, want not found", err)
+	}
+}

@@ -78,8 +78,10 @@ func (s *Store) UpsertNode(ctx context.Context, n berth.Node, now time.Time) (be
 		r, err := tx.ExecContext(ctx, `UPDATE nodes SET name = ?, pool = ?, cpu = ?, memory_mb = ?,
 			healthy = ?, reason = ?, last_seen = ?, state = COALESCE(NULLIF(?, ''), state),
 			gone_at = CASE WHEN COALESCE(NULLIF(?, ''), state) = 'gone' THEN COALESCE(gone_at, ?) END,
+			drained = CASE ? WHEN 'draining' THEN 1 WHEN 'ready' THEN 0 ELSE drained END,
 			version = version + 1 WHERE id = ?`,
-			n.Name, n.Pool, n.CPU, n.MemoryMB, n.Healthy, n.Reason, ts(now), string(n.State), string(n.State), ts(now), n.ID)
+			n.Name, n.Pool, n.CPU, n.MemoryMB, n.Healthy, n.Reason, ts(now), string(n.State), string(n.State), ts(now),
+			string(n.State), n.ID)
 		if err != nil {
 			return err
 		}
@@ -91,9 +93,9 @@ func (s *Store) UpsertNode(ctx context.Context, n berth.Node, now time.Time) (be
 				state = berth.NodeJoining
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, name, pool, state, cpu, memory_mb,
-				healthy, reason, last_seen, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
+				healthy, reason, last_seen, version, created_at, drained) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
 				n.ID, n.Name, n.Pool, string(state), n.CPU, n.MemoryMB, n.Healthy, n.Reason,
-				ts(now), ts(now)); err != nil {
+				ts(now), ts(now), state == berth.NodeDraining); err != nil {
 				return err
 			}
 		}
