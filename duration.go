@@ -10,7 +10,8 @@ import (
 )
 
 // Duration is a time.Duration that reads and writes JSON as a Go duration
-// string ("90s", "10m", "1h30m"). It also accepts a number of seconds.
+// string ("90s", "10m", "1h30m"). A bare number is refused: its unit would
+// be a guess.
 type Duration time.Duration
 
 // String formats d as time.Duration does.
@@ -21,19 +22,15 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).String())
 }
 
-// UnmarshalJSON reads a duration string or a number of seconds.
+// UnmarshalJSON reads a duration string.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		var secs float64
-		if err := json.Unmarshal(b, &secs); err != nil {
-			return fmt.Errorf("want a duration such as \"90s\" or \"10m\"")
+		var n json.Number
+		if json.Unmarshal(b, &n) == nil {
+			return fmt.Errorf("want a duration with its unit, such as \"90s\" or \"10m\", not the number %s", n)
 		}
-		if !(math.Abs(secs) < maxDurationSeconds) { // float64(MaxInt64) rounds up to 2⁶³
-			return fmt.Errorf("%v seconds is too large: at most %s", secs, maxDuration)
-		}
-		*d = Duration(secs * float64(time.Second))
-		return nil
+		return fmt.Errorf("want a duration such as \"90s\" or \"10m\"")
 	}
 	v, err := ParseDuration(s)
 	if err != nil {
@@ -42,9 +39,6 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
-
-// maxDurationSeconds is the longest duration, in seconds, a Duration holds.
-const maxDurationSeconds = float64(math.MaxInt64) / float64(time.Second)
 
 // maxDuration is the longest duration in whole hours, for messages.
 var maxDuration = ShortDuration(time.Duration(math.MaxInt64).Truncate(time.Hour))

@@ -27,8 +27,8 @@ func TestDurationUnmarshal(t *testing.T) {
 	for in, want := range map[string]time.Duration{
 		`"90s"`:   90 * time.Second,
 		`"1h30m"`: 90 * time.Minute,
-		`120`:     2 * time.Minute,
-		`0.5`:     500 * time.Millisecond,
+		`"0.5s"`:  500 * time.Millisecond,
+		`"0s"`:    0,
 	} {
 		var d Duration
 		if err := d.UnmarshalJSON([]byte(in)); err != nil || time.Duration(d) != want {
@@ -36,14 +36,19 @@ func TestDurationUnmarshal(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		`"soon"`:            `"soon" is not a duration such as "90s" or "10m"`,
-		`"10 minutes"`:      `"10 minutes" is not a duration such as "90s" or "10m"`,
-		`"99999999h"`:       `"99999999h" is too large: at most 2562047h`,
-		`"1.5e300s"`:        `"1.5e300s" is not a duration such as "90s" or "10m"`,
-		`1e300`:             `1e+300 seconds is too large: at most 2562047h`,
-		`-1e300`:            `-1e+300 seconds is too large: at most 2562047h`,
-		`9223372036.854776`: `9.223372036854776e+09 seconds is too large: at most 2562047h`,
-		`true`:              `want a duration such as "90s" or "10m"`,
+		`"soon"`:       `"soon" is not a duration such as "90s" or "10m"`,
+		`"10 minutes"`: `"10 minutes" is not a duration such as "90s" or "10m"`,
+		`"90"`:         `"90" is not a duration such as "90s" or "10m"`,
+		`"99999999h"`:  `"99999999h" is too large: at most 2562047h`,
+		`"1.5e300s"`:   `"1.5e300s" is not a duration such as "90s" or "10m"`,
+		// A bare number's unit would be a guess: seconds, or Go's
+		// nanoseconds?
+		`90`:     `want a duration with its unit, such as "90s" or "10m", not the number 90`,
+		`0`:      `want a duration with its unit, such as "90s" or "10m", not the number 0`,
+		`0.5`:    `want a duration with its unit, such as "90s" or "10m", not the number 0.5`,
+		`-1e300`: `want a duration with its unit, such as "90s" or "10m", not the number -1e300`,
+		`true`:   `want a duration such as "90s" or "10m"`,
+		`{}`:     `want a duration such as "90s" or "10m"`,
 	} {
 		var d Duration
 		err := d.UnmarshalJSON([]byte(in))

@@ -42,7 +42,7 @@ env:
   N: "3"
 cpu: 0.25
 memory_mb: 128
-timeout: 90               # seconds
+timeout: 90s
 retries:
   attempts: 3
   backoff: 5s

@@ -156,6 +156,7 @@ func TestBadInput(t *testing.T) {
 		{`{"image":"x","deadline":"2020-01-01T00:00:00Z","expected_duration":"1h"}`, 400, "deadline"},
 		{`{"image":"x","deadline":"2999-01-01T00:00:00Z"}`, 400, "expected_duration"},
 		{`{"image":"x",`, 400, ""},
+		{`{"image":"x","timeout":90}`, 400, "timeout"},
 		{`{"image":"x","env":{"A":"` + strings.Repeat("a", 2<<20) + `"}}`, 413, ""},
 	}
 	for _, tt := range tests {
@@ -179,6 +180,7 @@ func TestBadInput(t *testing.T) {
 		{`{"cron":"61 * * * *","job":{"image":"x"}}`, "cron"},
 		{`{"cron":"@daily","time_zone":"Nowhere/City","job":{"image":"x"}}`, "time_zone"},
 		{`{"cron":"@daily","job":{"image":"x","cpu":-2}}`, "job.cpu"},
+		{`{"cron":"@daily","job":{"image":"x","retries":{"attempts":1,"backoff":10}}}`, "job.retries.backoff"},
 		{`{"cron":"@daily","concurrency":"maybe","job":{"image":"x"}}`, "concurrency"},
 	}
 	for _, tt := range schedules {

@@ -38,6 +38,8 @@ func TestDecodeJSONRefuses(t *testing.T) {
 		{`{"image":"busybox","retries":{"backoff":"soon"}}`, "retries.backoff", `"soon" is not a duration`},
 		{`{"image":"busybox","timeout":"10 minutes"}`, "timeout", "not a duration"},
 		{`{"image":"busybox","timeout":true}`, "timeout", "want a duration"},
+		{`{"image":"busybox","timeout":90}`, "timeout", "not the number 90"},
+		{`{"image":"busybox","retries":{"backoff":5}}`, "retries.backoff", "not the number 5"},
 		{`{"image":"busybox","cpu":"two"}`, "cpu", "want a number, not a string"},
 		{`{"image":"busybox","cpu":1e400}`, "cpu", "want a number, not 1e400"},
 		{`{"image":"busybox","memory_mb":"lots"}`, "memory_mb", "want a whole number, not a string"},
@@ -93,6 +95,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"unknown field in a list", "pools: [{name: a, provider: fake, instance_types: [{name: t, gpus: 1}]}]", "pools[0].instance_types[0].gpus", "unknown field"},
 		{"wrong kind in a list", "pools: [{name: a, provider: fake, max: many}]", "pools[0].max", `want a whole number, not a string`},
 		{"bad duration", "image: busybox\ntimeout: 10q\n", "timeout", `"10q" is not a duration`},
+		{"duration without a unit", "image: busybox\ntimeout: 90\n", "timeout", "not the number 90"},
 		{"bad time", "image: busybox\nrun_at: tomorrow\n", "run_at", `"tomorrow" is not an RFC 3339 time`},
 		{"object for a list", "image: busybox\ncommand: {a: b}\n", "command", "want a list of strings, not an object"},
 		{"quoted number", "image: busybox\ncpu: \"1\"\n", "cpu", "want a number, not a string"},
@@ -155,7 +158,7 @@ command: [sh, -c, echo hi]
 env: {MODE: fast, N: 3}
 cpu: 0.25
 memory_mb: 128
-timeout: 90               # seconds
+timeout: 90s
 retries: {attempts: 3, backoff: 5s, on_exit_codes: [2]}
 run_at: 2026-05-01T02:00:00Z
 labels: {team: data}
