@@ -104,9 +104,6 @@ func (s JobSpec) WithDefaults() JobSpec {
 }
 
 var (
-	// imageRe accepts the characters of Docker image references,
-	// [host[:port]/]path[:tag][@digest]; the engine judges the rest.
-	imageRe    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._:/@+-]*$`)
 	envKeyRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	labelKeyRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$`)
 )
@@ -175,14 +172,15 @@ func (s JobSpec) validateContainer() error {
 		return fieldErr("image", "is required")
 	case len(s.Image) > maxShortString:
 		return fieldErr("image", "is longer than %d characters", maxShortString)
-	case !imageRe.MatchString(s.Image):
-		return fieldErr("image", "%q is not a valid image reference", s.Image)
 	case len(s.Name) > maxShortString:
 		return fieldErr("name", "is longer than %d characters", maxShortString)
 	case len(s.Command) > MaxCommandArgs:
 		return fieldErr("command", "has more than %d arguments", MaxCommandArgs)
 	case len(s.Env) > MaxEnv:
 		return fieldErr("env", "has more than %d variables", MaxEnv)
+	}
+	if err := checkImage(s.Image); err != nil {
+		return fieldErr("image", "%q is not a valid image reference: %v", s.Image, err)
 	}
 	for i, a := range s.Command {
 		if len(a) > maxLongString || strings.ContainsRune(a, 0) {

@@ -19,6 +19,13 @@ func TestJobSpecValidate(t *testing.T) {
 		{"valid", func(*JobSpec) {}, ""},
 		{"missing image", func(s *JobSpec) { s.Image = "" }, "image"},
 		{"bad image", func(s *JobSpec) { s.Image = "bad image" }, "image"},
+		{"upper-case image", func(s *JobSpec) { s.Image = "BARSBOX:1" }, "image"},
+		{"empty tag", func(s *JobSpec) { s.Image = "busybox:" }, "image"},
+		{"short digest", func(s *JobSpec) { s.Image = "busybox@sha256:abc" }, "image"},
+		{"image id", func(s *JobSpec) { s.Image = strings.Repeat("0f", 32) }, "image"},
+		{"image with registry, tag and digest", func(s *JobSpec) {
+			s.Image = "registry.example.com:5000/team/app:v1@sha256:" + strings.Repeat("0f", 32)
+		}, ""},
 		{"negative cpu", func(s *JobSpec) { s.CPU = -1 }, "cpu"},
 		{"absurd cpu", func(s *JobSpec) { s.CPU = 1e9 }, "cpu"},
 		{"tiny memory", func(s *JobSpec) { s.MemoryMB = 1 }, "memory_mb"},

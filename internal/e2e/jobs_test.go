@@ -157,6 +157,8 @@ func TestBadInput(t *testing.T) {
 		{`{"image":"x","deadline":"2999-01-01T00:00:00Z"}`, 400, "expected_duration"},
 		{`{"image":"x",`, 400, ""},
 		{`{"image":"x","timeout":90}`, 400, "timeout"},
+		{`{"image":"BARSBOX:1"}`, 400, "image"},
+		{`{"image":"busybox:"}`, 400, "image"},
 		{`{"image":"x","env":{"A":"` + strings.Repeat("a", 2<<20) + `"}}`, 413, ""},
 	}
 	for _, tt := range tests {
@@ -181,6 +183,7 @@ func TestBadInput(t *testing.T) {
 		{`{"cron":"@daily","time_zone":"Nowhere/City","job":{"image":"x"}}`, "time_zone"},
 		{`{"cron":"@daily","job":{"image":"x","cpu":-2}}`, "job.cpu"},
 		{`{"cron":"@daily","job":{"image":"x","retries":{"attempts":1,"backoff":10}}}`, "job.retries.backoff"},
+		{`{"cron":"@daily","job":{"image":"Not/Valid"}}`, "job.image"},
 		{`{"cron":"@daily","concurrency":"maybe","job":{"image":"x"}}`, "concurrency"},
 	}
 	for _, tt := range schedules {
