@@ -1,10 +1,13 @@
 package berth
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Defaults and limits of a job spec.
@@ -182,6 +185,9 @@ func (s JobSpec) validateContainer() error {
 	if err := checkImage(s.Image); err != nil {
 		return fieldErr("image", "%q is not a valid image reference: %v", s.Image, err)
 	}
+	if err := checkPrintable(s.Name); err != nil {
+		return fieldErr("name", "%v", err)
+	}
 	for i, a := range s.Command {
 		if len(a) > maxLongString || strings.ContainsRune(a, 0) {
 			return fieldErr("command", "argument %d is longer than %d bytes or holds a NUL byte", i, maxLongString)
@@ -240,14 +246,33 @@ func (s JobSpec) validateMeta() error {
 		if !labelKeyRe.MatchString(k) {
 			return fieldErr("labels", "%q is not a valid label key (letters, digits, . _ / -; at most 63)", k)
 		}
-		if len(v) > maxShortString || strings.ContainsRune(v, 0) {
-			return fieldErr("labels."+k, "is longer than %d characters or holds a NUL byte", maxShortString)
+		if len(v) > maxShortString {
+			return fieldErr("labels."+k, "is longer than %d characters", maxShortString)
+		}
+		if err := checkPrintable(v); err != nil {
+			return fieldErr("labels."+k, "%v", err)
 		}
 	}
 	if s.CallbackURL != "" {
 		u, err := url.Parse(s.CallbackURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s.CallbackURL) > 2048 {
 			return fieldErr("callback_url", "must be an absolute http or https URL")
+		}
+	}
+	return nil
+}
+
+// checkPrintable reports why s is not printable text: it is not UTF-8, or
+// it holds a character that is not graphic (a control character such as
+// NUL, tab or newline, or a format character such as a bidirectional
+// override), which would garble or disguise it where it is shown.
+func checkPrintable(s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("is not valid UTF-8")
+	}
+	for _, r := range s {
+		if !unicode.IsGraphic(r) {
+			return fmt.Errorf("holds %U, which is not a printable character", r)
 		}
 	}
 	return nil

@@ -26,6 +26,18 @@ func TestJobSpecValidate(t *testing.T) {
 		{"image with registry, tag and digest", func(s *JobSpec) {
 			s.Image = "registry.example.com:5000/team/app:v1@sha256:" + strings.Repeat("0f", 32)
 		}, ""},
+		{"name with NUL", func(s *JobSpec) { s.Name = "nightly\x00" }, "name"},
+		{"name with newline", func(s *JobSpec) { s.Name = "nightly\nreport" }, "name"},
+		{"name with escape", func(s *JobSpec) { s.Name = "\x1b[31mred" }, "name"},
+		{"name with bidi override", func(s *JobSpec) { s.Name = "report\u202egnp.exe" }, "name"},
+		{"name not UTF-8", func(s *JobSpec) { s.Name = "caf\xe9" }, "name"},
+		{"name in any script", func(s *JobSpec) { s.Name = "rapport mensuel · 月報 ✓" }, ""},
+		{"label key with NUL", func(s *JobSpec) { s.Labels = map[string]string{"team\x00": "x"} }, "labels"},
+		{"label key not UTF-8", func(s *JobSpec) { s.Labels = map[string]string{"caf\xe9": "x"} }, "labels"},
+		{"label value with NUL", func(s *JobSpec) { s.Labels = map[string]string{"team": "a\x00b"} }, "labels.team"},
+		{"label value with tab", func(s *JobSpec) { s.Labels = map[string]string{"team": "a\tb"} }, "labels.team"},
+		{"label value not UTF-8", func(s *JobSpec) { s.Labels = map[string]string{"team": "caf\xe9"} }, "labels.team"},
+		{"label value with spaces", func(s *JobSpec) { s.Labels = map[string]string{"team": "data eng, café"} }, ""},
 		{"negative cpu", func(s *JobSpec) { s.CPU = -1 }, "cpu"},
 		{"absurd cpu", func(s *JobSpec) { s.CPU = 1e9 }, "cpu"},
 		{"tiny memory", func(s *JobSpec) { s.MemoryMB = 1 }, "memory_mb"},

@@ -159,6 +159,10 @@ func TestBadInput(t *testing.T) {
 		{`{"image":"x","timeout":90}`, 400, "timeout"},
 		{`{"image":"BARSBOX:1"}`, 400, "image"},
 		{`{"image":"busybox:"}`, 400, "image"},
+		{`{"image":"x","name":"a\u0000b"}`, 400, "name"},
+		{`{"image":"x","name":"two\nlines"}`, 400, "name"},
+		{`{"image":"x","labels":{"team":"a\u001bb"}}`, 400, "labels.team"},
+		{`{"image":"x","labels":{"te\u0000am":"a"}}`, 400, "labels"},
 		{`{"image":"x","env":{"A":"` + strings.Repeat("a", 2<<20) + `"}}`, 413, ""},
 	}
 	for _, tt := range tests {
