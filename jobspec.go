@@ -1,6 +1,8 @@
 package berth
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -112,7 +114,8 @@ var (
 )
 
 // Validate reports the first problem with s as a *FieldError. It checks s as
-// written; call it before WithDefaults so zero values mean "unset".
+// written; call it before WithDefaults so zero values mean "unset". (A
+// document that gives a zero explicitly is refused by CheckJSON.)
 func (s JobSpec) Validate() error {
 	if err := s.validateContainer(); err != nil {
 		return err
@@ -276,6 +279,69 @@ func checkPrintable(s string) error {
 		}
 	}
 	return nil
+}
+
+// CheckJSON reports, as a *FieldError, a field that doc, the JSON document
+// s was decoded from, gives as zero where leaving it out means a default:
+// cpu, memory_mb and timeout. Once decoded, an explicit 0 and a
+// missing field are the same value, which Validate takes as the default;
+// a user who writes 0 means something else (no limit, no time), so the
+// document is refused instead. It checks nothing else: decode doc (strictly)
+// and call Validate as well.
+func (JobSpec) CheckJSON(doc []byte) error {
+	var cpu, memory, timeout []byte // the last of each, as encoding/json takes it
+	ok := eachJSONField(doc, func(name, value []byte) {
+		switch {
+		case bytes.EqualFold(name, []byte("cpu")):
+			cpu = value
+		case bytes.EqualFold(name, []byte("memory_mb")):
+			memory = value
+		case bytes.EqualFold(name, []byte("timeout")):
+			timeout = value
+		}
+	})
+	switch {
+	case !ok:
+		return &FieldError{Problem: "want a job spec as a JSON object"}
+	case givenZero(cpu):
+		return fieldErr("cpu", "must be more than 0; leave it out for the default of %g vCPU", float64(DefaultCPU))
+	case givenZero(memory):
+		return fieldErr("memory_mb", "must be more than 0; leave it out for the default of %d MB", DefaultMemoryMB)
+	case givenZeroDuration(timeout):
+		return fieldErr("timeout", "must be more than 0s; leave it out for no timeout")
+	}
+	return nil
+}
+
+// givenZero reports whether value, the raw JSON of a number field, is 0.
+// A missing field (nil) and null leave the field unset: they are not
+// zeros given.
+func givenZero(value []byte) bool {
+	if len(value) == 0 || value[0] == '"' || value[0] == 'n' {
+		return false
+	}
+	// A number without an exponent is 0 only if all its digits are: most
+	// are not, and need no decoding to tell. (With an exponent, 1e-400 is
+	// 0 too, to a float64.)
+	if bytes.ContainsAny(value, "123456789") && !bytes.ContainsAny(value, "eE") {
+		return false
+	}
+	var f float64
+	return json.Unmarshal(value, &f) == nil && f == 0
+}
+
+// givenZeroDuration reports whether value, the raw JSON of a Duration
+// field, is a duration of 0 ("0s", "0h0m").
+func givenZeroDuration(value []byte) bool {
+	if len(value) < 2 || value[0] != '"' {
+		return false
+	}
+	if bytes.IndexByte(value, '\\') < 0 {
+		d, err := ParseDuration(string(value[1 : len(value)-1]))
+		return err == nil && d == 0
+	}
+	var d Duration
+	return json.Unmarshal(value, &d) == nil && d == 0
 }
 
 // Validate reports the first problem with p as a *FieldError.

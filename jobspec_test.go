@@ -80,6 +80,66 @@ func TestJobSpecValidate(t *testing.T) {
 	}
 }
 
+// TestJobSpecCheckJSON checks that a document giving a field as zero where
+// leaving it out means a default is refused, naming the field; decoding
+// alone cannot tell the two apart.
+func TestJobSpecCheckJSON(t *testing.T) {
+	tests := []struct {
+		doc   string
+		field string
+	}{
+		{`{"image":"busybox"}`, ""},
+		{`{"image":"busybox","cpu":1,"memory_mb":64,"timeout":"1m"}`, ""},
+		{`{"image":"busybox","cpu":null,"timeout":null}`, ""},
+		{`{"image":"busybox","priority":0,"retries":{"attempts":0}}`, ""},
+		{`{"image":"busybox","cpu":0}`, "cpu"},
+		{`{"image":"busybox","cpu":0.0}`, "cpu"},
+		{`{"image":"busybox","cpu":-0}`, "cpu"},
+		{`{"image":"busybox","cpu":1e-400}`, "cpu"}, // 0 to a float64
+		{`{"image":"busybox","cpu":0.5e1}`, ""},
+		{`{"image":"busybox","memory_mb":10}`, ""},
+		{`{"image":"busybox","CPU":0}`, "cpu"}, // encoding/json matches keys in any case
+		{`{"image":"busybox","memory_mb":0}`, "memory_mb"},
+		{`{"image":"busybox","timeout":"0s"}`, "timeout"},
+		{`{"image":"busybox","timeout":"0"}`, "timeout"},
+		{`{"image":"busybox","timeout":"0h0m"}`, "timeout"},
+		{`{"image":"busybox","timeout":"10m","cpu":0.5}`, ""},
+		{` { "c\u0070u" : 0 } `, "cpu"}, // names are compared unescaped
+		{`{"name":"a\"}{[","labels":{"cpu":"0"},"cpu":0}`, "cpu"},
+		{`{"retries":{"attempts":1,"cpu":0},"env":{"X":"{\"cpu\":0}"}}`, ""}, // not the job's own fields
+		{`{"image":"busybox","cpu":0,"cpu":1}`, ""},                           // the last one counts, as in encoding/json
+	}
+	for _, tt := range tests {
+		err := JobSpec{}.CheckJSON([]byte(tt.doc))
+		var fe *FieldError
+		switch {
+		case tt.field == "" && err != nil:
+			t.Errorf("CheckJSON(%s) = %v, want nil", tt.doc, err)
+		case tt.field != "" && (!errors.As(err, &fe) || fe.Field != tt.field):
+			t.Errorf("CheckJSON(%s) = %v, want an error on field %q", tt.doc, err, tt.field)
+		}
+	}
+	for _, doc := range []string{``, `[]`, `{"cpu":0`, `{"cpu":0}x`, `{"cpu"}`, `{"a":1,}`} {
+		var fe *FieldError
+		if err := (JobSpec{}).CheckJSON([]byte(doc)); !errors.As(err, &fe) || fe.Field != "" {
+			t.Errorf("CheckJSON(%s) = %v, want an error with the document", doc, err)
+		}
+	}
+	for doc, field := range map[string]string{
+		`{"cron":"@daily","job":{"image":"busybox","memory_mb":0}}`:  "job.memory_mb",
+		`{"cron":"@daily","job":{"image":"busybox","timeout":"0s"}}`: "job.timeout",
+		`{"cron":"@daily","job":{"image":"busybox","cpu":2}}`:        "",
+		`{"cron":"@daily"}`:            "",
+		`{"cron":"@daily","job":null}`: "",
+	} {
+		err := ScheduleSpec{}.CheckJSON([]byte(doc))
+		var fe *FieldError
+		if field == "" && err != nil || field != "" && (!errors.As(err, &fe) || fe.Field != field) {
+			t.Errorf("ScheduleSpec CheckJSON(%s) = %v, want field %q", doc, err, field)
+		}
+	}
+}
+
 func TestScheduleSpecValidate(t *testing.T) {
 	tests := []struct {
 		spec  ScheduleSpec

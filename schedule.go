@@ -1,6 +1,9 @@
 package berth
 
-import "time"
+import (
+	"bytes"
+	"time"
+)
 
 // Concurrency says what a schedule does when its next run is due while an
 // earlier run of it has not finished.
@@ -66,6 +69,25 @@ func (s ScheduleSpec) Validate() error {
 		return prefixField("job", err)
 	}
 	return nil
+}
+
+// CheckJSON reports, as a *FieldError, what doc, the JSON document s was
+// decoded from, gives that decoding cannot show: see JobSpec.CheckJSON,
+// which checks the job template.
+func (ScheduleSpec) CheckJSON(doc []byte) error {
+	var job []byte
+	ok := eachJSONField(doc, func(name, value []byte) {
+		if bytes.EqualFold(name, []byte("job")) {
+			job = value
+		}
+	})
+	switch {
+	case !ok:
+		return &FieldError{Problem: "want a schedule spec as a JSON object"}
+	case job == nil || string(job) == "null":
+		return nil
+	}
+	return prefixField("job", JobSpec{}.CheckJSON(job))
 }
 
 // Location returns the schedule's time zone.

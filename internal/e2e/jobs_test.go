@@ -163,6 +163,9 @@ func TestBadInput(t *testing.T) {
 		{`{"image":"x","name":"two\nlines"}`, 400, "name"},
 		{`{"image":"x","labels":{"team":"a\u001bb"}}`, 400, "labels.team"},
 		{`{"image":"x","labels":{"te\u0000am":"a"}}`, 400, "labels"},
+		{`{"image":"x","cpu":0}`, 400, "cpu"},
+		{`{"image":"x","memory_mb":0}`, 400, "memory_mb"},
+		{`{"image":"x","timeout":"0s"}`, 400, "timeout"},
 		{`{"image":"x","env":{"A":"` + strings.Repeat("a", 2<<20) + `"}}`, 413, ""},
 	}
 	for _, tt := range tests {
@@ -186,6 +189,7 @@ func TestBadInput(t *testing.T) {
 		{`{"cron":"61 * * * *","job":{"image":"x"}}`, "cron"},
 		{`{"cron":"@daily","time_zone":"Nowhere/City","job":{"image":"x"}}`, "time_zone"},
 		{`{"cron":"@daily","job":{"image":"x","cpu":-2}}`, "job.cpu"},
+		{`{"cron":"@daily","job":{"image":"x","timeout":"0s"}}`, "job.timeout"},
 		{`{"cron":"@daily","job":{"image":"x","retries":{"attempts":1,"backoff":10}}}`, "job.retries.backoff"},
 		{`{"cron":"@daily","job":{"image":"Not/Valid"}}`, "job.image"},
 		{`{"cron":"@daily","concurrency":"maybe","job":{"image":"x"}}`, "concurrency"},

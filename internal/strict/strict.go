@@ -4,7 +4,8 @@
 // MaxDepth (checked first, before anything is built). Every problem with the document is a *berth.FieldError naming the field at
 // fault by its path ("retries.backoff", "pools[1].instance_types[0].cpu"),
 // or no field when the document as a whole is at fault (malformed, empty,
-// not an object).
+// not an object). A type that must see which fields the document gave
+// checks that as a Checker.
 //
 // The HTTP API reads request bodies with DecodeJSON; job and schedule files
 // (berth submit -f), berth.yaml and simulation scenarios are read with
@@ -55,6 +56,15 @@ func Decode(b []byte, v any) error {
 	return decodeJSON(doc, v, t)
 }
 
+// Checker is implemented by types that check what decoding them cannot
+// show: which fields the document gave, say, where a field given as 0 and
+// one left out decode alike but mean different things. Once a document
+// has decoded into a Checker, DecodeJSON and Decode call CheckJSON with
+// it, as JSON (a YAML document converted).
+type Checker interface {
+	CheckJSON(doc []byte) error
+}
+
 // target checks that v is a non-nil pointer and returns the type it points
 // to.
 func target(v any) (reflect.Type, error) {
@@ -86,6 +96,9 @@ func decodeJSON(doc []byte, v any, t reflect.Type) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return documentError("more than one JSON value")
+	}
+	if c, ok := v.(Checker); ok {
+		return c.CheckJSON(doc)
 	}
 	return nil
 }

@@ -40,6 +40,8 @@ func TestDecodeJSONRefuses(t *testing.T) {
 		{`{"image":"busybox","timeout":true}`, "timeout", "want a duration"},
 		{`{"image":"busybox","timeout":90}`, "timeout", "not the number 90"},
 		{`{"image":"busybox","retries":{"backoff":5}}`, "retries.backoff", "not the number 5"},
+		{`{"image":"busybox","cpu":0}`, "cpu", "must be more than 0"},             // the type's Checker
+		{`{"image":"busybox","timeout":"0s"}`, "timeout", "must be more than 0s"}, // the type's Checker
 		{`{"image":"busybox","cpu":"two"}`, "cpu", "want a number, not a string"},
 		{`{"image":"busybox","cpu":1e400}`, "cpu", "want a number, not 1e400"},
 		{`{"image":"busybox","memory_mb":"lots"}`, "memory_mb", "want a whole number, not a string"},
@@ -96,6 +98,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"wrong kind in a list", "pools: [{name: a, provider: fake, max: many}]", "pools[0].max", `want a whole number, not a string`},
 		{"bad duration", "image: busybox\ntimeout: 10q\n", "timeout", `"10q" is not a duration`},
 		{"duration without a unit", "image: busybox\ntimeout: 90\n", "timeout", "not the number 90"},
+		{"zero given", "image: busybox\nmemory_mb: 0\n", "memory_mb", "must be more than 0"},
 		{"bad time", "image: busybox\nrun_at: tomorrow\n", "run_at", `"tomorrow" is not an RFC 3339 time`},
 		{"object for a list", "image: busybox\ncommand: {a: b}\n", "command", "want a list of strings, not an object"},
 		{"quoted number", "image: busybox\ncpu: \"1\"\n", "cpu", "want a number, not a string"},
