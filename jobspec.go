@@ -16,10 +16,12 @@ import (
 const (
 	DefaultCPU      = 0.5
 	DefaultMemoryMB = 256
+	DefaultPIDs     = 4096
 
 	MaxCPU         = 1024
 	MinMemoryMB    = 6 // the Docker engine refuses less
 	MaxMemoryMB    = 16 << 20
+	MaxPIDs        = 1 << 22 // the kernel's own limit (pid_max) on 64-bit Linux
 	MaxTimeout     = 30 * 24 * time.Hour
 	MaxRetries     = 100
 	MaxBackoff     = 24 * time.Hour
@@ -39,6 +41,7 @@ type JobSpec struct {
 	Env            map[string]string `json:"env,omitempty"`
 	CPU            float64           `json:"cpu,omitempty"`       // vCPUs, fractional
 	MemoryMB       int64             `json:"memory_mb,omitempty"` // hard limit
+	PIDs           int64             `json:"pids,omitempty"`      // most processes and threads at once
 	Timeout        Duration          `json:"timeout,omitempty"`   // 0: none
 	Retries        RetryPolicy       `json:"retries,omitzero"`
 	RunAt          *time.Time        `json:"run_at,omitempty"`
@@ -93,6 +96,9 @@ func (s JobSpec) WithDefaults() JobSpec {
 	}
 	if s.MemoryMB == 0 {
 		s.MemoryMB = DefaultMemoryMB
+	}
+	if s.PIDs == 0 {
+		s.PIDs = DefaultPIDs
 	}
 	if s.Deadline != nil && s.Checkpoint == "" {
 		s.Checkpoint = CheckpointNone
@@ -224,6 +230,10 @@ func (s JobSpec) validateResources() error {
 		return fieldErr("memory_mb", "must be at least %d", MinMemoryMB)
 	case s.MemoryMB > MaxMemoryMB:
 		return fieldErr("memory_mb", "%d MB is more than the limit of %d", s.MemoryMB, MaxMemoryMB)
+	case s.PIDs < 0:
+		return fieldErr("pids", "must be positive")
+	case s.PIDs > MaxPIDs:
+		return fieldErr("pids", "%d is more than the limit of %d", s.PIDs, MaxPIDs)
 	case s.Timeout < 0:
 		return fieldErr("timeout", "must not be negative")
 	case s.Timeout != 0 && time.Duration(s.Timeout) < time.Second:
@@ -283,19 +293,21 @@ func checkPrintable(s string) error {
 
 // CheckJSON reports, as a *FieldError, a field that doc, the JSON document
 // s was decoded from, gives as zero where leaving it out means a default:
-// cpu, memory_mb and timeout. Once decoded, an explicit 0 and a
+// cpu, memory_mb, pids and timeout. Once decoded, an explicit 0 and a
 // missing field are the same value, which Validate takes as the default;
 // a user who writes 0 means something else (no limit, no time), so the
 // document is refused instead. It checks nothing else: decode doc (strictly)
 // and call Validate as well.
 func (JobSpec) CheckJSON(doc []byte) error {
-	var cpu, memory, timeout []byte // the last of each, as encoding/json takes it
+	var cpu, memory, pids, timeout []byte // the last of each, as encoding/json takes it
 	ok := eachJSONField(doc, func(name, value []byte) {
 		switch {
 		case bytes.EqualFold(name, []byte("cpu")):
 			cpu = value
 		case bytes.EqualFold(name, []byte("memory_mb")):
 			memory = value
+		case bytes.EqualFold(name, []byte("pids")):
+			pids = value
 		case bytes.EqualFold(name, []byte("timeout")):
 			timeout = value
 		}
@@ -307,6 +319,8 @@ func (JobSpec) CheckJSON(doc []byte) error {
 		return fieldErr("cpu", "must be more than 0; leave it out for the default of %g vCPU", float64(DefaultCPU))
 	case givenZero(memory):
 		return fieldErr("memory_mb", "must be more than 0; leave it out for the default of %d MB", DefaultMemoryMB)
+	case givenZero(pids):
+		return fieldErr("pids", "must be more than 0; leave it out for the default of %d", DefaultPIDs)
 	case givenZeroDuration(timeout):
 		return fieldErr("timeout", "must be more than 0s; leave it out for no timeout")
 	}

@@ -42,6 +42,11 @@ func TestJobSpecValidate(t *testing.T) {
 		{"absurd cpu", func(s *JobSpec) { s.CPU = 1e9 }, "cpu"},
 		{"tiny memory", func(s *JobSpec) { s.MemoryMB = 1 }, "memory_mb"},
 		{"absurd memory", func(s *JobSpec) { s.MemoryMB = 1 << 40 }, "memory_mb"},
+		{"pids", func(s *JobSpec) { s.PIDs = 64 }, ""},
+		{"one pid", func(s *JobSpec) { s.PIDs = 1 }, ""},
+		{"most pids", func(s *JobSpec) { s.PIDs = MaxPIDs }, ""},
+		{"negative pids", func(s *JobSpec) { s.PIDs = -1 }, "pids"},
+		{"absurd pids", func(s *JobSpec) { s.PIDs = MaxPIDs + 1 }, "pids"},
 		{"negative timeout", func(s *JobSpec) { s.Timeout = Duration(-time.Second) }, "timeout"},
 		{"retries too many", func(s *JobSpec) { s.Retries.Attempts = 1000 }, "retries.attempts"},
 		{"retry on exit 0", func(s *JobSpec) { s.Retries.OnExitCodes = []int{0} }, "retries.on_exit_codes"},
@@ -89,7 +94,7 @@ func TestJobSpecCheckJSON(t *testing.T) {
 		field string
 	}{
 		{`{"image":"busybox"}`, ""},
-		{`{"image":"busybox","cpu":1,"memory_mb":64,"timeout":"1m"}`, ""},
+		{`{"image":"busybox","cpu":1,"memory_mb":64,"pids":100,"timeout":"1m"}`, ""},
 		{`{"image":"busybox","cpu":null,"timeout":null}`, ""},
 		{`{"image":"busybox","priority":0,"retries":{"attempts":0}}`, ""},
 		{`{"image":"busybox","cpu":0}`, "cpu"},
@@ -100,13 +105,14 @@ func TestJobSpecCheckJSON(t *testing.T) {
 		{`{"image":"busybox","memory_mb":10}`, ""},
 		{`{"image":"busybox","CPU":0}`, "cpu"}, // encoding/json matches keys in any case
 		{`{"image":"busybox","memory_mb":0}`, "memory_mb"},
+		{`{"image":"busybox","pids":0}`, "pids"},
 		{`{"image":"busybox","timeout":"0s"}`, "timeout"},
 		{`{"image":"busybox","timeout":"0"}`, "timeout"},
 		{`{"image":"busybox","timeout":"0h0m"}`, "timeout"},
 		{`{"image":"busybox","timeout":"10m","cpu":0.5}`, ""},
 		{` { "c\u0070u" : 0 } `, "cpu"}, // names are compared unescaped
 		{`{"name":"a\"}{[","labels":{"cpu":"0"},"cpu":0}`, "cpu"},
-		{`{"retries":{"attempts":1,"cpu":0},"env":{"X":"{\"cpu\":0}"}}`, ""}, // not the job's own fields
+		{`{"retries":{"attempts":1,"pids":0},"env":{"X":"{\"cpu\":0}"}}`, ""}, // not the job's own fields
 		{`{"image":"busybox","cpu":0,"cpu":1}`, ""},                           // the last one counts, as in encoding/json
 	}
 	for _, tt := range tests {
@@ -137,6 +143,22 @@ func TestJobSpecCheckJSON(t *testing.T) {
 		if field == "" && err != nil || field != "" && (!errors.As(err, &fe) || fe.Field != field) {
 			t.Errorf("ScheduleSpec CheckJSON(%s) = %v, want field %q", doc, err, field)
 		}
+	}
+}
+
+// TestJobSpecDefaults checks what WithDefaults fills in, and that it keeps
+// what the spec gives.
+func TestJobSpecDefaults(t *testing.T) {
+	got := JobSpec{Image: "busybox"}.WithDefaults()
+	if got.CPU != DefaultCPU || got.MemoryMB != DefaultMemoryMB || got.PIDs != DefaultPIDs || got.Timeout != 0 {
+		t.Errorf("WithDefaults() = cpu %g, memory %d, pids %d, timeout %v; want %g, %d, %d, 0",
+			got.CPU, got.MemoryMB, got.PIDs, got.Timeout, float64(DefaultCPU), DefaultMemoryMB, DefaultPIDs)
+	}
+	if got := (JobSpec{Image: "busybox", PIDs: 16}).WithDefaults(); got.PIDs != 16 {
+		t.Errorf("WithDefaults() pids = %d, want the spec's 16", got.PIDs)
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("Validate() of the defaults = %v", err)
 	}
 }
 

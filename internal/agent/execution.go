@@ -107,7 +107,7 @@ func (e *execution) prepare(ctx context.Context) (string, *berth.Outcome, bool) 
 		id, err = r.Create(ctx, provider.Container{
 			JobID: job.ID, AttemptID: att.ID, Node: e.a.cfg.NodeID,
 			Image: job.Image, Command: job.Command, Env: e.env(),
-			CPU: job.CPU, MemoryMB: job.MemoryMB, Labels: job.Labels,
+			CPU: job.CPU, MemoryMB: job.MemoryMB, PIDs: job.PIDs, Labels: job.Labels,
 		})
 		if err != nil {
 			return "", startFailure(ctx, err), false

@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	berth "github.com/berth-run/berth"
 )
@@ -41,6 +44,53 @@ func waitNoContainers(t testing.TB, jobID string) {
 			t.Fatalf("containers of job %s still exist: %v", jobID, containers(t, jobID))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestJobContainerLimits: a job's container is bounded in its processes
+// (the job's pids, or the default) and gains no privileges, and carries
+// the job's labels under berth.label., apart from berth's own.
+func TestJobContainerLimits(t *testing.T) {
+	s := startServer(t)
+	bounded := s.submit(berth.JobSpec{Image: s.image, Command: []string{"sleep", "300"}, PIDs: 32,
+		Labels: map[string]string{"team": "e2e", "traefik.enable": "true"}})
+	plain := s.submit(berth.JobSpec{Image: s.image, Command: []string{"sleep", "300"}})
+	if bounded.PIDs != 32 || plain.PIDs != berth.DefaultPIDs {
+		t.Errorf("submitted jobs' pids = %d and %d, want 32 and the default %d", bounded.PIDs, plain.PIDs, berth.DefaultPIDs)
+	}
+	for _, tt := range []struct {
+		job    berth.Job
+		want   string
+		labels map[string]string
+	}{
+		{bounded, `32 ["no-new-privileges"]`, map[string]string{"berth.label.team": "e2e", "berth.label.traefik.enable": "true"}},
+		{plain, fmt.Sprintf(`%d ["no-new-privileges"]`, berth.DefaultPIDs), map[string]string{}},
+	} {
+		s.waitState(tt.job.ID, 30*time.Second, berth.Running)
+		ids := containers(t, tt.job.ID)
+		if len(ids) != 1 {
+			t.Fatalf("containers of job %s = %v, want one", tt.job.ID, ids)
+		}
+		got := strings.TrimSpace(run(t, "docker", "inspect", "--format", `{{.HostConfig.PidsLimit}} {{json .HostConfig.SecurityOpt}}`, ids[0]))
+		if got != tt.want {
+			t.Errorf("container of job %s: pids limit and security options %s, want %s", tt.job.ID, got, tt.want)
+		}
+		var labels map[string]string
+		if err := json.Unmarshal([]byte(run(t, "docker", "inspect", "--format", `{{json .Config.Labels}}`, ids[0])), &labels); err != nil {
+			t.Fatalf("labels of container %s: %v", ids[0], err)
+		}
+		for _, k := range []string{"berth.job", "berth.attempt", "berth.node"} {
+			if labels[k] == "" {
+				t.Errorf("container of job %s lacks label %s: %v", tt.job.ID, k, labels)
+			}
+			delete(labels, k)
+		}
+		if diff := cmp.Diff(tt.labels, labels); diff != "" {
+			t.Errorf("container of job %s: the job's labels (-want +got):\n%s", tt.job.ID, diff)
+		}
+		if code := s.call("POST", "/v1/jobs/"+tt.job.ID+"/cancel", nil, nil); code != http.StatusOK {
+			t.Errorf("cancel %s = %d, want 200", tt.job.ID, code)
+		}
 	}
 }
 
@@ -156,16 +206,19 @@ func TestBadInput(t *testing.T) {
 		{`{"image":"x","deadline":"2020-01-01T00:00:00Z","expected_duration":"1h"}`, 400, "deadline"},
 		{`{"image":"x","deadline":"2999-01-01T00:00:00Z"}`, 400, "expected_duration"},
 		{`{"image":"x",`, 400, ""},
-		{`{"image":"x","timeout":90}`, 400, "timeout"},
 		{`{"image":"BARSBOX:1"}`, 400, "image"},
 		{`{"image":"busybox:"}`, 400, "image"},
+		{`{"image":"x","cpu":0}`, 400, "cpu"},
+		{`{"image":"x","memory_mb":0}`, 400, "memory_mb"},
+		{`{"image":"x","pids":0}`, 400, "pids"},
+		{`{"image":"x","pids":-1}`, 400, "pids"},
+		{`{"image":"x","pids":99999999}`, 400, "pids"},
+		{`{"image":"x","timeout":"0s"}`, 400, "timeout"},
+		{`{"image":"x","timeout":90}`, 400, "timeout"},
 		{`{"image":"x","name":"a\u0000b"}`, 400, "name"},
 		{`{"image":"x","name":"two\nlines"}`, 400, "name"},
 		{`{"image":"x","labels":{"team":"a\u001bb"}}`, 400, "labels.team"},
 		{`{"image":"x","labels":{"te\u0000am":"a"}}`, 400, "labels"},
-		{`{"image":"x","cpu":0}`, 400, "cpu"},
-		{`{"image":"x","memory_mb":0}`, 400, "memory_mb"},
-		{`{"image":"x","timeout":"0s"}`, 400, "timeout"},
 		{`{"image":"x","env":{"A":"` + strings.Repeat("a", 2<<20) + `"}}`, 413, ""},
 	}
 	for _, tt := range tests {

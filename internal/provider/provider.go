@@ -25,6 +25,12 @@ const (
 	LabelNode    = "berth.node"
 )
 
+// LabelPrefix is put before the key of each of a job's own labels on its
+// container ("team" is berth.label.team), so that a job cannot set labels
+// that berth, or a tool that acts on labels (a proxy that routes to
+// containers, a compose project), reads as its own.
+const LabelPrefix = "berth.label."
+
 // Container is what a Runner runs for one attempt.
 type Container struct {
 	JobID     string
@@ -33,9 +39,10 @@ type Container struct {
 	Image     string
 	Command   []string // empty: the image's default
 	Env       map[string]string
-	CPU       float64 // vCPUs, enforced as a CPU quota
-	MemoryMB  int64   // hard limit; swap is not allowed
-	Labels    map[string]string
+	CPU       float64           // vCPUs, enforced as a CPU quota
+	MemoryMB  int64             // hard limit; swap is not allowed
+	PIDs      int64             // most processes and threads at once; 0: berth.DefaultPIDs
+	Labels    map[string]string // the job's, put on the container under LabelPrefix
 }
 
 // RunState is where a container is.

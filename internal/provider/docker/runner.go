@@ -4,7 +4,9 @@
 //
 // A Runner keeps no state of its own. Every container it creates carries the
 // berth labels and a name derived from its attempt, so a new Runner on the
-// same engine sees the containers an earlier one created.
+// same engine sees the containers an earlier one created. A job's own
+// labels go under provider.LabelPrefix, where they cannot pass for
+// berth's.
 package docker
 
 import (
@@ -17,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/provider"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -168,11 +171,15 @@ func containerName(attempt string) string {
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
-// createOptions is the engine's description of c.
+// createOptions is the engine's description of c. Besides c's limits,
+// every container gets what Kubernetes and Nomad give theirs: a bound on
+// its processes, so that a fork bomb exhausts its own limit and not the
+// host's PIDs, and no-new-privileges, so that no setuid binary in the
+// image gains privileges its process did not start with.
 func createOptions(c provider.Container) client.ContainerCreateOptions {
-	labels := maps.Clone(c.Labels)
-	if labels == nil {
-		labels = make(map[string]string, 3)
+	labels := make(map[string]string, len(c.Labels)+3)
+	for k, v := range c.Labels {
+		labels[provider.LabelPrefix+k] = v
 	}
 	labels[provider.LabelJob] = c.JobID
 	labels[provider.LabelAttempt] = c.AttemptID
@@ -183,6 +190,10 @@ func createOptions(c provider.Container) client.ContainerCreateOptions {
 		env = append(env, k+"="+c.Env[k])
 	}
 	memory := c.MemoryMB << 20
+	pids := c.PIDs
+	if pids <= 0 {
+		pids = berth.DefaultPIDs
+	}
 	return client.ContainerCreateOptions{
 		Name: containerName(c.AttemptID),
 		Config: &container.Config{
@@ -197,7 +208,9 @@ func createOptions(c provider.Container) client.ContainerCreateOptions {
 				NanoCPUs:   int64(math.Round(c.CPU * 1e9)),
 				Memory:     memory,
 				MemorySwap: memory, // memory+swap = memory: no swap
+				PidsLimit:  &pids,
 			},
+			SecurityOpt: []string{"no-new-privileges"},
 		},
 	}
 }
