@@ -25,6 +25,8 @@ type PoolStatus struct {
 	// priced them, for pools with a provider.
 	Offerings []PoolOffering `json:"offerings,omitempty"`
 	JoinToken string         `json:"join_token"`
+	// JoinTokenExpiresAt is when the join token expires; nil: never.
+	JoinTokenExpiresAt *time.Time `json:"join_token_expires_at,omitempty"`
 }
 
 // PoolInstance is one of a pool's instances, as its provider lists it.

@@ -84,6 +84,22 @@ func (c *Client) DeleteNode(ctx context.Context, id string) (Node, error) {
 	return n, err
 }
 
+// RotateJoinToken gives the pool a new join token, good for expires when
+// set: the old one is refused from then on; nodes that joined keep their
+// credentials.
+func (c *Client) RotateJoinToken(ctx context.Context, pool string, expires *time.Duration) (Pool, error) {
+	var body struct {
+		Expires *berth.Duration `json:"expires,omitempty"`
+	}
+	if expires != nil {
+		d := berth.Duration(*expires)
+		body.Expires = &d
+	}
+	var p Pool
+	_, err := c.call(ctx, request{method: http.MethodPost, path: "/v1/pools/" + url.PathEscape(pool) + "/rotate-token", body: body}, &p)
+	return p, err
+}
+
 // Pool is a pool: its configuration (for the pools of the server's
 // configuration file), its nodes' totals, its instances and autoscaling
 // signal (for pools with a provider), and the token that admits nodes to

@@ -49,9 +49,10 @@ func commands() []command {
 		{"cancel", "cancel jobs", runCancel},
 		{"schedules", "list, create and delete cron schedules", runSchedules},
 		{"nodes", "list nodes", runNodes},
-		{"node", "show, drain or undrain a node", runNode},
+		{"node", "show, drain, undrain or delete a node", runNode},
 		{"pools", "list pools, their instances, autoscaling signal and join tokens", runPools},
 		{"cost", "what the jobs cost, by pool, market, label or day", runCost},
+		{"token", "create, list and revoke scoped API tokens (admin, submit, read)", runToken},
 		{"sim", "simulate berth's fleet over a scenario beside the baselines; sim deadline: deadline policies over Spot traces", runSim},
 	}
 }

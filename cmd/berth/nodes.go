@@ -215,6 +215,9 @@ func printNode(env *cliEnv, n client.Node, out output) error {
 
 // runPools runs `berth pools [NAME]`: pools, their nodes and join tokens.
 func runPools(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) > 0 && args[0] == "rotate-token" {
+		return runRotateToken(ctx, env, args[1:])
+	}
 	return listing[client.Pool]{
 		name:     "pools",
 		synopsis: "pools [NAME] [-o json]",
@@ -275,4 +278,42 @@ func autoscaleSignal(a *client.Autoscale) string {
 		return "-"
 	}
 	return fmt.Sprintf("room %g, %d waiting", a.SchedulableLargest, a.Waiting)
+}
+
+// runRotateToken runs `berth pools rotate-token NAME [--expires D]`: the
+// pool gets a new join token and the old one is refused from then on.
+func runRotateToken(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "pools rotate-token", "pools rotate-token NAME [--expires D] [-o json]")
+	expires := fs.Duration("expires", 0, "the new token admits nodes for this `duration` only (default: until rotated again)")
+	var out output
+	addOutputFlag(fs, &out)
+	if err := parseFlags(fs, interspersed(args, map[string]bool{"expires": true, "o": true, "output": true})); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError(env, fs, "want one pool name")
+	}
+	if *expires < 0 {
+		return usageError(env, fs, "--expires %s: must be positive", *expires)
+	}
+	c, err := newClient(env)
+	if err != nil {
+		return err
+	}
+	var exp *time.Duration
+	if *expires > 0 {
+		exp = expires
+	}
+	p, err := c.RotateJoinToken(ctx, fs.Arg(0), exp)
+	if err != nil {
+		return err
+	}
+	if out.json() {
+		return printJSON(env.stdout, p)
+	}
+	fmt.Fprintln(env.stdout, p.JoinToken)
+	if p.JoinTokenExpiresAt != nil {
+		fmt.Fprintf(env.stderr, "expires %s\n", p.JoinTokenExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return nil
 }

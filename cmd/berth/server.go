@@ -129,14 +129,18 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	if err != nil {
 		return err
 	}
-	if err := keys.WriteJoinToken(cfg.dataDir); err != nil {
-		return err
-	}
 	st, err := store.Open(ctx, filepath.Join(cfg.dataDir, "berth.db"))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	joinGen, err := st.JoinGeneration(ctx, auth.DefaultPool)
+	if err != nil {
+		return err
+	}
+	if err := keys.WriteJoinToken(cfg.dataDir, joinGen.Generation); err != nil {
+		return err
+	}
 	logs, err := logstore.New(filepath.Join(cfg.dataDir, "logs"), 0)
 	if err != nil {
 		return err
@@ -158,7 +162,15 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	reaper := control.NewReaper(control.LeaseConfig{TTL: cfg.leaseTTL}, registry, log)
 	fleet := control.NewFleet(control.FleetConfig{}, fleetCfg.pools, st, registry, log.With("component", "autoscale"))
 	dispatcher.UseFleet(fleet)
-	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: registry, Fleet: fleet, Changed: func(node string) {
+	rotated := func(pool string, gen int64) {
+		if pool != auth.DefaultPool {
+			return
+		}
+		if err := keys.WriteJoinToken(cfg.dataDir, gen); err != nil {
+			log.Error("write the new join token", "err", err)
+		}
+	}
+	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: registry, Fleet: fleet, JoinTokenRotated: rotated, Changed: func(node string) {
 		kick()
 		schedules.Kick()
 		if node != "" {

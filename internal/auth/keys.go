@@ -22,6 +22,7 @@ const (
 	AdminTokenFile = "admin.token" // the bearer token of the API's admin
 	SigningKeyFile = "signing.key" // HMAC key of job callbacks; receivers verify with it
 	secretFile     = "secret.key"  // derives per-attempt callback tokens
+	joinKeyFile    = "join.key"    // derives the pools' join tokens, apart from the callback tokens
 )
 
 // Keys are the server's secrets.
@@ -29,6 +30,7 @@ type Keys struct {
 	admin   string
 	signing []byte
 	secret  []byte
+	join    []byte
 }
 
 // LoadOrCreate reads the secrets from dir, creating those that are missing
@@ -46,7 +48,11 @@ func LoadOrCreate(dir string) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{admin: admin, signing: []byte(signing), secret: []byte(secret)}, nil
+	join, err := loadOrCreate(filepath.Join(dir, joinKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{admin: admin, signing: []byte(signing), secret: []byte(secret), join: []byte(join)}, nil
 }
 
 // loadOrCreate returns the token in path, writing a new random one first if

@@ -60,7 +60,7 @@ func TestJoinAndNodeTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := k.WriteJoinToken(dir); err != nil {
+	if err := k.WriteJoinToken(dir, 1); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, JoinTokenFile))
@@ -68,21 +68,37 @@ func TestJoinAndNodeTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := strings.TrimSpace(string(b))
+	spot2 := k.JoinToken("spot", 2)
 	tests := []struct {
-		pool, token string
-		want        bool
+		token    string
+		wantPool string
+		wantGen  int64
+		ok       bool
 	}{
-		{DefaultPool, tok, true},
-		{"spot", tok, false},
-		{"spot", k.JoinToken("spot"), true},
-		{DefaultPool, k.JoinToken("spot"), false},
-		{DefaultPool, "", false},
-		{DefaultPool, k.admin, false},
+		{tok, DefaultPool, 1, true},
+		{k.JoinToken("spot", 1), "spot", 1, true},
+		{spot2, "spot", 2, true},
+		{strings.Replace(spot2, "spot.2.", "spot.3.", 1), "", 0, false},  // another generation, same MAC
+		{strings.Replace(spot2, "bjt_spot", "bjt_gpu", 1), "", 0, false}, // another pool, same MAC
+		{strings.Replace(spot2, "spot.2.", "spot.02.", 1), "", 0, false}, // the same number, written otherwise
+		{strings.Replace(spot2, "spot.2.", "spot.0.", 1), "", 0, false},  // no generation 0
+		{"bjt_default", "", 0, false},
+		{"", "", 0, false},
+		{k.admin, "", 0, false},
+		{k.CallbackToken("att_1"), "", 0, false},
 	}
 	for _, tt := range tests {
-		if got := k.VerifyJoin(tt.pool, tt.token); got != tt.want {
-			t.Errorf("VerifyJoin(%q, %q) = %v, want %v", tt.pool, tt.token, got, tt.want)
+		pool, gen, ok := k.ParseJoin(tt.token)
+		if pool != tt.wantPool || gen != tt.wantGen || ok != tt.ok {
+			t.Errorf("ParseJoin(%q) = %q, %d, %v; want %q, %d, %v", tt.token, pool, gen, ok, tt.wantPool, tt.wantGen, tt.ok)
 		}
+	}
+	other, err := LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := other.ParseJoin(tok); ok {
+		t.Errorf("another server's keys take this server's join token")
 	}
 	if k.IsAdmin(tok) {
 		t.Errorf("the join token is accepted as the admin token")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -25,48 +26,59 @@ const (
 	nodePrefix = "bnt_"
 )
 
-// JoinToken is the token agents present to join pool: "bjt_", the pool's
-// name, "." and a MAC of the name under the server's secret. Each pool has
-// its own; a pool's token admits nodes to that pool only. The name in the
-// token lets the server check it before it reads anything else of a join.
-func (k *Keys) JoinToken(pool string) string {
-	return joinPrefix + pool + "." + k.joinMAC(pool)
+// JoinToken is the token agents present to join pool while its join
+// tokens are at generation gen: "bjt_", the pool's name, ".", the
+// generation, "." and a MAC of both under the join key (apart from the
+// key of callback tokens, so that rotating one never touches the other).
+// Each pool has its own; a pool's token admits nodes to that pool only,
+// and rotating the pool's tokens (a new generation) refuses the old ones.
+// The name in the token lets the server check it before it reads anything
+// else of a join.
+func (k *Keys) JoinToken(pool string, gen int64) string {
+	g := strconv.FormatInt(gen, 10)
+	return joinPrefix + pool + "." + g + "." + k.joinMAC(pool, g)
 }
 
-func (k *Keys) joinMAC(pool string) string {
-	m := hmac.New(sha256.New, k.secret)
-	m.Write([]byte("join\x00" + pool))
+func (k *Keys) joinMAC(pool, gen string) string {
+	m := hmac.New(sha256.New, k.join)
+	m.Write([]byte("join\x00" + pool + "\x00" + gen))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// JoinPool returns the pool that token admits nodes to, and false when it is
-// no join token of this server. It compares in constant time.
-func (k *Keys) JoinPool(token string) (string, bool) {
+// ParseJoin returns the pool and generation that token was made for, and
+// false when it is no join token of this server. It compares in constant
+// time; whether the generation is the pool's current one is the caller's
+// to check.
+func (k *Keys) ParseJoin(token string) (pool string, gen int64, ok bool) {
 	rest, ok := strings.CutPrefix(token, joinPrefix)
 	if !ok {
-		return "", false
+		return "", 0, false
 	}
 	i := strings.LastIndexByte(rest, '.')
 	if i < 0 {
-		return "", false
+		return "", 0, false
 	}
-	pool, mac := rest[:i], rest[i+1:]
-	if !hmac.Equal([]byte(mac), []byte(k.joinMAC(pool))) {
-		return "", false
+	head, mac := rest[:i], rest[i+1:]
+	j := strings.LastIndexByte(head, '.')
+	if j < 0 {
+		return "", 0, false
 	}
-	return pool, true
+	pool, g := head[:j], head[j+1:]
+	gen, err := strconv.ParseInt(g, 10, 64)
+	if err != nil || gen <= 0 || strconv.FormatInt(gen, 10) != g {
+		return "", 0, false
+	}
+	if !hmac.Equal([]byte(mac), []byte(k.joinMAC(pool, g))) {
+		return "", 0, false
+	}
+	return pool, gen, true
 }
 
-// VerifyJoin reports whether token is pool's join token, in constant time.
-func (k *Keys) VerifyJoin(pool, token string) bool {
-	p, ok := k.JoinPool(token)
-	return ok && p == pool
-}
-
-// WriteJoinToken writes DefaultPool's join token to dir/join.token.
-func (k *Keys) WriteJoinToken(dir string) error {
+// WriteJoinToken writes DefaultPool's join token at generation gen to
+// dir/join.token.
+func (k *Keys) WriteJoinToken(dir string, gen int64) error {
 	path := filepath.Join(dir, JoinTokenFile)
-	want := k.JoinToken(DefaultPool) + "\n"
+	want := k.JoinToken(DefaultPool, gen) + "\n"
 	if b, err := os.ReadFile(path); err == nil && string(b) == want {
 		return nil
 	}

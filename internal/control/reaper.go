@@ -18,6 +18,9 @@ type LeaseConfig struct {
 	Interval time.Duration // default TTL/10, at most 1s
 	// FlushEvery is how often heartbeats are written to the store.
 	FlushEvery time.Duration // default 10s
+	// PurgeAfter is how long a node that joined and was never heard from
+	// again is kept before its row is deleted.
+	PurgeAfter time.Duration // default 15m
 }
 
 func (c LeaseConfig) withDefaults() LeaseConfig {
@@ -30,13 +33,17 @@ func (c LeaseConfig) withDefaults() LeaseConfig {
 	if c.FlushEvery == 0 {
 		c.FlushEvery = 10 * time.Second
 	}
+	if c.PurgeAfter == 0 {
+		c.PurgeAfter = 15 * time.Minute
+	}
 	return c
 }
 
 // Reaper is the loop that declares lost the nodes whose lease lapsed (their
 // attempts are closed as lost, reason "node lost", and their jobs
 // re-queued without spending a retry), stops and re-queues the work of
-// nodes whose drain deadline has come, and flushes heartbeats to the store.
+// nodes whose drain deadline has come, flushes heartbeats to the store,
+// and purges the nodes that joined and were never heard from again.
 type Reaper struct {
 	cfg LeaseConfig
 	reg *Registry
@@ -66,6 +73,9 @@ func (p *Reaper) Run(ctx context.Context) error {
 				lastFlush = now
 				if err := p.reg.Flush(ctx); err != nil && ctx.Err() == nil {
 					p.log.Error("flush heartbeats", "err", err)
+				}
+				if err := p.reg.purge(ctx, now.Add(-p.cfg.PurgeAfter)); err != nil && ctx.Err() == nil {
+					p.log.Error("purge silent nodes", "err", err)
 				}
 			}
 		}

@@ -355,6 +355,23 @@ func (r *Registry) Delete(ctx context.Context, id string) (store.NodeInfo, error
 	return r.store.NodeInfo(ctx, id)
 }
 
+// purge deletes the nodes that joined before cutoff and were never heard
+// from again.
+func (r *Registry) purge(ctx context.Context, cutoff time.Time) error {
+	ids, err := r.store.PurgeSilentNodes(ctx, cutoff)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		r.forget(id)
+		r.dropCredential(id)
+	}
+	if len(ids) > 0 {
+		r.log.Info("purged nodes that joined and were never heard from again", "nodes", len(ids))
+	}
+	return nil
+}
+
 // dropCredential forgets the node's credential and session: a gone node
 // authenticates no more.
 func (r *Registry) dropCredential(id string) {

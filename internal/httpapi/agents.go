@@ -34,14 +34,30 @@ func validStatus(st nodeapi.Status) error {
 // agentJoin admits a node to a pool; the bearer token is the pool's join
 // token, checked before the body is read.
 func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) {
+	if !s.limitJoins(w, r) {
+		return
+	}
 	tok, ok := bearer(r)
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: send the pool's join token", "")
 		return
 	}
-	pool, ok := s.d.Keys.JoinPool(tok)
+	pool, gen, ok := s.d.Keys.ParseJoin(tok)
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "invalid join token", "")
+		return
+	}
+	cur, err := s.d.Store.JoinGeneration(r.Context(), pool)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch now := time.Now(); {
+	case gen != cur.Generation:
+		writeError(w, http.StatusUnauthorized, "unauthorized", "this join token of pool "+pool+" was rotated: berth pools "+pool+" shows the current one", "")
+		return
+	case cur.Expired(now):
+		writeError(w, http.StatusUnauthorized, "unauthorized", "the join token of pool "+pool+" expired at "+cur.ExpiresAt.UTC().Format(time.RFC3339)+": rotate it (berth pools rotate-token "+pool+")", "")
 		return
 	}
 	var req nodeapi.JoinRequest

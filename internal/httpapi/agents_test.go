@@ -104,7 +104,7 @@ func (p *plane) do(t *testing.T, token, method, path string, body any) (int, []b
 // join admits a node to pool and returns its id and credential.
 func (p *plane) join(t testing.TB, pool string) (string, string) {
 	t.Helper()
-	res, err := agent.Join(context.Background(), p.srv.URL, p.keys.JoinToken(pool), pool,
+	res, err := agent.Join(context.Background(), p.srv.URL, p.keys.JoinToken(pool, 1), pool,
 		nodeapi.Status{Name: "n", CPU: 2, MemoryMB: 2048, Healthy: true}, p.srv.Client())
 	if err != nil {
 		t.Fatal(err)
@@ -186,9 +186,9 @@ func TestNodeCredentials(t *testing.T) {
 		{"read join tokens", evil, "GET", "/v1/pools", nil, 401},
 		{"join with a node credential", evil, "POST", "/v1/agent/join", nodeapi.JoinRequest{}, 401},
 		{"admin token as a node", p.admin, "GET", "/v1/agent/assignments?since=0", nil, 401},
-		{"join token as a node", p.keys.JoinToken("default"), "PUT", "/v1/agent/node", nodeapi.Status{}, 401},
-		{"join token as admin", p.keys.JoinToken("default"), "GET", "/v1/jobs", nil, 401},
-		{"join another pool", p.keys.JoinToken("default"), "POST", "/v1/agent/join", nodeapi.JoinRequest{Pool: "gpu"}, 401},
+		{"join token as a node", p.keys.JoinToken("default", 1), "PUT", "/v1/agent/node", nodeapi.Status{}, 401},
+		{"join token as admin", p.keys.JoinToken("default", 1), "GET", "/v1/jobs", nil, 401},
+		{"join another pool", p.keys.JoinToken("default", 1), "POST", "/v1/agent/join", nodeapi.JoinRequest{Pool: "gpu"}, 401},
 		{"a made-up credential", "bnt_00", "GET", "/v1/agent/assignments?since=0", nil, 401},
 		{"own assignments only", evil, "GET", "/v1/agent/assignments?since=0", nil, 200},
 	}

@@ -24,7 +24,7 @@ import (
 // share), and refuses a key it does not know, naming the parameter.
 func TestJobCost(t *testing.T) {
 	p := startPlane(t)
-	res, err := agent.Join(context.Background(), p.srv.URL, p.keys.JoinToken("spot"), "spot",
+	res, err := agent.Join(context.Background(), p.srv.URL, p.keys.JoinToken("spot", 1), "spot",
 		nodeapi.Status{Name: "n", CPU: 2, MemoryMB: 2048, Healthy: true, Facts: nodeapi.Facts{Market: "spot", Price: 3.6}}, p.srv.Client())
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,11 @@ type Limits struct {
 	// MaxStreams bounds the long-polls and followed logs open at once; more
 	// are answered 503 with Retry-After. Default 4096.
 	MaxStreams int
+	// JoinRate and JoinBurst bound the joins one source address may
+	// attempt: JoinBurst at once, then JoinRate a second (429 past them).
+	// Default 1 a second after a burst of 30.
+	JoinRate  float64
+	JoinBurst int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -33,6 +38,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxStreams <= 0 {
 		l.MaxStreams = 4096
+	}
+	if l.JoinRate <= 0 {
+		l.JoinRate = 1
+	}
+	if l.JoinBurst <= 0 {
+		l.JoinBurst = 30
 	}
 	return l
 }

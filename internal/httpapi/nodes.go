@@ -157,10 +157,68 @@ func (s *Server) pools(r *http.Request) ([]*poolView, error) {
 	}
 	slices.SortFunc(others, func(a, b *poolView) int { return strings.Compare(a.Name, b.Name) })
 	out = append(out, others...)
+	gens, err := s.d.Store.JoinGenerations(r.Context())
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range out {
-		p.JoinToken = s.d.Keys.JoinToken(p.Name)
+		s.setJoinToken(p, gens[p.Name])
 	}
 	return out, nil
+}
+
+// setJoinToken gives p the join token of generation g (a pool never
+// rotated has none stored: generation 1).
+func (s *Server) setJoinToken(p *poolView, g store.JoinGeneration) {
+	if g.Generation == 0 {
+		g.Generation = 1
+	}
+	p.JoinToken = s.d.Keys.JoinToken(p.Name, g.Generation)
+	p.JoinTokenExpiresAt = g.ExpiresAt
+}
+
+// rotateRequest is the body of POST /v1/pools/{name}/rotate-token.
+type rotateRequest struct {
+	// Expires, when set, is how long the new token admits nodes.
+	Expires *berth.Duration `json:"expires,omitempty"`
+}
+
+// rotateJoinToken gives the pool a new join token: the old one is refused
+// from then on; nodes that joined with it keep their credentials, and
+// callback tokens are not touched.
+func (s *Server) rotateJoinToken(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if err := validPool(name); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req rotateRequest
+	if err := decodeOptional(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	now := time.Now()
+	var expires *time.Time
+	if req.Expires != nil {
+		if *req.Expires <= 0 {
+			s.fail(w, r, &berth.FieldError{Field: "expires", Problem: "must be positive, such as 24h"})
+			return
+		}
+		t := now.Add(time.Duration(*req.Expires))
+		expires = &t
+	}
+	g, err := s.d.Store.RotateJoinToken(r.Context(), name, expires, now)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := &poolView{Name: name}
+	s.setJoinToken(p, g)
+	s.d.Log.Info("join token rotated", "pool", name, "generation", g.Generation, "expires", expires)
+	if s.d.JoinTokenRotated != nil {
+		s.d.JoinTokenRotated(name, g.Generation)
+	}
+	writeJSON(w, http.StatusOK, p)
 }
 
 // configuredPool is the view of a pool of the configuration.
@@ -215,5 +273,12 @@ func (s *Server) getPool(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, &poolView{Name: name, JoinToken: s.d.Keys.JoinToken(name)})
+	g, err := s.d.Store.JoinGeneration(r.Context(), name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := &poolView{Name: name}
+	s.setJoinToken(p, g)
+	writeJSON(w, http.StatusOK, p)
 }

@@ -52,6 +52,10 @@ type Deps struct {
 	Agents *control.Local
 	// Limits bound what one request may cost.
 	Limits Limits
+	// JoinTokenRotated is called with a pool's new generation of join
+	// tokens after a rotation (the server rewrites its join.token file for
+	// the default pool); nil for none.
+	JoinTokenRotated func(pool string, gen int64)
 }
 
 // Server is the REST API.
@@ -61,6 +65,7 @@ type Server struct {
 	mux    *http.ServeMux
 	// streams holds a token for each long-poll and followed log open.
 	streams chan struct{}
+	joins   *joinLimiter
 }
 
 // New returns the API server.
@@ -69,12 +74,13 @@ func New(d Deps) *Server {
 		d.Changed = func(string) {}
 	}
 	limits := d.Limits.withDefaults()
-	s := &Server{d: d, limits: limits, mux: http.NewServeMux(), streams: make(chan struct{}, limits.MaxStreams)}
+	s := &Server{d: d, limits: limits, mux: http.NewServeMux(), streams: make(chan struct{}, limits.MaxStreams),
+		joins: newJoinLimiter(limits.JoinRate, limits.JoinBurst)}
 	for _, r := range s.routes() {
 		var h http.HandlerFunc
 		switch r.access {
 		case admin:
-			h = s.requireAdmin(r.handler)
+			h = s.requireRole(routeRole(r), r.handler)
 		case public:
 			h = r.handler
 		case node:
@@ -110,7 +116,7 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 type access int
 
 const (
-	admin  access = iota // the admin token
+	admin  access = iota // the admin token, or an API token whose role allows the route (routeRole)
 	public               // anyone; the handler checks what it needs (a callback or join token)
 	node                 // a node's credential; the handler gets the node's id
 )
@@ -153,7 +159,11 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/nodes/{id}/undrain", admin, smallBody, s.undrainNode, nil},
 		{"GET", "/v1/pools", admin, noBody, s.listPools, nil},
 		{"GET", "/v1/pools/{name}", admin, noBody, s.getPool, nil},
+		{"POST", "/v1/pools/{name}/rotate-token", admin, smallBody, s.rotateJoinToken, nil},
 		{"GET", "/v1/cost", admin, noBody, s.getCost, nil},
+		{"POST", "/v1/tokens", admin, smallBody, s.createToken, nil},
+		{"GET", "/v1/tokens", admin, noBody, s.listTokens, nil},
+		{"DELETE", "/v1/tokens/{id}", admin, noBody, s.revokeToken, nil},
 		{"POST", "/v1/agent/join", public, statusBody, s.agentJoin, nil},
 		{"PUT", "/v1/agent/node", node, statusBody, nil, s.agentHeartbeat},
 		{"GET", "/v1/agent/assignments", node, stream, nil, s.agentAssignments},
@@ -188,23 +198,6 @@ func (s *Server) CallbackOnly() http.Handler {
 		writeError(w, http.StatusNotFound, "not_found", "only job callbacks are served here", "")
 	})
 	return mux
-}
-
-func (s *Server) requireAdmin(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := bearer(r)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: send Authorization: Bearer <token from admin.token>", "")
-			return
-		}
-		if !s.d.Keys.IsAdmin(tok) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="berth", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "invalid token", "")
-			return
-		}
-		h(w, r)
-	}
 }
 
 // requireNode authenticates a node's credential and passes the node's id

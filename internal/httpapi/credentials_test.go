@@ -1,0 +1,106 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/agent"
+	"github.com/berth-run/berth/internal/nodeapi"
+)
+
+// TestRotateJoinToken: rotating a pool's join token refuses the old one
+// and admits with the new one; nodes that joined keep their credentials;
+// callback tokens of running attempts still work; an expired token is
+// refused, saying when it expired.
+func TestRotateJoinToken(t *testing.T) {
+	p := startPlane(t)
+	ctx := context.Background()
+	st := nodeapi.Status{CPU: 1, MemoryMB: 512, Healthy: true}
+	old := p.keys.JoinToken("spot", 1)
+	joined, err := agent.Join(ctx, p.srv.URL, old, "spot", st, p.srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeToken, job, att := placedAttempt(t, p)
+	_ = nodeToken
+
+	code, body := p.do(t, p.admin, "POST", "/v1/pools/spot/rotate-token", nil)
+	var pool berth.PoolStatus
+	if code != http.StatusOK || json.Unmarshal(body, &pool) != nil || pool.JoinToken == old || !strings.HasPrefix(pool.JoinToken, "bjt_spot.2.") {
+		t.Fatalf("rotate = %d %s, want a new token of generation 2", code, body)
+	}
+	if _, err := agent.Join(ctx, p.srv.URL, old, "spot", st, p.srv.Client()); !errors.Is(err, agent.ErrUnauthorized) || !strings.Contains(err.Error(), "was rotated") {
+		t.Errorf("join with the rotated token = %v, want refused as rotated", err)
+	}
+	if _, err := agent.Join(ctx, p.srv.URL, pool.JoinToken, "spot", st, p.srv.Client()); err != nil {
+		t.Errorf("join with the new token = %v", err)
+	}
+	if _, err := agent.NewRemote(p.srv.URL, joined.Token, p.srv.Client()).Register(ctx, joined.Node.ID, st); err != nil {
+		t.Errorf("a node that joined before the rotation is refused: %v", err)
+	}
+	if _, err := agent.Join(ctx, p.srv.URL, p.keys.JoinToken("default", 1), "default", st, p.srv.Client()); err != nil {
+		t.Errorf("another pool's token after spot's rotation = %v", err)
+	}
+	cb := `{"status":"succeeded"}`
+	if code, body := send(t, p.srv.URL, p.keys.CallbackToken(att), "POST", "/v1/jobs/"+job+"/callback", cb); code != http.StatusOK {
+		t.Errorf("a running attempt's callback after the rotation = %d %s", code, body)
+	}
+	_, body = p.do(t, p.admin, "GET", "/v1/pools/spot", nil)
+	var again berth.PoolStatus
+	if json.Unmarshal(body, &again) != nil || again.JoinToken != pool.JoinToken {
+		t.Errorf("GET /v1/pools/spot shows %s, want the new token %s", again.JoinToken, pool.JoinToken)
+	}
+
+	code, body = p.do(t, p.admin, "POST", "/v1/pools/spot/rotate-token", map[string]string{"expires": "1s"})
+	if code != http.StatusOK || json.Unmarshal(body, &pool) != nil || pool.JoinTokenExpiresAt == nil {
+		t.Fatalf("rotate with an expiry = %d %s", code, body)
+	}
+	if _, err := agent.Join(ctx, p.srv.URL, pool.JoinToken, "spot", st, p.srv.Client()); err != nil {
+		t.Errorf("join before the expiry = %v", err)
+	}
+	time.Sleep(time.Until(*pool.JoinTokenExpiresAt) + 10*time.Millisecond)
+	if _, err := agent.Join(ctx, p.srv.URL, pool.JoinToken, "spot", st, p.srv.Client()); !errors.Is(err, agent.ErrUnauthorized) || !strings.Contains(err.Error(), "expired at") {
+		t.Errorf("join after the expiry = %v, want refused as expired", err)
+	}
+	for _, bad := range []string{`{"expires":"-1s"}`, `{"expires":"soon"}`, `{"expire":"1h"}`} {
+		if code, body := send(t, p.srv.URL, p.admin, "POST", "/v1/pools/spot/rotate-token", bad); code != http.StatusBadRequest {
+			t.Errorf("rotate with %s = %d %s, want 400", bad, code, body)
+		}
+	}
+}
+
+// TestJoinRateLimited: one source may join JoinBurst times at once, then
+// is answered 429 with Retry-After, before its token is even looked at.
+func TestJoinRateLimited(t *testing.T) {
+	p := startPlaneLimits(t, Limits{JoinBurst: 5, JoinRate: 0.5})
+	tok := p.keys.JoinToken("default", 1)
+	body := `{"pool":"default","status":{"cpu":1,"memory_mb":1}}`
+	for i := range 5 {
+		if code, b := send(t, p.srv.URL, tok, "POST", "/v1/agent/join", body); code != http.StatusCreated {
+			t.Fatalf("join %d within the burst = %d %s", i, code, b)
+		}
+	}
+	req, _ := http.NewRequest("POST", p.srv.URL+"/v1/agent/join", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("join past the burst = %d (Retry-After %q), want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if code, _ := send(t, p.srv.URL, "bjt_x.1.forged", "POST", "/v1/agent/join", body); code != http.StatusTooManyRequests {
+		t.Errorf("a forged join past the burst = %d, want 429", code)
+	}
+	time.Sleep(2100 * time.Millisecond) // one token back at 0.5 a second
+	if code, b := send(t, p.srv.URL, tok, "POST", "/v1/agent/join", body); code != http.StatusCreated {
+		t.Errorf("join once the bucket refilled = %d %s", code, b)
+	}
+}
