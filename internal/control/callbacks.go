@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/store"
 )
 
@@ -27,7 +28,8 @@ const (
 )
 
 // Callbacks is the loop that POSTs terminal jobs to their callback_url. The
-// body is the job's JSON; the header X-Berth-Signature carries
+// body is the job's JSON without its env or the credentials of its URLs
+// (berth.Job.WithoutSecrets); redirects are not followed; the header X-Berth-Signature carries
 // "sha256=" + hex(HMAC-SHA256(signing key, body)). Any 2xx answer delivers;
 // anything else is retried with backoff, up to 20 tries.
 type Callbacks struct {
@@ -42,7 +44,10 @@ type Callbacks struct {
 // timeout.
 func NewCallbacks(s *store.Store, signer Signer, client *http.Client, log *slog.Logger) *Callbacks {
 	if client == nil {
-		client = &http.Client{Timeout: callbackTimeout}
+		// A redirect is not followed: it could lead the signed body anywhere.
+		client = &http.Client{Timeout: callbackTimeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
 	}
 	return &Callbacks{store: s, signer: signer, client: client, log: log, wake: newWakeup()}
 }
@@ -103,7 +108,7 @@ func (c *Callbacks) deliver(ctx context.Context, cb store.Callback) {
 	if tries < callbackMaxTries {
 		next = now.Add(min(time.Second<<min(tries, 20), callbackMaxBackoff))
 	}
-	c.log.Warn("callback not delivered", "job", cb.JobID, "url", cb.URL, "try", tries, "err", err, "next", next)
+	c.log.Warn("callback not delivered", "job", cb.JobID, "url", berth.RedactURL(cb.URL), "try", tries, "err", err, "next", next)
 	if err := c.store.CallbackFailed(ctx, cb.JobID, next, err.Error()); err != nil {
 		c.log.Error("record callback failure", "job", cb.JobID, "err", err)
 	}

@@ -180,7 +180,8 @@ func TestCallbackDelivery(t *testing.T) {
 		got <- delivery{b, r.Header.Get("X-Berth-Signature")}
 	}))
 	defer recv.Close()
-	j := s.submit(berth.JobSpec{Image: s.image, Command: []string{"sh", "-c", "exit 2"}, CallbackURL: recv.URL + "/done"})
+	j := s.submit(berth.JobSpec{Image: s.image, Command: []string{"sh", "-c", "exit 2"}, CallbackURL: recv.URL + "/done",
+		Env: map[string]string{"API_KEY": "hunter2-secret"}})
 	select {
 	case d := <-got:
 		m := hmac.New(sha256.New, []byte(strings.TrimSpace(string(key))))
@@ -191,6 +192,9 @@ func TestCallbackDelivery(t *testing.T) {
 		var cb berth.Job
 		if err := json.Unmarshal(d.body, &cb); err != nil || cb.ID != j.ID || cb.State != berth.Failed || cb.ExitCode == nil || *cb.ExitCode != 2 {
 			t.Errorf("callback body = %s, want job %s failed with exit 2", d.body, j.ID)
+		}
+		if strings.Contains(string(d.body), "hunter2-secret") || strings.Contains(string(d.body), "API_KEY") {
+			t.Errorf("callback body = %s, want no env", d.body)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no callback within 30s (%d tries)", calls)

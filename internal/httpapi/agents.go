@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -215,6 +216,10 @@ func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, node string) 
 		s.fail(w, r, &berth.FieldError{Field: "offset", Problem: "must be the chunk's offset in the log, from 0"})
 		return
 	}
+	if err := s.logOpen(r.Context(), job, id, offset, time.Now()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	chunk, err := readBody(w, http.MaxBytesReader(w, r.Body, nodeapi.MaxLogChunk))
 	if err != nil {
 		s.fail(w, r, err)
@@ -226,6 +231,31 @@ func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, node string) 
 		return
 	}
 	writeJSON(w, http.StatusOK, nodeapi.LogAck{Size: size, Truncated: truncated})
+}
+
+// LogTail is how long after its attempt ended a log still takes output,
+// for the agent to ship what the container wrote last.
+const LogTail = time.Minute
+
+// logOpen refuses output for an attempt that has ended, except new output
+// (at the log's end) within LogTail of the end: no node can rewrite a
+// finished attempt's log.
+func (s *Server) logOpen(ctx context.Context, job, attempt string, offset int64, now time.Time) error {
+	end, err := s.d.Store.AttemptEnd(ctx, attempt)
+	if err != nil || end == nil {
+		return err
+	}
+	if now.Sub(*end) > LogTail {
+		return fmt.Errorf("attempt %s ended at %s: its log is closed: %w", attempt, end.UTC().Format(time.RFC3339), berth.ErrStale)
+	}
+	size, err := s.d.Logs.Size(job, attempt)
+	if err != nil {
+		return fmt.Errorf("log of attempt %s: %w", attempt, err)
+	}
+	if offset < size {
+		return fmt.Errorf("attempt %s has ended: its log takes only new output (from %d), not at %d: %w", attempt, size, offset, berth.ErrStale)
+	}
+	return nil
 }
 
 func (s *Server) agentNotice(w http.ResponseWriter, r *http.Request, node string) {

@@ -12,6 +12,7 @@ import (
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/agent"
 	"github.com/berth-run/berth/internal/nodeapi"
+	"github.com/berth-run/berth/internal/store"
 )
 
 // TestRotateJoinToken: rotating a pool's join token refuses the old one
@@ -102,5 +103,56 @@ func TestJoinRateLimited(t *testing.T) {
 	time.Sleep(2100 * time.Millisecond) // one token back at 0.5 a second
 	if code, b := send(t, p.srv.URL, tok, "POST", "/v1/agent/join", body); code != http.StatusCreated {
 		t.Errorf("join once the bucket refilled = %d %s", code, b)
+	}
+}
+
+// TestCallbackAnswerCarriesNoEnv: a job reporting its result through its
+// callback gets the job back without its env.
+func TestCallbackAnswerCarriesNoEnv(t *testing.T) {
+	p := startPlane(t)
+	ctx := context.Background()
+	node, _ := p.join(t, "default")
+	if _, _, err := p.store.HeartbeatNode(ctx, node, nodeapi.Status{CPU: 2, MemoryMB: 2048, Healthy: true, Ready: true}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := p.store.CreateJob(ctx, berth.JobSpec{Image: "busybox", Env: map[string]string{"API_KEY": "hunter2-secret"}}.WithDefaults(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := p.store.Place(ctx, []store.Placement{{JobID: j.ID, JobVersion: j.Version, NodeID: node}}, time.Now())
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("place: %v %v", ps, err)
+	}
+	code, body := send(t, p.srv.URL, p.keys.CallbackToken(ps[0].AttemptID), "POST", "/v1/jobs/"+j.ID+"/callback", `{"status":"succeeded"}`)
+	if code != http.StatusOK || strings.Contains(body, "hunter2-secret") || strings.Contains(body, "API_KEY") {
+		t.Errorf("callback answer = %d %s, want the job without its env", code, body)
+	}
+}
+
+// TestEndedAttemptLogClosed: once an attempt has ended, its node may only
+// add output at the log's end, for a minute; it can never rewrite it.
+func TestEndedAttemptLogClosed(t *testing.T) {
+	p := startPlane(t)
+	ctx := context.Background()
+	nodeToken, job, att := placedAttempt(t, p)
+	path := "/v1/agent/attempts/" + att + "/logs?offset="
+	if code, b := send(t, p.srv.URL, nodeToken, "POST", path+"0", "real output\n"); code != http.StatusOK {
+		t.Fatalf("log while running = %d %s", code, b)
+	}
+	if _, err := p.store.FinishAttempt(ctx, att, berth.Outcome{Kind: berth.Exited, ExitCode: new(0)}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if code, b := send(t, p.srv.URL, nodeToken, "POST", path+"0", "forged output\n"); code != http.StatusConflict {
+		t.Errorf("rewriting an ended attempt's log = %d %s, want 409", code, b)
+	}
+	if code, b := send(t, p.srv.URL, nodeToken, "POST", path+"12", "last line\n"); code != http.StatusOK {
+		t.Errorf("the last output right after the end = %d %s, want taken", code, b)
+	}
+	if err := p.api.logOpen(ctx, job, att, 22, time.Now().Add(LogTail+time.Second)); !errors.Is(err, berth.ErrStale) {
+		t.Errorf("output a minute after the end = %v, want refused", err)
+	}
+	code, b := p.do(t, p.admin, "GET", "/v1/jobs/"+job+"/logs", nil)
+	if code != http.StatusOK || strings.Contains(string(b), "forged") || !strings.Contains(string(b), "real output") {
+		t.Errorf("the log after the forgery = %d %q", code, b)
 	}
 }

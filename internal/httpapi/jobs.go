@@ -257,5 +257,6 @@ func (s *Server) jobCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.d.Changed(a.Node)
-	s.writeJob(w, r, http.StatusOK, job)
+	// The container knows its env; whoever else holds its token need not.
+	s.writeJob(w, r, http.StatusOK, job.WithoutSecrets())
 }

@@ -104,6 +104,20 @@ func place(ctx context.Context, tx *sql.Tx, p *Placement, now time.Time) (bool, 
 	return true, nil
 }
 
+// AttemptEnd returns when the attempt finished, nil while it is active, or
+// berth.ErrNotFound.
+func (s *Store) AttemptEnd(ctx context.Context, attemptID string) (*time.Time, error) {
+	var end sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT finished_at FROM attempts WHERE id = ?`, attemptID).Scan(&end)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("attempt %s: %w", attemptID, berth.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attempt %s: %w", attemptID, err)
+	}
+	return parseTSPtr(end)
+}
+
 // Assignment is one active attempt on a node, as its executor sees it.
 type Assignment = berth.Assignment
 

@@ -264,7 +264,7 @@ func reloadJob(ctx context.Context, tx *sql.Tx, id string, madeTerminal bool, no
 	if !madeTerminal || j.CallbackURL == "" {
 		return j, nil
 	}
-	snap, err := json.Marshal(j)
+	snap, err := json.Marshal(j.WithoutSecrets()) // the webhook carries no env, no URL credentials
 	if err != nil {
 		return berth.Job{}, fmt.Errorf("snapshot of job %s: %w", id, err)
 	}
