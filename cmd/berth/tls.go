@@ -29,8 +29,9 @@ func serverTLS(certFile, keyFile string) (*tls.Config, error) {
 }
 
 // httpClient returns an HTTP client without an overall timeout (log
-// streams and long-polls last) that trusts, besides the system's roots, the
-// certificates in caFile when it is set.
+// streams and long-polls last) that trusts the certificates in caFile when
+// it is set, and then only those: a private CA pins the server, and no
+// public CA can vouch for another host in its name.
 func httpClient(caFile string) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
@@ -39,10 +40,7 @@ func httpClient(caFile string) (*http.Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read CA file: %w", err)
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
+		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
 		}
