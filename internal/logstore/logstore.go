@@ -1,14 +1,13 @@
 // Package logstore keeps the output of attempts on disk, one file per
-// attempt, each capped in size, and reads a job's output back across its
-// attempts, following it while the job runs.
+// attempt, each capped in size, with stdout and stderr kept apart and each
+// piece stamped with its time (see Encoder), and reads a job's output back
+// across its attempts, following it while the job runs.
 package logstore
 
 import (
-	"context"
-	"errors"
+	"bytes"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +44,8 @@ func (s *Store) path(jobID, attemptID string) (string, error) {
 }
 
 // Writer opens the attempt's log for appending. Writes past the cap are
-// dropped after a one-line notice; they never fail for that reason.
+// dropped after a one-line notice; they never fail for that reason. Write
+// it through an Encoder to keep stdout and stderr apart.
 func (s *Store) Writer(jobID, attemptID string) (io.WriteCloser, error) {
 	p, err := s.path(jobID, attemptID)
 	if err != nil {
@@ -62,15 +62,20 @@ func (s *Store) Writer(jobID, attemptID string) (io.WriteCloser, error) {
 }
 
 type cappedWriter struct {
-	f    *os.File
-	left int64
-	cut  bool
+	f       *os.File
+	left    int64
+	cut     bool
+	started bool // something was written
+	framed  bool // what was written is in the log format
 }
 
 func (w *cappedWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	if w.cut {
 		return n, nil
+	}
+	if !w.started && len(p) > 0 {
+		w.started, w.framed = true, bytes.HasPrefix(p, []byte(magic))
 	}
 	if int64(len(p)) > w.left {
 		p = p[:w.left]
@@ -81,7 +86,7 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 	}
 	w.left -= int64(len(p))
 	if w.cut {
-		if _, err := io.WriteString(w.f, truncatedNotice); err != nil {
+		if _, err := w.f.Write(notice(w.framed)); err != nil {
 			return 0, err
 		}
 	}
@@ -92,6 +97,15 @@ func (w *cappedWriter) Close() error { return w.f.Close() }
 
 // truncatedNotice ends a log that reached its cap.
 const truncatedNotice = "\n[berth: log truncated: this attempt wrote more than its cap]\n"
+
+// notice is what follows a log cut at its cap: the notice, as a frame on
+// stderr in a framed log.
+func notice(framed bool) []byte {
+	if !framed {
+		return []byte(truncatedNotice)
+	}
+	return appendFrame(nil, Stderr, time.Now(), []byte(truncatedNotice))
+}
 
 // WriteAt writes p at offset in the attempt's log, as a node agent ships
 // output in chunks: writing the same chunk again changes nothing, so a
@@ -110,7 +124,7 @@ func (s *Store) WriteAt(jobID, attemptID string, offset int64, p []byte) (size i
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return 0, false, fmt.Errorf("create log directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return 0, false, fmt.Errorf("open log: %w", err)
 	}
@@ -125,7 +139,11 @@ func (s *Store) WriteAt(jobID, attemptID string, offset int64, p []byte) (size i
 		truncated = len(p) > 0
 	}
 	if truncated {
-		if _, err := f.WriteAt([]byte(truncatedNotice), s.maxBytes); err != nil {
+		framed, err := isFramed(f)
+		if err != nil {
+			return 0, false, err
+		}
+		if _, err := f.WriteAt(notice(framed), s.maxBytes); err != nil {
 			return 0, false, fmt.Errorf("write log: %w", err)
 		}
 	}
@@ -147,64 +165,4 @@ func (s *Store) Remove(jobID string) error {
 		return err
 	}
 	return os.RemoveAll(filepath.Dir(p))
-}
-
-// Source tells a reader which attempts a job has and whether more output
-// may come. It is called again each time the reader reaches the end of what
-// it knows.
-type Source func(ctx context.Context) (attemptIDs []string, done bool, err error)
-
-// Copy writes the job's output, attempt after attempt, to w. With follow it
-// keeps reading as the job writes until src reports done and every attempt's
-// log is read to its end; otherwise it stops at the end of what exists.
-func (s *Store) Copy(ctx context.Context, w io.Writer, jobID string, src Source, follow bool) error {
-	offsets := map[string]int64{}
-	for {
-		ids, done, err := src(ctx)
-		if err != nil {
-			return err
-		}
-		progressed := false
-		for _, id := range ids {
-			n, err := s.copyFrom(w, jobID, id, offsets[id])
-			if err != nil {
-				return err
-			}
-			offsets[id] += n
-			progressed = progressed || n > 0
-		}
-		if !follow || (done && !progressed) {
-			return nil
-		}
-		if f, ok := w.(interface{ Flush() }); ok && progressed {
-			f.Flush()
-		}
-		if !progressed {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
-}
-
-// copyFrom copies the attempt's log from offset to w and returns how much.
-func (s *Store) copyFrom(w io.Writer, jobID, attemptID string, offset int64) (int64, error) {
-	p, err := s.path(jobID, attemptID)
-	if err != nil {
-		return 0, err
-	}
-	f, err := os.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("open log: %w", err)
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("seek log: %w", err)
-	}
-	return io.Copy(w, f)
 }
