@@ -11,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/logstore"
 	"github.com/berth-run/berth/internal/store"
 )
 
@@ -166,30 +168,81 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	s.writeJob(w, r, http.StatusOK, job)
 }
 
+// jobLogs serves a job's output: ?follow=1 streams it until the job ends,
+// ?stream=stdout|stderr keeps one stream, ?attempt=ID one attempt, and
+// ?format=json writes one JSON object a line (time, attempt, stream, text;
+// and data, the text's bytes in base64, when they are not UTF-8) in place
+// of the text.
 func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	follow := false
+	var opt logstore.ReadOptions
+	asJSON := false
 	for key, vals := range r.URL.Query() {
+		var fe *berth.FieldError
 		switch key {
 		case "follow":
 			b, err := strconv.ParseBool(vals[0])
 			if err != nil {
-				s.fail(w, r, &berth.FieldError{Field: "follow", Problem: "must be 1, 0, true or false"})
-				return
+				fe = &berth.FieldError{Field: "follow", Problem: "must be 1, 0, true or false"}
 			}
-			follow = b
+			opt.Follow = b
+		case "stream":
+			st, err := logstore.ParseStream(vals[0])
+			if err != nil || st == 0 {
+				fe = &berth.FieldError{Field: "stream", Problem: "must be stdout or stderr"}
+			}
+			opt.Stream = st
+		case "attempt":
+			opt.Attempt = vals[0]
+		case "format":
+			asJSON = vals[0] == "json"
+			if vals[0] != "json" && vals[0] != "text" {
+				fe = &berth.FieldError{Field: "format", Problem: "must be text or json"}
+			}
 		default:
-			s.fail(w, r, &berth.FieldError{Field: key, Problem: "unknown query parameter (follow)"})
+			fe = &berth.FieldError{Field: key, Problem: "unknown query parameter (follow, stream, attempt, format)"}
+		}
+		if fe != nil {
+			s.fail(w, r, fe)
 			return
 		}
 	}
-	if _, err := s.d.Store.Job(r.Context(), id); err != nil {
+	job, err := s.d.Store.Job(r.Context(), id)
+	if err != nil {
 		s.fail(w, r, fmt.Errorf("job %s: %w", id, err))
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
+	if opt.Attempt != "" && !slices.ContainsFunc(job.Attempts, func(a berth.Attempt) bool { return a.ID == opt.Attempt }) {
+		s.fail(w, r, fmt.Errorf("attempt %s of job %s: %w", opt.Attempt, id, berth.ErrNotFound))
+		return
+	}
 	out := streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.limits.WriteTimeout}
+	opt.Flush = out.Flush
+	write := func(e logstore.Entry) error {
+		_, err := out.Write(e.Text)
+		return err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if asJSON {
+		type entry struct {
+			Time    time.Time `json:"time,omitzero"`
+			Attempt string    `json:"attempt"`
+			Stream  string    `json:"stream"`
+			Text    string    `json:"text"`
+			Data    []byte    `json:"data,omitempty"`
+		}
+		enc := json.NewEncoder(out)
+		enc.SetEscapeHTML(false)
+		write = func(e logstore.Entry) error {
+			je := entry{Time: e.Time, Attempt: e.Attempt, Stream: e.Stream.String(), Text: string(e.Text)}
+			if !utf8.Valid(e.Text) {
+				je.Data = e.Text
+			}
+			return enc.Encode(je)
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+	}
+	w.WriteHeader(http.StatusOK)
 	out.Flush()
 	src := func(ctx context.Context) ([]string, bool, error) {
 		job, err := s.d.Store.Job(ctx, id)
@@ -204,7 +257,7 @@ func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		return ids, job.State.Terminal() && !active, nil
 	}
-	if err := s.d.Logs.Copy(r.Context(), out, id, src, follow); err != nil && r.Context().Err() == nil {
+	if err := s.d.Logs.Read(r.Context(), id, src, opt, write); err != nil && r.Context().Err() == nil {
 		s.d.Log.Warn("serve logs", "job", id, "err", err)
 	}
 }
