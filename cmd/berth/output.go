@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/term"
@@ -57,7 +59,47 @@ const minLast = 20
 
 func newTable(header ...string) *table { return &table{rows: [][]string{header}} }
 
-func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+// add adds a row. Its cells are escaped: see escape.
+func (t *table) add(cells ...string) {
+	row := make([]string, len(cells))
+	for i, c := range cells {
+		row[i] = escape(c)
+	}
+	t.rows = append(t.rows, row)
+}
+
+// escape makes s safe to print in a table or a "key: value" line: control
+// characters (a newline in a job's name, a terminal escape sequence in a
+// label) and bytes that are not UTF-8 are written as Go's strconv.Quote
+// writes them (\n, \x1b, \u0085, \xff); the rest, backslashes and
+// non-ASCII letters included, is kept as it is.
+func escape(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
 
 // write prints the table. A width of 0 means no limit.
 func (t *table) write(w io.Writer, width int) error {
@@ -123,19 +165,23 @@ func age(now, t time.Time) string {
 	}
 }
 
-// cpu formats a number of vCPUs: 0.5, 2.
-func cpu(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+// cpu formats a number of vCPUs, to two decimals at most: "0.5 vCPU",
+// "1000 vCPU".
+func cpu(v float64) string {
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64) + " vCPU"
+}
 
-// mem formats a number of MB the way docker writes sizes: 256M, 16G, 1.5G.
-func mem(mb int64) string {
-	switch {
-	case mb < 1024:
-		return fmt.Sprintf("%dM", mb)
-	case mb%1024 == 0:
-		return fmt.Sprintf("%dG", mb/1024)
-	default:
-		return strconv.FormatFloat(float64(mb)/1024, 'f', 1, 64) + "G"
+// mem formats a number of MiB in the largest unit that keeps it at least 1,
+// to one decimal at most: "256 MiB", "1.5 GiB", "9.5 TiB".
+func mem(mib int64) string {
+	v, unit := float64(mib), "MiB"
+	for _, u := range []string{"GiB", "TiB", "PiB"} {
+		if math.Abs(v) < 1024 {
+			break
+		}
+		v, unit = v/1024, u
 	}
+	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) + " " + unit
 }
 
 // clock returns the current time.

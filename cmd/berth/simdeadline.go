@@ -264,7 +264,7 @@ func writeSimTable(w io.Writer, cells []deadline.Cell, overall deadline.Cell) {
 	}
 	fmt.Fprintln(tw, "misses\t")
 	row := func(c deadline.Cell, fraction, dl string) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", c.Group, c.Trace, fraction, dl)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", escape(c.Group), escape(c.Trace), fraction, dl)
 		misses := 0
 		for _, s := range c.Summaries {
 			gap := ""

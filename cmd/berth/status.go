@@ -65,7 +65,7 @@ func writeJob(w io.Writer, cj client.Job, now time.Time, width int) error {
 	if j.ExitCode != nil {
 		d.add("Exit code", strconv.Itoa(*j.ExitCode))
 	}
-	d.add("Resources", fmt.Sprintf("%s vCPU, %s memory", cpu(j.CPU), mem(j.MemoryMB)))
+	d.add("Resources", fmt.Sprintf("%s, %s memory", cpu(j.CPU), mem(j.MemoryMB)))
 	if j.Timeout != 0 {
 		d.add("Timeout", berth.ShortDuration(time.Duration(j.Timeout)))
 	}
@@ -153,12 +153,12 @@ func deadlineLine(j berth.Job) string {
 }
 
 // details is a list of "Key: value" lines with the values aligned. Empty
-// values are left out.
+// values are left out; the others are escaped as table cells are.
 type details struct{ keys, values []string }
 
 func (d *details) add(key, value string) {
 	if value != "" {
-		d.keys, d.values = append(d.keys, key), append(d.values, value)
+		d.keys, d.values = append(d.keys, key), append(d.values, escape(value))
 	}
 }
 
