@@ -13,7 +13,7 @@ import (
 type jobFlags struct {
 	name           string
 	cpu            float64
-	memoryMB       int64
+	memory         memoryFlag
 	env            mapFlag
 	labels         mapFlag
 	timeout        time.Duration
@@ -41,7 +41,8 @@ func (f *jobFlags) register(fs *flag.FlagSet, set jobFlagSet, getenv func(string
 		fs.StringVar(&f.name, "name", "", "job `name`")
 	}
 	fs.Float64Var(&f.cpu, "cpu", 0, "vCPUs to reserve, fractional (default 0.5)")
-	fs.Int64Var(&f.memoryMB, "memory", 0, "memory limit in `MB` (default 256)")
+	fs.Var(&f.memory, "m", "memory limit: a `size` such as 512m or 2g; a plain number is MiB (default 256 MiB)")
+	fs.Var(&f.memory, "memory", "memory limit: a `size` such as 512m or 2g; a plain number is MiB (default 256 MiB)")
 	f.env.lookup = getenv
 	fs.Var(&f.env, "e", "set environment variable `KEY=VALUE` (repeatable; KEY alone copies it from here)")
 	fs.Var(&f.env, "env", "set environment variable `KEY=VALUE` (repeatable)")
@@ -69,7 +70,7 @@ func (f *jobFlags) spec(image string, command []string) (berth.JobSpec, error) {
 		Command:        command,
 		Env:            f.env.m,
 		CPU:            f.cpu,
-		MemoryMB:       f.memoryMB,
+		MemoryMB:       int64(f.memory),
 		Timeout:        berth.Duration(f.timeout),
 		Retries:        berth.RetryPolicy{Attempts: f.retries, Backoff: berth.Duration(f.retryBackoff), OnExitCodes: f.retryOn},
 		Priority:       f.priority,

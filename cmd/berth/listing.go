@@ -54,9 +54,6 @@ func (l listing[T]) run(ctx context.Context, env *cliEnv, args []string) error {
 		l.flags(fs)
 	}
 	addOutputFlag(fs, &out)
-	if l.args > 0 {
-		args = interspersed(args, valueFlags(fs))
-	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -118,15 +115,4 @@ func (l listing[T]) print(env *cliEnv, out output, items []T, next string) error
 		fmt.Fprintf(env.stderr, "more %s: add --all, or --cursor %s\n", l.key, next)
 	}
 	return nil
-}
-
-// valueFlags names the flags of fs that take a value, for interspersed.
-func valueFlags(fs *flag.FlagSet) map[string]bool {
-	m := map[string]bool{}
-	fs.VisitAll(func(f *flag.Flag) {
-		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
-			m[f.Name] = true
-		}
-	})
-	return m
 }

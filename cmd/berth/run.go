@@ -26,7 +26,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) error {
 	var detach bool
 	fs.BoolVar(&detach, "d", false, "detach: print the job's id and exit")
 	fs.BoolVar(&detach, "detach", false, "detach: print the job's id and exit")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseCommandFlags(fs, args); err != nil {
 		return err
 	}
 	image, command, ok := imageAndCommand(fs.Args())

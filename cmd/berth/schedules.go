@@ -68,7 +68,7 @@ func createSchedule(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&name, "name", "", "`name` of the schedule and of its jobs")
 	jf.register(fs, jobFlagSet{}, env.getenv)
 	addOutputFlag(fs, &out)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseCommandFlags(fs, args); err != nil {
 		return err
 	}
 	if file != "" {

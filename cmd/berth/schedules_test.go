@@ -80,7 +80,7 @@ func TestSchedulesCreateRejects(t *testing.T) {
 		{"nothing", []string{"schedules", "create"}, "", 2, "want -f FILE, or --cron EXPR and an IMAGE"},
 		{"no image", []string{"schedules", "create", "--cron", "@daily"}, "", 2, "an IMAGE is required"},
 		{"file and flags", []string{"schedules", "create", "-f", "-", "--cron", "@daily"}, "", 2, "-f takes the whole schedule from the file"},
-		{"run-at is not a schedule flag", []string{"schedules", "create", "--cron", "@daily", "--run-at", "2026-05-01T02:00:00Z", "busybox"}, "", 2, "flag provided but not defined: -run-at"},
+		{"run-at is not a schedule flag", []string{"schedules", "create", "--cron", "@daily", "--run-at", "2026-05-01T02:00:00Z", "busybox"}, "", 2, "unknown flag --run-at"},
 		{"unknown field in the job", []string{"schedules", "create", "-f", "-"}, "cron: '@daily'\njob:\n  image: busybox\n  memory: 64\n", 1, "job.memory: unknown field"},
 		{"invalid spec names the field", []string{"schedules", "create", "--cron", "@daily", "--concurrency", "sometimes", "busybox"}, "", 1, `concurrency: "sometimes" is not one of allow, forbid, replace`},
 		{"unknown subcommand", []string{"schedules", "pause", "sch_1"}, "", 2, `unknown subcommand "pause"`},

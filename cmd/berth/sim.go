@@ -29,7 +29,7 @@ type simConfig struct {
 
 func parseSim(args []string, stderr io.Writer) (simConfig, error) {
 	var c simConfig
-	fs := flag.NewFlagSet("berth sim", flag.ContinueOnError)
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: berth sim --scenario FILE [flags]   simulate berth's fleet over a scenario, beside the baselines\n       berth sim deadline [flags]         compare deadline-aware Spot policies over traces\n\nFlags:")
@@ -42,8 +42,8 @@ func parseSim(args []string, stderr io.Writer) (simConfig, error) {
 	fs.StringVar(&c.deadline, "deadline-policy", "", "run berth's jobs that have a deadline through `policy` (berth, uniform_progress or greedy), as the server does; default: deadlines met by capacity alone")
 	fs.StringVar(&c.output, "output", "table", "table or json")
 	fs.StringVar(&c.output, "o", "table", "table or json (as --output)")
-	if err := fs.Parse(args); err != nil {
-		return c, parsed(err)
+	if err := parseFlags(fs, args); err != nil {
+		return c, err
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -152,23 +152,11 @@ func renderBar(label string, frac float64, width int) string {
 	return fmt.Sprintf("%s [%s] %3d%%", label, bar, int(frac*100))
 }
 
-// parsed is the error of a flag set's Parse, which has printed the problem:
-// flag.ErrHelp, or exit code 2.
-func parsed(err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return exitError{2}
-}
-
 // simUsage turns a problem with a sim command line into exit code 2 (0 for
-// -h), printing it unless the flag package has.
+// -h), printing it unless parseFlags has.
 func simUsage(env *cliEnv, name string, err error) error {
 	var ee exitError
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return nil
-	case errors.As(err, &ee):
+	if errors.As(err, &ee) {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "berth %s: %v\nsee berth %[1]s -h\n", name, err)

@@ -190,7 +190,7 @@ func TestSimUsageErrors(t *testing.T) {
 	}{
 		{nil, 2, "--scenario is required"},
 		{[]string{"--scenario", "x.yaml", "--output", "xml"}, 2, "want table or json"},
-		{[]string{"--scenario", "x.yaml", "--seed", "-1"}, 2, "invalid value"},
+		{[]string{"--scenario", "x.yaml", "--seed", "-1"}, 2, `--seed "-1": want a whole number`},
 		{[]string{"--scenario", filepath.Join(t.TempDir(), "none.yaml")}, 1, "no such file"},
 		{[]string{"--scenario", writeScenario(t), "--spot-trace", filepath.Join(t.TempDir(), "none.json")}, 1, "spot trace"},
 		{[]string{"--scenario", writeScenario(t), "--deadline-policy", "fastest"}, 2, `--deadline-policy: "fastest" is not one of berth, uniform_progress, greedy`},

@@ -48,7 +48,7 @@ type simDeadlineConfig struct {
 
 func parseSimDeadline(args []string, stderr io.Writer) (simDeadlineConfig, error) {
 	var c simDeadlineConfig
-	fs := flag.NewFlagSet("berth sim deadline", flag.ContinueOnError)
+	fs := flag.NewFlagSet("sim deadline", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(&c.traces, "trace", "Spot availability trace `PATH` (JSON); repeatable")
 	fs.Float64Var(&c.jobHours, "job-hours", 48, "expected run time of the job, hours")
@@ -68,8 +68,8 @@ func parseSimDeadline(args []string, stderr io.Writer) (simDeadlineConfig, error
 	fs.StringVar(&c.output, "output", "table", "table or json")
 	fs.StringVar(&c.output, "o", "table", "table or json (as --output)")
 	fs.BoolVar(&c.perTrace, "per-trace", false, "report every trace, not only every folder of traces")
-	if err := fs.Parse(args); err != nil {
-		return c, parsed(err)
+	if err := parseFlags(fs, args); err != nil {
+		return c, err
 	}
 	switch {
 	case fs.NArg() > 0:
