@@ -54,6 +54,7 @@ func commands() []command {
 		{"cost", "what the jobs cost, by pool, market, label or day", runCost},
 		{"token", "create, list and revoke scoped API tokens (admin, submit, read)", runToken},
 		{"sim", "simulate berth's fleet over a scenario beside the baselines; sim deadline: deadline policies over Spot traces", runSim},
+		{"version", "print berth's version", runVersion},
 	}
 }
 
@@ -68,9 +69,16 @@ func main() {
 
 // run runs the command line args and returns the process exit code.
 func run(ctx context.Context, env *cliEnv, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		usage(env.stderr)
+		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
 		usage(env.stdout)
 		return 0
+	case "--version", "-version":
+		args = []string{"version"}
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {
@@ -78,13 +86,18 @@ func run(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		err := c.run(ctx, env, args[1:])
 		var ee exitError
+		var se subcommandError
+		name := c.name
+		if errors.As(err, &se) {
+			name = se.name
+		}
 		switch {
 		case err == nil:
 			return 0
 		case errors.As(err, &ee):
 			return ee.code
 		default:
-			fmt.Fprintf(env.stderr, "berth %s: %v\n", c.name, err)
+			fmt.Fprintf(env.stderr, "berth %s: %v\n", name, err)
 			if errors.Is(err, syscall.ECONNREFUSED) {
 				fmt.Fprintln(env.stderr, "is berth server running there? BERTH_ADDR says where it listens")
 			}
@@ -100,13 +113,32 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w, "\nberth COMMAND -h lists a command's flags.")
+}
+
+// subcommandError is the error of a subcommand, which run names in place
+// of its command: "berth schedules create: ...".
+type subcommandError struct {
+	name string // "schedules create"
+	err  error
+}
+
+func (e subcommandError) Error() string { return e.err.Error() }
+func (e subcommandError) Unwrap() error { return e.err }
+
+// subcommand names the subcommand name in err, unless it is nil.
+func subcommand(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return subcommandError{name, err}
 }
 
 // runSim dispatches the simulator's modes: berth sim --scenario FILE, and
 // berth sim deadline.
 func runSim(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) > 0 && args[0] == "deadline" {
-		return runSimDeadline(ctx, env, args[1:])
+		return subcommand("sim deadline", runSimDeadline(ctx, env, args[1:]))
 	}
 	return runSimScenario(ctx, env, args)
 }

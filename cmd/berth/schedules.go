@@ -16,9 +16,9 @@ func runSchedules(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "create":
-			return createSchedule(ctx, env, args[1:])
+			return subcommand("schedules create", createSchedule(ctx, env, args[1:]))
 		case "delete", "rm":
-			return deleteSchedules(ctx, env, args[1:])
+			return subcommand("schedules delete", deleteSchedules(ctx, env, args[1:]))
 		case "list", "ls":
 			args = args[1:]
 		default:
