@@ -304,7 +304,7 @@ func TestErrors(t *testing.T) {
 		name:   "logs of an unknown job fail before any read",
 		status: 404, resp: `{"error":{"code":"not_found","message":"job job_9 not found"}}`,
 		call: func(ctx context.Context, c *client.Client) error {
-			rc, err := c.Logs(ctx, "job_9", true)
+			rc, err := c.Logs(ctx, "job_9", client.LogQuery{Follow: true})
 			if rc != nil {
 				rc.Close()
 			}
@@ -375,7 +375,7 @@ func TestLogsStream(t *testing.T) {
 		io.WriteString(w, "line 2\n")
 	}))
 	defer srv.Close()
-	rc, err := client.New(srv.URL, token, nil).Logs(t.Context(), "job_1", true)
+	rc, err := client.New(srv.URL, token, nil).Logs(t.Context(), "job_1", client.LogQuery{Follow: true})
 	if err != nil {
 		t.Fatalf("Logs: %v", err)
 	}
@@ -395,7 +395,7 @@ func TestLogsStream(t *testing.T) {
 // TestLogsNoFollow checks the query of a one-shot read.
 func TestLogsNoFollow(t *testing.T) {
 	c := serve(t, exchange{method: "GET", path: "/v1/jobs/job_1/logs", auth: "Bearer " + token, status: 200, resp: "all of it\n"})
-	rc, err := c.Logs(t.Context(), "job_1", false)
+	rc, err := c.Logs(t.Context(), "job_1", client.LogQuery{})
 	if err != nil {
 		t.Fatalf("Logs: %v", err)
 	}
@@ -416,7 +416,7 @@ func TestLogsFollowEndsWithContext(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(t.Context())
-	rc, err := client.New(srv.URL, token, nil).Logs(ctx, "job_1", true)
+	rc, err := client.New(srv.URL, token, nil).Logs(ctx, "job_1", client.LogQuery{Follow: true})
 	if err != nil {
 		t.Fatalf("Logs: %v", err)
 	}
@@ -466,5 +466,51 @@ func TestNoToken(t *testing.T) {
 	defer srv.Close()
 	if _, err := client.New(srv.URL, "", nil).Nodes(t.Context()); err != nil {
 		t.Fatalf("Nodes: %v", err)
+	}
+}
+
+// TestLogQuery: the query picks a stream and an attempt; LogEntries reads
+// JSON lines, with the exact bytes of output that is not UTF-8.
+func TestLogQuery(t *testing.T) {
+	c := serve(t, exchange{method: "GET", path: "/v1/jobs/job_1/logs", query: "attempt=att_2&stream=stderr",
+		auth: "Bearer " + token, status: 200, resp: "oops\n"})
+	rc, err := c.Logs(t.Context(), "job_1", client.LogQuery{Stream: "stderr", Attempt: "att_2"})
+	if err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	defer rc.Close()
+	if b, err := io.ReadAll(rc); err != nil || string(b) != "oops\n" {
+		t.Errorf("logs = %q, %v; want %q", b, err, "oops\n")
+	}
+
+	lines := `{"time":"2026-03-01T12:00:00Z","attempt":"att_1","stream":"stdout","text":"hi\n"}` + "\n" +
+		`{"attempt":"att_1","stream":"stderr","text":"\ufffd\n","data":"/wo="}` + "\n"
+	c = serve(t, exchange{method: "GET", path: "/v1/jobs/job_1/logs", query: "follow=1&format=json",
+		auth: "Bearer " + token, status: 200, resp: lines})
+	s, err := c.LogEntries(t.Context(), "job_1", client.LogQuery{Follow: true})
+	if err != nil {
+		t.Fatalf("LogEntries: %v", err)
+	}
+	defer s.Close()
+	var got []client.LogEntry
+	for {
+		e, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		got = append(got, e)
+	}
+	want := []client.LogEntry{
+		{Time: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Attempt: "att_1", Stream: "stdout", Text: "hi\n"},
+		{Attempt: "att_1", Stream: "stderr", Text: "\ufffd\n", Data: []byte("\xff\n")},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("entries mismatch (-want +got):\n%s", diff)
+	}
+	if string(got[0].Bytes()) != "hi\n" || string(got[1].Bytes()) != "\xff\n" {
+		t.Errorf("Bytes() = %q, %q; want the exact output", got[0].Bytes(), got[1].Bytes())
 	}
 }

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -131,22 +130,6 @@ func (c *Client) CancelJob(ctx context.Context, id string) (berth.Job, error) {
 	var job berth.Job
 	_, err := c.call(ctx, request{method: http.MethodPost, path: "/v1/jobs/" + url.PathEscape(id) + "/cancel"}, &job)
 	return job, err
-}
-
-// Logs returns the job's output (stdout and stderr, across attempts) as
-// plain text. With follow, the stream stays open until the job is terminal
-// or ctx ends; a read then fails with ctx's error. The caller closes it. An
-// unknown id gives a *Error with code not_found, before any read.
-func (c *Client) Logs(ctx context.Context, id string, follow bool) (io.ReadCloser, error) {
-	r := request{method: http.MethodGet, path: "/v1/jobs/" + url.PathEscape(id) + "/logs"}
-	if follow {
-		r.query = url.Values{"follow": {"1"}}
-	}
-	resp, err := c.send(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	return resp.Body, nil
 }
 
 // Callback reports a job's own result, as the job itself does with the

@@ -20,6 +20,7 @@ type invocation struct {
 	vars  map[string]string // the environment
 	stdin string
 	width int
+	clock func() time.Time // nil: always now
 }
 
 // result is what a command line did.
@@ -33,8 +34,11 @@ func (in invocation) run(ctx context.Context, args ...string) result {
 	env := &cliEnv{
 		stdout: &stdout, stderr: &stderr, stdin: strings.NewReader(in.stdin),
 		getenv: func(k string) string { return in.vars[k] },
-		now:    func() time.Time { return now },
+		now:    in.clock,
 		width:  in.width,
+	}
+	if env.now == nil {
+		env.now = func() time.Time { return now }
 	}
 	code := run(ctx, env, args)
 	return result{code, stdout.String(), stderr.String()}

@@ -3,9 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,9 +25,13 @@ var (
 const testToken = "tok-123"
 
 // ending is how a job submitted to the fake API ends once its logs are
-// followed: it prints logs, then takes state, exitCode and reason.
+// followed: it waits (each read of the job while it waits takes the next
+// of waits as its reason, queued), then prints logs (or output), then
+// takes state, exitCode and reason.
 type ending struct {
-	logs     string
+	waits    []string
+	logs     string            // stdout, a line an entry, on attempt att_1
+	output   []client.LogEntry // in place of logs
 	state    berth.State
 	exitCode *int
 	reason   string
@@ -286,6 +290,10 @@ func (f *fakeAPI) job(w http.ResponseWriter, r *http.Request) {
 		apiError(w, 404, "not_found", "", "job "+r.PathValue("id")+" not found")
 		return
 	}
+	if e := f.endings[j.ID]; e != nil && len(e.waits) > 0 && !j.State.Terminal() {
+		j.State, j.Reason = berth.Queued, e.waits[0]
+		e.waits = e.waits[1:]
+	}
 	// Each attempt costs a fixed amount here.
 	reply(w, 200, client.Job{Job: *j, CostUSD: 0.0125 * float64(len(j.Attempts))})
 }
@@ -305,9 +313,12 @@ func (f *fakeAPI) cancel(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// logs serves a job's output as text, or with format=json as entries. A
+// followed job first waits until its waits are used up.
 func (f *fakeAPI) logs(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	follow := r.URL.Query().Get("follow") == "1"
+	q := r.URL.Query()
+	follow := q.Get("follow") == "1"
 	f.mu.Lock()
 	e := f.endings[id]
 	var end ending
@@ -324,16 +335,46 @@ func (f *fakeAPI) logs(w http.ResponseWriter, r *http.Request) {
 		apiError(w, 404, "not_found", "", "job "+id+" not found")
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	switch {
-	case !follow:
-		io.WriteString(w, end.logs)
-		return
-	case drop:
-		io.WriteString(w, end.logs[:len(end.logs)/2])
+	for follow {
+		f.mu.Lock()
+		waiting := len(e.waits) > 0
+		f.mu.Unlock()
+		if !waiting {
+			break
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	entries := end.output
+	if entries == nil {
+		for line := range strings.Lines(end.logs) {
+			entries = append(entries, client.LogEntry{Time: t0, Attempt: "att_1", Stream: "stdout", Text: line})
+		}
+	}
+	if drop {
+		entries = entries[:len(entries)/2]
+	}
+	if s := q.Get("stream"); s != "" {
+		entries = slices.DeleteFunc(slices.Clone(entries), func(e client.LogEntry) bool { return e.Stream != s })
+	}
+	if q.Get("format") == "json" {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		for _, e := range entries {
+			enc.Encode(e)
+		}
+	} else {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		for _, e := range entries {
+			w.Write(e.Bytes())
+		}
+	}
+	if !follow || drop {
 		return
 	}
-	io.WriteString(w, end.logs)
 	if end.hang {
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()

@@ -187,7 +187,10 @@ func TestLogs(t *testing.T) {
 			t.Errorf("%q: stdout = %q, want the logs", args, r.stdout)
 		}
 	}
-	want := []string{"POST /v1/jobs", "GET /v1/jobs/job_1/logs", "GET /v1/jobs/job_1/logs?follow=1"}
+	// The job lists no attempt yet: the one its output names is looked
+	// up again.
+	want := []string{"POST /v1/jobs", "GET /v1/jobs/job_1", "GET /v1/jobs/job_1/logs?format=json", "GET /v1/jobs/job_1",
+		"GET /v1/jobs/job_1", "GET /v1/jobs/job_1/logs?follow=1&format=json", "GET /v1/jobs/job_1"}
 	if diff := cmp.Diff(want, f.callLog()); diff != "" {
 		t.Errorf("calls mismatch (-want +got):\n%s", diff)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -44,6 +45,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) error {
 	// An interrupt during the submission must not leave a job behind that
 	// nobody follows: let the submission finish, then cancel the job.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), submitTimeout)
+	submitted := env.clock()
 	job, created, err := c.SubmitJob(sctx, spec)
 	cancel()
 	if err != nil {
@@ -59,7 +61,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintln(env.stdout, job.ID)
 		return nil
 	}
-	final, err := follow(ctx, c, job.ID, env.stdout)
+	final, err := follow(ctx, env, c, job.ID, submitted)
 	if ctx.Err() != nil {
 		return interrupt(ctx, env, c, job.ID)
 	}
@@ -74,16 +76,33 @@ const (
 	submitTimeout     = 30 * time.Second
 	followPause       = time.Second
 	followMaxFailures = 10
+	// A job that has waited waitNotice to start has its reason told, then
+	// again each time it changes; its state is read every waitPoll.
+	waitNotice = 2 * time.Second
+	waitPoll   = 500 * time.Millisecond
 )
 
-// follow copies the job's output to w until the job is terminal, and returns
-// the job. When the stream breaks or ends early (a server restart), it
-// reconnects and skips what it has already copied.
-func follow(ctx context.Context, c *client.Client, id string, w io.Writer) (berth.Job, error) {
+// follow copies the job's stdout to env.stdout and its stderr to
+// env.stderr until the job is terminal, and returns the job. When the
+// stream breaks or ends early (a server restart), it reconnects and skips
+// what it has already copied. Meanwhile it tells why the job waits, once it
+// has waited waitNotice since submitted.
+func follow(ctx context.Context, env *cliEnv, c *client.Client, id string, submitted time.Time) (berth.Job, error) {
+	stderr := &lockedWriter{w: env.stderr}
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchWaiting(wctx, env, c, id, submitted, stderr)
+	}()
+	defer func() {
+		stopWatch()
+		<-watched
+	}()
 	var copied int64
 	failures := 0
 	for {
-		n, err := copyLogs(ctx, c, id, copied, w)
+		n, err := copyLogs(ctx, c, id, copied, env.stdout, stderr)
 		copied += n
 		if ctx.Err() != nil {
 			return berth.Job{}, ctx.Err()
@@ -121,20 +140,82 @@ func follow(ctx context.Context, c *client.Client, id string, w io.Writer) (bert
 }
 
 // copyLogs follows the job's output, skips its first skip bytes (copied
-// before) and copies the rest to w. It returns how many bytes it copied.
-func copyLogs(ctx context.Context, c *client.Client, id string, skip int64, w io.Writer) (int64, error) {
-	rc, err := c.Logs(ctx, id, true)
+// before) and copies the rest, stdout to stdout and stderr to stderr. It
+// returns how many bytes it copied.
+func copyLogs(ctx context.Context, c *client.Client, id string, skip int64, stdout, stderr io.Writer) (int64, error) {
+	s, err := c.LogEntries(ctx, id, client.LogQuery{Follow: true})
 	if err != nil {
 		return 0, err
 	}
-	defer rc.Close()
-	if _, err := io.CopyN(io.Discard, rc, skip); err != nil {
+	defer s.Close()
+	var copied int64
+	for {
+		e, err := s.Next()
 		if err == io.EOF {
-			err = nil // nothing new yet
+			return copied, nil
 		}
-		return 0, err
+		if err != nil {
+			return copied, err
+		}
+		b := e.Bytes()
+		k := min(skip, int64(len(b)))
+		b, skip = b[k:], skip-k
+		if len(b) == 0 {
+			continue
+		}
+		w := stdout
+		if e.Stream == "stderr" {
+			w = stderr
+		}
+		if _, err := w.Write(b); err != nil {
+			return copied, err
+		}
+		copied += int64(len(b))
 	}
-	return io.Copy(w, rc)
+}
+
+// watchWaiting writes why the job waits to w once it has waited waitNotice
+// since submitted, and again each time the reason changes, until the job
+// runs or ctx ends.
+func watchWaiting(ctx context.Context, env *cliEnv, c *client.Client, id string, submitted time.Time, w io.Writer) {
+	told := ""
+	tick := time.NewTicker(waitPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		job, err := c.Job(ctx, id)
+		if err != nil {
+			continue // follow says what goes wrong
+		}
+		switch job.State {
+		case berth.Scheduled, berth.Queued, berth.Starting:
+		default:
+			return
+		}
+		if env.clock().Sub(submitted) < waitNotice || job.Reason == "" {
+			continue
+		}
+		if say := fmt.Sprintf("job %s %s: %s", id, job.State, escape(job.Reason)); say != told {
+			fmt.Fprintf(w, "berth run: %s\n", say)
+			told = say
+		}
+	}
+}
+
+// lockedWriter serializes the writes of several goroutines to w.
+type lockedWriter struct {
+	mu sync.Mutex // guards w
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // interrupt cancels the job after the user interrupted berth run.
@@ -159,7 +240,7 @@ func jobExit(env *cliEnv, job berth.Job) error {
 	if job.State == berth.Succeeded {
 		return nil
 	}
-	fmt.Fprintf(env.stderr, "berth run: job %s %s: %s\n", job.ID, job.State, job.Reason)
+	fmt.Fprintf(env.stderr, "berth run: job %s %s: %s\n", job.ID, job.State, escape(job.Reason))
 	if job.ExitCode == nil || *job.ExitCode < 1 || *job.ExitCode > 255 {
 		return exitError{exitNoCode}
 	}

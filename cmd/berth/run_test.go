@@ -155,7 +155,7 @@ func TestRunIdempotencyKeyMatched(t *testing.T) {
 // TestRunInterrupted checks that Ctrl-C cancels the job and exits 130,
 // whether it comes while following or while submitting.
 func TestRunInterrupted(t *testing.T) {
-	for _, at := range []string{"GET /v1/jobs/job_1/logs?follow=1", "POST /v1/jobs"} {
+	for _, at := range []string{"GET /v1/jobs/job_1/logs?follow=1&format=json", "POST /v1/jobs"} {
 		t.Run(at, func(t *testing.T) {
 			f := newFakeAPI(t)
 			f.next = ending{logs: "working\n", hang: true}
