@@ -24,6 +24,23 @@ type Node struct {
 	// Conflict is the last refusal of a second agent that presented the
 	// node's credential (a copied data directory, a cloned disk).
 	Conflict string `json:"conflict,omitempty"`
+	// SharedEngine is set by MarkSharedEngines: another live node runs on
+	// the same Docker engine.
+	SharedEngine bool `json:"-"`
+}
+
+// MarkSharedEngines sets SharedEngine on the nodes (gone ones aside) whose
+// engine another of them shares.
+func MarkSharedEngines(nodes []Node) {
+	count := map[string]int{}
+	for _, n := range nodes {
+		if n.Facts.EngineID != "" && n.State != berth.NodeGone {
+			count[n.Facts.EngineID]++
+		}
+	}
+	for i, n := range nodes {
+		nodes[i].SharedEngine = n.State != berth.NodeGone && count[n.Facts.EngineID] > 1
+	}
 }
 
 // HostFacts describe a node's host, as far as its agent knows them.
@@ -33,6 +50,7 @@ type HostFacts struct {
 	Zone         string  `json:"zone,omitempty"`
 	Market       string  `json:"market,omitempty"` // "on-demand" or "spot"
 	Price        float64 `json:"price,omitempty"`  // per hour
+	EngineID     string  `json:"engine_id,omitempty"`
 }
 
 // Nodes returns every node the server knows, with its capacity and use.

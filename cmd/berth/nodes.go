@@ -22,6 +22,7 @@ func runNodes(ctx context.Context, env *cliEnv, args []string) error {
 		fit:      true,
 		fetch: func(ctx context.Context, c *client.Client, _ []string, _ string, _ int) ([]client.Node, string, error) {
 			nodes, err := c.Nodes(ctx)
+			client.MarkSharedEngines(nodes)
 			return nodes, "", err
 		},
 	}.run(ctx, env, args)
@@ -33,8 +34,12 @@ func nodeHeader() []string {
 }
 
 func nodeRow(now time.Time, n client.Node) []string {
+	h := host(n.Facts)
+	if n.SharedEngine {
+		h += " (engine shared)"
+	}
 	return []string{n.ID, orDash(n.Name), orDash(n.Pool), nodeState(n, now), cpu(n.CPU), mem(n.MemoryMB),
-		fmt.Sprintf("%s, %s", cpu(n.UsedCPU), mem(n.UsedMemoryMB)), age(now, n.LastSeen), host(n.Facts), healthy(n.Node)}
+		fmt.Sprintf("%s, %s", cpu(n.UsedCPU), mem(n.UsedMemoryMB)), age(now, n.LastSeen), h, healthy(n.Node)}
 }
 
 // nodeState is the node's state, with its notice or drain deadline.

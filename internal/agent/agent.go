@@ -510,6 +510,7 @@ func (a *Agent) status(ready bool) nodeapi.Status {
 	if st.MemoryMB == 0 {
 		st.MemoryMB = engine.MemoryMB
 	}
+	st.Facts.EngineID = engine.EngineID
 	return st
 }
 

@@ -107,3 +107,34 @@ func TestCopiedAgentDataDirectory(t *testing.T) {
 		t.Errorf("the node is %s after the copy was refused, want ready under its first agent", n.State)
 	}
 }
+
+// TestAgentsShareEngine: two agents on one host's engine, each with its own
+// data directory, are two nodes that report the same engine id, and
+// berth nodes says they share it.
+func TestAgentsShareEngine(t *testing.T) {
+	s := startFleetServer(t, 10*time.Second)
+	a := startAgent(t, s, "", "--cpus", "1", "--memory-mb", "512")
+	b := startAgent(t, s, "", "--cpus", "1", "--memory-mb", "512")
+	s.waitNode(a.id, 10*time.Second, berth.NodeReady)
+	s.waitNode(b.id, 10*time.Second, berth.NodeReady)
+	engine := func(id string) string {
+		var n struct {
+			Facts struct {
+				EngineID string `json:"engine_id"`
+			} `json:"facts"`
+		}
+		s.call("GET", "/v1/nodes/"+id, nil, &n)
+		return n.Facts.EngineID
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for (engine(a.id) == "" || engine(b.id) == "") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ea, eb := engine(a.id), engine(b.id); ea == "" || ea != eb {
+		t.Fatalf("engine ids %q and %q, want the one engine's", ea, eb)
+	}
+	out, stderr, code := s.cli(t, "", "nodes")
+	if code != 0 || strings.Count(out, "(engine shared)") != 2 {
+		t.Errorf("berth nodes: exit %d, %q %q; want both nodes marked as sharing an engine", code, out, stderr)
+	}
+}

@@ -22,6 +22,9 @@ type Facts struct {
 	Zone         string  `json:"zone,omitempty"`
 	Market       string  `json:"market,omitempty"` // "on-demand" or "spot"
 	Price        float64 `json:"price,omitempty"`  // per hour, when known
+	// EngineID is the node's Docker engine's id: nodes that share one
+	// share its capacity too.
+	EngineID string `json:"engine_id,omitempty"`
 }
 
 // NoticeKind says what the cloud announced about a node's host.

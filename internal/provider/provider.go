@@ -72,6 +72,9 @@ type Status struct {
 type Capacity struct {
 	CPU      float64
 	MemoryMB int64
+	// EngineID is the engine's own id ("" when it has none): nodes whose
+	// agents share an engine share it.
+	EngineID string
 }
 
 // Errors runners return; callers branch on them with errors.Is / errors.As.

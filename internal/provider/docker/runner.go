@@ -79,6 +79,7 @@ func (r *Runner) Info(ctx context.Context) (provider.Capacity, error) {
 	return provider.Capacity{
 		CPU:      float64(res.Info.NCPU),
 		MemoryMB: res.Info.MemTotal >> 20,
+		EngineID: res.Info.ID,
 	}, nil
 }
 
