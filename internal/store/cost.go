@@ -114,7 +114,27 @@ func scanAttemptCost(sc scanner) (AttemptCost, error) {
 // AttemptCosts returns what the attempts of the jobs held, by job, in the
 // order they were made.
 func (s *Store) AttemptCosts(ctx context.Context, jobIDs []string) (map[string][]AttemptCost, error) {
+	cs, err := attemptCostsOf(ctx, s.r, jobIDs)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string][]AttemptCost, len(jobIDs))
+	for _, c := range cs {
+		out[c.JobID] = append(out[c.JobID], c)
+	}
+	book := newPriceBook(ctx, s.r)
+	for _, cs := range out {
+		if err := book.rate(cs); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// attemptCostsOf reads what the attempts of the jobs held, job by job,
+// each job's in the order they were made; unpriced (see priceBook.rate).
+func attemptCostsOf(ctx context.Context, q querier, jobIDs []string) ([]AttemptCost, error) {
+	var out []AttemptCost
 	for len(jobIDs) > 0 {
 		batch := jobIDs[:min(len(jobIDs), 500)]
 		jobIDs = jobIDs[len(batch):]
@@ -123,32 +143,35 @@ func (s *Store) AttemptCosts(ctx context.Context, jobIDs []string) (map[string][
 			args[i] = id
 		}
 		marks := strings.Repeat("?,", len(batch))
-		rows, err := s.r.QueryContext(ctx, `SELECT `+attemptCostCols+` FROM `+attemptCostFrom+`
-			WHERE a.job_id IN (`+marks[:len(marks)-1]+`) ORDER BY a.job_id, a.seq`, args...)
+		cs, err := readAttemptCosts(ctx, q, `WHERE a.job_id IN (`+marks[:len(marks)-1]+`) ORDER BY a.job_id, a.seq`, args...)
 		if err != nil {
-			return nil, fmt.Errorf("read attempt costs: %w", err)
-		}
-		for rows.Next() {
-			c, err := scanAttemptCost(rows)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read attempt costs: %w", err)
-			}
-			out[c.JobID] = append(out[c.JobID], c)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read attempt costs: %w", err)
-		}
-	}
-	book := s.priceBook(ctx)
-	for _, cs := range out {
-		if err := book.rate(cs); err != nil {
 			return nil, err
 		}
+		out = append(out, cs...)
 	}
 	return out, nil
+}
+
+// readAttemptCosts reads the attempts that where (a WHERE and ORDER BY
+// clause on attemptCostFrom) selects.
+func readAttemptCosts(ctx context.Context, q querier, where string, args ...any) ([]AttemptCost, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+attemptCostCols+` FROM `+attemptCostFrom+` `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read attempt costs: %w", err)
+	}
+	defer rows.Close()
+	var cs []AttemptCost
+	for rows.Next() {
+		c, err := scanAttemptCost(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read attempt costs: %w", err)
+		}
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read attempt costs: %w", err)
+	}
+	return cs, nil
 }
 
 // rate gives each attempt its node's price over time, where one is
@@ -170,46 +193,46 @@ func (b *priceBook) rate(cs []AttemptCost) error {
 
 // Ledger prices the time since since (all, when zero) of every attempt
 // that held capacity then as a cost.Line, with its job's labels; attempts
-// that run are priced up to now. Then, for each priced host (a node whose
-// agent reports a price) alive since since, lines of its idle time (JobID
-// ""): its life since since at its price, less what its attempts in the
-// ledger held of it. Every line falls in one UTC day.
+// that run are priced up to now. The attempts of deleted jobs are in it
+// as the lines of the cost rollup (JobID RolledUpJobs). Then, for each
+// priced host (a node whose agent reports a price) alive since since,
+// lines of its idle time (JobID ""): its life since since at its price,
+// less what its attempts, deleted ones too, held of it. Every line falls
+// in one UTC day. It reads one snapshot of the store.
 func (s *Store) Ledger(ctx context.Context, since, now time.Time) (cost.Ledger, error) {
-	book := s.priceBook(ctx)
-	l, held, err := s.attemptLines(ctx, book, since, now)
+	var l cost.Ledger
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		book := newPriceBook(ctx, tx) // within the transaction: one connection
+		var held map[nodeDay]float64
+		var err error
+		if l, held, err = attemptLines(ctx, tx, book, since, now); err != nil {
+			return err
+		}
+		rolled, err := rolledUpLines(ctx, tx, since, held)
+		if err != nil {
+			return err
+		}
+		idle, err := idleLines(ctx, tx, book, since, now, held)
+		if err != nil {
+			return err
+		}
+		l = append(append(l, rolled...), idle...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	idle, err := s.idleLines(ctx, book, since, now, held)
-	if err != nil {
-		return nil, err
-	}
-	return append(l, idle...), nil
+	return l, nil
 }
 
 // attemptLines prices the time since since of the attempts that held
 // capacity since then, and sums what they held of each node.
-func (s *Store) attemptLines(ctx context.Context, book *priceBook, since, now time.Time) (cost.Ledger, map[nodeDay]float64, error) {
-	labels, err := s.jobLabels(ctx, since)
+func attemptLines(ctx context.Context, q querier, book *priceBook, since, now time.Time) (cost.Ledger, map[nodeDay]float64, error) {
+	labels, err := jobLabels(ctx, q, since)
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+attemptCostCols+` FROM `+attemptCostFrom+`
-		WHERE a.finished_at IS NULL OR a.finished_at > ? ORDER BY a.seq`, ts(since))
-	if err != nil {
-		return nil, nil, fmt.Errorf("read ledger: %w", err)
-	}
-	var cs []AttemptCost
-	for rows.Next() {
-		c, err := scanAttemptCost(rows)
-		if err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("read ledger: %w", err)
-		}
-		cs = append(cs, c)
-	}
-	err = rows.Err()
-	rows.Close()
+	cs, err := readAttemptCosts(ctx, q, `WHERE a.finished_at IS NULL OR a.finished_at > ? ORDER BY a.seq`, ts(since))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read ledger: %w", err)
 	}
@@ -239,7 +262,7 @@ func (s *Store) attemptLines(ctx context.Context, book *priceBook, since, now ti
 // moment, less held, what the ledger's attempts held of it, a line per
 // UTC day. A serverless pool's node has no price of its own: its
 // containers are all in the attempts.
-func (s *Store) idleLines(ctx context.Context, book *priceBook, since, now time.Time, held map[nodeDay]float64) (cost.Ledger, error) {
+func idleLines(ctx context.Context, q querier, book *priceBook, since, now time.Time, held map[nodeDay]float64) (cost.Ledger, error) {
 	type host struct {
 		id, pool   string
 		facts      nodeapi.Facts
@@ -247,7 +270,7 @@ func (s *Store) idleLines(ctx context.Context, book *priceBook, since, now time.
 	}
 	// A lost node is priced up to its last heartbeat: it may come back
 	// (then it is priced on), or never (an agent's host shut down).
-	rows, err := s.r.QueryContext(ctx, `SELECT id, pool, facts, created_at,
+	rows, err := q.QueryContext(ctx, `SELECT id, pool, facts, created_at,
 		COALESCE(gone_at, CASE WHEN state IN ('gone', 'lost') THEN last_seen END)
 		FROM nodes WHERE state NOT IN ('gone', 'lost') OR COALESCE(gone_at, last_seen) >= ? ORDER BY id`, ts(since))
 	if err != nil {
@@ -313,8 +336,8 @@ func maxTime(a, b time.Time) time.Time {
 
 // jobLabels returns the labels of the jobs with an attempt made since
 // since.
-func (s *Store) jobLabels(ctx context.Context, since time.Time) (map[string]map[string]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT l.job_id, l.key, l.value FROM job_labels l
+func jobLabels(ctx context.Context, q querier, since time.Time) (map[string]map[string]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT l.job_id, l.key, l.value FROM job_labels l
 		WHERE l.job_id IN (SELECT DISTINCT job_id FROM attempts WHERE finished_at IS NULL OR finished_at > ?)`, ts(since))
 	if err != nil {
 		return nil, fmt.Errorf("read labels: %w", err)

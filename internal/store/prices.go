@@ -72,15 +72,16 @@ func (s series) NextPriceChange(t time.Time) time.Time {
 }
 
 // priceBook reads the price series of a pool's instance types as they are
-// asked for, each once.
+// asked for, each once, through q: the store's readers, or a transaction
+// that reads with them.
 type priceBook struct {
-	s    *Store
+	q    querier
 	ctx  context.Context
 	read map[[2]string]series
 }
 
-func (s *Store) priceBook(ctx context.Context) *priceBook {
-	return &priceBook{s: s, ctx: ctx, read: map[[2]string]series{}}
+func newPriceBook(ctx context.Context, q querier) *priceBook {
+	return &priceBook{q: q, ctx: ctx, read: map[[2]string]series{}}
 }
 
 // price is the price of instance type typ of pool, falling back to
@@ -92,7 +93,7 @@ func (b *priceBook) price(pool, typ string, fallback float64) (cost.Price, error
 	key := [2]string{pool, typ}
 	sr, ok := b.read[key]
 	if !ok {
-		rows, err := b.s.r.QueryContext(b.ctx, `SELECT at, price FROM prices WHERE pool = ? AND instance_type = ? ORDER BY at`, pool, typ)
+		rows, err := b.q.QueryContext(b.ctx, `SELECT at, price FROM prices WHERE pool = ? AND instance_type = ? ORDER BY at`, pool, typ)
 		if err != nil {
 			return nil, fmt.Errorf("read prices of %s in pool %s: %w", typ, pool, err)
 		}

@@ -51,14 +51,17 @@ var errClosed = errors.New("store is closed")
 const busyTimeoutMS = 10000
 
 // Open opens (creating if needed) the database at path, sets WAL mode and
-// synchronous=FULL, and applies pending schema migrations.
+// synchronous=FULL (and, for a new database, auto_vacuum=INCREMENTAL), and
+// applies pending schema migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("open store %q: want a plain file path", path)
 	}
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busyTimeoutMS)
+	// auto_vacuum before journal_mode: it takes only on a database that
+	// has nothing yet, and lets Compact return freed pages.
 	w, err := sql.Open("sqlite", path+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+		"&_pragma=auto_vacuum(INCREMENTAL)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}

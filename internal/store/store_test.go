@@ -86,6 +86,7 @@ func TestOpenSetsPragmas(t *testing.T) {
 		{"synchronous", "2"}, // FULL
 		{"foreign_keys", "1"},
 		{"busy_timeout", "10000"},
+		{"auto_vacuum", "2"}, // INCREMENTAL
 	} {
 		var got string
 		if err := s.w.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
