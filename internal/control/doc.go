@@ -1,8 +1,9 @@
 // Package control runs berth's loops: dispatch (place queued jobs on
 // nodes, send jobs whose start budget ran out to a serverless pool),
 // autoscale (Fleet: grow and shrink the pools through their providers),
-// schedules (cron), leases (the Reaper) and callback delivery; and serves
-// the node agents' side of the protocol (Local) over the store.
+// schedules (cron), leases (the Reaper), callback delivery and retention
+// (delete finished jobs once they are old enough); and serves the node
+// agents' side of the protocol (Local) over the store.
 //
 // Each loop is thin: it reads a snapshot from the store (and, for the
 // fleet, the providers' instance lists), calls pure code
