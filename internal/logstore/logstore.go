@@ -44,8 +44,9 @@ func (s *Store) path(jobID, attemptID string) (string, error) {
 }
 
 // Writer opens the attempt's log for appending. Writes past the cap are
-// dropped after a one-line notice; they never fail for that reason. Write
-// it through an Encoder to keep stdout and stderr apart.
+// dropped after a one-line notice; they never fail for that reason. All
+// of an attempt's output is, once its job holds its cap (JobMaxBytes).
+// Write it through an Encoder to keep stdout and stderr apart.
 func (s *Store) Writer(jobID, attemptID string) (io.WriteCloser, error) {
 	p, err := s.path(jobID, attemptID)
 	if err != nil {
@@ -57,6 +58,9 @@ func (s *Store) Writer(jobID, attemptID string) (io.WriteCloser, error) {
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
+	}
+	if full, err := s.jobFull(jobID, attemptID); err != nil || full {
+		return s.dropped(f, err)
 	}
 	return &cappedWriter{f: f, left: s.maxBytes}, nil
 }
@@ -112,7 +116,9 @@ func notice(framed bool) []byte {
 // chunk whose answer was lost can be sent again, and an agent that starts
 // over from offset 0 (after a restart) rewrites what is there. Bytes past
 // the cap are dropped; the log then ends with a notice. It returns the
-// log's length (capped) and whether the cap was reached.
+// log's length (capped) and whether the cap was reached. Once the job
+// holds its cap (JobMaxBytes), every byte is dropped and the log is a
+// notice.
 func (s *Store) WriteAt(jobID, attemptID string, offset int64, p []byte) (size int64, truncated bool, err error) {
 	if offset < 0 {
 		return 0, false, fmt.Errorf("negative offset %d", offset)
@@ -123,6 +129,9 @@ func (s *Store) WriteAt(jobID, attemptID string, offset int64, p []byte) (size i
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return 0, false, fmt.Errorf("create log directory: %w", err)
+	}
+	if full, err := s.jobFull(jobID, attemptID); err != nil || full {
+		return s.dropAt(path, offset, p, err)
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
