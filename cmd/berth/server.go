@@ -54,6 +54,9 @@ type serverConfig struct {
 	configFile   string
 	deadline     string // the deadline policy's name
 	maxConns     int    // connections the API holds open at most
+
+	retain       time.Duration // how long finished jobs are kept; control.Forever keeps them
+	metricsToken string        // the bearer token /metrics wants; "" leaves it open
 }
 
 func runServer(ctx context.Context, env *cliEnv, args []string) error {
@@ -79,6 +82,9 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&cfg.deadline, "deadline-policy", "berth", "`policy` that runs jobs with a deadline on Spot or on-demand: berth, uniform_progress or greedy (see docs/deadline.md)")
 	fs.IntVar(&cfg.maxConns, "max-connections", defaultMaxConns(), "connections the API holds open at most; past it, the longest idle one is closed (default: half the process's file limit, at most 10000)")
 	fs.StringVar(&cfg.configFile, "config", "", "`file` of the pools (berth.yaml, YAML or JSON; see docs/pools.md); default: the local engine alone")
+	cfg.retain = control.DefaultRetain
+	fs.Var(retainFlag{&cfg.retain}, "retain", "`duration` finished jobs are kept, with their attempts and logs, before they are deleted (their cost stays in berth cost), or forever")
+	fs.StringVar(&cfg.metricsToken, "metrics-token", "", "bearer `token` that /metrics wants (default: /metrics is open to whoever reaches the API)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -202,7 +208,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	if err := prom.Register(fleet.Collector()); err != nil {
 		return err
 	}
-	mux.Handle("GET /metrics", prom.Handler()) // Prometheus, without auth, like /healthz
+	mux.Handle("GET /metrics", metrics.RequireToken(cfg.metricsToken, prom.Handler())) // Prometheus; open, like /healthz, without --metrics-token
 	mux.Handle("/", api)
 	guard := httpapi.NewGuard(cfg.maxConns)
 	servers := []*http.Server{guard.Server(mux, tlsCfg)}
@@ -212,6 +218,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	goRun("callbacks", callbacks.Run)
 	goRun("reaper", reaper.Run)
 	goRun("autoscale", fleet.Run)
+	goRun("retention", control.NewRetention(control.RetentionConfig{Retain: cfg.retain}, st, logs, log.With("component", "retention")).Run)
 	if len(fleetCfg.machines) > 0 {
 		hosts := fakehost.New(fakehost.Config{Seed: uint64(time.Now().UnixNano())}, fleetCfg.machines, local, registry, logs,
 			log.With("component", "fake machines"))
