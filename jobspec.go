@@ -64,7 +64,29 @@ type JobSpec struct {
 	// CheckpointOnSigterm (it saves its progress when sent SIGTERM and
 	// resumes from there).
 	Checkpoint string `json:"checkpoint,omitempty"`
+
+	// Pool pins the job to a pool: it runs only on that pool's capacity
+	// (a pool of the configuration, or one a node has joined), the pool
+	// grows for it, and its overflow and start budget apply. A serverless
+	// pool runs it at once.
+	Pool string `json:"pool,omitempty"`
+	// StartBudget is how long the job may wait for capacity before it runs
+	// on its pool's serverless overflow, in place of the pool's own start
+	// budget; "0s" sends it there as soon as it cannot be placed.
+	StartBudget *Duration `json:"start_budget,omitempty"`
 }
+
+// ReservedLabelPrefix starts the label keys berth keeps for itself: a job
+// may not set them. Options that once were labels are fields now
+// (RenamedLabels).
+const ReservedLabelPrefix = "berth."
+
+// RenamedLabels are the labels that once set a job's options, by the field
+// that sets them now.
+var RenamedLabels = map[string]string{"berth.pool": "pool", "berth.start-budget": "start_budget"}
+
+// MaxStartBudget bounds a job's start budget.
+const MaxStartBudget = 30 * 24 * time.Hour
 
 // How a job checkpoints, as written in JobSpec.Checkpoint.
 const (
@@ -259,6 +281,12 @@ func (s JobSpec) validateMeta() error {
 		if !labelKeyRe.MatchString(k) {
 			return fieldErr("labels", "%q is not a valid label key (letters, digits, . _ / -; at most 63)", k)
 		}
+		if field, ok := RenamedLabels[k]; ok {
+			return fieldErr("labels."+k, "is no longer a label: set the job's %s field", field)
+		}
+		if strings.HasPrefix(k, ReservedLabelPrefix) {
+			return fieldErr("labels."+k, "label keys under %q are berth's own", ReservedLabelPrefix)
+		}
 		if len(v) > maxShortString {
 			return fieldErr("labels."+k, "is longer than %d characters", maxShortString)
 		}
@@ -271,6 +299,22 @@ func (s JobSpec) validateMeta() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s.CallbackURL) > 2048 {
 			return fieldErr("callback_url", "must be an absolute http or https URL")
 		}
+		if u.User != nil {
+			return fieldErr("callback_url", "must not hold a user name or password: verify the X-Berth-Signature of the body instead")
+		}
+	}
+	return s.validatePlacement()
+}
+
+// validatePlacement checks the options of placement.
+func (s JobSpec) validatePlacement() error {
+	switch {
+	case s.Pool != "" && !ValidPoolName(s.Pool):
+		return fieldErr("pool", "%q is not a pool name (lower-case letters, digits, - and _, at most 63)", s.Pool)
+	case s.StartBudget != nil && *s.StartBudget < 0:
+		return fieldErr("start_budget", "must not be negative")
+	case s.StartBudget != nil && time.Duration(*s.StartBudget) > MaxStartBudget:
+		return fieldErr("start_budget", "must be at most %s", ShortDuration(MaxStartBudget))
 	}
 	return nil
 }

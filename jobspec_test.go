@@ -58,6 +58,13 @@ func TestJobSpecValidate(t *testing.T) {
 		{"bad label", func(s *JobSpec) { s.Labels = map[string]string{"": "x"} }, "labels"},
 		{"priority", func(s *JobSpec) { s.Priority = 5000 }, "priority"},
 		{"callback scheme", func(s *JobSpec) { s.CallbackURL = "ftp://example.com/x" }, "callback_url"},
+		{"callback with a password", func(s *JobSpec) { s.CallbackURL = "https://u:p@example.com/x" }, "callback_url"},
+		{"pool name", func(s *JobSpec) { s.Pool = "Spot Pool" }, "pool"},
+		{"negative start budget", func(s *JobSpec) { b := Duration(-time.Second); s.StartBudget = &b }, "start_budget"},
+		{"start budget too long", func(s *JobSpec) { b := Duration(MaxStartBudget + time.Hour); s.StartBudget = &b }, "start_budget"},
+		{"the old pool label", func(s *JobSpec) { s.Labels = map[string]string{"berth.pool": "spot"} }, "labels.berth.pool"},
+		{"the old start-budget label", func(s *JobSpec) { s.Labels = map[string]string{"berth.start-budget": "1m"} }, "labels.berth.start-budget"},
+		{"a label of berth's own", func(s *JobSpec) { s.Labels = map[string]string{"berth.job": "x"} }, "labels.berth.job"},
 		{"run_at out of range", func(s *JobSpec) { s.RunAt = &past }, "run_at"},
 		{"deadline", func(s *JobSpec) {
 			s.Deadline, s.ExpectedDuration, s.Checkpoint = &soon, Duration(time.Hour), CheckpointOnSigterm

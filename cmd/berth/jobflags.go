@@ -27,6 +27,8 @@ type jobFlags struct {
 	deadline       string
 	expected       time.Duration
 	checkpoint     string
+	pool           string
+	startBudget    string
 }
 
 // jobFlagSet says which of the job flags a command takes.
@@ -60,6 +62,8 @@ func (f *jobFlags) register(fs *flag.FlagSet, set jobFlagSet, getenv func(string
 		fs.StringVar(&f.checkpoint, "checkpoint", "", "`none` (a moved job starts again) or on-sigterm (it saves its progress when sent SIGTERM)")
 	}
 	fs.StringVar(&f.callbackURL, "callback-url", "", "POST the finished job to this `URL`")
+	fs.StringVar(&f.pool, "pool", "", "run only in this `pool` (see berth pools)")
+	fs.StringVar(&f.startBudget, "start-budget", "", "wait at most this `duration` for capacity, then run on the pool's serverless overflow (default: the pool's)")
 }
 
 // spec builds the job spec for image and command from the flags.
@@ -80,6 +84,15 @@ func (f *jobFlags) spec(image string, command []string) (berth.JobSpec, error) {
 
 		ExpectedDuration: berth.Duration(f.expected),
 		Checkpoint:       f.checkpoint,
+		Pool:             f.pool,
+	}
+	if f.startBudget != "" {
+		d, err := berth.ParseDuration(f.startBudget)
+		if err != nil {
+			return s, fmt.Errorf("--start-budget: %v", err)
+		}
+		b := berth.Duration(d)
+		s.StartBudget = &b
 	}
 	if f.runAt != "" {
 		t, err := time.Parse(time.RFC3339, f.runAt)

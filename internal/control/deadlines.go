@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"time"
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/deadline"
-	"github.com/berth-run/berth/internal/scheduler"
 	"github.com/berth-run/berth/internal/store"
 )
 
@@ -58,7 +56,7 @@ type deadlines struct {
 // governs reports whether the policy decides where j runs: it has a
 // deadline and an expected duration, and its user did not pin its pool.
 func governs(j *berth.Job) bool {
-	return j.Deadline != nil && j.ExpectedDuration > 0 && j.Labels[scheduler.LabelPool] == ""
+	return j.Deadline != nil && j.ExpectedDuration > 0 && j.Pool == ""
 }
 
 // state is what the policy knows of job j at now, with the attempt it runs
@@ -112,11 +110,7 @@ func (d *deadlines) queued(ctx context.Context, st *store.Store, queued []berth.
 			continue
 		}
 		if pool != "" {
-			j.Labels = maps.Clone(j.Labels)
-			if j.Labels == nil {
-				j.Labels = map[string]string{}
-			}
-			j.Labels[scheduler.LabelPool] = pool
+			j.Pool = pool // the policy's choice reaches the scheduler in the snapshot's copy of the job
 		}
 		out = append(out, j)
 	}

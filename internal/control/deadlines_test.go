@@ -157,7 +157,7 @@ func TestStoryDeadlineBackToSpot(t *testing.T) {
 		}
 		back := time.Now()
 		c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 1024, Env: map[string]string{"FAKE_RUN_FOR": "3h"},
-			Labels: map[string]string{"berth.pool": "spot"}})
+			Pool: "spot"})
 		waitFor(t, 6*time.Hour, "the job ends", func() bool { return c.job(t, j.ID).State.Terminal() })
 		got := c.job(t, j.ID)
 		if got.State != berth.Succeeded || got.FinishedAt.After(*got.Deadline) || got.Retried != 0 || got.Requeued != 0 {

@@ -509,9 +509,9 @@ func TestStoryWindowAndOverflow(t *testing.T) {
 			batch = append(batch, c.submit(t, berth.JobSpec{Image: "busybox", CPU: 2, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "20m"}}))
 		}
 		urgent := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "10m"},
-			Labels: map[string]string{"berth.start-budget": "5m"}})
+			StartBudget: new(berth.Duration(5 * time.Minute))})
 		pinned := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "10m"},
-			Labels: map[string]string{"berth.pool": "fargate"}})
+			Pool: "fargate"})
 		time.Sleep(90 * time.Minute)
 		if n := len(c.live(t, "nightly")); n != 0 {
 			t.Errorf("at 01:30 the closed pool has %d hosts", n)

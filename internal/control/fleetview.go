@@ -120,9 +120,8 @@ func (f *Fleet) demand(plan scheduler.Plan, queued []berth.Job) {
 		// from autoscale.SpotRetreatAfter on, on-demand grows for it. A
 		// job without a deadline or a start budget is patient: it waits
 		// a while for Spot that is out of capacity.
-		_, budget := j.Labels[scheduler.LabelStartBudget]
-		ws = append(ws, autoscale.Waiting{JobID: id, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: j.Labels[scheduler.LabelPool],
-			Reclaimed: j.Requeued, Since: scheduler.QueuedSince(j), Patient: j.Deadline == nil && !budget})
+		ws = append(ws, autoscale.Waiting{JobID: id, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: j.Pool,
+			Reclaimed: j.Requeued, Since: scheduler.QueuedSince(j), Patient: j.Deadline == nil && j.StartBudget == nil})
 		changed = changed || !before[id]
 	}
 	changed = changed || len(ws) != len(f.waiting)

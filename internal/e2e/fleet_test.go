@@ -108,7 +108,8 @@ func TestFleetSpotPool(t *testing.T) {
 	}
 	over := spec
 	over.Env = map[string]string{"FAKE_RUN_FOR": "1s"}
-	over.Labels = map[string]string{"team": "web", "berth.start-budget": "1s"}
+	over.Labels = map[string]string{"team": "web"}
+	over.StartBudget = new(berth.Duration(time.Second))
 	overflowed := s.submit(over)
 
 	deadline := time.Now().Add(15 * time.Second)

@@ -28,7 +28,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.checkLabels(r, spec, ""); err != nil {
+	if err := s.checkPool(r, spec, ""); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -99,17 +99,22 @@ func TestRefusesBadInput(t *testing.T) {
 		field        string
 		message      string
 	}{
-		{"POST", "/v1/jobs", berth.JobSpec{Image: "busybox", Labels: map[string]string{"berth.pool": "nope"}},
-			400, "labels.berth.pool", "no pool named nope; pools: default, gpu"},
-		{"POST", "/v1/jobs", berth.JobSpec{Image: "busybox", Labels: map[string]string{"berth.start-budget": "soon"}},
-			400, "labels.berth.start-budget", "is not a duration"},
-		{"POST", "/v1/jobs", berth.JobSpec{Image: "busybox", Labels: map[string]string{"berth.start-budget": "-1s"}},
-			400, "labels.berth.start-budget", "must not be negative"},
+		{"POST", "/v1/jobs", berth.JobSpec{Image: "busybox", Pool: "nope"},
+			400, "pool", "no pool named nope; pools: default, gpu"},
+		{"POST", "/v1/jobs", raw(`{"image":"busybox","start_budget":"soon"}`), 400, "start_budget", "is not a duration"},
+		{"POST", "/v1/jobs", raw(`{"image":"busybox","start_budget":"-1s"}`), 400, "start_budget", "must not be negative"},
+		{"POST", "/v1/jobs", raw(`{"image":"busybox","pool":"Spot!"}`), 400, "pool", "is not a pool name"},
+		{"POST", "/v1/jobs", berth.JobSpec{Image: "busybox", Labels: map[string]string{"berth.pool": "gpu"}},
+			400, "labels.berth.pool", "is no longer a label: set the job's pool field"},
+		{"POST", "/v1/jobs", berth.JobSpec{Image: "busybox", Labels: map[string]string{"berth.start-budget": "1m"}},
+			400, "labels.berth.start-budget", "is no longer a label: set the job's start_budget field"},
+		{"POST", "/v1/jobs", berth.JobSpec{Image: "busybox", Labels: map[string]string{"berth.poool": "gpu"}},
+			400, "labels.berth.poool", `label keys under "berth." are berth's own`},
 		{"POST", "/v1/jobs", raw(`{"image":"x","image":"y"}`), 400, "image", "is given twice"},
-		{"POST", "/v1/schedules", berth.ScheduleSpec{Cron: "@hourly", Job: berth.JobSpec{Image: "busybox", Labels: map[string]string{"berth.pool": "nope"}}},
-			400, "job.labels.berth.pool", "no pool named nope"},
-		{"POST", "/v1/schedules", berth.ScheduleSpec{Cron: "@hourly", Job: berth.JobSpec{Image: "busybox", Labels: map[string]string{"berth.start-budget": "1 minute"}}},
-			400, "job.labels.berth.start-budget", "is not a duration"},
+		{"POST", "/v1/schedules", berth.ScheduleSpec{Cron: "@hourly", Job: berth.JobSpec{Image: "busybox", Pool: "nope"}},
+			400, "job.pool", "no pool named nope"},
+		{"POST", "/v1/schedules", raw(`{"cron":"@hourly","job":{"image":"busybox","start_budget":"1 minute"}}`),
+			400, "job.start_budget", "is not a duration"},
 		{"POST", "/v1/schedules", raw(`{"cron":"@hourly","cron":"@daily","job":{"image":"x"}}`), 400, "cron", "is given twice"},
 		{"GET", "/v1/jobs?cursor=zzz", nil, 400, "cursor", "is not a cursor"},
 		{"PUT", "/v1/jobs", nil, 405, "", "PUT /v1/jobs is not a route: /v1/jobs takes GET, POST"},
@@ -142,7 +147,8 @@ func TestRefusesBadInput(t *testing.T) {
 		}
 	}
 	for _, pool := range []string{"gpu", "default"} {
-		code, body := p.do(t, p.admin, "POST", "/v1/jobs", berth.JobSpec{Image: "busybox", Labels: map[string]string{"berth.pool": pool, "berth.start-budget": "45s"}})
+		budget := berth.Duration(45 * time.Second)
+		code, body := p.do(t, p.admin, "POST", "/v1/jobs", berth.JobSpec{Image: "busybox", Pool: pool, StartBudget: &budget})
 		if code != http.StatusCreated {
 			t.Errorf("submit pinned to %s = %d %s, want 201", pool, code, body)
 		}

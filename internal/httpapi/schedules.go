@@ -19,7 +19,7 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.checkLabels(r, spec.Job, "job."); err != nil {
+	if err := s.checkPool(r, spec.Job, "job."); err != nil {
 		s.fail(w, r, err)
 		return
 	}

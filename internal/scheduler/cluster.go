@@ -15,7 +15,7 @@ import (
 // per row and per column of the non-empty buckets. Best fit on a job's
 // dominant resource scans the rows (or columns) upwards from the job's size
 // and takes the first bucket where it fits, to within a bucket's width; a
-// job pinned to a pool (LabelPool) looks in that pool's grid only, others
+// job pinned to a pool (its Pool) looks in that pool's grid only, others
 // in every grid.
 //
 // A Cluster is not safe for concurrent use.

@@ -41,7 +41,7 @@ func (p *pools) context(j *berth.Job) jobContext {
 	if len(p.list) == 0 {
 		return ctx
 	}
-	if name := j.Labels[LabelPool]; name != "" {
+	if name := j.Pool; name != "" {
 		i, ok := p.byName[name]
 		switch {
 		case ok && p.list[i].Spec.IsServerless():
@@ -58,7 +58,9 @@ func (p *pools) context(j *berth.Job) jobContext {
 		}
 	}
 	var budgetSet bool
-	ctx.budget, budgetSet = LabelBudget(j.Labels)
+	if j.StartBudget != nil {
+		ctx.budget, budgetSet = time.Duration(*j.StartBudget), true
+	}
 	for _, i := range ctx.eligible {
 		s := &p.list[i].Spec
 		if !budgetSet && s.StartBudget > 0 {
@@ -71,21 +73,6 @@ func (p *pools) context(j *berth.Job) jobContext {
 		}
 	}
 	return ctx
-}
-
-// LabelBudget is the start budget a job's label berth.start-budget sets,
-// and whether it sets a valid one (a duration of at least 0), which wins
-// over its pool's.
-func LabelBudget(labels map[string]string) (time.Duration, bool) {
-	v, ok := labels[LabelStartBudget]
-	if !ok {
-		return 0, false
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, false
-	}
-	return d, true
 }
 
 // QueuedSince is when j joined the queue: its creation, its run_at or

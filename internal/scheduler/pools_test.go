@@ -30,17 +30,30 @@ func fargateState() PoolState {
 	return PoolState{Spec: spec, Open: true}
 }
 
-func waitingJob(id string, cpu float64, mem int64, waited time.Duration, labels ...string) berth.Job {
+func waitingJob(id string, cpu float64, mem int64, waited time.Duration, options ...string) berth.Job {
 	j := job(id, cpu, mem)
 	j.CreatedAt = now.Add(-waited)
-	if len(labels) > 0 {
-		j.Labels = map[string]string{}
-		for i := 0; i+1 < len(labels); i += 2 {
-			j.Labels[labels[i]] = labels[i+1]
+	for i := 0; i+1 < len(options); i += 2 {
+		switch v := options[i+1]; options[i] {
+		case optPool:
+			j.Pool = v
+		case optStartBudget:
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				panic(err)
+			}
+			b := berth.Duration(d)
+			j.StartBudget = &b
 		}
 	}
 	return j
 }
+
+// The options waitingJob sets, as pairs of option and value.
+const (
+	optPool        = "pool"
+	optStartBudget = "start_budget"
+)
 
 // requeuedJob is a job created age ago and queued again, after losing its
 // capacity, waited ago (berth.Next sets NotBefore then).
@@ -137,11 +150,11 @@ func TestPlacePools(t *testing.T) {
 			map[string]string{"a": "overflow fargate"}},
 		{"a job's own budget wins over its pool's",
 			[]berth.Node{full}, []PoolState{spotState(), fargateState()},
-			[]berth.Job{waitingJob("a", 1, 1024, 100*time.Second, LabelStartBudget, "10m"), waitingJob("b", 1, 1024, 0, LabelStartBudget, "10s")},
+			[]berth.Job{waitingJob("a", 1, 1024, 100*time.Second, optStartBudget, "10m"), waitingJob("b", 1, 1024, 0, optStartBudget, "10s")},
 			map[string]string{"a": "wait", "b": "overflow fargate"}},
 		{"a budget of 0 waits",
 			[]berth.Node{full}, []PoolState{atMax, fargateState()},
-			[]berth.Job{waitingJob("a", 1, 1024, time.Hour, LabelStartBudget, "0s")},
+			[]berth.Job{waitingJob("a", 1, 1024, time.Hour, optStartBudget, "0s")},
 			map[string]string{"a": "wait"}},
 		{"too large for the overflow runner: wait",
 			[]berth.Node{full}, []PoolState{atMax, fargateState()},
@@ -210,14 +223,14 @@ func TestPinnedToPool(t *testing.T) {
 		want  map[string]string
 	}{
 		{"pinned jobs stay in their pool", []berth.Node{warm, batch},
-			[]berth.Job{waitingJob("a", 1, 1024, 0, LabelPool, "nightly"), waitingJob("b", 1, 1024, 0, LabelPool, "warm")},
+			[]berth.Job{waitingJob("a", 1, 1024, 0, optPool, "nightly"), waitingJob("b", 1, 1024, 0, optPool, "warm")},
 			map[string]string{"a": "node batch", "b": "node warm"}},
 		{"unpinned: best fit across pools", []berth.Node{batch, warm}, []berth.Job{waitingJob("a", 3, 1024, 0)},
 			map[string]string{"a": "node warm"}},
 		{"a full pool makes its jobs wait, not spill", []berth.Node{warm, busy},
-			[]berth.Job{waitingJob("a", 1, 1024, 0, LabelPool, "nightly")},
+			[]berth.Job{waitingJob("a", 1, 1024, 0, optPool, "nightly")},
 			map[string]string{"a": "wait"}},
-		{"a pool with no nodes", []berth.Node{warm}, []berth.Job{waitingJob("a", 1, 1024, 0, LabelPool, "nightly")},
+		{"a pool with no nodes", []berth.Node{warm}, []berth.Job{waitingJob("a", 1, 1024, 0, optPool, "nightly")},
 			map[string]string{"a": "wait"}},
 	}
 	for _, tt := range tests {
@@ -226,7 +239,7 @@ func TestPinnedToPool(t *testing.T) {
 			t.Errorf("%s: Place() (-want +got):\n%s", tt.name, diff)
 		}
 	}
-	p := Place(Snapshot{Nodes: []berth.Node{warm, busy}, Queued: []berth.Job{waitingJob("a", 1, 1024, 0, LabelPool, "nightly")}})
+	p := Place(Snapshot{Nodes: []berth.Node{warm, busy}, Queued: []berth.Job{waitingJob("a", 1, 1024, 0, optPool, "nightly")}})
 	if got, want := p.Reasons["a"], "waiting for capacity: largest free slot in pool nightly 0 vCPU/0 MiB, job needs 1 vCPU/1 GiB"; got != want {
 		t.Errorf("reason = %q, want %q", got, want)
 	}
@@ -276,7 +289,7 @@ func TestReasonsWhileCapacityComes(t *testing.T) {
 // the pool's largest task waits.
 func TestPinnedToServerless(t *testing.T) {
 	nodes := []berth.Node{node("n1", 4, 16384)}
-	jobs := []berth.Job{waitingJob("a", 1, 1024, 0, LabelPool, "fargate"), waitingJob("big", 32, 1024, 0, LabelPool, "fargate")}
+	jobs := []berth.Job{waitingJob("a", 1, 1024, 0, optPool, "fargate"), waitingJob("big", 32, 1024, 0, optPool, "fargate")}
 	p := Place(Snapshot{Nodes: nodes, Queued: jobs, Now: now, Pools: []PoolState{spotState(), fargateState()}})
 	want := map[string]string{"a": "overflow fargate", "big": "wait"}
 	if diff := cmp.Diff(want, outcome(p)); diff != "" {

@@ -18,16 +18,6 @@ import (
 	berth "github.com/berth-run/berth"
 )
 
-// Labels of a job that placement reads.
-const (
-	// LabelPool pins the job to a pool: it runs only on that pool's nodes,
-	// the pool grows for it, and its overflow and start budget apply.
-	LabelPool = "berth.pool"
-	// LabelStartBudget overrides the pool's start budget for the job: a Go
-	// duration ("45s"); "0s" means the job waits.
-	LabelStartBudget = "berth.start-budget"
-)
-
 // Snapshot is what Place decides from.
 type Snapshot struct {
 	// Nodes, with the capacity their active attempts use. Nodes that are
@@ -165,7 +155,7 @@ type failure struct {
 
 func (rd *round) job(j *berth.Job) {
 	c := rd.c
-	cpu, mem, pool := jobCPU(j.CPU), j.MemoryMB, j.Labels[LabelPool]
+	cpu, mem, pool := jobCPU(j.CPU), j.MemoryMB, j.Pool
 	if s, ok := c.forJob[j.ID]; ok {
 		e := &c.nodes[s]
 		if e.node.Schedulable() && e.fits(cpu, mem) {
@@ -282,7 +272,7 @@ func (rd *round) reason(j *berth.Job, why string) {
 // waitReason says why j waits, in words a user acts on.
 func (c *Cluster) waitReason(j *berth.Job) string {
 	need := Shape(j.CPU, j.MemoryMB)
-	pool := j.Labels[LabelPool]
+	pool := j.Pool
 	in := ""
 	if pool != "" {
 		in = " in pool " + pool

@@ -1,12 +1,10 @@
 package sim
 
 import (
-	"maps"
 	"time"
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/deadline"
-	"github.com/berth-run/berth/internal/scheduler"
 )
 
 // As the server's defaults (control.DeadlineConfig).
@@ -58,11 +56,7 @@ func (d *deadlines) route(e *engine, j *sjob) (bj berth.Job, hold bool) {
 	}
 	j.pin = pool
 	bj = j.bj
-	bj.Labels = maps.Clone(bj.Labels)
-	if bj.Labels == nil {
-		bj.Labels = map[string]string{}
-	}
-	bj.Labels[scheduler.LabelPool] = pool
+	bj.Pool = pool // the policy's choice reaches the scheduler in the job it is given
 	return bj, false
 }
 

@@ -299,15 +299,10 @@ func simulate(ctx context.Context, sc *Scenario, jobs []Job, pol *policy, seed u
 			j.Pool = "" // the policy has no such pool: any of its pools will do
 		}
 		sj := &sjob{Job: j}
-		sj.bj = berth.Job{ID: j.ID, JobSpec: berth.JobSpec{CPU: j.CPU, MemoryMB: j.MemoryMB, Priority: j.Priority}, State: berth.Queued}
-		if j.Pool != "" || j.StartBudget != nil {
-			sj.bj.Labels = map[string]string{}
-			if j.Pool != "" {
-				sj.bj.Labels[scheduler.LabelPool] = j.Pool
-			}
-			if j.StartBudget != nil {
-				sj.bj.Labels[scheduler.LabelStartBudget] = j.StartBudget.String()
-			}
+		sj.bj = berth.Job{ID: j.ID, JobSpec: berth.JobSpec{CPU: j.CPU, MemoryMB: j.MemoryMB, Priority: j.Priority, Pool: j.Pool}, State: berth.Queued}
+		if j.StartBudget != nil {
+			b := berth.Duration(*j.StartBudget)
+			sj.bj.StartBudget = &b
 		}
 		e.jobs[i] = sj
 		e.jobByID[j.ID] = sj

@@ -13,7 +13,7 @@ import (
 // NodeUse is how busy a node is, for the autoscaler.
 type NodeUse struct {
 	// Attempts counts its active attempts; Pinned those of jobs pinned to
-	// its pool (label berth.pool).
+	// its pool (their pool field).
 	Attempts, Pinned int
 	// IdleSince is when it last became idle: the end of its last attempt,
 	// or its creation; zero while it runs an attempt.
@@ -25,7 +25,7 @@ func (s *Store) NodeUses(ctx context.Context, pool string) (map[string]NodeUse, 
 	rows, err := s.r.QueryContext(ctx, `SELECT n.id, n.created_at,
 		(SELECT COUNT(*) FROM attempts a WHERE a.node_id = n.id AND a.finished_at IS NULL),
 		(SELECT COUNT(*) FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.node_id = n.id
-			AND a.finished_at IS NULL AND json_extract(j.spec, '$.labels."berth.pool"') = n.pool),
+			AND a.finished_at IS NULL AND j.pool = n.pool),
 		(SELECT MAX(a.finished_at) FROM attempts a WHERE a.node_id = n.id)
 		FROM nodes n WHERE n.pool = ? AND n.state != 'gone'`, pool)
 	if err != nil {

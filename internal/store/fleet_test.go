@@ -117,7 +117,7 @@ func TestRetireNode(t *testing.T) {
 	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-1"})
 	joinReady(t, s, "n2", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-2"})
 	j := mustCreate(t, s, berth.JobSpec{Image: "x", Retries: berth.RetryPolicy{Attempts: 1}}.WithDefaults(), t0)
-	pinned := mustCreate(t, s, berth.JobSpec{Image: "x", Labels: map[string]string{"berth.pool": "spot"}}.WithDefaults(), t0)
+	pinned := mustCreate(t, s, berth.JobSpec{Image: "x", Pool: "spot"}.WithDefaults(), t0)
 	if _, err := s.Place(ctx, []Placement{{JobID: j.ID, JobVersion: j.Version, NodeID: "n1", AttemptID: "att_1"},
 		{JobID: pinned.ID, JobVersion: pinned.Version, NodeID: "n1", AttemptID: "att_2"}}, t0); err != nil {
 		t.Fatal(err)

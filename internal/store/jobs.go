@@ -94,8 +94,8 @@ func newJob(spec berth.JobSpec, scheduleID string, now time.Time) (berth.Job, []
 
 // insertJobSQL inserts a new job; insertStmts.insert fills it.
 const insertJobSQL = `INSERT INTO jobs (id, spec, state, reason, schedule_id, not_before,
-	priority, cpu, memory_mb, idempotency_key, callback_url, created_at, updated_at, version, deadline)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	priority, cpu, memory_mb, idempotency_key, callback_url, created_at, updated_at, version, deadline, pool)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // insertStmts are the statements that insert a job, bound to a transaction.
 type insertStmts struct {
@@ -118,7 +118,7 @@ func (st insertStmts) insert(ctx context.Context, j *berth.Job, specJSON []byte)
 	}
 	if _, err := st.job.ExecContext(ctx, j.ID, specJSON, string(j.State), j.Reason, sched,
 		tsPtr(j.NotBefore), j.Priority, j.CPU, j.MemoryMB, key, j.CallbackURL,
-		ts(j.CreatedAt), ts(j.UpdatedAt), j.Version, tsPtr(j.Deadline)); err != nil {
+		ts(j.CreatedAt), ts(j.UpdatedAt), j.Version, tsPtr(j.Deadline), j.Pool); err != nil {
 		return fmt.Errorf("insert job %s: %w", j.ID, err)
 	}
 	for k, v := range j.Labels {

@@ -9,20 +9,17 @@ import (
 	"github.com/berth-run/berth/internal/scheduler"
 )
 
-// checkLabels checks the labels placement reads in a job's spec, naming
-// them under prefix ("labels." or "job.labels."). A job pinned to a pool
-// (berth.pool) must name one that exists: a configured pool, the default
+// checkPool checks the pool a job's spec pins it to, naming the field
+// under prefix ("" or "job."). A job pinned to a pool must name one that
+// exists: a configured pool, the default
 // pool of agents, or one that a node has joined. An agent may join a pool
 // of any name with its join token (GET /v1/pools/{name}), so a new agent
 // pool can take pinned jobs once its first node has joined. A configured
 // pool that launches its own capacity must have an instance type (or a
 // serverless task size, or an overflow runner) that holds the job: it
 // would otherwise wait for ever.
-func (s *Server) checkLabels(r *http.Request, spec berth.JobSpec, prefix string) error {
-	if err := scheduler.CheckLabels(spec.Labels); err != nil {
-		return prefixed(prefix, err)
-	}
-	name := spec.Labels[scheduler.LabelPool]
+func (s *Server) checkPool(r *http.Request, spec berth.JobSpec, prefix string) error {
+	name := spec.Pool
 	if name == "" {
 		return nil
 	}
@@ -37,7 +34,7 @@ func (s *Server) checkLabels(r *http.Request, spec berth.JobSpec, prefix string)
 		}
 		names[i] = p.Name
 	}
-	return &berth.FieldError{Field: prefix + "labels." + scheduler.LabelPool,
+	return &berth.FieldError{Field: prefix + "pool",
 		Problem: fmt.Sprintf("no pool named %s; pools: %s (an agent's pool exists once its first node joins)", name, strings.Join(names, ", "))}
 }
 
@@ -55,16 +52,16 @@ func holds(pool *berth.PoolSpec, all []*poolView, j berth.JobSpec, prefix string
 			}
 		}
 	}
-	return &berth.FieldError{Field: prefix + "labels." + scheduler.LabelPool,
+	return &berth.FieldError{Field: prefix + "pool",
 		Problem: fmt.Sprintf("pool %s cannot hold a job of %s: %s; the job would never run", pool.Name, scheduler.Shape(j.CPU, j.MemoryMB), largest(pool))}
 }
 
 // overflows reports whether a job of pool that no instance type holds
-// goes to the pool's overflow: only with a start budget above 0 (its
-// label's, else the pool's). With none, it would wait for ever.
+// goes to the pool's overflow: only with a start budget above 0 (its own,
+// else the pool's). With none, it would wait for ever.
 func overflows(pool *berth.PoolSpec, j berth.JobSpec) bool {
-	if d, ok := scheduler.LabelBudget(j.Labels); ok {
-		return d > 0
+	if j.StartBudget != nil {
+		return *j.StartBudget > 0
 	}
 	return pool.StartBudget > 0
 }
@@ -88,12 +85,4 @@ func largest(pool *berth.PoolSpec) string {
 		s += fmt.Sprintf(", by memory %s (%s)", byMem.Name, scheduler.Shape(byMem.CPU, byMem.MemoryMB))
 	}
 	return s
-}
-
-// prefixed puts prefix before the field of a *berth.FieldError.
-func prefixed(prefix string, err error) error {
-	if fe, ok := err.(*berth.FieldError); ok && prefix != "" {
-		return &berth.FieldError{Field: prefix + fe.Field, Problem: fe.Problem}
-	}
-	return err
 }

@@ -25,7 +25,7 @@ func TestHolds(t *testing.T) {
 		pool   *berth.PoolSpec
 		cpu    float64
 		mem    int64
-		budget string // the job's berth.start-budget label, if set
+		budget string // the job's start budget, if set
 		want   string // "" when held
 	}{
 		{"fits a type", spot, 4, 8192, "", ""},
@@ -43,14 +43,19 @@ func TestHolds(t *testing.T) {
 	for _, tt := range tests {
 		j := berth.JobSpec{CPU: tt.cpu, MemoryMB: tt.mem}
 		if tt.budget != "" {
-			j.Labels = map[string]string{"berth.start-budget": tt.budget}
+			d, err := time.ParseDuration(tt.budget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := berth.Duration(d)
+			j.StartBudget = &b
 		}
 		err := holds(tt.pool, all, j, "job.")
 		switch fe, _ := err.(*berth.FieldError); {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: holds() = %v, want nil", tt.name, err)
-		case tt.want != "" && (fe == nil || fe.Field != "job.labels.berth.pool" || !strings.HasPrefix(fe.Problem, tt.want)):
-			t.Errorf("%s: holds() = %#v, want job.labels.berth.pool: %q...", tt.name, err, tt.want)
+		case tt.want != "" && (fe == nil || fe.Field != "job.pool" || !strings.HasPrefix(fe.Problem, tt.want)):
+			t.Errorf("%s: holds() = %#v, want job.pool: %q...", tt.name, err, tt.want)
 		}
 	}
 }

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"io/fs"
+	"strings"
+	"testing"
+
+	berth "github.com/berth-run/berth"
+)
+
+// TestJobOptionsMigration: jobs and schedules stored with the labels
+// berth.pool and berth.start-budget carry them as the fields pool and
+// start_budget once migration 0010 has run, and the pool column follows.
+func TestJobOptionsMigration(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	j := mustCreate(t, s, berth.JobSpec{Image: "x", Labels: map[string]string{"team": "web"}}.WithDefaults(), t0)
+	other := mustCreate(t, s, berth.JobSpec{Image: "x"}.WithDefaults(), t0)
+	if _, err := s.w.ExecContext(ctx, `UPDATE jobs SET spec = json_set(spec, '$.labels', json('{"berth.pool":"spot","berth.start-budget":"45s","team":"web"}')) WHERE id = ?`, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE jobs SET spec = json_set(spec, '$.labels', json('{"berth.pool":"gpu"}')) WHERE id = ?`, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	b, err := fs.ReadFile(migrations, "migrations/0010_job_options.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its data steps again, on rows written the old way (the column and
+	// the index exist already).
+	for _, stmt := range strings.Split(string(b), ";") {
+		stmt = strings.TrimSpace(stmt)
+		var lines []string
+		for _, l := range strings.Split(stmt, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+				lines = append(lines, l)
+			}
+		}
+		stmt = strings.TrimSpace(strings.Join(lines, "\n"))
+		if stmt == "" || strings.HasPrefix(stmt, "ALTER") || strings.HasPrefix(stmt, "CREATE") {
+			continue
+		}
+		if _, err := s.w.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	got, err := s.Job(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Pool != "spot" || got.StartBudget == nil || *got.StartBudget != berth.Duration(45e9) || len(got.Labels) != 1 || got.Labels["team"] != "web" {
+		t.Errorf("after the migration: pool %q, start budget %v, labels %v; want spot, 45s, team only", got.Pool, got.StartBudget, got.Labels)
+	}
+	if got, err := s.Job(ctx, other.ID); err != nil || got.Pool != "gpu" || got.Labels != nil {
+		t.Errorf("after the migration: %+v, %v; want pool gpu and no labels", got.JobSpec, err)
+	}
+	var pool string
+	if err := s.r.QueryRowContext(ctx, `SELECT pool FROM jobs WHERE id = ?`, j.ID).Scan(&pool); err != nil || pool != "spot" {
+		t.Errorf("pool column = %q, %v; want spot", pool, err)
+	}
+}
