@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,6 +55,9 @@ type serverConfig struct {
 	configFile   string
 	deadline     string // the deadline policy's name
 	maxConns     int    // connections the API holds open at most
+	// callbackAllow are the addresses job callbacks may reach though the
+	// guard refuses them (loopback, link-local, the host's own).
+	callbackAllow []netip.Prefix
 
 	retain       time.Duration // how long finished jobs are kept; control.Forever keeps them
 	metricsToken string        // the bearer token /metrics wants; "" leaves it open
@@ -80,6 +84,18 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "serve plain HTTP on an address other hosts reach")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.deadline, "deadline-policy", "berth", "`policy` that runs jobs with a deadline on Spot or on-demand: berth, uniform_progress or greedy (see docs/deadline.md)")
+	fs.Func("callback-allow", "let job callbacks reach this `CIDR` or address, though loopback, link-local or the server host's own (repeatable)", func(v string) error {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return fmt.Errorf("%q is neither a CIDR such as 10.0.0.0/8 nor an address", v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		cfg.callbackAllow = append(cfg.callbackAllow, p.Masked())
+		return nil
+	})
 	fs.IntVar(&cfg.maxConns, "max-connections", defaultMaxConns(), "connections the API holds open at most; past it, the longest idle one is closed (default: half the process's file limit, at most 10000)")
 	fs.StringVar(&cfg.configFile, "config", "", "`file` of the pools (berth.yaml, YAML or JSON; see docs/pools.md); default: the local engine alone")
 	cfg.retain = control.DefaultRetain
@@ -161,7 +177,8 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		return err
 	}
 	dispatcher := control.NewDispatcher(control.DispatchConfig{Deadlines: control.DeadlineConfig{Policy: policy}}, st, notifier, log)
-	callbacks := control.NewCallbacks(st, keys, nil, log)
+	cbGuard := control.NewCallbackGuard(cfg.callbackAllow)
+	callbacks := control.NewCallbacks(st, keys, cbGuard.Client(10*time.Second), log)
 	kick := func() { dispatcher.Kick(); callbacks.Kick() }
 	schedules := control.NewSchedules(st, notifier, kick, log)
 	registry := control.NewRegistry(st, notifier, kick, log)
@@ -176,7 +193,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 			log.Error("write the new join token", "err", err)
 		}
 	}
-	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: registry, Fleet: fleet, JoinTokenRotated: rotated, Changed: func(node string) {
+	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: registry, Fleet: fleet, JoinTokenRotated: rotated, CallbackGuard: cbGuard, Changed: func(node string) {
 		kick()
 		schedules.Kick()
 		if node != "" {
@@ -225,10 +242,10 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		goRun("fake machines", hosts.Run)
 	}
 	if cb.ln != nil {
-		cbGuard := httpapi.NewGuard(cfg.maxConns)
-		srv := cbGuard.Server(api.CallbackOnly(), nil)
+		cbConns := httpapi.NewGuard(cfg.maxConns)
+		srv := cbConns.Server(api.CallbackOnly(), nil)
 		servers = append(servers, srv)
-		goRun("callback listener", serveOn(srv, cbGuard.Listener(cb.ln)))
+		goRun("callback listener", serveOn(srv, cbConns.Listener(cb.ln)))
 	}
 	if cfg.localAgent && fleetCfg.local == "" {
 		log.Info("no local pool in the configuration: the local engine runs no jobs")

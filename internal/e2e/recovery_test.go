@@ -155,7 +155,7 @@ func tryCall(s *server, method, path, body string, out any) (int, error) {
 // TestCallbackDelivery: a finished job is POSTed to its callback_url,
 // signed; a receiver that fails at first gets it again.
 func TestCallbackDelivery(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, "--callback-allow", "127.0.0.1") // the receiver is on loopback
 	key, err := os.ReadFile(filepath.Join(s.data, "signing.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -268,5 +268,21 @@ func (p *proxy) open(t *testing.T) {
 func (p *proxy) close() {
 	if p.ln != nil {
 		p.ln.Close()
+	}
+}
+
+// TestCallbackGuarded: by default a job's callback may not reach loopback,
+// link-local (the metadata service) or the server's own addresses: the
+// submit is refused naming callback_url.
+func TestCallbackGuarded(t *testing.T) {
+	s := startFleetServer(t, 10*time.Second)
+	for _, u := range []string{"http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data/", "http://localhost:9/hook"} {
+		var e struct {
+			Error struct{ Field, Message string }
+		}
+		code := s.call("POST", "/v1/jobs", berth.JobSpec{Image: s.image, CallbackURL: u}, &e)
+		if code != http.StatusBadRequest || e.Error.Field != "callback_url" {
+			t.Errorf("submit with callback %s = %d %+v, want 400 naming callback_url", u, code, e.Error)
+		}
 	}
 }

@@ -156,3 +156,24 @@ func TestEndedAttemptLogClosed(t *testing.T) {
 		t.Errorf("the log after the forgery = %d %q", code, b)
 	}
 }
+
+// TestIdempotencyConflict: the same body under an idempotency key returns
+// the first job; another body under it is a 409 naming the key.
+func TestIdempotencyConflict(t *testing.T) {
+	p := startPlane(t)
+	first := `{"image":"busybox","command":["echo","a"],"idempotency_key":"nightly-1"}`
+	code, b := send(t, p.srv.URL, p.admin, "POST", "/v1/jobs", first)
+	var j berth.Job
+	if code != http.StatusCreated || json.Unmarshal([]byte(b), &j) != nil {
+		t.Fatalf("first submit = %d %s", code, b)
+	}
+	code, b = send(t, p.srv.URL, p.admin, "POST", "/v1/jobs", first)
+	var again berth.Job
+	if code != http.StatusOK || json.Unmarshal([]byte(b), &again) != nil || again.ID != j.ID {
+		t.Errorf("the same body again = %d %s, want 200 and job %s", code, b, j.ID)
+	}
+	code, b = send(t, p.srv.URL, p.admin, "POST", "/v1/jobs", `{"image":"busybox","command":["echo","b"],"idempotency_key":"nightly-1"}`)
+	if code != http.StatusConflict || !strings.Contains(b, "idempotency_conflict") || !strings.Contains(b, `"field":"idempotency_key"`) {
+		t.Errorf("another body under the key = %d %s, want 409 idempotency_conflict", code, b)
+	}
+}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,7 +33,12 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.checkCallback(r, spec.CallbackURL, "callback_url"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	now := time.Now()
+	submitted := spec.WithDefaults()
 	if err := s.expect(r.Context(), &spec, now); err != nil {
 		s.fail(w, r, err)
 		return
@@ -42,6 +48,11 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if !created && !sameSpec(job.JobSpec, submitted) {
+		writeError(w, http.StatusConflict, "idempotency_conflict",
+			fmt.Sprintf("idempotency key %q was used by job %s with another body: use a new key for another job", spec.IdempotencyKey, job.ID), "idempotency_key")
+		return
+	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
@@ -49,6 +60,30 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/v1/jobs/"+job.ID)
 	s.writeJob(w, r, status, job)
+}
+
+// checkCallback refuses a callback URL that reaches an address the server
+// must not call.
+func (s *Server) checkCallback(r *http.Request, raw, field string) error {
+	if raw == "" || s.d.CallbackGuard == nil {
+		return nil
+	}
+	if err := s.d.CallbackGuard.CheckURL(r.Context(), raw); err != nil {
+		return &berth.FieldError{Field: field, Problem: err.Error()}
+	}
+	return nil
+}
+
+// sameSpec reports whether a job stored under an idempotency key was
+// submitted with the body that asks for it again. An expected duration
+// berth learned for the stored job does not count.
+func sameSpec(stored, submitted berth.JobSpec) bool {
+	if submitted.ExpectedDuration == 0 {
+		stored.ExpectedDuration = 0
+	}
+	a, err1 := json.Marshal(stored)
+	b, err2 := json.Marshal(submitted)
+	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }
 
 // LearnFrom is how many earlier runs a job's expected duration is learned

@@ -52,6 +52,9 @@ type Deps struct {
 	Agents *control.Local
 	// Limits bound what one request may cost.
 	Limits Limits
+	// CallbackGuard, when set, refuses callback URLs that reach addresses
+	// the server must not call (loopback, link-local, its own).
+	CallbackGuard *control.CallbackGuard
 	// JoinTokenRotated is called with a pool's new generation of join
 	// tokens after a rotation (the server rewrites its join.token file for
 	// the default pool); nil for none.

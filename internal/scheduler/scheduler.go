@@ -13,6 +13,8 @@ package scheduler
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -318,8 +320,20 @@ func (c *Cluster) notReadyReason() string {
 // Shape formats a cpu and memory size: "1.5 vCPU/2 GiB", "0.5 vCPU/256 MiB".
 func Shape(cpu float64, memoryMB int64) string {
 	mem := fmt.Sprintf("%d MiB", memoryMB)
-	if memoryMB >= 1024 {
-		mem = fmt.Sprintf("%.3g GiB", float64(memoryMB)/1024)
+	switch {
+	case memoryMB >= 1<<20:
+		mem = decimal(float64(memoryMB)/(1<<20)) + " TiB"
+	case memoryMB >= 1024:
+		mem = decimal(float64(memoryMB)/1024) + " GiB"
 	}
-	return fmt.Sprintf("%.3g vCPU/%s", max(cpu, 0), mem)
+	return decimal(max(cpu, 0)) + " vCPU/" + mem
+}
+
+// decimal writes v with at most three significant digits below 100 and
+// as a whole number above, never with an exponent: "0.5", "1.25", "1000".
+func decimal(v float64) string {
+	if v >= 100 {
+		return strconv.FormatFloat(math.Round(v), 'f', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }
