@@ -74,7 +74,14 @@ type JobSpec struct {
 	// on its pool's serverless overflow, in place of the pool's own start
 	// budget; "0s" sends it there as soon as it cannot be placed.
 	StartBudget *Duration `json:"start_budget,omitempty"`
+	// Retain is how long the finished job, its attempts and logs are kept
+	// before they are deleted, in place of the server's --retain.
+	Retain *Duration `json:"retain,omitempty"`
 }
+
+// MinRetain is the shortest a finished job may be kept: long enough for a
+// client that waits on it to read its end.
+const MinRetain = time.Minute
 
 // ReservedLabelPrefix starts the label keys berth keeps for itself: a job
 // may not set them. Options that once were labels are fields now
@@ -315,6 +322,8 @@ func (s JobSpec) validatePlacement() error {
 		return fieldErr("start_budget", "must not be negative")
 	case s.StartBudget != nil && time.Duration(*s.StartBudget) > MaxStartBudget:
 		return fieldErr("start_budget", "must be at most %s", ShortDuration(MaxStartBudget))
+	case s.Retain != nil && time.Duration(*s.Retain) < MinRetain:
+		return fieldErr("retain", "must be at least %s", ShortDuration(MinRetain))
 	}
 	return nil
 }

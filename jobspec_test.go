@@ -65,6 +65,7 @@ func TestJobSpecValidate(t *testing.T) {
 		{"the old pool label", func(s *JobSpec) { s.Labels = map[string]string{"berth.pool": "spot"} }, "labels.berth.pool"},
 		{"the old start-budget label", func(s *JobSpec) { s.Labels = map[string]string{"berth.start-budget": "1m"} }, "labels.berth.start-budget"},
 		{"a label of berth's own", func(s *JobSpec) { s.Labels = map[string]string{"berth.job": "x"} }, "labels.berth.job"},
+		{"retain under a minute", func(s *JobSpec) { d := Duration(time.Second); s.Retain = &d }, "retain"},
 		{"run_at out of range", func(s *JobSpec) { s.RunAt = &past }, "run_at"},
 		{"deadline", func(s *JobSpec) {
 			s.Deadline, s.ExpectedDuration, s.Checkpoint = &soon, Duration(time.Hour), CheckpointOnSigterm

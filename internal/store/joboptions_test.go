@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+	"time"
 
 	berth "github.com/berth-run/berth"
 )
@@ -58,5 +59,21 @@ func TestJobOptionsMigration(t *testing.T) {
 	var pool string
 	if err := s.r.QueryRowContext(ctx, `SELECT pool FROM jobs WHERE id = ?`, j.ID).Scan(&pool); err != nil || pool != "spot" {
 		t.Errorf("pool column = %q, %v; want spot", pool, err)
+	}
+}
+
+// TestJobRetainColumn: a job's own retain reaches the column the retention
+// loop reads; without one it is NULL (the server's --retain applies).
+func TestJobRetainColumn(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	keep := berth.Duration(2 * time.Minute)
+	own := mustCreate(t, s, berth.JobSpec{Image: "x", Retain: &keep}.WithDefaults(), t0)
+	plain := mustCreate(t, s, berth.JobSpec{Image: "x"}.WithDefaults(), t0)
+	for id, want := range map[string]any{own.ID: int64(120), plain.ID: nil} {
+		var got any
+		if err := s.r.QueryRowContext(ctx, `SELECT retain_seconds FROM jobs WHERE id = ?`, id).Scan(&got); err != nil || got != want {
+			t.Errorf("retain_seconds of %s = %v, %v; want %v", id, got, err, want)
+		}
 	}
 }

@@ -94,8 +94,17 @@ func newJob(spec berth.JobSpec, scheduleID string, now time.Time) (berth.Job, []
 
 // insertJobSQL inserts a new job; insertStmts.insert fills it.
 const insertJobSQL = `INSERT INTO jobs (id, spec, state, reason, schedule_id, not_before,
-	priority, cpu, memory_mb, idempotency_key, callback_url, created_at, updated_at, version, deadline, pool)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	priority, cpu, memory_mb, idempotency_key, callback_url, created_at, updated_at, version, deadline, pool, retain_seconds)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// retainSeconds is a job's own retention for its column, nil when it has
+// none (the server's --retain applies).
+func retainSeconds(d *berth.Duration) any {
+	if d == nil {
+		return nil
+	}
+	return int64(time.Duration(*d).Seconds())
+}
 
 // insertStmts are the statements that insert a job, bound to a transaction.
 type insertStmts struct {
@@ -118,7 +127,7 @@ func (st insertStmts) insert(ctx context.Context, j *berth.Job, specJSON []byte)
 	}
 	if _, err := st.job.ExecContext(ctx, j.ID, specJSON, string(j.State), j.Reason, sched,
 		tsPtr(j.NotBefore), j.Priority, j.CPU, j.MemoryMB, key, j.CallbackURL,
-		ts(j.CreatedAt), ts(j.UpdatedAt), j.Version, tsPtr(j.Deadline), j.Pool); err != nil {
+		ts(j.CreatedAt), ts(j.UpdatedAt), j.Version, tsPtr(j.Deadline), j.Pool, retainSeconds(j.Retain)); err != nil {
 		return fmt.Errorf("insert job %s: %w", j.ID, err)
 	}
 	for k, v := range j.Labels {
