@@ -55,6 +55,8 @@ type serverConfig struct {
 	configFile   string
 	deadline     string // the deadline policy's name
 	maxConns     int    // connections the API holds open at most
+	joinRate     float64
+	joinBurst    int
 	// callbackAllow are the addresses job callbacks may reach though the
 	// guard refuses them (loopback, link-local, the host's own).
 	callbackAllow []netip.Prefix
@@ -76,7 +78,7 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Float64Var(&cfg.cpus, "cpus", 0, "vCPUs the local node offers (default: the engine's)")
 	fs.Int64Var(&cfg.memoryMB, "memory-mb", 0, "memory the local node offers, in MB (default: the engine's)")
 	fs.StringVar(&cfg.dockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
-	fs.StringVar(&cfg.advertiseURL, "advertise-url", "", "URL containers use to reach the API for callbacks (default: found from the Docker bridge)")
+	fs.StringVar(&cfg.advertiseURL, "advertise-url", "", "`URL` of this server that jobs' containers call back on; needed before remote agents may join a server that listens on loopback (default: the Docker bridge's address for the local engine, the listen address for other hosts)")
 	fs.DurationVar(&cfg.stopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when berth stops a container")
 	fs.DurationVar(&cfg.leaseTTL, "lease-ttl", 30*time.Second, "how long a node may go without a heartbeat before it is lost and its jobs re-queued")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "`file` of the API's TLS certificate (PEM); serves HTTPS")
@@ -96,6 +98,8 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 		cfg.callbackAllow = append(cfg.callbackAllow, p.Masked())
 		return nil
 	})
+	fs.Float64Var(&cfg.joinRate, "join-rate", 1, "joins one source address may make a second, after --join-burst (a fleet behind one NAT address joins at this rate)")
+	fs.IntVar(&cfg.joinBurst, "join-burst", 30, "joins one source address may make at once")
 	fs.IntVar(&cfg.maxConns, "max-connections", defaultMaxConns(), "connections the API holds open at most; past it, the longest idle one is closed (default: half the process's file limit, at most 10000)")
 	fs.StringVar(&cfg.configFile, "config", "", "`file` of the pools (berth.yaml, YAML or JSON; see docs/pools.md); default: the local engine alone")
 	cfg.retain = control.DefaultRetain
@@ -106,6 +110,9 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.joinRate <= 0 || cfg.joinBurst < 1 {
+		return usageError(env, fs, "--join-rate and --join-burst must be positive")
 	}
 	if cfg.maxConns < 16 {
 		return usageError(env, fs, "--max-connections: %d is too few: give at least 16", cfg.maxConns)
@@ -193,13 +200,14 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 			log.Error("write the new join token", "err", err)
 		}
 	}
-	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: registry, Fleet: fleet, JoinTokenRotated: rotated, CallbackGuard: cbGuard, Changed: func(node string) {
-		kick()
-		schedules.Kick()
-		if node != "" {
-			notifier.Notify(node)
-		}
-	}})
+	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: registry, Fleet: fleet, JoinTokenRotated: rotated, CallbackGuard: cbGuard,
+		Limits: httpapi.Limits{JoinRate: cfg.joinRate, JoinBurst: cfg.joinBurst}, Changed: func(node string) {
+			kick()
+			schedules.Kick()
+			if node != "" {
+				notifier.Notify(node)
+			}
+		}})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -219,6 +227,13 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		return err
 	}
 	local := control.NewLocal(st, notifier, registry, kick, keys, cb.url)
+	localNode := ""
+	if cfg.localAgent && fleetCfg.local != "" {
+		if localNode, err = localNodeID(cfg.dataDir); err != nil {
+			return err
+		}
+	}
+	local.SetRemote(remoteCallbackURL(cfg.advertiseURL, ln.Addr(), tlsCfg != nil), localNode)
 	api.SetAgents(local)
 	mux := http.NewServeMux()
 	prom := metrics.New(st, log)
@@ -256,10 +271,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 			return err
 		}
 		defer dc.Close()
-		nodeID, err := localNodeID(cfg.dataDir)
-		if err != nil {
-			return err
-		}
+		nodeID := localNode
 		host, _ := os.Hostname()
 		if err := registry.Ensure(ctx, nodeID, fleetCfg.local, host); err != nil {
 			return err
@@ -349,6 +361,23 @@ func startCallbackListener(cfg serverConfig, main net.Addr, tlsOn bool, log *slo
 		}
 	}
 	return callbackListener{url: "http://" + ln.Addr().String(), ln: ln}, nil
+}
+
+// remoteCallbackURL is where the containers of remote agents' nodes reach
+// the API: the --advertise-url, or the main listener when other hosts can
+// reach it; "" when the server knows no such address.
+func remoteCallbackURL(advertise string, main net.Addr, tlsOn bool) string {
+	if advertise != "" {
+		return advertise
+	}
+	tcp, _ := main.(*net.TCPAddr)
+	if tcp == nil || tcp.IP.IsLoopback() || tcp.IP.IsUnspecified() {
+		return ""
+	}
+	if tlsOn {
+		return "https://" + main.String()
+	}
+	return "http://" + main.String()
 }
 
 // localNodeID returns the id of this data directory's local node, made on

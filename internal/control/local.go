@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -18,8 +19,17 @@ type Local struct {
 	registry *Registry
 	kick     func() // wakes the dispatcher when capacity may have freed
 	tokens   Tokens
-	baseURL  string // where containers reach the API, for their callback
+	baseURL  string // where the local node's containers reach the API, for their callback
+	// remoteURL is where other nodes' containers reach it ("" when the
+	// server knows no such address), and localNode the server's own node.
+	remoteURL, localNode string
+	remoteSet            bool
 }
+
+// errNoAdvertiseURL refuses a remote agent's join.
+var errNoAdvertiseURL = errors.New("this server knows no address that remote agents' jobs can call back on " +
+	"(it listens on loopback, and the Docker bridge reaches its own host only): start it with --advertise-url URL, " +
+	"a URL of this server that the agents' hosts reach")
 
 // Tokens makes per-attempt callback tokens (auth.Keys).
 type Tokens interface {
@@ -32,6 +42,32 @@ var _ agent.Server = (*Local)(nil)
 // callback URLs under baseURL (none when it is empty).
 func NewLocal(s *store.Store, n *Notifier, reg *Registry, kick func(), tokens Tokens, baseURL string) *Local {
 	return &Local{store: s, notifier: n, registry: reg, kick: kick, tokens: tokens, baseURL: baseURL}
+}
+
+// SetRemote says where the containers of nodes other than localNode reach
+// the API for their callbacks: url, or nowhere ("") when the server knows
+// no address their hosts reach (the Docker bridge's is the local node's
+// only). Call it before serving. Without it, every node gets baseURL.
+func (l *Local) SetRemote(url, localNode string) {
+	l.remoteURL, l.localNode = url, localNode
+	l.remoteSet = true
+}
+
+// AdmitsRemote says why remote agents may not join, or returns nil: their
+// jobs' containers would have no address to call back on.
+func (l *Local) AdmitsRemote() error {
+	if l.remoteSet && l.remoteURL == "" && l.baseURL != "" {
+		return errNoAdvertiseURL
+	}
+	return nil
+}
+
+// callbackBase is where the containers of node reach the API.
+func (l *Local) callbackBase(node string) string {
+	if !l.remoteSet || node == l.localNode {
+		return l.baseURL
+	}
+	return l.remoteURL
 }
 
 // Register implements agent.Server: a heartbeat.
@@ -47,9 +83,10 @@ func (l *Local) Assignments(ctx context.Context, nodeID string, since uint64, wa
 	if err != nil {
 		return nil, since, err
 	}
+	base := l.callbackBase(nodeID)
 	for i, a := range as {
-		if l.baseURL != "" {
-			as[i].CallbackURL = l.baseURL + "/v1/jobs/" + a.Job.ID + "/callback"
+		if base != "" {
+			as[i].CallbackURL = base + "/v1/jobs/" + a.Job.ID + "/callback"
 			as[i].CallbackToken = l.tokens.CallbackToken(a.Attempt.ID)
 		}
 	}

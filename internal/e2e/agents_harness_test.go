@@ -17,10 +17,13 @@ import (
 	berth "github.com/berth-run/berth"
 )
 
-// startFleetServer starts a server with no local agent, and leases of ttl.
+// startFleetServer starts a server with no local agent, and leases of ttl,
+// that agents may join: it advertises its own loopback address, which the
+// agents of these tests reach.
 func startFleetServer(t *testing.T, ttl time.Duration, flags ...string) *server {
 	t.Helper()
-	return startServer(t, append([]string{"--local-agent=false", "--lease-ttl", ttl.String()}, flags...)...)
+	addr := freeAddr(t)
+	return startServerAt(t, addr, append([]string{"--local-agent=false", "--lease-ttl", ttl.String(), "--advertise-url", "http://" + addr}, flags...)...)
 }
 
 // agentProc is one `berth agent` process and its data directory.

@@ -103,8 +103,10 @@ func BenchmarkServerWithFleet(b *testing.B) {
 }
 
 func startBenchFleetServer(b *testing.B) *server {
-	s := &server{t: b, data: privateDir(b), addr: freeAddr(b), scheme: "http", hc: http.DefaultClient,
-		args: []string{"--local-agent=false", "--lease-ttl", "30s", "--log-level", "warn"}}
+	addr := freeAddr(b)
+	s := &server{t: b, data: privateDir(b), addr: addr, scheme: "http", hc: http.DefaultClient,
+		args: []string{"--local-agent=false", "--lease-ttl", "30s", "--log-level", "warn",
+			"--advertise-url", "http://" + addr, "--join-burst", "100000"}} // its agents all join from this process
 	s.start()
 	b.Cleanup(func() { s.stop(syscall.SIGTERM) })
 	return s

@@ -60,8 +60,14 @@ type server struct {
 // and the extra flags given, and waits until it answers.
 func startServer(t *testing.T, flags ...string) *server {
 	t.Helper()
+	return startServerAt(t, freeAddr(t), flags...)
+}
+
+// startServerAt is startServer listening on addr.
+func startServerAt(t *testing.T, addr string, flags ...string) *server {
+	t.Helper()
 	image := dockertest.Image(t)
-	s := &server{t: t, data: privateDir(t), addr: freeAddr(t), args: flags, image: image, scheme: "http", hc: http.DefaultClient}
+	s := &server{t: t, data: privateDir(t), addr: addr, args: flags, image: image, scheme: "http", hc: http.DefaultClient}
 	s.start()
 	t.Cleanup(func() {
 		s.stop(syscall.SIGTERM)

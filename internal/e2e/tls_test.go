@@ -65,8 +65,9 @@ func TestTLS(t *testing.T) {
 	b, _ := os.ReadFile(ca)
 	pool.AppendCertsFromPEM(b)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	s := &server{t: t, data: privateDir(t), addr: freeAddr(t), image: dockertest.Image(t), scheme: "https", hc: hc,
-		args: []string{"--local-agent=false", "--tls-cert", cert, "--tls-key", key}}
+	addr := freeAddr(t)
+	s := &server{t: t, data: privateDir(t), addr: addr, image: dockertest.Image(t), scheme: "https", hc: hc,
+		args: []string{"--local-agent=false", "--tls-cert", cert, "--tls-key", key, "--advertise-url", "https://" + addr}}
 	s.start()
 	t.Cleanup(func() { s.stop(syscall.SIGTERM) })
 

@@ -38,6 +38,12 @@ func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) {
 	if !s.limitJoins(w, r) {
 		return
 	}
+	if s.d.Agents != nil {
+		if err := s.d.Agents.AdmitsRemote(); err != nil {
+			writeError(w, http.StatusConflict, "advertise_url_required", err.Error(), "")
+			return
+		}
+	}
 	tok, ok := bearer(r)
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: send the pool's join token", "")
