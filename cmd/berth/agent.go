@@ -157,7 +157,7 @@ func runNodeAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error 
 	}
 	remote := agent.NewRemote(cfg.server, token, hc).WithSession(session, cfg.heartbeat)
 	ag := agent.New(agent.Config{
-		NodeID: nodeID, Name: name, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, Facts: facts,
+		Engine: dc.DaemonHost(), NodeID: nodeID, Name: name, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, Facts: facts,
 		StopGrace: cfg.stopGrace, InterruptionGrace: cfg.interruptGrace, HealthInterval: cfg.heartbeat, PollWait: cfg.pollWait, FenceAfter: cfg.fenceAfter,
 		IMDS: imds, NoticeInterval: cfg.noticeInterval,
 	}, remote, runner, agent.NewShipper(ctx, remote, log), log)

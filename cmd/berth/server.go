@@ -276,7 +276,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		if err := registry.Ensure(ctx, nodeID, fleetCfg.local, host); err != nil {
 			return err
 		}
-		ag := agent.New(agent.Config{NodeID: nodeID, Name: host, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, StopGrace: cfg.stopGrace},
+		ag := agent.New(agent.Config{Engine: dc.DaemonHost(), NodeID: nodeID, Name: host, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, StopGrace: cfg.stopGrace},
 			local, docker.New(dc), logs, log.With("component", "agent"))
 		goRun("agent", ag.Run)
 	}

@@ -57,6 +57,9 @@ type LogSink interface {
 
 // Config is the agent's configuration; zero fields mean the default.
 type Config struct {
+	// Engine is the address of the node's engine, for messages
+	// ("unix:///var/run/docker.sock").
+	Engine   string
 	NodeID   string  // stable identity of the node
 	Name     string  // default NodeID
 	CPU      float64 // capacity offered; default the engine's
@@ -485,7 +488,11 @@ func (a *Agent) checkHealth(ctx context.Context) {
 	capa, err := a.runner.Info(ictx)
 	cancel()
 	if err != nil {
-		a.setHealthy(ctx, false, fmt.Sprintf("engine unavailable: %v", err))
+		reason := fmt.Sprintf("engine unavailable: %v", err)
+		if errors.Is(err, provider.ErrUnavailable) && a.cfg.Engine != "" {
+			reason = "Docker engine unreachable at " + a.cfg.Engine
+		}
+		a.setHealthy(ctx, false, reason)
 		return
 	}
 	a.mu.Lock()

@@ -142,10 +142,17 @@ func (r *Registry) Heartbeat(ctx context.Context, id string, st nodeapi.Status) 
 		cur.LastSeen = now
 		return cur, nil
 	}
+	wasHealthy := !ok || cur.Healthy
 	n, changed, err := r.store.HeartbeatNode(ctx, id, st, now)
 	if err != nil {
 		r.forget(id)
 		return store.NodeInfo{}, err
+	}
+	switch {
+	case wasHealthy && !n.Healthy:
+		r.log.Warn("node unhealthy: it takes no work until it is well again", "node", id, "name", n.Name, "reason", n.Reason)
+	case ok && !cur.Healthy && n.Healthy:
+		r.log.Info("node healthy again", "node", id, "name", n.Name)
 	}
 	r.remember(n, gen)
 	r.touch(id, now)

@@ -226,6 +226,12 @@ func TestEngineUnavailable(t *testing.T) {
 	if j.State != berth.Queued {
 		t.Errorf("job while the engine is down: %s, want queued", j.State)
 	}
+	if want := "Docker engine unreachable at unix://" + sock; !strings.Contains(j.Reason, want) {
+		t.Errorf("waiting reason %q, want it to say %q", j.Reason, want)
+	}
+	if n := strings.Count(s.out.String(), "node unhealthy"); n != 1 {
+		t.Errorf("the server log says the node is unhealthy %d times, want once:\n%s", n, s.out)
+	}
 	p.open(t)
 	j = s.waitTerminal(j.ID, 30*time.Second)
 	if j.State != berth.Succeeded || !strings.Contains(s.logs(j.ID), "back") {

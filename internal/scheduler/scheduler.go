@@ -307,7 +307,7 @@ func (c *Cluster) waitReason(j *berth.Job) string {
 func (c *Cluster) notReadyReason() string {
 	for s := range c.nodes {
 		n := &c.nodes[s].node
-		if c.nodes[s].live && n.State == berth.NodeReady && !n.Healthy {
+		if c.nodes[s].live && (n.State == berth.NodeReady || n.State == berth.NodeJoining) && !n.Healthy {
 			if n.Reason != "" {
 				return n.Name + ": " + n.Reason
 			}

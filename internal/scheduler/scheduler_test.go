@@ -60,6 +60,8 @@ func TestPlaceReasons(t *testing.T) {
 	n.UsedCPU, n.UsedMemoryMB = 1, 1024
 	sick := node("local", 2, 2048)
 	sick.Healthy, sick.Reason = false, "engine unavailable: connection refused"
+	joiningSick := node("local", 2, 2048) // its engine was down from the start: never ready
+	joiningSick.State, joiningSick.Healthy, joiningSick.Reason = berth.NodeJoining, false, "Docker engine unreachable at unix:///var/run/docker.sock"
 	tests := []struct {
 		nodes []berth.Node
 		job   berth.Job
@@ -70,6 +72,7 @@ func TestPlaceReasons(t *testing.T) {
 		{nil, job("a", 1, 256), "waiting for capacity: no node has joined"},
 		{[]berth.Node{n}, job("a", 2, 512), "waiting for capacity: largest free slot 1 vCPU/1 GiB, job needs 2 vCPU/512 MiB; the nodes that could fit it are held for earlier jobs"},
 		{[]berth.Node{sick}, job("a", 1, 256), "waiting for capacity: no node is ready (local: engine unavailable: connection refused)"},
+		{[]berth.Node{joiningSick}, job("a", 1, 256), "waiting for capacity: no node is ready (local: Docker engine unreachable at unix:///var/run/docker.sock)"},
 	}
 	for i, tt := range tests {
 		q := []berth.Job{tt.job}
