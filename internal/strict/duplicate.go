@@ -159,19 +159,8 @@ func (s *shapeScanner) array(depth int) error {
 			}
 			return err
 		}
-		s.space()
-		if s.pos >= len(s.doc) {
-			return errMalformed
-		}
-		switch s.doc[s.pos] {
-		case ',':
-			s.pos++
-			s.space()
-		case ']':
-			s.pos++
-			return nil
-		default:
-			return errMalformed
+		if end, err := s.after(']'); end || err != nil {
+			return err
 		}
 	}
 }
@@ -215,21 +204,29 @@ func (s *shapeScanner) object(depth int) error {
 			}
 			return err
 		}
-		s.space()
-		if s.pos >= len(s.doc) {
-			return errMalformed
-		}
-		switch s.doc[s.pos] {
-		case ',':
-			s.pos++
-			s.space()
-		case '}':
-			s.pos++
-			return nil
-		default:
-			return errMalformed
+		if end, err := s.after('}'); end || err != nil {
+			return err
 		}
 	}
+}
+
+// after reads what follows a member of an object or array: a comma, or
+// closing, which ends it.
+func (s *shapeScanner) after(closing byte) (end bool, err error) {
+	s.space()
+	if s.pos >= len(s.doc) {
+		return false, errMalformed
+	}
+	switch s.doc[s.pos] {
+	case ',':
+		s.pos++
+		s.space()
+		return false, nil
+	case closing:
+		s.pos++
+		return true, nil
+	}
+	return false, errMalformed
 }
 
 // keySet holds the keys of one object: a list while it is short, a map
