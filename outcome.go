@@ -44,6 +44,10 @@ type Outcome struct {
 	ExitCode *int            `json:"exit_code,omitempty"`
 	Reason   string          `json:"reason,omitempty"` // detail: "image busybox:nope not found", "node lost"
 	Result   json.RawMessage `json:"result,omitempty"` // only for Reported
+	// At is when the container ended, as its engine says; an attempt
+	// reported late (its container ended while the server was down) ends
+	// then, not when the report came.
+	At *time.Time `json:"at,omitempty"`
 }
 
 // Transition is what becomes of a job after an attempt's outcome.

@@ -223,19 +223,25 @@ func (e *execution) supervise(ctx context.Context, id string) *berth.Outcome {
 	<-logsDone
 	mu.Lock()
 	defer mu.Unlock()
-	switch {
-	case err != nil:
+	if err != nil {
 		return &berth.Outcome{Kind: berth.Lost, Reason: err.Error()}
-	case e.fenced.Load():
-		return &berth.Outcome{Kind: berth.Lost, ExitCode: &st.ExitCode, Reason: "node lost contact with the server; its container was killed"}
-	case stopped:
-		return &berth.Outcome{Kind: berth.Stopped, ExitCode: &st.ExitCode}
-	case timedOut:
-		return &berth.Outcome{Kind: berth.TimedOut, ExitCode: &st.ExitCode}
-	case st.OOMKilled:
-		return &berth.Outcome{Kind: berth.OOMKilled, ExitCode: &st.ExitCode}
 	}
-	return &berth.Outcome{Kind: berth.Exited, ExitCode: &st.ExitCode}
+	out := &berth.Outcome{Kind: berth.Exited, ExitCode: &st.ExitCode}
+	switch {
+	case e.fenced.Load():
+		out.Kind, out.Reason = berth.Lost, "node lost contact with the server; its container was killed"
+	case stopped:
+		out.Kind = berth.Stopped
+	case timedOut:
+		out.Kind = berth.TimedOut
+	case st.OOMKilled:
+		out.Kind = berth.OOMKilled
+	}
+	if !st.FinishedAt.IsZero() {
+		at := st.FinishedAt
+		out.At = &at // a container that ended while no one watched ended then
+	}
+	return out
 }
 
 func (e *execution) stop(ctx context.Context, id string, grace time.Duration) {

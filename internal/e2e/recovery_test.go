@@ -292,3 +292,23 @@ func TestCallbackGuarded(t *testing.T) {
 		}
 	}
 }
+
+// TestFinishedWhileDown: a job whose container ends while the server is
+// down ends, once the server is back, when its container did: its run
+// time and cost do not take the server's downtime in.
+func TestFinishedWhileDown(t *testing.T) {
+	s := startServer(t)
+	j := s.submit(berth.JobSpec{Image: s.image, Command: []string{"sh", "-c", "sleep 1"}})
+	s.waitState(j.ID, 30*time.Second, berth.Running)
+	s.stop(syscall.SIGKILL)
+	time.Sleep(4 * time.Second) // the container ends meanwhile
+	restarted := time.Now()
+	s.start()
+	j = s.waitTerminal(j.ID, 30*time.Second)
+	if j.State != berth.Succeeded || len(j.Attempts) != 1 {
+		t.Fatalf("job: %s, %d attempts (%q); want succeeded once", j.State, len(j.Attempts), j.Reason)
+	}
+	if end := j.Attempts[0].FinishedAt; end == nil || !end.Before(restarted) {
+		t.Errorf("the attempt ended at %v, want when its container did, before the server came back at %v", end, restarted)
+	}
+}

@@ -294,7 +294,7 @@ func finishAttempt(ctx context.Context, tx *sql.Tx, attemptID string, out berth.
 	reason := berth.Describe(&j, out)
 	if _, err := tx.ExecContext(ctx, `UPDATE attempts SET finished_at = ?, exit_code = ?,
 		reason = CASE WHEN reason != '' THEN reason ELSE ? END WHERE id = ?`,
-		ts(now), nullInt(out.ExitCode), reason, attemptID); err != nil {
+		ts(endedAt(&a, out, now)), nullInt(out.ExitCode), reason, attemptID); err != nil {
 		return berth.Job{}, err
 	}
 	if !moves {
@@ -306,6 +306,23 @@ func finishAttempt(ctx context.Context, tx *sql.Tx, attemptID string, out berth.
 	}
 	t := berth.Next(&j, &a, out, now)
 	return applyTransition(ctx, tx, jobID, t, nil, now)
+}
+
+// endedAt is when attempt a ended: when its executor says its container
+// ended, if that lies between the attempt's start (its placement, when it
+// never started) and now; else now.
+func endedAt(a *berth.Attempt, out berth.Outcome, now time.Time) time.Time {
+	if out.At == nil {
+		return now
+	}
+	from := a.CreatedAt
+	if a.StartedAt != nil {
+		from = *a.StartedAt
+	}
+	if out.At.Before(from) || out.At.After(now) {
+		return now
+	}
+	return *out.At
 }
 
 // ReportResult applies a result the job reported about itself (out.Kind is

@@ -77,3 +77,37 @@ func TestJobRetainColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestAttemptEndsWhenItsContainerDid: an attempt reported late (its
+// container ended while the server was down) ends when its container did,
+// if that lies between its start and the report; else at the report.
+func TestAttemptEndsWhenItsContainerDid(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		at   time.Duration // from t0, when the container ended
+		want time.Duration // from t0, the attempt's end
+	}{
+		{"ended while the server was down", 10 * time.Minute, 10 * time.Minute},
+		{"said to end before it began", -time.Minute, time.Hour},
+		{"said to end after the report", 2 * time.Hour, time.Hour},
+	} {
+		s, _ := openStore(t)
+		ctx := context.Background()
+		if _, err := s.UpsertNode(ctx, berth.Node{ID: "n", Pool: "default", State: berth.NodeReady, Healthy: true, CPU: 1, MemoryMB: 512}, t0); err != nil {
+			t.Fatal(err)
+		}
+		placeOne(t, s, "n")
+		as, err := s.Assignments(ctx, "n")
+		if err != nil || len(as) != 1 {
+			t.Fatalf("assignments: %v %v", as, err)
+		}
+		at := t0.Add(tt.at)
+		j, err := s.FinishAttempt(ctx, as[0].Attempt.ID, berth.Outcome{Kind: berth.Exited, ExitCode: new(0), At: &at}, t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := j.Attempts[0].FinishedAt; got == nil || !got.Equal(t0.Add(tt.want)) {
+			t.Errorf("%s: the attempt ended at %v, want %v", tt.name, got, t0.Add(tt.want))
+		}
+	}
+}
