@@ -455,15 +455,16 @@ func (a *Agent) fenceIfCutOff() {
 
 // displace stops this agent: the server let another agent process act for
 // the node (this one went silent too long, and a copy of its data
-// directory took over). Its containers are killed at once, since the node's
-// work is now the other agent's, and Run returns.
+// directory took over), or no longer takes its credential (the node was
+// deleted). Its containers are killed at once, since the node's work is no
+// longer this agent's, and Run returns err.
 func (a *Agent) displace(err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.displaced != nil {
 		return
 	}
-	a.log.Error("another agent acts for this node now; killing this agent's containers and stopping",
+	a.log.Error("this agent may no longer act for its node; killing its containers and stopping",
 		"node", a.cfg.NodeID, "containers", len(a.execs), "err", err)
 	a.displaced = fmt.Errorf("node %s: %w", a.cfg.NodeID, err)
 	a.fenced = true
@@ -531,6 +532,10 @@ func (a *Agent) register(ctx context.Context, st nodeapi.Status) {
 	n, err := a.server.Register(ctx, a.cfg.NodeID, st)
 	if errors.Is(err, ErrSessionConflict) {
 		a.displace(err)
+		return
+	}
+	if errors.Is(err, ErrUnauthorized) {
+		a.displace(fmt.Errorf("the server no longer takes this node's credential (the node was deleted or purged; run the agent again to join as a new node): %w", err))
 		return
 	}
 	if err != nil {

@@ -74,14 +74,18 @@ func TestCredentialsCLI(t *testing.T) {
 	if _, stderr, code := s.cli(t, "", "node", "delete", a.id); code != 0 {
 		t.Fatalf("berth node delete: exit %d, %q", code, stderr)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for a.cmd.ProcessState == nil && time.Now().Before(deadline) {
-		if n := s.nodes()[a.id]; n.State == "" { // gone nodes are not listed
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	if n, ok := s.nodes()[a.id]; ok {
 		t.Errorf("the deleted node is still listed: %s", n.State)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- a.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		a.cmd = nil
+		if err == nil || !strings.Contains(a.out.String(), "no longer takes this node's credential") {
+			t.Errorf("the deleted node's agent exited with %v; output:\n%s", err, a.out)
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("the deleted node's agent still runs 15 s later; output:\n%s", a.out)
 	}
 }
