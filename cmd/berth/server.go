@@ -100,7 +100,7 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	})
 	fs.Float64Var(&cfg.joinRate, "join-rate", 1, "joins one source address may make a second, after --join-burst (a fleet behind one NAT address joins at this rate)")
 	fs.IntVar(&cfg.joinBurst, "join-burst", 30, "joins one source address may make at once")
-	fs.IntVar(&cfg.maxConns, "max-connections", defaultMaxConns(), "connections the API holds open at most; past it, the longest idle one is closed (default: half the process's file limit, at most 10000)")
+	fs.IntVar(&cfg.maxConns, "max-connections", defaultMaxConns(), "connections the API holds open at most; past it, the longest idle one is closed (default: half the process's file limit, at most 4096; each open connection holds about 20 KB)")
 	fs.StringVar(&cfg.configFile, "config", "", "`file` of the pools (berth.yaml, YAML or JSON; see docs/pools.md); default: the local engine alone")
 	cfg.retain = control.DefaultRetain
 	fs.Var(retainFlag{&cfg.retain}, "retain", "`duration` finished jobs are kept, with their attempts and logs, before they are deleted (their cost stays in berth cost), or forever")
@@ -400,13 +400,14 @@ func localNodeID(dir string) (string, error) {
 }
 
 // defaultMaxConns is half the process's limit of open files, at most
-// 10,000: the rest is for the store, logs and the Docker engine.
+// 4096: the rest is for the store, logs and the Docker engine, and each
+// open connection holds about 20 KB of memory.
 func defaultMaxConns() int {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == 0 {
 		return 1024
 	}
-	return int(max(min(lim.Cur/2, 10000), 16))
+	return int(max(min(lim.Cur/2, 4096), 16))
 }
 
 // bridgeGateway returns the IPv4 address of the docker0 bridge, or "".

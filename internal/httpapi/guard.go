@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"container/list"
 	"crypto/tls"
 	"net"
 	"net/http"
@@ -29,15 +30,20 @@ const (
 type Guard struct {
 	max int
 
-	mu sync.Mutex // guards conns
+	mu sync.Mutex // guards conns and idle
 	// conns are the open connections, by the connection the listener
 	// accepted.
 	conns map[net.Conn]*connState
+	// idle lists the connections without a request in progress, the one
+	// idle longest first: taking a place at the bound costs the same
+	// whatever the number of connections.
+	idle list.List
 }
 
 type connState struct {
-	busy  bool      // a request is being served
-	since time.Time // when it last became idle or was accepted
+	conn net.Conn
+	busy bool          // a request is being served
+	elem *list.Element // its place in idle, nil while busy
 }
 
 // NewGuard returns a guard that holds at most max connections open.
@@ -91,15 +97,18 @@ func (g *Guard) admit(c net.Conn) net.Conn {
 	g.mu.Lock()
 	var victim net.Conn
 	if len(g.conns) >= g.max {
-		victim = g.longestIdle()
-		if victim == nil {
+		front := g.idle.Front()
+		if front == nil {
 			g.mu.Unlock()
 			return nil
 		}
-		delete(g.conns, victim)
+		victim = front.Value.(*connState).conn
+		g.drop(victim)
 	}
 	gc := &guardedConn{Conn: c, g: g}
-	g.conns[gc] = &connState{since: time.Now()}
+	st := &connState{conn: gc}
+	st.elem = g.idle.PushBack(st)
+	g.conns[gc] = st
 	g.mu.Unlock()
 	if victim != nil {
 		victim.Close()
@@ -107,17 +116,14 @@ func (g *Guard) admit(c net.Conn) net.Conn {
 	return gc
 }
 
-// longestIdle is the connection without a request in progress that has
-// waited longest, or nil. g.mu is held.
-func (g *Guard) longestIdle() net.Conn {
-	var victim net.Conn
-	var since time.Time
-	for c, st := range g.conns {
-		if !st.busy && (victim == nil || st.since.Before(since)) {
-			victim, since = c, st.since
+// drop forgets c. g.mu is held.
+func (g *Guard) drop(c net.Conn) {
+	if st := g.conns[c]; st != nil {
+		if st.elem != nil {
+			g.idle.Remove(st.elem)
 		}
+		delete(g.conns, c)
 	}
-	return victim
 }
 
 // connState follows each connection's state from the server.
@@ -134,10 +140,18 @@ func (g *Guard) connState(c net.Conn, state http.ConnState) {
 	switch state {
 	case http.StateActive:
 		st.busy = true
+		if st.elem != nil {
+			g.idle.Remove(st.elem)
+			st.elem = nil
+		}
 	case http.StateIdle:
-		st.busy, st.since = false, time.Now()
+		st.busy = false
+		if st.elem != nil {
+			g.idle.Remove(st.elem)
+		}
+		st.elem = g.idle.PushBack(st)
 	case http.StateHijacked, http.StateClosed:
-		delete(g.conns, c)
+		g.drop(c)
 	}
 }
 
@@ -151,7 +165,7 @@ type guardedConn struct {
 func (c *guardedConn) Close() error {
 	c.once.Do(func() {
 		c.g.mu.Lock()
-		delete(c.g.conns, c)
+		c.g.drop(c)
 		c.g.mu.Unlock()
 	})
 	return c.Conn.Close()
