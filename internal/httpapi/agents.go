@@ -38,12 +38,6 @@ func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) {
 	if !s.limitJoins(w, r) {
 		return
 	}
-	if s.d.Agents != nil {
-		if err := s.d.Agents.AdmitsRemote(); err != nil {
-			writeError(w, http.StatusConflict, "advertise_url_required", err.Error(), "")
-			return
-		}
-	}
 	tok, ok := bearer(r)
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: send the pool's join token", "")
@@ -66,6 +60,12 @@ func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) {
 	case cur.Expired(now):
 		writeError(w, http.StatusUnauthorized, "unauthorized", "the join token of pool "+pool+" expired at "+cur.ExpiresAt.UTC().Format(time.RFC3339)+": rotate it (berth pools rotate-token "+pool+")", "")
 		return
+	}
+	if s.d.Agents != nil {
+		if err := s.d.Agents.AdmitsRemote(); err != nil {
+			writeError(w, http.StatusConflict, "advertise_url_required", err.Error(), "")
+			return
+		}
 	}
 	var req nodeapi.JoinRequest
 	if err := decode(w, r, &req); err != nil {
