@@ -74,13 +74,9 @@ func (c *Client) Node(ctx context.Context, id string) (Node, error) {
 // at once); nil lets it finish. A lost node gives a *Error with code
 // conflict.
 func (c *Client) DrainNode(ctx context.Context, id string, deadline *time.Duration) (Node, error) {
-	var body struct {
+	body := struct {
 		Deadline *berth.Duration `json:"deadline,omitempty"`
-	}
-	if deadline != nil {
-		d := berth.Duration(*deadline)
-		body.Deadline = &d
-	}
+	}{optDuration(deadline)}
 	var n Node
 	_, err := c.call(ctx, request{method: http.MethodPost, path: "/v1/nodes/" + url.PathEscape(id) + "/drain", body: body}, &n)
 	return n, err
@@ -106,13 +102,9 @@ func (c *Client) DeleteNode(ctx context.Context, id string) (Node, error) {
 // set: the old one is refused from then on; nodes that joined keep their
 // credentials.
 func (c *Client) RotateJoinToken(ctx context.Context, pool string, expires *time.Duration) (Pool, error) {
-	var body struct {
+	body := struct {
 		Expires *berth.Duration `json:"expires,omitempty"`
-	}
-	if expires != nil {
-		d := berth.Duration(*expires)
-		body.Expires = &d
-	}
+	}{optDuration(expires)}
 	var p Pool
 	_, err := c.call(ctx, request{method: http.MethodPost, path: "/v1/pools/" + url.PathEscape(pool) + "/rotate-token", body: body}, &p)
 	return p, err
@@ -146,4 +138,13 @@ func (c *Client) Pool(ctx context.Context, name string) (Pool, error) {
 	var p Pool
 	_, err := c.call(ctx, request{method: http.MethodGet, path: "/v1/pools/" + url.PathEscape(name)}, &p)
 	return p, err
+}
+
+// optDuration is d as the API writes it, nil for nil.
+func optDuration(d *time.Duration) *berth.Duration {
+	if d == nil {
+		return nil
+	}
+	b := berth.Duration(*d)
+	return &b
 }

@@ -28,11 +28,7 @@ func (c *Client) CreateToken(ctx context.Context, name, role string, expires *ti
 		Name    string          `json:"name"`
 		Role    string          `json:"role"`
 		Expires *berth.Duration `json:"expires,omitempty"`
-	}{Name: name, Role: role}
-	if expires != nil {
-		d := berth.Duration(*expires)
-		body.Expires = &d
-	}
+	}{Name: name, Role: role, Expires: optDuration(expires)}
 	var t APIToken
 	_, err := c.call(ctx, request{method: http.MethodPost, path: "/v1/tokens", body: body}, &t)
 	return t, err

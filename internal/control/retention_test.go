@@ -87,7 +87,7 @@ func TestStoryRetention(t *testing.T) {
 		}
 		check := func(at time.Duration, want map[string]bool) {
 			t.Helper()
-			time.Sleep(start.Add(at).Sub(time.Now()))
+			time.Sleep(time.Until(start.Add(at)))
 			synctest.Wait()
 			for id, kept := range want {
 				if got := exists(id); got != kept {
