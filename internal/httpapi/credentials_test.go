@@ -12,7 +12,6 @@ import (
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/agent"
 	"github.com/berth-run/berth/internal/nodeapi"
-	"github.com/berth-run/berth/internal/store"
 )
 
 // TestRotateJoinToken: rotating a pool's join token refuses the old one
@@ -100,9 +99,34 @@ func TestJoinRateLimited(t *testing.T) {
 	if code, _ := send(t, p.srv.URL, "bjt_x.1.forged", "POST", "/v1/agent/join", body); code != http.StatusTooManyRequests {
 		t.Errorf("a forged join past the burst = %d, want 429", code)
 	}
-	time.Sleep(2100 * time.Millisecond) // one token back at 0.5 a second
-	if code, b := send(t, p.srv.URL, tok, "POST", "/v1/agent/join", body); code != http.StatusCreated {
-		t.Errorf("join once the bucket refilled = %d %s", code, b)
+}
+
+// TestJoinLimiterRefills: a source's bucket refills at its rate, up to its
+// burst, and says how long until the next join; sources are apart.
+func TestJoinLimiterRefills(t *testing.T) {
+	l := newJoinLimiter(0.5, 2)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, tt := range []struct {
+		addr string
+		at   time.Duration
+		ok   bool
+		wait time.Duration
+	}{
+		{"a", 0, true, 0},
+		{"a", 0, true, 0},
+		{"a", 0, false, 2 * time.Second},
+		{"b", 0, true, 0}, // another source has its own bucket
+		{"a", time.Second, false, time.Second},
+		{"a", 2 * time.Second, true, 0}, // one token back at 0.5 a second
+		{"a", 2 * time.Second, false, 2 * time.Second},
+		{"a", time.Hour, true, 0}, // full again, never above the burst
+		{"a", time.Hour, true, 0},
+		{"a", time.Hour, false, 2 * time.Second},
+	} {
+		ok, wait := l.allow(tt.addr, t0.Add(tt.at))
+		if ok != tt.ok || wait != tt.wait {
+			t.Errorf("join %d from %s at +%v = %v, wait %v; want %v, %v", i, tt.addr, tt.at, ok, wait, tt.ok, tt.wait)
+		}
 	}
 }
 
@@ -110,20 +134,8 @@ func TestJoinRateLimited(t *testing.T) {
 // callback gets the job back without its env.
 func TestCallbackAnswerCarriesNoEnv(t *testing.T) {
 	p := startPlane(t)
-	ctx := context.Background()
-	node, _ := p.join(t, "default")
-	if _, _, err := p.store.HeartbeatNode(ctx, node, nodeapi.Status{CPU: 2, MemoryMB: 2048, Healthy: true, Ready: true}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	j, _, err := p.store.CreateJob(ctx, berth.JobSpec{Image: "busybox", Env: map[string]string{"API_KEY": "hunter2-secret"}}.WithDefaults(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := p.store.Place(ctx, []store.Placement{{JobID: j.ID, JobVersion: j.Version, NodeID: node}}, time.Now())
-	if err != nil || len(ps) != 1 {
-		t.Fatalf("place: %v %v", ps, err)
-	}
-	code, body := send(t, p.srv.URL, p.keys.CallbackToken(ps[0].AttemptID), "POST", "/v1/jobs/"+j.ID+"/callback", `{"status":"succeeded"}`)
+	_, job, att := placedJob(t, p, berth.JobSpec{Image: "busybox", Env: map[string]string{"API_KEY": "hunter2-secret"}})
+	code, body := send(t, p.srv.URL, p.keys.CallbackToken(att), "POST", "/v1/jobs/"+job+"/callback", `{"status":"succeeded"}`)
 	if code != http.StatusOK || strings.Contains(body, "hunter2-secret") || strings.Contains(body, "API_KEY") {
 		t.Errorf("callback answer = %d %s, want the job without its env", code, body)
 	}

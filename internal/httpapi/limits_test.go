@@ -46,12 +46,18 @@ func send(t testing.TB, url, token, method, path, body string) (int, string) {
 // returns the node's credential, the job and the attempt.
 func placedAttempt(t *testing.T, p *plane) (token, job, attempt string) {
 	t.Helper()
+	return placedJob(t, p, berth.JobSpec{Image: "busybox"})
+}
+
+// placedJob is placedAttempt for a job of spec.
+func placedJob(t *testing.T, p *plane, spec berth.JobSpec) (token, job, attempt string) {
+	t.Helper()
 	ctx := context.Background()
 	node, token := p.join(t, "default")
 	if _, _, err := p.store.HeartbeatNode(ctx, node, nodeapi.Status{CPU: 2, MemoryMB: 2048, Healthy: true, Ready: true}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	j, _, err := p.store.CreateJob(ctx, berth.JobSpec{Image: "busybox"}.WithDefaults(), time.Now())
+	j, _, err := p.store.CreateJob(ctx, spec.WithDefaults(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
