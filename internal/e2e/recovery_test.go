@@ -299,9 +299,15 @@ func TestCallbackGuarded(t *testing.T) {
 func TestFinishedWhileDown(t *testing.T) {
 	s := startServer(t)
 	j := s.submit(berth.JobSpec{Image: s.image, Command: []string{"sh", "-c", "sleep 1"}})
-	s.waitState(j.ID, 30*time.Second, berth.Running)
+	j = s.waitState(j.ID, 30*time.Second, berth.Running)
 	s.stop(syscall.SIGKILL)
-	time.Sleep(4 * time.Second) // the container ends meanwhile
+	deadline := time.Now().Add(30 * time.Second)
+	for len(runningOf(t, j.Attempts[0].ID)) > 0 { // the container ends meanwhile
+		if time.Now().After(deadline) {
+			t.Fatalf("the job's container still runs 30 s later")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	restarted := time.Now()
 	s.start()
 	j = s.waitTerminal(j.ID, 30*time.Second)
