@@ -40,6 +40,37 @@ func TestPureImports(t *testing.T) {
 	}
 }
 
+// TestGlueImports: the glue between the fleet and the deciders imports
+// only the standard library, the root package and the packages that
+// decide, so that the server and berth sim share it and it does no I/O.
+func TestGlueImports(t *testing.T) {
+	isPure := map[string]bool{}
+	for _, rel := range pure {
+		isPure[importPath(rel)] = true
+	}
+	var roots []string
+	for _, rel := range glue {
+		roots = append(roots, importPath(rel))
+	}
+	pkgs := goList(t, append([]string{"-deps"}, roots...)...)
+	byPath := make(map[string]listed, len(pkgs))
+	for _, p := range pkgs {
+		byPath[p.ImportPath] = p
+	}
+	for _, root := range roots {
+		if _, ok := byPath[root]; !ok {
+			t.Errorf("go list does not know %s: update the list of glue packages", root)
+			continue
+		}
+		for _, chain := range badDeps(root, byPath, func(p listed) bool {
+			return p.Standard || isPure[p.ImportPath]
+		}) {
+			t.Errorf("%s imports %s (%s): the glue imports only the standard library and the packages that decide",
+				short(root), chain[len(chain)-1], strings.Join(shortAll(chain), " → "))
+		}
+	}
+}
+
 // badDeps returns, for each package reachable from root that ok refuses,
 // the shortest chain of imports from root to it. Only the module's own
 // packages are followed: the first refused package on a path is the one to

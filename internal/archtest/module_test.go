@@ -19,6 +19,11 @@ const modulePath = "github.com/berth-run/berth"
 // relative to the module; "" is the root package, the domain.
 var pure = []string{"", "internal/scheduler", "internal/autoscale", "internal/cost", "internal/deadline"}
 
+// glue are the packages that turn the fleet into what the pure packages
+// decide from, shared by the server and berth sim. They are pure too, but
+// may import the pure packages.
+var glue = []string{"internal/fleetview"}
+
 // listed is what go list says of one package.
 type listed struct {
 	ImportPath string

@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -29,7 +30,7 @@ var impure = map[string]map[string]string{
 // It reads every non-test Go file of each package, whatever its build
 // constraints.
 func TestPurity(t *testing.T) {
-	for _, rel := range pure {
+	for _, rel := range slices.Concat(pure, glue) {
 		allowed := impure[rel]
 		seen := map[string]bool{}
 		for _, f := range impurities(t, filepath.Join(moduleDir(t), filepath.FromSlash(rel))) {

@@ -8,6 +8,7 @@ import (
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/deadline"
+	"github.com/berth-run/berth/internal/fleetview"
 	"github.com/berth-run/berth/internal/store"
 )
 
@@ -53,12 +54,6 @@ type deadlines struct {
 	fleet *Fleet
 }
 
-// governs reports whether the policy decides where j runs: it has a
-// deadline and an expected duration, and its user did not pin its pool.
-func governs(j *berth.Job) bool {
-	return j.Deadline != nil && j.ExpectedDuration > 0 && j.Pool == ""
-}
-
 // state is what the policy knows of job j at now, with the attempt it runs
 // (nil when queued) on market m.
 func (d *deadlines) state(j *berth.Job, running *berth.Attempt, m berth.Market, mk deadline.Offer, now time.Time) deadline.State {
@@ -72,7 +67,7 @@ func (d *deadlines) state(j *berth.Job, running *berth.Attempt, m berth.Market, 
 func (d *deadlines) queued(ctx context.Context, st *store.Store, queued []berth.Job, now time.Time) ([]berth.Job, map[string]string, error) {
 	var ids []string // governed jobs: the progress of their earlier attempts counts
 	for i := range queued {
-		if governs(&queued[i]) {
+		if fleetview.Governs(&queued[i]) {
 			ids = append(ids, queued[i].ID)
 		}
 	}
@@ -88,13 +83,13 @@ func (d *deadlines) queued(ctx context.Context, st *store.Store, queued []berth.
 	markets := d.marketsOf(now)
 	for i := range queued {
 		j := queued[i]
-		if !governs(&j) {
+		if !fleetview.Governs(&j) {
 			out = append(out, j)
 			continue
 		}
 		mk := markets(&j)
-		if mk.Spot == "" {
-			out = append(out, j) // no Spot to weigh: placed like any job
+		if !fleetview.Routes(mk) {
+			out = append(out, j) // no markets to weigh: placed like any job
 			continue
 		}
 		ran := j
@@ -117,19 +112,10 @@ func (d *deadlines) queued(ctx context.Context, st *store.Store, queued []berth.
 	return out, held, nil
 }
 
-// marketsOf returns what the fleet offers a job at now, read once per job
-// shape: the offer depends on the shape alone.
+// marketsOf returns what the fleet offers a job at now, read once per
+// job shape: the offer depends on the shape alone.
 func (d *deadlines) marketsOf(now time.Time) func(j *berth.Job) deadline.Offer {
-	seen := map[[2]float64]deadline.Offer{}
-	return func(j *berth.Job) deadline.Offer {
-		shape := [2]float64{j.CPU, float64(j.MemoryMB)}
-		mk, ok := seen[shape]
-		if !ok {
-			mk = d.fleet.markets(j, now, d.cfg.Restart)
-			seen[shape] = mk
-		}
-		return mk
-	}
+	return d.fleet.offers(now, d.cfg.Restart)
 }
 
 // move is a running attempt the policy wants on another market.
@@ -149,11 +135,11 @@ func (d *deadlines) running(runs []store.DeadlineRun, now time.Time) []move {
 		r := &runs[i]
 		j := &r.Job
 		cur := j.CurrentAttempt()
-		if !governs(j) || r.MoveTo != "" || cur == nil || !cur.Active() || r.Held.Market == "" {
+		if !fleetview.Governs(j) || r.MoveTo != "" || cur == nil || !cur.Active() || r.Held.Market == "" {
 			continue
 		}
 		mk := markets(j)
-		if mk.Spot == "" {
+		if !fleetview.Routes(mk) {
 			continue
 		}
 		s := d.state(j, cur, r.Held.Market, mk, now)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -85,11 +84,15 @@ type Fleet struct {
 	instanceOf map[string]string              // instance ids by node id
 	avoid      autoscale.Avoidance            // types out of capacity or being reclaimed
 	noticed    map[string]time.Time           // instances whose Spot notice was seen → their reclaim
-	drained    map[string]string              // node → why the fleet drained it
-	waiting    []autoscale.Waiting
-	hosts      []scheduler.HostRequest
-	metrics    map[string]autoscale.Metric
-	spot       map[string]*deadline.SpotWatch // by Spot pool
+	// notices are when Spot notices were first seen, by pool and type,
+	// and lives when instances lived, by instance id: the interruption
+	// rates of the last fleetview.RateWindow.
+	notices map[[2]string][]time.Time
+	lives   map[string]instanceLife
+	waiting []autoscale.Waiting
+	hosts   []scheduler.HostRequest
+	metrics map[string]autoscale.Metric
+	spot    map[string]*deadline.SpotWatch // by Spot pool
 }
 
 // NewFleet returns the autoscale loop of pools, over the nodes of reg.
@@ -105,7 +108,8 @@ func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry,
 	}
 	return &Fleet{cfg: cfg, pools: pools, store: s, reg: reg, log: log, wake: newWakeup(),
 		lists: map[string][]provider.Instance{}, offerings: map[string][]provider.Offering{},
-		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, noticed: map[string]time.Time{}, drained: map[string]string{},
+		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, noticed: map[string]time.Time{},
+		notices: map[[2]string][]time.Time{}, lives: map[string]instanceLife{},
 		metrics: map[string]autoscale.Metric{}, spot: map[string]*deadline.SpotWatch{}, priced: map[[2]string]float64{}}
 }
 
@@ -168,13 +172,13 @@ func (f *Fleet) Round(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	f.observe(lists, nodes)
+	f.observe(lists, nodes, now)
 	errs = append(errs, f.retire(ctx, lists, nodes, now)...)
-	snap, err := f.snapshot(ctx, now, lists)
+	v, err := f.view(ctx, now, lists, true)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	plan := autoscale.Decide(snap)
+	plan := autoscale.Decide(v.Snapshot())
 	f.mu.Lock()
 	for _, m := range plan.Metrics {
 		f.metrics[m.Pool] = m
@@ -186,9 +190,7 @@ func (f *Fleet) Round(ctx context.Context, now time.Time) error {
 		}
 	}
 	errs = append(errs, f.launchHosts(ctx, now)...)
-	f.mu.Lock()
-	f.watchSpot(now)
-	f.mu.Unlock()
+	f.watchSpot(&v)
 	return errors.Join(errs...)
 }
 
@@ -217,7 +219,7 @@ func (f *Fleet) recordPrices(ctx context.Context, pool string, of []provider.Off
 
 // observe caches the lists and which node runs on each instance: the one
 // whose agent reports the instance's id, a live one before a lost one.
-func (f *Fleet) observe(lists map[string][]provider.Instance, nodes []store.NodeInfo) {
+func (f *Fleet) observe(lists map[string][]provider.Instance, nodes []store.NodeInfo, now time.Time) {
 	nodeOf, instanceOf := map[string]store.NodeInfo{}, map[string]string{}
 	for _, n := range nodes {
 		id := n.Facts.InstanceID
@@ -235,6 +237,7 @@ func (f *Fleet) observe(lists map[string][]provider.Instance, nodes []store.Node
 		f.lists[pool] = ins
 	}
 	f.nodeOf, f.instanceOf = nodeOf, instanceOf
+	f.see(lists, now)
 }
 
 // retire marks gone the nodes whose instance has ended, passes on Spot
@@ -265,6 +268,8 @@ func (f *Fleet) retire(ctx context.Context, lists map[string][]provider.Instance
 				_, seen := f.noticed[in.ID]
 				if !seen {
 					f.noticed[in.ID] = in.InterruptAt
+					key := [2]string{pool, in.InstanceType}
+					f.notices[key] = append(f.notices[key], now)
 					f.avoidType(pool, in.InstanceType, now)
 				}
 				f.mu.Unlock()
@@ -299,45 +304,6 @@ func (f *Fleet) node(instanceID string) (store.NodeInfo, bool) {
 	return n, ok && n.State != berth.NodeGone
 }
 
-// snapshot is what autoscale.Decide decides from: the pools listed this
-// round, their hosts with the use the store records, and the work the
-// dispatcher left waiting.
-func (f *Fleet) snapshot(ctx context.Context, now time.Time, lists map[string][]provider.Instance) (autoscale.Snapshot, error) {
-	snap := autoscale.Snapshot{Now: now}
-	for _, p := range f.pools {
-		ins, ok := lists[p.Spec.Name]
-		if !ok {
-			continue
-		}
-		uses, err := f.store.NodeUses(ctx, p.Spec.Name)
-		if err != nil {
-			return snap, err
-		}
-		ap := autoscale.Pool{Spec: p.Spec, Open: p.open(now)}
-		f.mu.Lock()
-		for _, o := range f.offerings[p.Spec.Name] {
-			ap.Offerings = append(ap.Offerings, autoscale.Offering{InstanceType: o.InstanceType, CPU: o.CPU, MemoryMB: o.MemoryMB,
-				Price: o.Price, Unavailable: f.avoided(p.Spec.Name, o.InstanceType, now), Outage: f.avoid.Outage(p.Spec.Name, o.InstanceType, now)})
-		}
-		f.mu.Unlock()
-		for _, in := range ins {
-			if in.State == provider.InstanceTerminated {
-				continue
-			}
-			h, err := f.host(ctx, now, p, in, uses)
-			if err != nil {
-				return snap, err
-			}
-			ap.Hosts = append(ap.Hosts, h)
-		}
-		snap.Pools = append(snap.Pools, ap)
-	}
-	f.mu.Lock()
-	snap.Waiting = slices.Clone(f.waiting)
-	f.mu.Unlock()
-	return snap, nil
-}
-
 // avoided reports whether type typ of pool is avoided at now. f.mu is held.
 func (f *Fleet) avoided(pool, typ string, now time.Time) bool {
 	return f.avoid.Avoided(pool, typ, now)
@@ -348,61 +314,6 @@ func (f *Fleet) avoided(pool, typ string, now time.Time) bool {
 func (f *Fleet) avoidType(pool, typ string, now time.Time) {
 	p := f.pool(pool)
 	f.avoid.Avoid(pool, typ, p != nil && p.Spec.Market == berth.Spot, now, now.Add(f.cfg.AvoidFor))
-}
-
-// host is instance in of pool p as the autoscaler sees it.
-func (f *Fleet) host(ctx context.Context, now time.Time, p FleetPool, in provider.Instance, uses map[string]store.NodeUse) (autoscale.Host, error) {
-	h := autoscale.Host{ID: in.ID, InstanceType: in.InstanceType, CPU: in.CPU, MemoryMB: in.MemoryMB,
-		LaunchedAt: in.LaunchedAt, State: autoscale.Launching, ForJob: in.Tags[provider.TagJob]}
-	n, ok := f.node(in.ID)
-	if ok {
-		u := uses[n.ID]
-		h.UsedCPU, h.UsedMemoryMB, h.Attempts, h.Pinned, h.IdleSince = n.UsedCPU, n.UsedMemoryMB, u.Attempts, u.Pinned, u.IdleSince
-		switch n.State {
-		case berth.NodeReady:
-			h.State = autoscale.Ready
-		case berth.NodeDraining:
-			h.State, h.DrainReason = autoscale.Draining, f.drainReason(p, n)
-		case berth.NodeLost:
-			// Its agent is silent and its attempts were closed. It may
-			// come back (a partition); silent for the scale-in delay, the
-			// host is of no use.
-			if now.Sub(n.LastSeen) >= time.Duration(p.Spec.ScaleInDelay) {
-				h.State, h.DrainReason = autoscale.Draining, "node lost"
-			}
-		}
-	}
-	if h.ForJob != "" {
-		j, err := f.store.Job(ctx, h.ForJob)
-		switch {
-		case errors.Is(err, berth.ErrNotFound):
-			h.JobDone = true
-		case err != nil:
-			return h, err
-		default:
-			cur := j.CurrentAttempt()
-			h.JobDone = j.State.Terminal() || (j.State.Active() && cur != nil && (!ok || cur.Node != n.ID))
-		}
-	}
-	return h, nil
-}
-
-// drainReason says why draining node n drains: the reason the fleet gave,
-// else its cloud's notice; a drain berth did not make is an operator's,
-// and its host goes once idle.
-func (f *Fleet) drainReason(p FleetPool, n store.NodeInfo) string {
-	f.mu.Lock()
-	why, ok := f.drained[n.ID]
-	f.mu.Unlock()
-	switch {
-	case n.Notice == nodeapi.SpotInterruption:
-		return autoscale.DrainInterruption
-	case ok:
-		return why
-	case n.Notice == nodeapi.Rebalance:
-		return autoscale.DrainRebalance
-	}
-	return "drained by an operator"
 }
 
 // apply carries out one action.
@@ -419,10 +330,7 @@ func (f *Fleet) apply(ctx context.Context, a autoscale.Action, now time.Time) er
 		if !hasNode || n.State == berth.NodeLost {
 			return nil
 		}
-		f.mu.Lock()
-		f.drained[n.ID] = a.Reason
-		f.mu.Unlock()
-		d, err := f.reg.Drain(ctx, n.ID, nil)
+		d, err := f.reg.Drain(ctx, n.ID, nil, a.Reason)
 		if err == nil {
 			f.mu.Lock()
 			f.nodeOf[a.Host] = d
@@ -433,9 +341,6 @@ func (f *Fleet) apply(ctx context.Context, a autoscale.Action, now time.Time) er
 		if !hasNode {
 			return nil
 		}
-		f.mu.Lock()
-		delete(f.drained, n.ID)
-		f.mu.Unlock()
 		_, err := f.reg.Undrain(ctx, n.ID)
 		return err
 	case autoscale.Terminate:
@@ -483,7 +388,7 @@ func (f *Fleet) launch(ctx context.Context, p *FleetPool, req provider.LaunchReq
 func (f *Fleet) terminate(ctx context.Context, p *FleetPool, id, why string) error {
 	if n, ok := f.node(id); ok && n.State != berth.NodeLost {
 		if n.State != berth.NodeDraining {
-			if _, err := f.reg.Drain(ctx, n.ID, nil); err != nil {
+			if _, err := f.reg.Drain(ctx, n.ID, nil, "to terminate its host: "+why); err != nil {
 				return err
 			}
 		}
@@ -501,9 +406,6 @@ func (f *Fleet) terminate(ctx context.Context, p *FleetPool, id, why string) err
 	}
 	f.log.Info("instance terminated", "pool", p.Spec.Name, "instance", id, "why", why)
 	if n, ok := f.node(id); ok {
-		f.mu.Lock()
-		delete(f.drained, n.ID)
-		f.mu.Unlock()
 		return f.reg.Retire(ctx, n.ID, "instance "+id+" terminated: "+why)
 	}
 	return nil

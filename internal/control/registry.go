@@ -238,15 +238,16 @@ func (r *Registry) Node(ctx context.Context, id string) (store.NodeInfo, error) 
 
 // Drain stops placing work on the node. With a deadline, what still runs
 // there at the deadline is stopped and re-queued; a deadline already past
-// takes effect at once.
-func (r *Registry) Drain(ctx context.Context, id string, deadline *time.Time) (store.NodeInfo, error) {
+// takes effect at once. reason says why, for the node's record; "" is an
+// operator's drain.
+func (r *Registry) Drain(ctx context.Context, id string, deadline *time.Time, reason string) (store.NodeInfo, error) {
 	now := time.Now()
-	n, err := r.store.DrainNode(ctx, id, deadline, now)
+	n, err := r.store.DrainNode(ctx, id, deadline, reason, now)
 	r.forget(id)
 	if err != nil {
 		return store.NodeInfo{}, err
 	}
-	r.log.Info("node draining", "node", id, "deadline", deadline)
+	r.log.Info("node draining", "node", id, "deadline", deadline, "reason", reason)
 	if deadline != nil && !deadline.After(now) {
 		if err := r.requeue(ctx, n, "drained from "+nodeLabel(n)); err != nil {
 			return store.NodeInfo{}, err

@@ -261,7 +261,7 @@ func TestDrainDeadline(t *testing.T) {
 		id := f.join(t, "n")
 		job, att := f.run(t, id)
 		deadline := time.Now().Add(time.Minute)
-		if _, err := f.reg.Drain(ctx, id, &deadline); err != nil {
+		if _, err := f.reg.Drain(ctx, id, &deadline, ""); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(59 * time.Second)
@@ -285,7 +285,7 @@ func TestDrainDeadline(t *testing.T) {
 		}
 		lost := f.join(t, "gone")
 		f.store.LoseNode(ctx, lost, "node lost", time.Now())
-		if _, err := f.reg.Drain(ctx, lost, nil); err == nil {
+		if _, err := f.reg.Drain(ctx, lost, nil, ""); err == nil {
 			t.Errorf("draining a lost node succeeded")
 		}
 	})

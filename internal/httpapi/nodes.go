@@ -90,7 +90,7 @@ func (s *Server) drainNode(w http.ResponseWriter, r *http.Request) {
 		t := time.Now().Add(time.Duration(*req.Deadline))
 		deadline = &t
 	}
-	n, err := s.d.Nodes.Drain(r.Context(), r.PathValue("id"), deadline)
+	n, err := s.d.Nodes.Drain(r.Context(), r.PathValue("id"), deadline, "")
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -5,6 +5,7 @@ import (
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/deadline"
+	"github.com/berth-run/berth/internal/fleetview"
 )
 
 // As the server's defaults (control.DeadlineConfig).
@@ -24,30 +25,32 @@ type deadlines struct {
 	policy deadline.Policy
 	// watch follows every Spot pool as the server's fleet loop does.
 	watch map[*spool]*deadline.SpotWatch
-	// offers caches what the fleet offers a job shape, for one round.
+	// view is the fleet as the round sees it, read at the round's first
+	// offer; offers caches what it offers a job shape.
+	view   *fleetview.View
 	offers map[[2]float64]deadline.Offer
 }
 
 func newDeadlines(p deadline.Policy) *deadlines {
-	return &deadlines{policy: p, watch: map[*spool]*deadline.SpotWatch{}}
+	return &deadlines{policy: p, watch: map[*spool]*deadline.SpotWatch{}, offers: map[[2]float64]deadline.Offer{}}
 }
 
 // round starts a round: what the fleet offers is read afresh.
-func (d *deadlines) round() { clear(d.offers) }
-
-// governs reports whether the policy decides where j runs.
-func governs(j *sjob) bool { return !j.Deadline.IsZero() && j.Pool == "" }
+func (d *deadlines) round() {
+	d.view = nil
+	clear(d.offers)
+}
 
 // route returns j as the dispatch round places it: pinned to the pool of
 // the market the policy chooses, or as it is when there is nothing to
 // weigh. hold reports that the policy keeps it waiting for Spot.
 func (d *deadlines) route(e *engine, j *sjob) (bj berth.Job, hold bool) {
 	j.pin = ""
-	if !governs(j) {
+	if !fleetview.Governs(&j.bj) {
 		return j.bj, false
 	}
 	o := d.offer(e, j)
-	if o.Spot == "" || o.OnDemand == "" {
+	if !fleetview.Routes(o) {
 		return j.bj, false
 	}
 	pool, wait := deadline.Route(d.policy, d.state(e, j, o), o)
@@ -73,11 +76,11 @@ func (d *deadlines) weigh(e *engine) bool {
 			continue
 		}
 		for _, j := range h.running {
-			if !governs(j) {
+			if !fleetview.Governs(&j.bj) {
 				continue
 			}
 			o := d.offer(e, j)
-			if o.Spot == "" || o.OnDemand == "" {
+			if !fleetview.Routes(o) {
 				continue
 			}
 			s := d.state(e, j, o)
@@ -92,26 +95,20 @@ func (d *deadlines) weigh(e *engine) bool {
 	return len(moves) > 0
 }
 
-// see records, for every Spot pool, whether it could have capacity now:
-// it is open and one of its types has not run out of capacity or been
-// reclaimed lately.
+// see records, for every Spot pool, whether it could have capacity now
+// (fleetview.Pool.SpotUp), as the server's fleet loop does each round.
 func (d *deadlines) see(e *engine) {
-	for _, p := range e.pools {
+	v := e.view(false)
+	for i, p := range e.pools {
 		if p.spec.Market != berth.Spot || p.api == nil {
 			continue
-		}
-		up := false
-		if p.open(e.now) {
-			for _, t := range p.spec.InstanceTypes {
-				up = up || !e.unavailable(p, t.Name)
-			}
 		}
 		w := d.watch[p]
 		if w == nil {
 			w = &deadline.SpotWatch{}
 			d.watch[p] = w
 		}
-		w.See(up, e.now)
+		w.See(v.Pools[i].SpotUp(), e.now)
 	}
 }
 
@@ -135,64 +132,20 @@ func (d *deadlines) state(e *engine, j *sjob, o deadline.Offer) deadline.State {
 	return deadline.JobState(&bj, cur, m, o.Changeover, deadlineRestart, deadlineStep, e.now)
 }
 
-// offer returns what the fleet offers j now, as the server's fleet reads
-// it: the first open Spot pool that fits j, whether one of its fitting
-// types has not run out of capacity or been reclaimed lately, its observed
-// statistics and since when it has held a fitting instance with no
-// notice; the first open on-demand pool that fits j, and a changeover of
-// its boot time plus a restart.
+// offer returns what the fleet offers j now (fleetview.View.Offer), as
+// the server's dispatcher reads it.
 func (d *deadlines) offer(e *engine, j *sjob) deadline.Offer {
-	if d.offers == nil {
-		d.offers = map[[2]float64]deadline.Offer{}
-	}
 	shape := [2]float64{j.CPU, float64(j.MemoryMB)}
 	if o, ok := d.offers[shape]; ok {
 		return o
 	}
-	o := deadline.Offer{Changeover: deadlineRestart}
-	for _, p := range e.pools {
-		if p.spec.IsServerless() || p.api == nil || !p.open(e.now) || !p.spec.Fits(j.CPU, j.MemoryMB) {
-			continue
-		}
-		switch {
-		case p.spec.Market == berth.Spot:
-			if o.Spot != "" {
-				continue
-			}
-			o.Spot = p.spec.Name
-			for _, t := range p.spec.InstanceTypes {
-				if j.CPU <= t.CPU+1e-9 && j.MemoryMB <= t.MemoryMB && !e.unavailable(p, t.Name) {
-					o.SpotUp = true
-				}
-			}
-			if w := d.watch[p]; w != nil {
-				o.Stats = w.Stats(e.now)
-			}
-			o.SpotSince = e.spotHeld(p, j)
-		case o.OnDemand == "" && p.spec.Max > p.spec.Min:
-			// A pool that cannot grow cannot take a job moved to it.
-			o.OnDemand = p.spec.Name
-			o.Changeover += time.Duration(p.spec.BootTime)
-		}
+	if d.view == nil {
+		v := e.view(false)
+		d.view = &v
 	}
+	o := d.view.Offer(&j.bj, deadlineRestart)
 	d.offers[shape] = o
 	return o
-}
-
-// spotHeld returns since when Spot pool p has held a ready host, with no
-// notice or rebalance advice, of a type that fits j; now when none.
-func (e *engine) spotHeld(p *spool, j *sjob) time.Time {
-	since := e.now
-	for _, h := range e.live {
-		if h.pool != p || h.state != hostReady || h.noticed || h.rebalanced ||
-			j.CPU > h.typ.CPU+1e-9 || j.MemoryMB > h.typ.MemoryMB {
-			continue
-		}
-		if h.readyAt.Before(since) {
-			since = h.readyAt
-		}
-	}
-	return since
 }
 
 // move stops j's attempt on Spot and queues j again for on-demand. The

@@ -432,7 +432,7 @@ func (e *engine) claim(j *sjob) bool {
 // enqueue puts j in the queue: priority first, then the time it joined.
 func (e *engine) enqueue(j *sjob) {
 	j.state, j.since = jobQueued, e.now
-	j.bj.CreatedAt = e.now
+	j.bj.CreatedAt, j.bj.Requeued = e.now, j.requeued
 	j.bj.Version++
 	i, _ := slices.BinarySearchFunc(e.queue, j, func(a, b *sjob) int {
 		if a.Priority != b.Priority {

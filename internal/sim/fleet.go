@@ -8,6 +8,7 @@ import (
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/autoscale"
+	"github.com/berth-run/berth/internal/fleetview"
 	"github.com/berth-run/berth/internal/provider"
 	"github.com/berth-run/berth/internal/scheduler"
 )
@@ -263,53 +264,73 @@ func (e *engine) drain(h *host, reason string) {
 	}
 }
 
-// autoscale runs the policy's scaling decision and applies it.
-func (e *engine) autoscale() {
-	snap := autoscale.Snapshot{Now: e.now, Pools: make([]autoscale.Pool, len(e.pools))}
+// view is the simulated fleet now as the server's fleet loop describes
+// it to the deciders (see fleetview). With rates, each Spot type carries
+// its interruption rate, which only the autoscaler reads.
+func (e *engine) view(rates bool) fleetview.View {
+	v := fleetview.View{Now: e.now, Pools: make([]fleetview.Pool, len(e.pools))}
 	for i, p := range e.pools {
-		ap := autoscale.Pool{Spec: p.spec, Open: p.open(e.now)}
-		for _, t := range p.spec.InstanceTypes {
-			ap.Offerings = append(ap.Offerings, autoscale.Offering{InstanceType: t.Name, CPU: t.CPU, MemoryMB: t.MemoryMB,
-				Price: e.priceNow(p, t), Unavailable: e.unavailable(p, t.Name), InterruptionRate: e.interruptionRate(p, t.Name),
-				Outage: e.avoid.Outage(p.spec.Name, t.Name, e.now)})
+		vp := fleetview.Pool{Spec: p.spec, Open: p.open(e.now), Managed: p.api != nil, Types: make([]fleetview.Type, len(p.spec.InstanceTypes))}
+		if e.dl != nil {
+			if w := e.dl.watch[p]; w != nil {
+				vp.Spot = w.Stats(e.now)
+			}
+		}
+		for k, t := range p.spec.InstanceTypes {
+			vt := fleetview.Type{Name: t.Name, CPU: t.CPU, MemoryMB: t.MemoryMB, Price: e.priceNow(p, t),
+				Avoided: e.unavailable(p, t.Name), Outage: e.avoid.Outage(p.spec.Name, t.Name, e.now)}
+			if rates && p.spec.Market == berth.Spot {
+				vt.InterruptionRate = e.interruptionRate(p, t.Name)
+			}
+			vp.Types[k] = vt
 		}
 		for _, h := range e.live {
-			if h.pool != p || !h.live() {
-				continue
+			if h.pool == p && h.live() {
+				vp.Hosts = append(vp.Hosts, e.hostView(h))
 			}
-			ah := autoscale.Host{ID: h.id, InstanceType: h.typ.Name, CPU: h.typ.CPU, MemoryMB: h.typ.MemoryMB,
-				UsedCPU: h.usedCPU, UsedMemoryMB: h.usedMem, Attempts: len(h.running), LaunchedAt: h.launchedAt,
-				IdleSince: h.idleSince, DrainReason: h.drainReason}
-			switch h.state {
-			case hostLaunching:
-				ah.State = autoscale.Launching
-			case hostReady:
-				ah.State = autoscale.Ready
-			default:
-				ah.State = autoscale.Draining
-			}
-			for _, j := range h.running {
-				if j.Pool == p.spec.Name {
-					ah.Pinned++
-				}
-			}
-			if h.forJob != nil {
-				ah.ForJob, ah.JobDone = h.forJob.ID, h.forJob.state == jobDone || h.forJob.state == jobLost || (h.forJob.state == jobRunning && h.forJob.host != h)
-			}
-			ap.Hosts = append(ap.Hosts, ah)
 		}
-		snap.Pools[i] = ap
+		v.Pools[i] = vp
 	}
+	return v
+}
+
+// hostView is live host h as the server's fleet loop describes it.
+func (e *engine) hostView(h *host) fleetview.Host {
+	vh := fleetview.Host{Host: autoscale.Host{ID: h.id, InstanceType: h.typ.Name, CPU: h.typ.CPU, MemoryMB: h.typ.MemoryMB,
+		UsedCPU: h.usedCPU, UsedMemoryMB: h.usedMem, Attempts: len(h.running), LaunchedAt: h.launchedAt,
+		IdleSince: h.idleSince, DrainReason: h.drainReason}, Warned: h.noticed || h.rebalanced}
+	switch h.state {
+	case hostLaunching:
+		vh.State = autoscale.Launching
+	case hostReady:
+		vh.State, vh.ReadyAt = autoscale.Ready, h.readyAt
+	default:
+		vh.State, vh.ReadyAt = autoscale.Draining, h.readyAt
+	}
+	for _, j := range h.running {
+		if j.Pool == h.pool.spec.Name {
+			vh.Pinned++
+		}
+	}
+	if h.forJob != nil {
+		vh.ForJob, vh.JobDone = h.forJob.ID, h.forJob.state == jobDone || h.forJob.state == jobLost || (h.forJob.state == jobRunning && h.forJob.host != h)
+	}
+	return vh
+}
+
+// autoscale runs the policy's scaling decision and applies it.
+func (e *engine) autoscale() {
+	v := e.view(true)
 	for _, j := range e.waiting {
 		if j.state == jobQueued {
 			pool := j.Pool
 			if j.pin != "" {
 				pool = j.pin // the deadline policy's choice for this round
 			}
-			snap.Waiting = append(snap.Waiting, autoscale.Waiting{JobID: j.ID, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: pool, Reclaimed: j.requeued,
-				Since: j.since, Patient: j.Deadline.IsZero() && j.StartBudget == nil})
+			v.Waiting = append(v.Waiting, fleetview.Waiting(&j.bj, pool, j.since))
 		}
 	}
+	snap := v.Snapshot()
 	plan := e.pol.scale(snap)
 	for _, a := range plan.Actions {
 		p := e.byName[a.Pool]
@@ -336,46 +357,31 @@ func (e *engine) avoidType(p *spool, typ string) {
 	e.avoid.Avoid(p.spec.Name, typ, p.spec.Market == berth.Spot, e.now, e.now.Add(unavailableFor))
 }
 
-// rateWindow is how far back interruption rates look.
-const rateWindow = 6 * time.Hour
-
 // interruptionRate is the notices per instance-hour that hosts of typ in
-// p got over the last rateWindow: notices over the hours its hosts lived
-// in the window.
+// p got lately (see fleetview.InterruptionRate).
 func (e *engine) interruptionRate(p *spool, typ string) float64 {
-	if p.spec.Market != berth.Spot {
-		return 0
-	}
-	from := e.now.Add(-rateWindow)
-	notices := 0
-	for _, t := range e.notices[p.spec.Name+"/"+typ] {
-		if t.After(from) {
-			notices++
-		}
-	}
-	if notices == 0 {
-		return 0
-	}
-	hours := 0.0
-	for i := len(e.hosts) - 1; i >= 0; i-- {
-		h := e.hosts[i]
-		if h.live() || h.endAt.After(from) {
-			if h.pool == p && h.typ.Name == typ {
-				end := e.now
-				if !h.live() {
-					end = h.endAt
+	from := e.now.Add(-fleetview.RateWindow)
+	return fleetview.InterruptionRate(e.notices[p.spec.Name+"/"+typ], func(yield func(fleetview.Life) bool) {
+		for i := len(e.hosts) - 1; i >= 0; i-- {
+			h := e.hosts[i]
+			if !h.live() && !h.endAt.After(from) {
+				if h.launchedAt.Before(from.Add(-overtime)) {
+					return // hosts launched this long before the window ended before it
 				}
-				begin := h.launchedAt
-				if begin.Before(from) {
-					begin = from
-				}
-				hours += end.Sub(begin).Hours()
+				continue
 			}
-		} else if h.launchedAt.Before(from.Add(-overtime)) {
-			break // hosts launched this long before the window ended before it
+			if h.pool != p || h.typ.Name != typ {
+				continue
+			}
+			l := fleetview.Life{Begin: h.launchedAt}
+			if !h.live() {
+				l.End = h.endAt
+			}
+			if !yield(l) {
+				return
+			}
 		}
-	}
-	return float64(notices) / max(hours, 1)
+	}, e.now)
 }
 
 // reclaim gives a fraction of the live Spot hosts their notice now.

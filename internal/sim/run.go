@@ -304,6 +304,12 @@ func simulate(ctx context.Context, sc *Scenario, jobs []Job, pol *policy, seed u
 			b := berth.Duration(*j.StartBudget)
 			sj.bj.StartBudget = &b
 		}
+		if !j.Deadline.IsZero() {
+			// As its user would give it: the deadline, and the run time
+			// as the expected duration.
+			dl := j.Deadline
+			sj.bj.Deadline, sj.bj.ExpectedDuration = &dl, berth.Duration(j.Run)
+		}
 		e.jobs[i] = sj
 		e.jobByID[j.ID] = sj
 	}

@@ -25,13 +25,16 @@ type NodeInfo struct {
 	Drained bool
 	// Conflict notes the last second agent refused for the node.
 	Conflict string
+	// DrainReason says why a draining node drains, as whoever drained it
+	// said; "" for an operator's drain.
+	DrainReason string
 }
 
 // nodeInfoSelect is nodeSelect with the columns of NodeInfo.
 const nodeInfoSelect = `SELECT n.id, n.name, n.pool, n.state, n.cpu, n.memory_mb, n.healthy,
 	n.reason, n.last_seen, n.version,
 	COALESCE(SUM(j.cpu), 0), COALESCE(SUM(j.memory_mb), 0),
-	n.facts, n.drain_deadline, n.notice, n.notice_at, n.drained, n.conflict
+	n.facts, n.drain_deadline, n.notice, n.notice_at, n.drained, n.conflict, n.drain_reason
 	FROM nodes n
 	LEFT JOIN attempts a ON a.node_id = n.id AND a.finished_at IS NULL
 	LEFT JOIN jobs j ON j.id = a.job_id`
@@ -45,7 +48,7 @@ func scanNodeInfo(sc scanner) (NodeInfo, error) {
 	)
 	if err := sc.Scan(&n.ID, &n.Name, &n.Pool, &state, &n.CPU, &n.MemoryMB, &n.Healthy,
 		&n.Reason, &seen, &n.Version, &n.UsedCPU, &n.UsedMemoryMB,
-		&facts, &drain, &notice, &noticed, &n.Drained, &n.Conflict); err != nil {
+		&facts, &drain, &notice, &noticed, &n.Drained, &n.Conflict, &n.DrainReason); err != nil {
 		return NodeInfo{}, err
 	}
 	n.State = berth.NodeState(state)
@@ -279,9 +282,10 @@ func activeAttempts(ctx context.Context, q querier, nodeID string) ([]string, er
 
 // DrainNode makes a joining, ready or draining node draining: it takes no
 // new work. With a deadline, work still running on it then is stopped and
-// re-queued (see RequeueNode); without, running work finishes. Draining a
-// draining node sets its deadline anew. A lost node is berth.ErrConflict.
-func (s *Store) DrainNode(ctx context.Context, id string, deadline *time.Time, now time.Time) (NodeInfo, error) {
+// re-queued (see RequeueNode); without, running work finishes. reason says
+// why ("" for an operator's drain). Draining a draining node sets its
+// deadline and reason anew. A lost node is berth.ErrConflict.
+func (s *Store) DrainNode(ctx context.Context, id string, deadline *time.Time, reason string, now time.Time) (NodeInfo, error) {
 	var out NodeInfo
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		cur, err := loadNodeInfo(ctx, tx, id)
@@ -293,7 +297,7 @@ func (s *Store) DrainNode(ctx context.Context, id string, deadline *time.Time, n
 			return fmt.Errorf("node %s is %s: %w", id, cur.State, berth.ErrConflict)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE nodes SET state = 'draining', drained = 1, drain_deadline = ?,
-			version = version + 1 WHERE id = ?`, tsPtr(deadline), id); err != nil {
+			drain_reason = ?, version = version + 1 WHERE id = ?`, tsPtr(deadline), reason, id); err != nil {
 			return err
 		}
 		out, err = loadNodeInfo(ctx, tx, id)
@@ -321,7 +325,7 @@ func (s *Store) UndrainNode(ctx context.Context, id string, now time.Time) (Node
 		case berth.NodeDraining, berth.NodeLost:
 			// A lost node is undrained for when it comes back.
 			if _, err := tx.ExecContext(ctx, `UPDATE nodes SET drained = 0,
-				state = CASE WHEN state = 'draining' THEN 'ready' ELSE state END, drain_deadline = NULL,
+				state = CASE WHEN state = 'draining' THEN 'ready' ELSE state END, drain_deadline = NULL, drain_reason = '',
 				notice = '', notice_at = NULL, version = version + 1 WHERE id = ?`, id); err != nil {
 				return err
 			}

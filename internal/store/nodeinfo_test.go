@@ -84,13 +84,13 @@ func TestDrainedSurvivesLost(t *testing.T) {
 		undrain bool
 		want    berth.NodeState
 	}{
-		{"drained by hand", func(s *Store, id string) error { _, err := s.DrainNode(ctx, id, nil, t0); return err }, false, berth.NodeDraining},
+		{"drained by hand", func(s *Store, id string) error { _, err := s.DrainNode(ctx, id, nil, "", t0); return err }, false, berth.NodeDraining},
 		{"a Spot notice", func(s *Store, id string) error {
 			_, err := s.NoticeNode(ctx, id, nodeapi.SpotInterruption, t0)
 			return err
 		}, false, berth.NodeDraining},
 		{"a rebalance notice", func(s *Store, id string) error { _, err := s.NoticeNode(ctx, id, nodeapi.Rebalance, t0); return err }, false, berth.NodeDraining},
-		{"undrained while lost", func(s *Store, id string) error { _, err := s.DrainNode(ctx, id, nil, t0); return err }, true, berth.NodeReady},
+		{"undrained while lost", func(s *Store, id string) error { _, err := s.DrainNode(ctx, id, nil, "", t0); return err }, true, berth.NodeReady},
 		{"never drained", func(*Store, string) error { return nil }, false, berth.NodeReady},
 	} {
 		s, _ := openStore(t)

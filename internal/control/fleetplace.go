@@ -7,6 +7,7 @@ import (
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/autoscale"
+	"github.com/berth-run/berth/internal/fleetview"
 	"github.com/berth-run/berth/internal/provider"
 	"github.com/berth-run/berth/internal/scheduler"
 )
@@ -116,12 +117,8 @@ func (f *Fleet) demand(plan scheduler.Plan, queued []berth.Job) {
 		if j == nil || asked[id] || own[id] {
 			continue
 		}
-		// A job re-queued after losing its capacity counts as reclaimed:
-		// from autoscale.SpotRetreatAfter on, on-demand grows for it. A
-		// job without a deadline or a start budget is patient: it waits
-		// a while for Spot that is out of capacity.
-		ws = append(ws, autoscale.Waiting{JobID: id, CPU: j.CPU, MemoryMB: j.MemoryMB, Pool: j.Pool,
-			Reclaimed: j.Requeued, Since: scheduler.QueuedSince(j), Patient: j.Deadline == nil && j.StartBudget == nil})
+		// j is the round's copy: its pool is the deadline policy's choice.
+		ws = append(ws, fleetview.Waiting(j, j.Pool, scheduler.QueuedSince(j)))
 		changed = changed || !before[id]
 	}
 	changed = changed || len(ws) != len(f.waiting)
