@@ -7,12 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/berth-run/berth/internal/deadline"
+	"github.com/berth-run/berth/internal/deadline/evaluate"
 )
 
 // paperPriceRatio is the on-demand/Spot price ratio of a p3.2xlarge (one
@@ -127,16 +130,16 @@ func runSimDeadline(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	g := deadline.Grid{
+	g := evaluate.Grid{
 		Work: hours(c.jobHours), Deadlines: ds, Changeover: c.changeover, Checkpoint: ck,
 		Starts: c.starts, Seed: c.seed, PriceRatio: c.priceRatio, DefaultPriceRatio: paperPriceRatio,
 		History:  c.history,
 		SubTicks: c.subTicks,
 		Policies: []deadline.Policy{deadline.Greedy{}, deadline.UniformProgress{}, deadline.Adaptive{}},
 	}
-	var prices []deadline.Prices
+	var prices []evaluate.Prices
 	for _, p := range c.prices {
-		pr, err := deadline.LoadPrices(p)
+		pr, err := loadPrices(p)
 		if err != nil {
 			return err
 		}
@@ -144,7 +147,7 @@ func runSimDeadline(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	priced := 0
 	for _, p := range c.traces {
-		tr, err := deadline.LoadTrace(p, deadline.TraceOptions{Gang: c.gang, Inverted: c.inverted})
+		tr, err := loadTrace(p, evaluate.TraceOptions{Gang: c.gang, Inverted: c.inverted})
 		if err != nil {
 			return err
 		}
@@ -176,7 +179,7 @@ func runSimDeadline(ctx context.Context, env *cliEnv, args []string) error {
 	if c.perTrace {
 		cells = rep.Cells
 	}
-	overall := deadline.Merge("all", rep.Cells)
+	overall := evaluate.Merge("all", rep.Cells)
 	if c.output == "json" {
 		return writeSimJSON(env.stdout, c, cells, overall, priced)
 	}
@@ -184,6 +187,40 @@ func runSimDeadline(ctx context.Context, env *cliEnv, args []string) error {
 	fmt.Fprintf(env.stdout, "\n%d traces × %d deadlines × %d starts in %v; Spot priced per tick on %d traces\n",
 		len(g.Traces), len(ds), c.starts, time.Since(start).Round(time.Millisecond), priced)
 	return nil
+}
+
+// loadTrace reads a trace file, named after the file and grouped by the
+// folder holding it.
+func loadTrace(path string, opt evaluate.TraceOptions) (evaluate.Trace, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return evaluate.Trace{}, fmt.Errorf("load trace: %w", err)
+	}
+	defer f.Close()
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	tr, err := evaluate.ParseTrace(f, opt)
+	if err != nil {
+		return evaluate.Trace{}, fmt.Errorf("load trace %s: %w", path, err)
+	}
+	tr.Name = name
+	tr.Group = filepath.Base(filepath.Dir(path))
+	return tr, nil
+}
+
+// loadPrices reads a prices file: either one pool's prices (named after the
+// file) or an object mapping trace names to their per-tick prices.
+func loadPrices(path string) (evaluate.Prices, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return evaluate.Prices{}, fmt.Errorf("load prices: %w", err)
+	}
+	defer f.Close()
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	p, err := evaluate.ParsePrices(f, name)
+	if err != nil {
+		return evaluate.Prices{}, fmt.Errorf("load prices %s: %w", path, err)
+	}
+	return p, nil
 }
 
 // policyJSON is one policy's figures in the JSON output.
@@ -206,7 +243,7 @@ type cellJSON struct {
 	BoundBreaches int                   `json:"bound_breaches"`
 }
 
-func toCellJSON(c deadline.Cell) cellJSON {
+func toCellJSON(c evaluate.Cell) cellJSON {
 	out := cellJSON{
 		Group: c.Group, Trace: c.Trace, DeadlineHours: c.Deadline.Hours(), JobFraction: c.Fraction,
 		Policies: map[string]policyJSON{}, BoundBreaches: c.BoundBreaches,
@@ -223,7 +260,7 @@ func toCellJSON(c deadline.Cell) cellJSON {
 	return out
 }
 
-func writeSimJSON(w io.Writer, c simDeadlineConfig, cells []deadline.Cell, overall deadline.Cell, priced int) error {
+func writeSimJSON(w io.Writer, c simDeadlineConfig, cells []evaluate.Cell, overall evaluate.Cell, priced int) error {
 	all := toCellJSON(overall)
 	all.DeadlineHours, all.JobFraction, all.Changeover = 0, 0, ""
 	doc := struct {
@@ -248,7 +285,7 @@ func writeSimJSON(w io.Writer, c simDeadlineConfig, cells []deadline.Cell, overa
 	return enc.Encode(doc)
 }
 
-func writeSimTable(w io.Writer, cells []deadline.Cell, overall deadline.Cell) {
+func writeSimTable(w io.Writer, cells []evaluate.Cell, overall evaluate.Cell) {
 	if len(cells) == 0 {
 		return
 	}
@@ -263,12 +300,12 @@ func writeSimTable(w io.Writer, cells []deadline.Cell, overall deadline.Cell) {
 		fmt.Fprintf(tw, "%s\t", n)
 	}
 	fmt.Fprintln(tw, "misses\t")
-	row := func(c deadline.Cell, fraction, dl string) {
+	row := func(c evaluate.Cell, fraction, dl string) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", escape(c.Group), escape(c.Trace), fraction, dl)
 		misses := 0
 		for _, s := range c.Summaries {
 			gap := ""
-			if s.Policy != deadline.OmniscientName && s.Policy != (deadline.Greedy{}).Name() {
+			if s.Policy != evaluate.OmniscientName && s.Policy != (deadline.Greedy{}).Name() {
 				gap = fmt.Sprintf(" [%.0f%%]", 100*c.GapClosed(s.Policy))
 			}
 			fmt.Fprintf(tw, "%.3f (%.0f%%)%s\t", s.Cost, 100*s.SpotFraction, gap)

@@ -108,6 +108,23 @@ func badDeps(root string, byPath map[string]listed, ok func(listed) bool) [][]st
 	return bad
 }
 
+// TestServerLinksNoEvaluator: the server's loops (internal/control) link
+// the deadline policies but not their offline evaluation, which only
+// berth sim deadline runs.
+func TestServerLinksNoEvaluator(t *testing.T) {
+	control := importPath("internal/control")
+	evaluate := importPath("internal/deadline/evaluate")
+	pkgs := goList(t, "-deps", control)
+	byPath := make(map[string]listed, len(pkgs))
+	for _, p := range pkgs {
+		byPath[p.ImportPath] = p
+	}
+	for _, chain := range badDeps(control, byPath, func(p listed) bool { return p.ImportPath != evaluate }) {
+		t.Errorf("internal/control depends on %s (%s): the server decides with internal/deadline alone",
+			short(evaluate), strings.Join(shortAll(chain), " → "))
+	}
+}
+
 // storeWire are the packages of wire types: the messages of the REST API,
 // of its Go client and of the agent protocol. The store keeps berth's
 // domain, not the shape of a message on the wire.

@@ -11,19 +11,6 @@ import (
 	"testing"
 )
 
-// impure are the functions of the pure packages that may do what the rest
-// may not, by package (relative to the module) and function, with why.
-// Each is offline evaluation for berth sim deadline that sits beside the
-// policies; it belongs with its caller (cmd/berth/simdeadline.go). Shrink
-// this list; never grow it.
-var impure = map[string]map[string]string{
-	"internal/deadline": {
-		"LoadTrace":     "opens a trace file; ParseTrace, which reads an io.Reader, is the pure part",
-		"LoadPrices":    "opens a prices file; ParsePrices, which reads an io.Reader, is the pure part",
-		"Grid.Evaluate": "spreads the traces of an evaluation over GOMAXPROCS goroutines",
-	},
-}
-
 // TestPurity: the packages that decide read no clock, set no timer, start
 // no goroutine and touch no file, network or log. Now is an argument;
 // concurrency and I/O are the loops' (internal/control) and the commands'.
@@ -31,21 +18,8 @@ var impure = map[string]map[string]string{
 // constraints.
 func TestPurity(t *testing.T) {
 	for _, rel := range slices.Concat(pure, glue) {
-		allowed := impure[rel]
-		seen := map[string]bool{}
 		for _, f := range impurities(t, filepath.Join(moduleDir(t), filepath.FromSlash(rel))) {
-			if why, ok := allowed[f.fn]; ok {
-				seen[f.fn] = true
-				t.Logf("%s: %s %s (allowed: %s)", f.pos, f.fn, f.what, why)
-				continue
-			}
 			t.Errorf("%s: %s %s: %s, and %s decides purely", f.pos, f.fn, f.what, f.why, short(importPath(rel)))
-		}
-		for fn := range allowed {
-			if !seen[fn] {
-				t.Errorf("%s.%s is allowed to be impure but no longer is (or was moved): remove it from the list",
-					short(importPath(rel)), fn)
-			}
 		}
 	}
 }
@@ -53,7 +27,7 @@ func TestPurity(t *testing.T) {
 // impurity is one thing done in a pure package that only the loops may do.
 type impurity struct {
 	pos  string // file:line, relative to the module
-	fn   string // the top-level declaration it is in: "Decide", "Grid.Evaluate", "var x"
+	fn   string // the top-level declaration it is in: "Guard", "State.Slack", "var x"
 	what string // "calls time.Now"
 	why  string
 }

@@ -1,6 +1,5 @@
 // Package deadline decides, tick by tick, whether a job with a deadline runs
-// on Spot, on on-demand capacity or not at all, and measures those decisions
-// against Spot availability traces.
+// on Spot, on on-demand capacity or not at all.
 //
 // The decision API is pure: a Policy takes the job's State and an Observation
 // of the Spot pool now and returns the Mode for the next tick. Every policy's
@@ -15,9 +14,6 @@
 // own, which moves the uniform-progress line by the Spot supply it expects
 // from the pool's observed availability and keeps Uniform Progress's
 // hysteresis only where Spot returns in short bursts near the deadline.
-// Omniscient computes the cheapest schedule with full knowledge of a trace
-// (and of its per-tick Spot prices) by dynamic programming: a lower bound on
-// the cost of every online policy.
 //
 // For a fleet, JobState reads a job's State from its attempts, Route sends a
 // queued job to the pool of the market its policy chooses (or holds it),
@@ -25,7 +21,8 @@
 // statistics of a Spot pool as the fleet observes it. The server and berth
 // sim both use them.
 //
-// The simulator (Simulate) replays a trace window tick by tick; Evaluate runs
-// a grid of traces × deadlines × random start points × policies. Nothing here
-// reads a clock or does I/O except LoadTrace and LoadPrices.
+// Nothing here reads a clock, starts a goroutine or does I/O. The offline
+// measure of the policies against Spot availability traces, with the
+// omniscient lower bound, is package internal/deadline/evaluate, which the
+// server does not link.
 package deadline

@@ -1,22 +1,24 @@
-package deadline
+package evaluate
 
 import (
 	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/berth-run/berth/internal/deadline"
 )
 
-var onlinePolicies = []Policy{Greedy{}, UniformProgress{}, Adaptive{}}
+var onlinePolicies = []deadline.Policy{deadline.Greedy{}, deadline.UniformProgress{}, deadline.Adaptive{}}
 
 // sample is one random job on one random synthetic trace.
 type sample struct {
 	su    Setup
 	avail []bool
-	stats PoolStats
+	stats deadline.PoolStats
 }
 
-func randomSample(t *testing.T, rng *rand.Rand, ck Checkpoint, avail func(T int) []bool) sample {
+func randomSample(t *testing.T, rng *rand.Rand, ck deadline.Checkpoint, avail func(T int) []bool) sample {
 	t.Helper()
 	gap := 5 * time.Minute
 	n := 20 + rng.IntN(200)
@@ -29,7 +31,7 @@ func randomSample(t *testing.T, rng *rand.Rand, ck Checkpoint, avail func(T int)
 		t.Fatal(err)
 	}
 	a := avail(T + 50)
-	st := PoolStats{}
+	st := deadline.PoolStats{}
 	if rng.IntN(4) > 0 { // mostly known statistics, some unknown
 		st = Trace{Gap: gap, Avail: randomAvail(rng, 2000, 0.05+0.3*rng.Float64(), 0.02+0.3*rng.Float64())}.Stats(0, 2000)
 	}
@@ -39,9 +41,9 @@ func randomSample(t *testing.T, rng *rand.Rand, ck Checkpoint, avail func(T int)
 func TestNoPolicyMissesAMeetableDeadline(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 3000 {
-		ck := CheckpointOnSigterm
+		ck := deadline.CheckpointOnSigterm
 		if i%4 == 3 {
-			ck = CheckpointNone
+			ck = deadline.CheckpointNone
 		}
 		s := randomSample(t, rng, ck, func(T int) []bool {
 			return randomAvail(rng, T, 0.02+0.5*rng.Float64(), 0.02+0.5*rng.Float64())
@@ -57,9 +59,9 @@ func TestNoPolicyMissesAMeetableDeadline(t *testing.T) {
 func TestOmniscientIsBelowEveryPolicy(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for i := range 3000 {
-		ck := CheckpointOnSigterm
+		ck := deadline.CheckpointOnSigterm
 		if i%4 == 3 {
-			ck = CheckpointNone
+			ck = deadline.CheckpointNone
 		}
 		s := randomSample(t, rng, ck, func(T int) []bool {
 			return randomAvail(rng, T, 0.02+0.5*rng.Float64(), 0.02+0.5*rng.Float64())
@@ -89,7 +91,7 @@ func TestSpotAlwaysAvailableMeansSpotOnly(t *testing.T) {
 		return a
 	}
 	for i := range 500 {
-		s := randomSample(t, rng, CheckpointOnSigterm, always)
+		s := randomSample(t, rng, deadline.CheckpointOnSigterm, always)
 		if s.su.T-s.su.N-s.su.H < 2*s.su.H+1 {
 			continue // too tight to start on Spot safely: on-demand is the only safe start
 		}
@@ -113,9 +115,9 @@ func TestSpotNeverAvailableMeansOnDemand(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	never := func(T int) []bool { return make([]bool, T) }
 	for i := range 500 {
-		ck := CheckpointOnSigterm
+		ck := deadline.CheckpointOnSigterm
 		if i%2 == 1 {
-			ck = CheckpointNone
+			ck = deadline.CheckpointNone
 		}
 		s := randomSample(t, rng, ck, never)
 		want := s.su.OnDemandCost()
@@ -154,7 +156,7 @@ func TestNoSpotPaidForARestart(t *testing.T) {
 		// have room for a run on Spot and a restart on on-demand.
 		n, h := 20+rng.IntN(200), rng.IntN(6)
 		T := int(float64(n+h) * (1.1 + 3.9*rng.Float64()))
-		job := Job{Work: time.Duration(n) * gap, Deadline: time.Duration(T) * gap, Changeover: time.Duration(h) * gap, Checkpoint: CheckpointNone}
+		job := Job{Work: time.Duration(n) * gap, Deadline: time.Duration(T) * gap, Changeover: time.Duration(h) * gap, Checkpoint: deadline.CheckpointNone}
 		su, err := NewSetup(job, gap, 1.5+4*rng.Float64())
 		if err != nil {
 			t.Fatal(err)

@@ -1,10 +1,12 @@
-package deadline
+package evaluate
 
 import (
 	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/berth-run/berth/internal/deadline"
 )
 
 // bruteOmniscient is the tick-by-tick program the run-level bound must
@@ -12,46 +14,46 @@ import (
 // decision the simulator allows.
 func bruteOmniscient(su Setup, avail []bool) float64 {
 	n, h, T := su.N, su.H, su.T
-	none := su.Job.Checkpoint == CheckpointNone
+	none := su.Job.Checkpoint == deadline.CheckpointNone
 	type key struct {
-		m    Mode
+		m    deadline.Mode
 		r, w int
 	}
-	cur := map[key]float64{{None, 0, 0}: 0}
+	cur := map[key]float64{{deadline.None, 0, 0}: 0}
 	best := math.Inf(1)
 	for t := range T {
 		a := t < len(avail) && avail[t]
 		next := map[key]float64{}
 		for k, c := range cur {
 			m, r, w := k.m, k.r, k.w
-			if m == Spot && !a {
-				m, r = None, 0
+			if m == deadline.Spot && !a {
+				m, r = deadline.None, 0
 				if none {
 					w = 0
 				}
 			}
-			for _, choice := range []Mode{None, Spot, OnDemand} {
-				if choice == Spot && !a {
+			for _, choice := range []deadline.Mode{deadline.None, deadline.Spot, deadline.OnDemand} {
+				if choice == deadline.Spot && !a {
 					continue
 				}
 				m2, r2, w2 := m, r, w
 				if choice != m2 {
-					if none && m2 != None {
+					if none && m2 != deadline.None {
 						w2 = 0
 					}
 					m2, r2 = choice, h
-					if choice == None {
+					if choice == deadline.None {
 						r2 = 0
 					}
 				}
 				c2 := c
 				switch m2 {
-				case Spot:
+				case deadline.Spot:
 					c2 += su.spotCost(t)
-				case OnDemand:
+				case deadline.OnDemand:
 					c2++
 				}
-				if m2 != None {
+				if m2 != deadline.None {
 					if r2 > 0 {
 						r2--
 					} else {
@@ -108,9 +110,9 @@ func TestOmniscientMatchesTickProgram(t *testing.T) {
 		n := 3 + rng.IntN(12)
 		h := rng.IntN(4)
 		T := n + h + rng.IntN(30)
-		ck := CheckpointOnSigterm
+		ck := deadline.CheckpointOnSigterm
 		if i%5 == 4 {
-			ck = CheckpointNone
+			ck = deadline.CheckpointNone
 		}
 		job := Job{Work: time.Duration(n) * gap, Deadline: time.Duration(T) * gap, Changeover: time.Duration(h) * gap, Checkpoint: ck}
 		su, err := NewSetup(job, gap, 1+4*rng.Float64())

@@ -1,15 +1,14 @@
-package deadline
+package evaluate
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/berth-run/berth/internal/deadline"
 )
 
 // Trace is a Spot availability trace: Avail[i] says whether Spot could be
@@ -50,23 +49,6 @@ type traceFile struct {
 	} `json:"metadata"`
 	Data   []float64 `json:"data"`
 	Prices []float64 `json:"prices"`
-}
-
-// LoadTrace reads a trace file.
-func LoadTrace(path string, opt TraceOptions) (Trace, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Trace{}, fmt.Errorf("load trace: %w", err)
-	}
-	defer f.Close()
-	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	tr, err := ParseTrace(f, opt)
-	if err != nil {
-		return Trace{}, fmt.Errorf("load trace %s: %w", path, err)
-	}
-	tr.Name = name
-	tr.Group = filepath.Base(filepath.Dir(path))
-	return tr, nil
 }
 
 // ParseTrace reads a trace in the JSON layout of the Can't Be Late traces.
@@ -152,10 +134,10 @@ func (t Trace) Split(m int) Trace {
 func (t Trace) Duration() time.Duration { return time.Duration(len(t.Avail)) * t.Gap }
 
 // Stats returns the availability statistics of ticks [from, to).
-func (t Trace) Stats(from, to int) PoolStats {
+func (t Trace) Stats(from, to int) deadline.PoolStats {
 	from, to = max(from, 0), min(to, len(t.Avail))
 	if to <= from {
-		return PoolStats{}
+		return deadline.PoolStats{}
 	}
 	var up, ups, downs int
 	var runs []int // lengths of the up periods
@@ -176,7 +158,7 @@ func (t Trace) Stats(from, to int) PoolStats {
 		}
 	}
 	n := to - from
-	st := PoolStats{
+	st := deadline.PoolStats{
 		Availability: float64(up) / float64(n),
 		Observed:     time.Duration(n) * t.Gap,
 	}

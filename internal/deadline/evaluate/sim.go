@@ -1,9 +1,11 @@
-package deadline
+package evaluate
 
 import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/berth-run/berth/internal/deadline"
 )
 
 // Job is a job with a deadline, as the simulator sees it.
@@ -11,7 +13,7 @@ type Job struct {
 	Work       time.Duration // expected run time
 	Deadline   time.Duration // from submission
 	Changeover time.Duration
-	Checkpoint Checkpoint
+	Checkpoint deadline.Checkpoint
 }
 
 // Setup is a job laid on a trace's ticks: everything the simulator and the
@@ -116,22 +118,22 @@ func (o Outcome) SpotFraction() float64 {
 // (ticks past its end count as unavailable), with pool statistics stats;
 // Spot ticks cost su.SpotCosts where set. A job still running at the
 // deadline is finished on on-demand and marked missed.
-func (su Setup) Run(p Policy, avail []bool, stats PoolStats) Outcome {
+func (su Setup) Run(p deadline.Policy, avail []bool, stats deadline.PoolStats) Outcome {
 	var (
 		out  Outcome
-		mode = None
+		mode = deadline.None
 		r, w int
-		none = su.Job.Checkpoint == CheckpointNone
+		none = su.Job.Checkpoint == deadline.CheckpointNone
 	)
 	for t := 0; ; t++ {
 		a := t < len(avail) && avail[t]
-		if mode == Spot && !a {
-			mode, r = None, 0
+		if mode == deadline.Spot && !a {
+			mode, r = deadline.None, 0
 			if none {
 				w = 0
 			}
 		}
-		s := State{
+		s := deadline.State{
 			Elapsed:    time.Duration(t) * su.Gap,
 			Left:       time.Duration(su.T-t) * su.Gap,
 			Done:       time.Duration(w) * su.Gap,
@@ -142,28 +144,28 @@ func (su Setup) Run(p Policy, avail []bool, stats PoolStats) Outcome {
 			Checkpoint: su.Job.Checkpoint,
 			Step:       su.Gap,
 		}
-		c := OnDemand
+		c := deadline.OnDemand
 		if t < su.T {
-			c = p.Decide(s, Observation{SpotAvailable: a, Stats: stats})
+			c = p.Decide(s, deadline.Observation{SpotAvailable: a, Stats: stats})
 		} else {
 			out.Missed = true
 		}
-		if c == Spot && !a {
-			c = None
+		if c == deadline.Spot && !a {
+			c = deadline.None
 		}
 		if c != mode {
-			if none && mode != None {
+			if none && mode != deadline.None {
 				w = 0
 			}
 			mode, r = c, su.H
-			if c == None {
+			if c == deadline.None {
 				r = 0
 			}
 		}
 		switch mode {
-		case None:
+		case deadline.None:
 			continue
-		case Spot:
+		case deadline.Spot:
 			out.Cost += su.spotCost(t)
 		default:
 			out.Cost++
@@ -174,7 +176,7 @@ func (su Setup) Run(p Policy, avail []bool, stats PoolStats) Outcome {
 		}
 		w++
 		out.Work++
-		if mode == Spot {
+		if mode == deadline.Spot {
 			out.SpotWork++
 		}
 		if w >= su.N {

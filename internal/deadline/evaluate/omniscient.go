@@ -1,6 +1,10 @@
-package deadline
+package evaluate
 
-import "math"
+import (
+	"math"
+
+	"github.com/berth-run/berth/internal/deadline"
+)
 
 // Omniscient returns the cheapest way to finish the job by its deadline on
 // avail, the trace's ticks from the job's start, knowing all of them (and
@@ -43,7 +47,7 @@ func (su Setup) omniscientWith(avail []bool, dp *runDP) (out Outcome, ok bool) {
 	if len(avail) > T {
 		avail = avail[:T]
 	}
-	if su.Job.Checkpoint == CheckpointNone {
+	if su.Job.Checkpoint == deadline.CheckpointNone {
 		return su.omniscientNoCheckpoint(avail), true
 	}
 	dp = dp.reset(n, h, T)

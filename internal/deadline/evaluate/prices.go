@@ -1,12 +1,9 @@
-package deadline
+package evaluate
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -28,24 +25,8 @@ type pricesFile struct {
 	} `json:"price_info"`
 }
 
-// LoadPrices reads a prices file: either one pool's prices (named after the
-// file) or an object mapping trace names to their per-tick prices.
-func LoadPrices(path string) (Prices, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Prices{}, fmt.Errorf("load prices: %w", err)
-	}
-	defer f.Close()
-	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	p, err := ParsePrices(f, name)
-	if err != nil {
-		return Prices{}, fmt.Errorf("load prices %s: %w", path, err)
-	}
-	return p, nil
-}
-
-// ParsePrices reads prices in either layout of LoadPrices; name names the
-// pool of a single pool's file.
+// ParsePrices reads prices in either of two layouts: one pool's prices,
+// named name, or an object mapping trace names to their per-tick prices.
 func ParsePrices(r io.Reader, name string) (Prices, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {

@@ -1,4 +1,4 @@
-package deadline
+package evaluate
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/berth-run/berth/internal/deadline"
 )
 
 // OmniscientName names the omniscient bound in reports.
@@ -18,7 +20,7 @@ type Grid struct {
 	Work       time.Duration
 	Deadlines  []time.Duration
 	Changeover time.Duration
-	Checkpoint Checkpoint
+	Checkpoint deadline.Checkpoint
 	Starts     int
 	Seed       uint64
 	// PriceRatio is the on-demand price over the Spot price, flat. Zero
@@ -29,7 +31,7 @@ type Grid struct {
 	// History is how much of the trace before a start point the pool
 	// statistics handed to the policies cover.
 	History  time.Duration
-	Policies []Policy
+	Policies []deadline.Policy
 	// SubTicks cuts each trace tick into this many; zero picks the fewest
 	// that bring the changeover within 10% of whole ticks.
 	SubTicks int
@@ -74,7 +76,7 @@ func (c Cell) Summary(name string) (Summary, bool) {
 // GapClosed returns the share of greedy's cost gap to the omniscient bound
 // that the named policy closes: 0 for greedy, 1 for the bound.
 func (c Cell) GapClosed(name string) float64 {
-	g, ok1 := c.Summary(Greedy{}.Name())
+	g, ok1 := c.Summary(deadline.Greedy{}.Name())
 	o, ok2 := c.Summary(OmniscientName)
 	p, ok3 := c.Summary(name)
 	if !ok1 || !ok2 || !ok3 || g.Cost-o.Cost <= 0 {

@@ -1,10 +1,13 @@
-package deadline
+package evaluate
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/berth-run/berth/internal/deadline"
 )
 
 // paperFractions are the job fractions (run time / deadline) of the paper's
@@ -21,16 +24,21 @@ func paperGrid(tb testing.TB, dir string) Grid {
 	g := Grid{
 		Work: 48 * time.Hour, Changeover: 12 * time.Minute, Starts: 300, Seed: 1,
 		PriceRatio: 3.06 / 0.9731, History: 7 * 24 * time.Hour,
-		Policies: []Policy{Greedy{}, UniformProgress{}, Adaptive{}},
+		Policies: []deadline.Policy{deadline.Greedy{}, deadline.UniformProgress{}, deadline.Adaptive{}},
 	}
 	for _, f := range paperFractions {
 		g.Deadlines = append(g.Deadlines, time.Duration(float64(g.Work)/f))
 	}
 	for _, f := range files {
-		tr, err := LoadTrace(f, TraceOptions{})
+		b, err := os.ReadFile(f)
 		if err != nil {
 			tb.Fatal(err)
 		}
+		tr, err := ParseTrace(bytes.NewReader(b), TraceOptions{})
+		if err != nil {
+			tb.Fatalf("%s: %v", f, err)
+		}
+		tr.Name = filepath.Base(f)
 		g.Traces = append(g.Traces, tr)
 	}
 	return g
@@ -43,7 +51,7 @@ func paperGrid(tb testing.TB, dir string) Grid {
 func BenchmarkPaperGrid(b *testing.B) {
 	dir := os.Getenv("BERTH_TRACES_0215")
 	if dir == "" {
-		dir = "../../../shared/data/spot-traces-cantbelate/availability/1-node/aws-02-15-2023"
+		dir = "../../../../shared/data/spot-traces-cantbelate/availability/1-node/aws-02-15-2023"
 	}
 	g := paperGrid(b, dir)
 	b.ResetTimer()
