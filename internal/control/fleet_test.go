@@ -14,6 +14,7 @@ import (
 	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/autoscale"
 	"github.com/berth-run/berth/internal/config"
 	"github.com/berth-run/berth/internal/cost"
 	"github.com/berth-run/berth/internal/fakehost"
@@ -431,6 +432,51 @@ func TestStoryRestartConverges(t *testing.T) {
 			t.Errorf("hosts terminated under work: %v", bad)
 		}
 	})
+}
+
+// TestStoryRestartMidDrain: a host the fleet drained for scale-in still
+// runs a long job when the server restarts. Work then arrives that fits
+// beside it: the new autoscaler reads why the host drains from the store
+// and takes it back rather than buying another; a host drained by an
+// operator is left alone.
+func TestStoryRestartMidDrain(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		reason string
+		reused bool
+	}{
+		{"drained for scale-in", autoscale.DrainScaleIn, true},
+		{"drained by an operator", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := startCloudPlane(t, spotPool())
+				ctx := context.Background()
+				long := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "3h"}})
+				waitFor(t, 5*time.Minute, "the long job runs", func() bool { return c.job(t, long.ID).State == berth.Running })
+				lj := c.job(t, long.ID)
+				node := lj.CurrentAttempt().Node
+				if _, err := c.reg.Drain(ctx, node, nil, tt.reason); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Minute)
+				c.stopLoops()
+				<-c.loopsDone
+				c.startLoops()
+				launches := c.launches()
+				next := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 0.5, MemoryMB: 1024, Env: map[string]string{"FAKE_RUN_FOR": "10m"}})
+				waitFor(t, 5*time.Minute, "the new job runs", func() bool { return c.job(t, next.ID).State == berth.Running })
+				nj := c.job(t, next.ID)
+				ranOn := nj.CurrentAttempt().Node
+				if got := ranOn == node; got != tt.reused {
+					t.Errorf("the new job ran on %s, the drained host's node is %s: reused = %v, want %v", ranOn, node, got, tt.reused)
+				}
+				if got, want := c.launches()-launches, map[bool]int{true: 0, false: 1}[tt.reused]; got != want {
+					t.Errorf("%d launches after the restart, want %d", got, want)
+				}
+			})
+		})
+	}
 }
 
 // TestStoryHostForLargeJob: a job larger than any host gets a host of its
