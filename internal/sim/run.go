@@ -258,6 +258,19 @@ func traceFiles(paths []string) ([]string, error) {
 
 // simulate runs pol over jobs.
 func simulate(ctx context.Context, sc *Scenario, jobs []Job, pol *policy, seed uint64, progress func(float64)) (Result, *fakecloud.Cloud, error) {
+	e, err := newEngine(sc, jobs, pol, seed, progress)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	if err := e.run(ctx); err != nil {
+		return Result{}, nil, err
+	}
+	return e.result(), e.cloud, nil
+}
+
+// newEngine sets up a run of pol over jobs at the scenario's start: its
+// cloud and pools, and the jobs, none submitted yet.
+func newEngine(sc *Scenario, jobs []Job, pol *policy, seed uint64, progress func(float64)) (*engine, error) {
 	e := &engine{sc: sc, pol: pol, rng: rand.New(rand.NewPCG(seed, 0x51e)), progress: progress,
 		byName: map[string]*spool{}, byID: map[string]*host{}, notices: map[string][]time.Time{},
 		jobByID: make(map[string]*sjob, len(jobs)), cluster: scheduler.NewCluster(nil)}
@@ -272,14 +285,14 @@ func simulate(ctx context.Context, sc *Scenario, jobs []Job, pol *policy, seed u
 	e.cloud = fakecloud.New(fakecloud.Config{Clock: func() time.Time { return e.now }, BootTime: boot, RebalanceLead: 0})
 	pools := pol.pools(sc, jobs)
 	if err := setMarkets(e.cloud, sc, pools, seed); err != nil {
-		return Result{}, nil, err
+		return nil, err
 	}
 	for _, spec := range pools {
 		p := &spool{spec: spec}
 		if spec.Window != nil {
 			w, err := config.ParseWindow(*spec.Window)
 			if err != nil {
-				return Result{}, nil, err
+				return nil, err
 			}
 			p.window = &w
 		}
@@ -315,10 +328,7 @@ func simulate(ctx context.Context, sc *Scenario, jobs []Job, pol *policy, seed u
 	}
 	e.remaining = len(jobs)
 	e.limit = sc.Start.Add(time.Duration(sc.Horizon) + overtime)
-	if err := e.run(ctx); err != nil {
-		return Result{}, nil, err
-	}
-	return e.result(), e.cloud, nil
+	return e, nil
 }
 
 // setMarkets gives every Spot type of pools its market: its own trace,
