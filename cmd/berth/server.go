@@ -178,20 +178,22 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	notifier := control.NewNotifier()
 	policy, err := deadlinePolicy(cfg.deadline)
 	if err != nil {
 		return err
 	}
-	dispatcher := control.NewDispatcher(control.DispatchConfig{Deadlines: control.DeadlineConfig{Policy: policy}}, st, notifier, log)
-	cbGuard := control.NewCallbackGuard(cfg.callbackAllow)
-	callbacks := control.NewCallbacks(st, keys, cbGuard.Client(10*time.Second), log)
-	kick := func() { dispatcher.Kick(); callbacks.Kick() }
-	schedules := control.NewSchedules(st, notifier, kick, log)
-	registry := control.NewRegistry(st, notifier, kick, log)
-	reaper := control.NewReaper(control.LeaseConfig{TTL: cfg.leaseTTL}, registry, log)
-	fleet := control.NewFleet(control.FleetConfig{}, fleetCfg.pools, st, registry, log.With("component", "autoscale"))
-	dispatcher.UseFleet(fleet)
+	cb, err := startCallbackListener(cfg, ln.Addr(), tlsCfg != nil, log)
+	if err != nil {
+		return err
+	}
+	plane := control.NewPlane(control.PlaneConfig{
+		Dispatch:      control.DispatchConfig{Deadlines: control.DeadlineConfig{Policy: policy}},
+		Lease:         control.LeaseConfig{TTL: cfg.leaseTTL},
+		Retention:     control.RetentionConfig{Retain: cfg.retain},
+		Pools:         fleetCfg.pools,
+		CallbackAllow: cfg.callbackAllow,
+		CallbackURL:   cb.url,
+	}, st, keys, logs, log)
 	rotated := func(pool string, gen int64) {
 		if pool != auth.DefaultPool {
 			return
@@ -200,14 +202,8 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 			log.Error("write the new join token", "err", err)
 		}
 	}
-	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: registry, Fleet: fleet, JoinTokenRotated: rotated, CallbackGuard: cbGuard,
-		Limits: httpapi.Limits{JoinRate: cfg.joinRate, JoinBurst: cfg.joinBurst}, Changed: func(node string) {
-			kick()
-			schedules.Kick()
-			if node != "" {
-				notifier.Notify(node)
-			}
-		}})
+	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: plane.Registry, Fleet: plane.Fleet, JoinTokenRotated: rotated,
+		CallbackGuard: plane.CallbackGuard, Limits: httpapi.Limits{JoinRate: cfg.joinRate, JoinBurst: cfg.joinBurst}, Changed: plane.Changed})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -222,11 +218,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 			}
 		}()
 	}
-	cb, err := startCallbackListener(cfg, ln.Addr(), tlsCfg != nil, log)
-	if err != nil {
-		return err
-	}
-	local := control.NewLocal(st, notifier, registry, kick, keys, cb.url)
+	local := plane.Local
 	localNode := ""
 	if cfg.localAgent && fleetCfg.local != "" {
 		if localNode, err = localNodeID(cfg.dataDir); err != nil {
@@ -237,7 +229,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	api.SetAgents(local)
 	mux := http.NewServeMux()
 	prom := metrics.New(st, log)
-	if err := prom.Register(fleet.Collector()); err != nil {
+	if err := prom.Register(plane.Fleet.Collector()); err != nil {
 		return err
 	}
 	mux.Handle("GET /metrics", metrics.RequireToken(cfg.metricsToken, prom.Handler())) // Prometheus; open, like /healthz, without --metrics-token
@@ -245,14 +237,9 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	guard := httpapi.NewGuard(cfg.maxConns)
 	servers := []*http.Server{guard.Server(mux, tlsCfg)}
 	goRun("api", serveOn(servers[0], guard.Listener(ln)))
-	goRun("dispatch", dispatcher.Run)
-	goRun("schedules", schedules.Run)
-	goRun("callbacks", callbacks.Run)
-	goRun("reaper", reaper.Run)
-	goRun("autoscale", fleet.Run)
-	goRun("retention", control.NewRetention(control.RetentionConfig{Retain: cfg.retain}, st, logs, log.With("component", "retention")).Run)
+	goRun("control plane", plane.Run)
 	if len(fleetCfg.machines) > 0 {
-		hosts := fakehost.New(fakehost.Config{Seed: uint64(time.Now().UnixNano())}, fleetCfg.machines, local, registry, logs,
+		hosts := fakehost.New(fakehost.Config{Seed: uint64(time.Now().UnixNano())}, fleetCfg.machines, local, plane.Registry, logs,
 			log.With("component", "fake machines"))
 		goRun("fake machines", hosts.Run)
 	}
@@ -273,7 +260,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		defer dc.Close()
 		nodeID := localNode
 		host, _ := os.Hostname()
-		if err := registry.Ensure(ctx, nodeID, fleetCfg.local, host); err != nil {
+		if err := plane.Registry.Ensure(ctx, nodeID, fleetCfg.local, host); err != nil {
 			return err
 		}
 		ag := agent.New(agent.Config{Engine: dc.DaemonHost(), NodeID: nodeID, Name: host, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, StopGrace: cfg.stopGrace},

@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/agent"
+	"github.com/berth-run/berth/internal/auth"
 	"github.com/berth-run/berth/internal/logstore"
 	"github.com/berth-run/berth/internal/provider"
 	"github.com/berth-run/berth/internal/provider/fake"
@@ -40,20 +42,23 @@ func startPlane(t *testing.T, capacity provider.Capacity) *plane {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n := NewNotifier()
-	d := NewDispatcher(DispatchConfig{}, st, n, log)
-	runner := fake.New(capacity)
-	reg := NewRegistry(st, n, d.Kick, log)
-	if err := reg.Ensure(ctx, "node_a", "local", "a"); err != nil {
+	keys, err := auth.LoadOrCreate(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
-	local := NewLocal(st, n, reg, d.Kick, nil, "")
-	ag := agent.New(agent.Config{NodeID: "node_a", StopGrace: 5 * time.Second}, local, runner, logs, log)
-	p := &plane{store: st, disp: d, runner: runner, cancel: cancel, done: make(chan struct{})}
+	cp := NewPlane(PlaneConfig{}, st, keys, logs, log)
+	runner := fake.New(capacity)
+	if err := cp.Registry.Ensure(ctx, "node_a", "local", "a"); err != nil {
+		t.Fatal(err)
+	}
+	ag := agent.New(agent.Config{NodeID: "node_a", StopGrace: 5 * time.Second}, cp.Local, runner, logs, log)
+	p := &plane{store: st, disp: cp.Dispatcher, runner: runner, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		go d.Run(ctx)
+		var loops sync.WaitGroup
+		loops.Go(func() { cp.Run(ctx) })
 		ag.Run(ctx)
+		loops.Wait()
 	}()
 	t.Cleanup(func() {
 		p.cancel()

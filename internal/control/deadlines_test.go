@@ -130,7 +130,7 @@ func TestDeadlineJobsWithoutSpot(t *testing.T) {
 		c := startCloudPlane(t, onDemandPool())
 		j := c.submit(t, deadlineJob(10*time.Minute, 10*time.Minute, time.Hour, ""))
 		waitFor(t, 15*time.Minute, "the job succeeds", func() bool { return c.job(t, j.ID).State == berth.Succeeded })
-		if c.disp.deadlines != nil {
+		if c.current().Dispatcher.deadlines != nil {
 			t.Errorf("the dispatcher weighs deadlines without a Spot pool")
 		}
 	})

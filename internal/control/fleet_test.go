@@ -9,38 +9,78 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/auth"
 	"github.com/berth-run/berth/internal/autoscale"
 	"github.com/berth-run/berth/internal/config"
 	"github.com/berth-run/berth/internal/cost"
 	"github.com/berth-run/berth/internal/fakehost"
 	"github.com/berth-run/berth/internal/logstore"
+	"github.com/berth-run/berth/internal/nodeapi"
 	"github.com/berth-run/berth/internal/provider"
 	"github.com/berth-run/berth/internal/provider/fakecloud"
 	"github.com/berth-run/berth/internal/store"
 )
 
-// cloudPlane is the control plane with the fleet's loops, over fake pools
-// whose machines run in-process agents, in a bubble.
+// cloudPlane is the control plane (NewPlane, as berth server wires it)
+// over fake pools whose machines run in-process agents, in a bubble.
 type cloudPlane struct {
 	store *store.Store
-	disp  *Dispatcher
-	reg   *Registry
-	fleet *Fleet
+	logs  *logstore.Store
+	keys  *auth.Keys
 	cloud *fakecloud.Cloud
 	pools map[string]*fakecloud.Pool
+	specs []berth.PoolSpec
+	log   *slog.Logger
+
+	// mu guards the plane: a restart replaces it while the machines'
+	// agents talk to it.
+	mu    sync.Mutex
+	plane *Plane
 	// stopLoops stops the control loops but not the machines, as a
 	// restart of the server would (the cloud lives on).
 	stopLoops context.CancelFunc
 	loopsDone chan struct{}
-	specs     []berth.PoolSpec
-	log       *slog.Logger
-	local     *Local
-	notifier  *Notifier
+}
+
+// current is the running plane.
+func (c *cloudPlane) current() *Plane {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.plane
+}
+
+// The machines' agents reach whichever plane runs, as remote agents reach
+// a restarted server.
+type planeServer struct{ c *cloudPlane }
+
+func (s planeServer) Register(ctx context.Context, nodeID string, st nodeapi.Status) (berth.Node, error) {
+	return s.c.current().Local.Register(ctx, nodeID, st)
+}
+
+func (s planeServer) Assignments(ctx context.Context, nodeID string, since uint64, wait time.Duration) ([]berth.Assignment, uint64, error) {
+	return s.c.current().Local.Assignments(ctx, nodeID, since, wait)
+}
+
+func (s planeServer) Started(ctx context.Context, attemptID, containerID string) error {
+	return s.c.current().Local.Started(ctx, attemptID, containerID)
+}
+
+func (s planeServer) Finished(ctx context.Context, attemptID string, out berth.Outcome) error {
+	return s.c.current().Local.Finished(ctx, attemptID, out)
+}
+
+func (s planeServer) Notice(ctx context.Context, nodeID string, n nodeapi.Notice) error {
+	return s.c.current().Local.Notice(ctx, nodeID, n)
+}
+
+func (s planeServer) Ensure(ctx context.Context, id, pool, name string) error {
+	return s.c.current().Registry.Ensure(ctx, id, pool, name)
 }
 
 func startCloudPlane(t *testing.T, specs ...berth.PoolSpec) *cloudPlane {
@@ -53,13 +93,17 @@ func startCloudPlane(t *testing.T, specs ...berth.PoolSpec) *cloudPlane {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keys, err := auth.LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	var w io.Writer = io.Discard
 	if testing.Verbose() && os.Getenv("BERTH_TEST_LOG") != "" {
 		w = os.Stderr
 	}
 	log := slog.New(slog.NewTextHandler(w, nil))
-	c := &cloudPlane{store: st, cloud: fakecloud.New(fakecloud.Config{BootTime: time.Minute}), pools: map[string]*fakecloud.Pool{},
-		log: log, notifier: NewNotifier()}
+	c := &cloudPlane{store: st, logs: logs, keys: keys, cloud: fakecloud.New(fakecloud.Config{BootTime: time.Minute}),
+		pools: map[string]*fakecloud.Pool{}, log: log}
 	var machines []fakehost.Pool
 	for i, s := range specs {
 		s = s.WithDefaults()
@@ -72,17 +116,14 @@ func startCloudPlane(t *testing.T, specs ...berth.PoolSpec) *cloudPlane {
 		}
 	}
 	c.specs = specs
-	c.disp = NewDispatcher(DispatchConfig{}, st, c.notifier, log)
-	c.reg = NewRegistry(st, c.notifier, c.disp.Kick, log)
-	c.local = NewLocal(st, c.notifier, c.reg, c.disp.Kick, nil, "")
-	hosts := fakehost.New(fakehost.Config{Seed: 1}, machines, c.local, c.reg, logs, log)
+	c.startLoops()
+	hosts := fakehost.New(fakehost.Config{Seed: 1}, machines, planeServer{c}, planeServer{c}, logs, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	hostsDone := make(chan struct{})
 	go func() {
 		defer close(hostsDone)
 		hosts.Run(ctx)
 	}()
-	c.startLoops()
 	t.Cleanup(func() {
 		c.stopLoops()
 		<-c.loopsDone
@@ -93,8 +134,8 @@ func startCloudPlane(t *testing.T, specs ...berth.PoolSpec) *cloudPlane {
 	return c
 }
 
-// startLoops starts the dispatcher, reaper and autoscaler with no memory
-// of earlier ones: a server (re)started over the same store and cloud.
+// startLoops starts a control plane with no memory of earlier ones: a
+// server (re)started over the same store and cloud.
 func (c *cloudPlane) startLoops() {
 	var fp []FleetPool
 	for _, s := range c.specs {
@@ -114,16 +155,15 @@ func (c *cloudPlane) startLoops() {
 		}
 		fp = append(fp, p)
 	}
-	c.fleet = NewFleet(FleetConfig{}, fp, c.store, c.reg, c.log)
-	c.disp.UseFleet(c.fleet)
+	plane := NewPlane(PlaneConfig{Pools: fp}, c.store, c.keys, c.logs, c.log)
+	c.mu.Lock()
+	c.plane = plane
+	c.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stopLoops, c.loopsDone = cancel, make(chan struct{})
-	reaper := NewReaper(LeaseConfig{}, c.reg, c.log)
 	go func() {
 		defer close(c.loopsDone)
-		go c.fleet.Run(ctx)
-		go reaper.Run(ctx)
-		c.disp.Run(ctx)
+		plane.Run(ctx)
 	}()
 }
 
@@ -133,7 +173,7 @@ func (c *cloudPlane) submit(t *testing.T, spec berth.JobSpec) berth.Job {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.disp.Kick()
+	c.current().Kick()
 	return j
 }
 
@@ -456,7 +496,7 @@ func TestStoryRestartMidDrain(t *testing.T) {
 				waitFor(t, 5*time.Minute, "the long job runs", func() bool { return c.job(t, long.ID).State == berth.Running })
 				lj := c.job(t, long.ID)
 				node := lj.CurrentAttempt().Node
-				if _, err := c.reg.Drain(ctx, node, nil, tt.reason); err != nil {
+				if _, err := c.current().Registry.Drain(ctx, node, nil, tt.reason); err != nil {
 					t.Fatal(err)
 				}
 				time.Sleep(time.Minute)
@@ -562,7 +602,7 @@ func TestStoryWindowAndOverflow(t *testing.T) {
 		if n := len(c.live(t, "nightly")); n != 0 {
 			t.Errorf("at 01:30 the closed pool has %d hosts", n)
 		}
-		st := c.fleet.Pools(time.Now())[0]
+		st := c.current().Fleet.Pools(time.Now())[0]
 		if w := st.Window; w == nil || w.Open || w.Next.Hour() != 2 {
 			t.Errorf("at 01:30 the pool's window = %+v, want closed until 02:00", w)
 		}

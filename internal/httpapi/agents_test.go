@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,18 +59,15 @@ func newPlane(t testing.TB, l Limits, start func(http.Handler) *httptest.Server)
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n := control.NewNotifier()
-	d := control.NewDispatcher(control.DispatchConfig{}, st, n, log)
-	reg := control.NewRegistry(st, n, d.Kick, log)
-	api := New(Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: reg, Limits: l, Changed: func(node string) {
-		d.Kick()
-		if node != "" {
-			n.Notify(node)
-		}
-	}})
-	api.SetAgents(control.NewLocal(st, n, reg, d.Kick, keys, ""))
+	// Test servers listen on loopback, which callbacks may not reach
+	// unless allowed, as with berth server --callback-allow.
+	cp := control.NewPlane(control.PlaneConfig{CallbackAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}},
+		st, keys, logs, log)
+	api := New(Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: cp.Registry, Fleet: cp.Fleet, CallbackGuard: cp.CallbackGuard,
+		Limits: l, Changed: cp.Changed})
+	api.SetAgents(cp.Local)
 	done := make(chan struct{})
-	go func() { defer close(done); d.Run(ctx) }()
+	go func() { defer close(done); cp.Run(ctx) }()
 	srv := start(api)
 	t.Cleanup(func() {
 		srv.Close()
@@ -77,7 +75,7 @@ func newPlane(t testing.TB, l Limits, start func(http.Handler) *httptest.Server)
 		<-done
 		st.Close()
 	})
-	return &plane{srv: srv, api: api, store: st, keys: keys, admin: strings.TrimSpace(readFile(t, filepath.Join(dir, auth.AdminTokenFile))), kick: d.Kick}
+	return &plane{srv: srv, api: api, store: st, keys: keys, admin: strings.TrimSpace(readFile(t, filepath.Join(dir, auth.AdminTokenFile))), kick: cp.Kick}
 }
 
 // do sends a request with token and returns the status and body.

@@ -15,8 +15,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/auth"
 	"github.com/berth-run/berth/internal/control"
 	"github.com/berth-run/berth/internal/deadline"
+	"github.com/berth-run/berth/internal/logstore"
 	"github.com/berth-run/berth/internal/nodeapi"
 	"github.com/berth-run/berth/internal/provider"
 	"github.com/berth-run/berth/internal/provider/fakecloud"
@@ -213,16 +215,23 @@ func newServerWorld(t *testing.T, sc *Scenario) *serverWorld {
 	if err := setMarkets(w.cloud, sc, sc.Pools, 1); err != nil {
 		t.Fatal(err)
 	}
-	n := control.NewNotifier()
-	w.disp = control.NewDispatcher(control.DispatchConfig{Deadlines: control.DeadlineConfig{Policy: deadline.Adaptive{}}}, st, n, log)
-	w.reg = control.NewRegistry(st, n, w.disp.Kick, log)
 	var fp []control.FleetPool
 	for _, s := range sc.Pools {
 		w.pools[s.Name], w.specs[s.Name] = w.cloud.Pool(s), s
 		fp = append(fp, control.FleetPool{Spec: s, Provider: w.pools[s.Name]})
 	}
-	w.fleet = control.NewFleet(control.FleetConfig{AvoidFor: unavailableFor}, fp, st, w.reg, log)
-	w.disp.UseFleet(w.fleet)
+	keys, err := auth.LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, err := logstore.New(filepath.Join(t.TempDir(), "logs"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The loops do not run: the story runs their rounds.
+	plane := control.NewPlane(control.PlaneConfig{Dispatch: control.DispatchConfig{Deadlines: control.DeadlineConfig{Policy: deadline.Adaptive{}}},
+		Fleet: control.FleetConfig{AvoidFor: unavailableFor}, Pools: fp}, st, keys, logs, log)
+	w.disp, w.reg, w.fleet = plane.Dispatcher, plane.Registry, plane.Fleet
 	return w
 }
 
