@@ -145,6 +145,15 @@ func (f *Fleet) serverless(name string) bool {
 	return p != nil && p.Spec.IsServerless()
 }
 
+// Specs returns the configured pools' specs, in order.
+func (f *Fleet) Specs() []berth.PoolSpec {
+	out := make([]berth.PoolSpec, len(f.pools))
+	for i := range f.pools {
+		out[i] = f.pools[i].Spec
+	}
+	return out
+}
+
 // PoolStatus is a configured pool as it is now.
 type PoolStatus struct {
 	Spec berth.PoolSpec

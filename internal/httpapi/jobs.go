@@ -33,6 +33,10 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.checkHolds(r, spec, ""); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if err := s.checkCallback(r, spec.CallbackURL, "callback_url"); err != nil {
 		s.fail(w, r, err)
 		return

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	berth "github.com/berth-run/berth"
@@ -85,4 +87,84 @@ func largest(pool *berth.PoolSpec) string {
 		s += fmt.Sprintf(", by memory %s (%s)", byMem.Name, scheduler.Shape(byMem.CPU, byMem.MemoryMB))
 	}
 	return s
+}
+
+// checkHolds refuses a job pinned to no pool that nothing on offer could
+// ever hold: it is larger than every node (live or not: a lost one may
+// come back), than every instance type of the configured pools that
+// launch hosts, and than every serverless overflow it would go to. A
+// server with nothing on offer yet (no node, no such pool) judges nothing:
+// the job waits for a node to join, and so does a job pinned to an agent
+// pool (see checkPool), which is the way to wait for a larger node.
+func (s *Server) checkHolds(r *http.Request, spec berth.JobSpec, prefix string) error {
+	if spec.Pool != "" {
+		return nil
+	}
+	j := spec.WithDefaults()
+	var specs []berth.PoolSpec
+	if s.d.Fleet != nil {
+		specs = s.d.Fleet.Specs()
+	}
+	views := make([]*poolView, len(specs))
+	for i := range specs {
+		views[i] = &poolView{Name: specs[i].Name, Spec: &specs[i]}
+	}
+	for i := range specs {
+		if p := &specs[i]; p.Provider != berth.ProviderLocal && !p.IsServerless() && holds(p, views, j, prefix) == nil {
+			return nil
+		}
+	}
+	ok, err := s.d.Store.NodeHolds(r.Context(), j.CPU, j.MemoryMB)
+	if err != nil || ok {
+		return err
+	}
+	nodes, err := s.d.Store.NodeInfos(r.Context())
+	if err != nil {
+		return err
+	}
+	type offer struct {
+		what     string
+		cpu      float64
+		memoryMB int64
+	}
+	var offers []offer
+	for _, n := range nodes {
+		offers = append(offers, offer{"node " + n.Name, n.CPU, n.MemoryMB})
+	}
+	for i := range specs {
+		p := &specs[i]
+		if p.Provider == berth.ProviderLocal || p.IsServerless() {
+			continue
+		}
+		for _, t := range p.InstanceTypes {
+			offers = append(offers, offer{fmt.Sprintf("%s in pool %s", t.Name, p.Name), t.CPU, t.MemoryMB})
+		}
+		if p.Overflow != "" && overflows(p, j) {
+			for k := range specs {
+				if o := specs[k].Serverless; specs[k].Name == p.Overflow && o != nil {
+					offers = append(offers, offer{"a task of pool " + p.Overflow, o.MaxCPU, o.MaxMemoryMB})
+				}
+			}
+		}
+	}
+	if len(offers) == 0 {
+		return nil
+	}
+	field, maxCPU := prefix+"memory_mb", 0.0
+	for _, o := range offers {
+		maxCPU = max(maxCPU, o.cpu)
+	}
+	if j.CPU > maxCPU+1e-9 {
+		field = prefix + "cpu"
+	}
+	slices.SortStableFunc(offers, func(a, b offer) int {
+		return cmp.Or(cmp.Compare(b.cpu, a.cpu), cmp.Compare(b.memoryMB, a.memoryMB))
+	})
+	var largest []string
+	for _, o := range offers[:min(len(offers), 3)] {
+		largest = append(largest, fmt.Sprintf("%s (%s)", o.what, scheduler.Shape(o.cpu, o.memoryMB)))
+	}
+	return &berth.FieldError{Field: field, Problem: fmt.Sprintf(
+		"nothing on offer can hold a job of %s, so it would never run; the largest: %s. To wait for a larger node to join, pin the job to an agent pool (pool)",
+		scheduler.Shape(j.CPU, j.MemoryMB), strings.Join(largest, ", "))}
 }

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +59,49 @@ func TestHolds(t *testing.T) {
 		case tt.want != "" && (fe == nil || fe.Field != "job.pool" || !strings.HasPrefix(fe.Problem, tt.want)):
 			t.Errorf("%s: holds() = %#v, want job.pool: %q...", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestSubmitRefusesWhatNothingHolds: a job pinned to no pool and larger
+// than every node is a 400 naming the field and the largest on offer, for
+// jobs and for schedules; before any node joins nothing is judged, and a
+// job pinned to an agent pool may wait for a larger node.
+func TestSubmitRefusesWhatNothingHolds(t *testing.T) {
+	p := startPlane(t)
+	huge := berth.JobSpec{Image: "busybox", CPU: 1000, MemoryMB: 1024}
+	if code, body := p.do(t, p.admin, "POST", "/v1/jobs", huge); code != http.StatusCreated {
+		t.Fatalf("with no node yet: %d %s, want 201", code, body)
+	}
+	p.join(t, "default") // 2 vCPU, 2 GiB
+	for _, tt := range []struct {
+		name  string
+		path  string
+		body  any
+		field string
+	}{
+		{"too many vCPUs", "/v1/jobs", huge, "cpu"},
+		{"too much memory", "/v1/jobs", berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 4096}, "memory_mb"},
+		{"a schedule's job", "/v1/schedules", map[string]any{"name": "nightly", "cron": "0 3 * * *",
+			"job": map[string]any{"image": "busybox", "cpu": 1000}}, "job.cpu"},
+	} {
+		code, body := p.do(t, p.admin, "POST", tt.path, tt.body)
+		var e struct {
+			Error struct {
+				Field, Message string
+			}
+		}
+		json.Unmarshal(body, &e)
+		if code != http.StatusBadRequest || e.Error.Field != tt.field ||
+			!strings.Contains(e.Error.Message, "nothing on offer can hold") || !strings.Contains(e.Error.Message, "node n (2 vCPU/2 GiB)") {
+			t.Errorf("%s: %d %s, want 400 naming %s and the node", tt.name, code, body, tt.field)
+		}
+	}
+	pinned := huge
+	pinned.Pool = "default"
+	if code, body := p.do(t, p.admin, "POST", "/v1/jobs", pinned); code != http.StatusCreated {
+		t.Errorf("pinned to the agent pool: %d %s, want 201", code, body)
+	}
+	if code, body := p.do(t, p.admin, "POST", "/v1/jobs", berth.JobSpec{Image: "busybox", CPU: 2, MemoryMB: 2048}); code != http.StatusCreated {
+		t.Errorf("a job the node holds: %d %s, want 201", code, body)
 	}
 }

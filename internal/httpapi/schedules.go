@@ -23,6 +23,10 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.checkHolds(r, spec.Job, "job."); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if err := s.checkCallback(r, spec.Job.CallbackURL, "job.callback_url"); err != nil {
 		s.fail(w, r, err)
 		return

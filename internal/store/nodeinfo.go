@@ -85,6 +85,21 @@ func (s *Store) NodeInfo(ctx context.Context, id string) (NodeInfo, error) {
 	return loadNodeInfo(ctx, s.r, id)
 }
 
+// NodeHolds reports whether a node that is not gone (whether or not it is
+// live, or takes work) is as large as cpu vCPUs and memoryMB MiB.
+func (s *Store) NodeHolds(ctx context.Context, cpu float64, memoryMB int64) (bool, error) {
+	var one int
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM nodes WHERE state != 'gone' AND cpu >= ? AND memory_mb >= ? LIMIT 1`,
+		cpu-1e-9, memoryMB).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read nodes: %w", err)
+	}
+	return true, nil
+}
+
 // NodeInfos returns every node that is not gone, by id.
 func (s *Store) NodeInfos(ctx context.Context) ([]NodeInfo, error) {
 	rows, err := s.r.QueryContext(ctx, nodeInfoSelect+` WHERE n.state != 'gone' GROUP BY n.id ORDER BY n.id`)
