@@ -14,6 +14,7 @@ type jobFlags struct {
 	name           string
 	cpu            float64
 	memory         memoryFlag
+	pids           int64
 	env            mapFlag
 	labels         mapFlag
 	timeout        time.Duration
@@ -45,6 +46,7 @@ func (f *jobFlags) register(fs *flag.FlagSet, set jobFlagSet, getenv func(string
 	fs.Float64Var(&f.cpu, "cpu", 0, "vCPUs to reserve, fractional (default 0.5)")
 	fs.Var(&f.memory, "m", "memory limit: a `size` such as 512m or 2g; a plain number is MiB (default 256 MiB)")
 	fs.Var(&f.memory, "memory", "memory limit: a `size` such as 512m or 2g; a plain number is MiB (default 256 MiB)")
+	fs.Int64Var(&f.pids, "pids-limit", 0, "most processes and threads the container may run at once, as docker run --pids-limit (default 4096)")
 	f.env.lookup = getenv
 	fs.Var(&f.env, "e", "set environment variable `KEY=VALUE` (repeatable; KEY alone copies it from here)")
 	fs.Var(&f.env, "env", "set environment variable `KEY=VALUE` (repeatable)")
@@ -75,6 +77,7 @@ func (f *jobFlags) spec(image string, command []string) (berth.JobSpec, error) {
 		Env:            f.env.m,
 		CPU:            f.cpu,
 		MemoryMB:       int64(f.memory),
+		PIDs:           f.pids,
 		Timeout:        berth.Duration(f.timeout),
 		Retries:        berth.RetryPolicy{Attempts: f.retries, Backoff: berth.Duration(f.retryBackoff), OnExitCodes: f.retryOn},
 		Priority:       f.priority,

@@ -76,7 +76,7 @@ func TestRunFlagsMakeTheSpec(t *testing.T) {
 	f.next = ending{state: berth.Succeeded, exitCode: intp(0)}
 	in := f.against()
 	in.vars["HOST_VAR"] = "from-here"
-	r := in.run(t.Context(), "run", "--name", "nightly", "--cpu", "1.5", "--memory", "512",
+	r := in.run(t.Context(), "run", "--name", "nightly", "--cpu", "1.5", "--memory", "512", "--pids-limit", "64",
 		"-e", "A=1", "--env", "B=x=y", "-e", "HOST_VAR", "--label", "team=data", "--label", "app=etl",
 		"--timeout", "10m", "--retries", "2", "--retry-backoff", "30s", "--retry-on-exit-codes", "1,3",
 		"--priority", "5", "--run-at", "2026-05-01T02:00:00Z", "--callback-url", "https://example.com/done",
@@ -92,6 +92,7 @@ func TestRunFlagsMakeTheSpec(t *testing.T) {
 		Env:      map[string]string{"A": "1", "B": "x=y", "HOST_VAR": "from-here"},
 		CPU:      1.5,
 		MemoryMB: 512,
+		PIDs:     64,
 		Timeout:  berth.Duration(10 * time.Minute),
 		Retries:  berth.RetryPolicy{Attempts: 2, Backoff: berth.Duration(30 * time.Second), OnExitCodes: []int{1, 3}},
 		RunAt:    &runAt, Priority: 5,
