@@ -200,7 +200,7 @@ func TestSpotInterruption(t *testing.T) {
 	md := httptest.NewServer(imds)
 	defer md.Close()
 	spot := startAgent(t, s, "", "--imds", md.URL, "--cpus", "1", "--memory-mb", "1024")
-	n := s.waitNode(spot.id, 10*time.Second, berth.NodeReady)
+	n := s.waitNode(spot.id, 30*time.Second, berth.NodeReady)
 	if n.Name != "i-0e2e" {
 		t.Errorf("node name %q, want the instance id", n.Name)
 	}

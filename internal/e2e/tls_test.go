@@ -73,17 +73,20 @@ func TestTLS(t *testing.T) {
 
 	a := startAgent(t, s, "", "--ca-file", ca)
 	s.waitNode(a.id, 10*time.Second, berth.NodeReady)
-	cli := func(env ...string) (string, error) {
+	// stdout is the job's; stderr may tell why it waits, on a busy machine.
+	cli := func(env ...string) (stdout, stderr string, err error) {
 		cmd := exec.Command(binary, "run", s.image, "--", "echo", "over tls")
 		cmd.Env = append(os.Environ(), append([]string{"BERTH_ADDR=" + s.url(), "BERTH_DATA=" + s.data}, env...)...)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err = cmd.Run()
+		return o.String(), e.String(), err
 	}
-	if out, err := cli("BERTH_CA_FILE=" + ca); err != nil || out != "over tls\n" {
-		t.Errorf("berth run over TLS: %v, output %q", err, out)
+	if out, errOut, err := cli("BERTH_CA_FILE=" + ca); err != nil || out != "over tls\n" {
+		t.Errorf("berth run over TLS: %v, stdout %q, stderr %q", err, out, errOut)
 	}
-	if out, err := cli(); err == nil || !strings.Contains(out, "certificate") {
-		t.Errorf("berth run without the CA: %v, output %q; want a certificate error", err, out)
+	if _, errOut, err := cli(); err == nil || !strings.Contains(errOut, "certificate") {
+		t.Errorf("berth run without the CA: %v, stderr %q; want a certificate error", err, errOut)
 	}
 	tok, _ := os.ReadFile(filepath.Join(s.data, "join.token"))
 	untrusting := exec.Command(binary, "agent", "--server", s.url(), "--join-token", strings.TrimSpace(string(tok)),
