@@ -73,7 +73,25 @@ type PoolSpec struct {
 	InterruptionGrace Duration `json:"interruption_grace,omitempty"`
 	// Serverless makes the pool a runner without nodes.
 	Serverless *Serverless `json:"serverless,omitempty"`
+
+	// Where an AWS pool's capacity runs (providers ec2 and fargate).
+	// Region defaults to the AWS SDK's (AWS_REGION, the profile).
+	Region string `json:"region,omitempty"`
+	// Subnets to launch into; an ec2 pool defaults to the default VPC's.
+	Subnets []string `json:"subnets,omitempty"`
+	// SecurityGroups of a fargate pool's tasks (an ec2 pool's instances
+	// take their launch template's).
+	SecurityGroups []string `json:"security_groups,omitempty"`
+	// LaunchTemplate (name or lt- id) gives an ec2 pool's instances their
+	// image, instance profile and user data.
+	LaunchTemplate string `json:"launch_template,omitempty"`
+	// JoinTimeout is how long an ec2 instance may take to join as a node
+	// before it is terminated and its type avoided for a while.
+	JoinTimeout Duration `json:"join_timeout,omitempty"` // default 10m
 }
+
+// DefaultJoinTimeout is how long an EC2 instance may take to join.
+const DefaultJoinTimeout = 10 * time.Minute
 
 // InstanceType is a shape of host a pool may launch, with its prices.
 type InstanceType struct {
@@ -167,6 +185,9 @@ func (p PoolSpec) WithDefaults() PoolSpec {
 	if p.InterruptionGrace == 0 {
 		p.InterruptionGrace = Duration(DefaultInterruptionGrace)
 	}
+	if p.Provider == ProviderEC2 && p.JoinTimeout == 0 {
+		p.JoinTimeout = Duration(DefaultJoinTimeout)
+	}
 	if s := p.Serverless; s != nil {
 		c := *s
 		if c.MaxCPU == 0 {
@@ -239,6 +260,9 @@ func (p PoolSpec) Validate() error {
 	if err := p.validateDurations(); err != nil {
 		return err
 	}
+	if err := p.validateAWS(); err != nil {
+		return err
+	}
 	if p.Serverless != nil {
 		if p.Provider != ProviderFargate && p.Provider != ProviderFakeServerless {
 			return fieldErr("serverless", "is for providers %s and %s, not %s", ProviderFargate, ProviderFakeServerless, p.Provider)
@@ -258,6 +282,9 @@ func (p PoolSpec) Validate() error {
 	}
 	seen := make(map[string]bool, len(p.InstanceTypes))
 	for i, t := range p.InstanceTypes {
+		if p.Provider == ProviderEC2 && t.CPU == 0 && t.MemoryMB == 0 {
+			t.CPU, t.MemoryMB = 1, MinMemoryMB // EC2 tells them at start; only the rest is checked here
+		}
 		if err := t.validate(p.Market); err != nil {
 			return prefixField(fmt.Sprintf("instance_types[%d]", i), err)
 		}
@@ -271,6 +298,45 @@ func (p PoolSpec) Validate() error {
 	}
 	return nil
 }
+
+// validateAWS checks the fields of AWS pools, and that other pools have
+// none of them.
+func (p PoolSpec) validateAWS() error {
+	aws := p.Provider == ProviderEC2 || p.Provider == ProviderFargate
+	switch {
+	case !aws && p.Region != "":
+		return fieldErr("region", "is for providers %s and %s", ProviderEC2, ProviderFargate)
+	case !aws && len(p.Subnets) > 0:
+		return fieldErr("subnets", "is for providers %s and %s", ProviderEC2, ProviderFargate)
+	case !aws && len(p.SecurityGroups) > 0:
+		return fieldErr("security_groups", "is for providers %s and %s", ProviderEC2, ProviderFargate)
+	case p.Provider != ProviderEC2 && p.LaunchTemplate != "":
+		return fieldErr("launch_template", "is for provider %s", ProviderEC2)
+	case p.Provider != ProviderEC2 && p.JoinTimeout != 0:
+		return fieldErr("join_timeout", "is for provider %s", ProviderEC2)
+	case p.Provider == ProviderEC2 && len(p.SecurityGroups) > 0:
+		return fieldErr("security_groups", "an ec2 pool's instances take the security groups of its launch template: EC2 Fleet cannot override them")
+	case p.Provider == ProviderEC2 && p.LaunchTemplate == "":
+		return fieldErr("launch_template", "is required: the launch template (name or lt- id) with the instances' image, instance profile and user data")
+	case p.JoinTimeout < 0:
+		return fieldErr("join_timeout", "must not be negative")
+	case p.Region != "" && !awsRegionRe.MatchString(p.Region):
+		return fieldErr("region", "%q is not an AWS region such as us-east-1", p.Region)
+	}
+	for i, s := range p.Subnets {
+		if !strings.HasPrefix(s, "subnet-") || len(s) > maxShortString {
+			return fieldErr(fmt.Sprintf("subnets[%d]", i), "%q is not a subnet id such as subnet-0a1b2c3d", s)
+		}
+	}
+	for i, g := range p.SecurityGroups {
+		if !strings.HasPrefix(g, "sg-") || len(g) > maxShortString {
+			return fieldErr(fmt.Sprintf("security_groups[%d]", i), "%q is not a security group id such as sg-0a1b2c3d", g)
+		}
+	}
+	return nil
+}
+
+var awsRegionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 
 // validateLocal refuses what the local pool cannot honour: its one node is
 // the server's engine, always there, on-demand.

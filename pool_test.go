@@ -68,6 +68,27 @@ func TestPoolSpecValidate(t *testing.T) {
 			}
 		}, "instance_types[0].spot_trace"},
 		{"fargate without prices", func(p *PoolSpec) { p.Provider = ProviderFargate; p.InstanceTypes = nil }, "serverless"},
+		{"ec2", ec2, ""},
+		{"ec2 types whose size EC2 tells", func(p *PoolSpec) {
+			ec2(p)
+			for i := range p.InstanceTypes {
+				p.InstanceTypes[i].CPU, p.InstanceTypes[i].MemoryMB = 0, 0
+			}
+		}, ""},
+		{"ec2 type with half a size", func(p *PoolSpec) { ec2(p); p.InstanceTypes[0].MemoryMB = 0 }, "instance_types[0].memory_mb"},
+		{"ec2 without a launch template", func(p *PoolSpec) { ec2(p); p.LaunchTemplate = "" }, "launch_template"},
+		{"ec2 in no region", func(p *PoolSpec) { ec2(p); p.Region = "moon-1" }, "region"},
+		{"ec2 with a bad subnet", func(p *PoolSpec) { ec2(p); p.Subnets[1] = "vpc-1" }, "subnets[1]"},
+		{"ec2 with security groups, which are its launch template's", func(p *PoolSpec) { ec2(p); p.SecurityGroups = []string{"sg-0c"} }, "security_groups"},
+		{"fargate with a bad security group", func(p *PoolSpec) {
+			*p = fargatePool()
+			p.Provider, p.SecurityGroups = ProviderFargate, []string{"default"}
+		}, "security_groups[0]"},
+		{"ec2 with a negative join timeout", func(p *PoolSpec) { ec2(p); p.JoinTimeout = Duration(-time.Second) }, "join_timeout"},
+		{"a region on a fake pool", func(p *PoolSpec) { p.Region = "us-east-1" }, "region"},
+		{"subnets on a fake pool", func(p *PoolSpec) { p.Subnets = []string{"subnet-1"} }, "subnets"},
+		{"a launch template on a fake pool", func(p *PoolSpec) { p.LaunchTemplate = "lt" }, "launch_template"},
+		{"a join timeout on a fake pool", func(p *PoolSpec) { p.JoinTimeout = Duration(time.Minute) }, "join_timeout"},
 	}
 	for _, tt := range tests {
 		p := spotPool()
@@ -81,6 +102,12 @@ func TestPoolSpecValidate(t *testing.T) {
 			t.Errorf("%s: Validate() = %v, want an error on field %q", tt.name, err, tt.field)
 		}
 	}
+}
+
+// ec2 makes p an ec2 pool.
+func ec2(p *PoolSpec) {
+	p.Provider, p.Region, p.LaunchTemplate = ProviderEC2, "us-east-1", "berth-workers"
+	p.Subnets = []string{"subnet-0a", "subnet-0b"}
 }
 
 // TestPoolSpecValidateSays: the problem says what is wrong with the value.

@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/config"
 	"github.com/berth-run/berth/internal/control"
 	"github.com/berth-run/berth/internal/fakehost"
+	"github.com/berth-run/berth/internal/provider/ec2"
 	"github.com/berth-run/berth/internal/provider/fakecloud"
 )
 
@@ -26,9 +32,11 @@ const maxFakeCalls = 1000
 // buildFleet turns the pools of cfg into providers. Fake pools get an
 // in-memory cloud each, whose instances boot in the pool's boot_time and
 // whose Spot market follows the instance types' traces (from start) or is
-// always available at their spot_price. Providers this build cannot drive
-// are refused, naming the field.
-func buildFleet(cfg config.Config, start time.Time) (fleetSetup, error) {
+// always available at their spot_price. EC2 pools are checked against
+// EC2 (their types, subnets and launch template) through the AWS SDK's
+// default chain of credentials, region and endpoint, tagged with cluster.
+// Providers this build cannot drive are refused, naming the field.
+func buildFleet(ctx context.Context, cfg config.Config, cluster string, start time.Time) (fleetSetup, error) {
 	var fs fleetSetup
 	// Instance ids differ from those of the clouds of earlier runs, whose
 	// nodes may still be in the store.
@@ -60,9 +68,20 @@ func buildFleet(cfg config.Config, start time.Time) (fleetSetup, error) {
 		case berth.ProviderFakeServerless:
 			p.Node = fakehost.ServerlessNode(spec.Name)
 			fs.machines = append(fs.machines, fakehost.Pool{Spec: spec})
+		case berth.ProviderEC2:
+			pool, err := ec2Pool(ctx, spec, cluster)
+			var fe *berth.FieldError
+			if errors.As(err, &fe) {
+				fe.Field = fmt.Sprintf("pools[%d].%s", i, fe.Field)
+				return fs, fe
+			}
+			if err != nil {
+				return fs, fmt.Errorf("pools[%d] (%s): %w", i, spec.Name, err)
+			}
+			p.Provider = pool
 		default:
 			return fs, &berth.FieldError{Field: fmt.Sprintf("pools[%d].provider", i),
-				Problem: fmt.Sprintf("%q is not available in this server yet: use local, fake or fake-serverless", spec.Provider)}
+				Problem: fmt.Sprintf("%q is not available in this server yet: use local, fake, fake-serverless or ec2", spec.Provider)}
 		}
 		fs.pools = append(fs.pools, p)
 	}
@@ -91,4 +110,24 @@ func spotMarkets(cloud *fakecloud.Cloud, spec berth.PoolSpec, start time.Time) e
 		cloud.SetSpotMarket(t.Name, fakecloud.NewSpotMarket(tr, start, mean))
 	}
 	return nil
+}
+
+// ec2Pool connects pool spec to EC2, with the AWS SDK's default chain: the
+// region is the pool's, else the SDK's (AWS_REGION, the profile), and
+// AWS_ENDPOINT_URL and the usual credentials settings apply.
+func ec2Pool(ctx context.Context, spec berth.PoolSpec, cluster string) (*ec2.Pool, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var opts []func(*awsconfig.LoadOptions) error
+	if spec.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(spec.Region))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if ac.Region == "" {
+		return nil, &berth.FieldError{Field: "region", Problem: "is required: no region is set for the AWS SDK either (AWS_REGION, or the profile's)"}
+	}
+	return ec2.New(ctx, awsec2.NewFromConfig(ac), ec2.Config{Spec: spec, Cluster: cluster})
 }

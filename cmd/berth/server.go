@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,7 @@ type serverConfig struct {
 	allowHTTP    bool
 	logLevel     string
 	configFile   string
+	cluster      string
 	deadline     string // the deadline policy's name
 	maxConns     int    // connections the API holds open at most
 	joinRate     float64
@@ -101,6 +103,7 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Float64Var(&cfg.joinRate, "join-rate", 1, "joins one source address may make a second, after --join-burst (a fleet behind one NAT address joins at this rate)")
 	fs.IntVar(&cfg.joinBurst, "join-burst", 30, "joins one source address may make at once")
 	fs.IntVar(&cfg.maxConns, "max-connections", defaultMaxConns(), "connections the API holds open at most; past it, the longest idle one is closed (default: half the process's file limit, at most 4096; each open connection holds about 20 KB)")
+	fs.StringVar(&cfg.cluster, "cluster", "berth", "`name` of this berth cluster, tagged on the cloud instances it launches: two servers in one account need two names")
 	fs.StringVar(&cfg.configFile, "config", "", "`file` of the pools (berth.yaml, YAML or JSON; see docs/pools.md); default: the local engine alone")
 	cfg.retain = control.DefaultRetain
 	fs.Var(retainFlag{&cfg.retain}, "retain", "`duration` finished jobs are kept, with their attempts and logs, before they are deleted (their cost stays in berth cost), or forever")
@@ -117,6 +120,9 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	if cfg.maxConns < 16 {
 		return usageError(env, fs, "--max-connections: %d is too few: give at least 16", cfg.maxConns)
 	}
+	if !clusterNameRe.MatchString(cfg.cluster) {
+		return usageError(env, fs, "--cluster %q: want lower-case letters, digits and -, at most 63", cfg.cluster)
+	}
 	if _, err := deadlinePolicy(cfg.deadline); err != nil {
 		return usageError(env, fs, "--deadline-policy: %v", err)
 	}
@@ -131,7 +137,7 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 	}
-	fleet, err := buildFleet(pools, time.Now())
+	fleet, err := buildFleet(ctx, pools, cfg.cluster, time.Now())
 	if err != nil {
 		return fmt.Errorf("config %s: %w", cfg.configFile, err)
 	}
@@ -426,3 +432,7 @@ func deadlinePolicy(name string) (deadline.Policy, error) {
 	}
 	return nil, fmt.Errorf("%q is not one of %s", name, strings.Join(names, ", "))
 }
+
+// clusterNameRe is what a cluster name may be: it is an AWS tag value and
+// part of resource names.
+var clusterNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)

@@ -199,8 +199,10 @@ func TestBadConfig(t *testing.T) {
 	for _, tt := range []struct{ config, want string }{
 		{"pools:\n  - {name: spot, provider: fake, market: spot, max: 2, instance_types: [{name: a, cpu: -1, memory_mb: 512, price: 1}]}\n",
 			"pools[0].instance_types[0].cpu"},
-		{"pools:\n  - {name: big, provider: ec2, max: 2, instance_types: [{name: a, cpu: 1, memory_mb: 512, price: 1}]}\n",
-			"pools[0].provider"},
+		{"pools:\n  - {name: big, provider: ec2, launch_template: lt, max: 2, instance_types: [{name: a, cpu: 1, memory_mb: 512, price: 1}]}\n",
+			"pools[0].region"}, // no region anywhere: the AWS SDK's chain is empty here
+		{"pools:\n  - {name: big, provider: ec2, max: 2, security_groups: [sg-1], launch_template: lt, instance_types: [{name: a, price: 1}]}\n",
+			"pools[0].security_groups"},
 		{"pools:\n  - {name: x, provider: fake, max: 1, colour: red, instance_types: [{name: a, cpu: 1, memory_mb: 512, price: 1}]}\n",
 			"pools[0].colour"},
 	} {
@@ -209,6 +211,8 @@ func TestBadConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(binary, "server", "--data", privateDir(t), "--listen", freeAddr(t), "--config", path)
+		cmd.Env = append(os.Environ(), "AWS_REGION=", "AWS_DEFAULT_REGION=", "AWS_PROFILE=", "AWS_CONFIG_FILE="+filepath.Join(t.TempDir(), "none"),
+			"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(t.TempDir(), "none"), "AWS_EC2_METADATA_DISABLED=true")
 		out, err := cmd.CombinedOutput()
 		if err == nil || cmd.ProcessState.ExitCode() == 0 || !strings.Contains(string(out), tt.want) {
 			t.Errorf("berth server --config with %q: %v, output %q; want a non-zero exit naming %s", tt.config, err, out, tt.want)
