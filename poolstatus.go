@@ -24,7 +24,11 @@ type PoolStatus struct {
 	// Offerings are what the pool may launch now, as its provider last
 	// priced them, for pools with a provider.
 	Offerings []PoolOffering `json:"offerings,omitempty"`
-	JoinToken string         `json:"join_token"`
+	// Problem says what keeps the pool from listing or launching its
+	// instances now (a permission its provider lacks, instances that did
+	// not join in time); "" when nothing does.
+	Problem   string `json:"problem,omitempty"`
+	JoinToken string `json:"join_token"`
 	// JoinTokenExpiresAt is when the join token expires; nil: never.
 	JoinTokenExpiresAt *time.Time `json:"join_token_expires_at,omitempty"`
 }

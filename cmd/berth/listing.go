@@ -36,6 +36,9 @@ type listing[T any] struct {
 	// of the next page ("" on the last). Lists that are not paged get ""
 	// and 0, and return "".
 	fetch func(ctx context.Context, c *client.Client, args []string, cursor string, limit int) ([]T, string, error)
+	// notes, when set, returns lines printed after the table: what is
+	// too long for a column, such as a pool's problem.
+	notes func(item T) []string
 }
 
 // run runs the command with the command line args.
@@ -110,6 +113,13 @@ func (l listing[T]) print(env *cliEnv, out output, items []T, next string) error
 	}
 	if err := t.write(env.stdout, width); err != nil {
 		return err
+	}
+	if l.notes != nil {
+		for _, item := range items {
+			for _, n := range l.notes(item) {
+				fmt.Fprintln(env.stdout, escape(n))
+			}
+		}
 	}
 	if l.paged && next != "" {
 		fmt.Fprintf(env.stderr, "more %s: add --all, or --cursor %s\n", l.key, next)

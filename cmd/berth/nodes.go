@@ -231,6 +231,12 @@ func runPools(ctx context.Context, env *cliEnv, args []string) error {
 		header:   []string{"POOL", "PROVIDER", "MARKET", "NODES", "READY", "INSTANCES", "AUTOSCALE", "CPU", "MEM", "USED", "JOIN TOKEN"},
 		row:      poolRow,
 		fit:      false, // the token is never cut
+		notes: func(p client.Pool) []string {
+			if p.Problem == "" {
+				return nil
+			}
+			return []string{"pool " + p.Name + ": " + p.Problem}
+		},
 		fetch: func(ctx context.Context, c *client.Client, args []string, _ string, _ int) ([]client.Pool, string, error) {
 			if len(args) == 1 {
 				p, err := c.Pool(ctx, args[0])

@@ -200,6 +200,9 @@ func (d *Dispatcher) place(ctx context.Context, queued []berth.Job, now time.Tim
 		}
 		maps.Copy(plan.Reasons, held)
 	}
+	if d.fleet != nil && len(plan.Reasons) > 0 {
+		d.fleet.explain(plan.Reasons, queued, now)
+	}
 	if len(plan.Reasons) == 0 || !d.every(&d.reasonsAt, now) {
 		return nil
 	}

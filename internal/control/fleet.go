@@ -89,10 +89,12 @@ type Fleet struct {
 	// rates of the last fleetview.RateWindow.
 	notices map[[2]string][]time.Time
 	lives   map[string]instanceLife
-	waiting []autoscale.Waiting
-	hosts   []scheduler.HostRequest
-	metrics map[string]autoscale.Metric
-	spot    map[string]*deadline.SpotWatch // by Spot pool
+	// problems are what keeps each pool from working, by pool.
+	problems map[string]poolProblem
+	waiting  []autoscale.Waiting
+	hosts    []scheduler.HostRequest
+	metrics  map[string]autoscale.Metric
+	spot     map[string]*deadline.SpotWatch // by Spot pool
 }
 
 // NewFleet returns the autoscale loop of pools, over the nodes of reg.
@@ -109,7 +111,7 @@ func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry,
 	return &Fleet{cfg: cfg, pools: pools, store: s, reg: reg, log: log, wake: newWakeup(),
 		lists: map[string][]provider.Instance{}, offerings: map[string][]provider.Offering{},
 		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, noticed: map[string]time.Time{},
-		notices: map[[2]string][]time.Time{}, lives: map[string]instanceLife{},
+		notices: map[[2]string][]time.Time{}, lives: map[string]instanceLife{}, problems: map[string]poolProblem{},
 		metrics: map[string]autoscale.Metric{}, spot: map[string]*deadline.SpotWatch{}, priced: map[[2]string]float64{}}
 }
 
@@ -154,12 +156,15 @@ func (f *Fleet) Round(ctx context.Context, now time.Time) error {
 		ins, err := p.Provider.List(ctx)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list pool %s: %w", p.Spec.Name, err))
+			f.problem(p.Spec.Name, "listing its instances: "+err.Error(), time.Time{})
 			continue
 		}
 		lists[p.Spec.Name] = ins
 		if of, err := p.Provider.Offerings(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("offerings of pool %s: %w", p.Spec.Name, err))
+			f.problem(p.Spec.Name, "reading its offerings: "+err.Error(), time.Time{})
 		} else {
+			f.solved(p.Spec.Name)
 			f.mu.Lock()
 			f.offerings[p.Spec.Name] = of
 			f.mu.Unlock()
@@ -174,6 +179,7 @@ func (f *Fleet) Round(ctx context.Context, now time.Time) error {
 	}
 	f.observe(lists, nodes, now)
 	errs = append(errs, f.retire(ctx, lists, nodes, now)...)
+	errs = append(errs, f.joinTimeouts(ctx, lists, now)...)
 	v, err := f.view(ctx, now, lists, true)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
@@ -372,6 +378,7 @@ func (f *Fleet) launch(ctx context.Context, p *FleetPool, req provider.LaunchReq
 		return nil
 	}
 	if err != nil {
+		f.problem(p.Spec.Name, fmt.Sprintf("launching %s: %v", req.InstanceType, err), time.Time{})
 		return err
 	}
 	f.mu.Lock()

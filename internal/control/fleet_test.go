@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +86,13 @@ func (s planeServer) Ensure(ctx context.Context, id, pool, name string) error {
 
 func startCloudPlane(t *testing.T, specs ...berth.PoolSpec) *cloudPlane {
 	t.Helper()
+	return startCloudPlaneDead(t, nil, specs...)
+}
+
+// startCloudPlaneDead is startCloudPlane where the instances of the pools
+// named in dead never join: their machines do not run.
+func startCloudPlaneDead(t *testing.T, dead map[string]bool, specs ...berth.PoolSpec) *cloudPlane {
+	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +118,9 @@ func startCloudPlane(t *testing.T, specs ...berth.PoolSpec) *cloudPlane {
 		specs[i] = s
 		if s.Provider == berth.ProviderFake {
 			c.pools[s.Name] = c.cloud.Pool(s)
-			machines = append(machines, fakehost.Pool{Spec: s, Cloud: c.cloud})
+			if !dead[s.Name] {
+				machines = append(machines, fakehost.Pool{Spec: s, Cloud: c.cloud})
+			}
 		} else if s.IsServerless() {
 			machines = append(machines, fakehost.Pool{Spec: s})
 		}
@@ -517,6 +527,39 @@ func TestStoryRestartMidDrain(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestStoryInstanceThatNeverJoins: a pool's instances boot but never join
+// (a broken image). Past the join timeout each is terminated, its type is
+// avoided, and the pool says why; nothing is left billing.
+func TestStoryInstanceThatNeverJoins(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		spec := spotPool()
+		spec.JoinTimeout = berth.Duration(3 * time.Minute)
+		c := startCloudPlaneDead(t, map[string]bool{"spot": true}, spec)
+		j := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "10m"}})
+		waitFor(t, time.Minute, "a host launched", func() bool { return len(c.live(t, "spot")) > 0 })
+		first := c.live(t, "spot")[0]
+		waitFor(t, 5*time.Minute, "the instance that did not join terminated", func() bool {
+			return !slices.ContainsFunc(c.live(t, "spot"), func(in provider.Instance) bool { return in.ID == first.ID })
+		})
+		st := c.current().Fleet.Pools(time.Now())[0]
+		if !strings.Contains(st.Problem, first.ID) || !strings.Contains(st.Problem, "did not join within 3m0s") {
+			t.Errorf("the pool's problem is %q, want it to name %s and the join timeout", st.Problem, first.ID)
+		}
+		for _, o := range st.Offerings {
+			if o.InstanceType == first.InstanceType && !o.Unavailable {
+				t.Errorf("%s is still offered as available after its instance did not join", o.InstanceType)
+			}
+		}
+		waitFor(t, time.Minute, "the waiting job's reason tells the pool's problem", func() bool {
+			return strings.Contains(c.job(t, j.ID).Reason, "pool spot: instance "+first.ID)
+		})
+		time.Sleep(time.Hour)
+		if n := len(c.live(t, "spot")); n > 1 {
+			t.Errorf("an hour on, %d instances live, want at most the one being tried", n)
+		}
+	})
 }
 
 // TestStoryHostForLargeJob: a job larger than any host gets a host of its

@@ -169,6 +169,8 @@ type PoolStatus struct {
 	Window *berth.PoolWindowState
 	// Offerings are those of the last round, with the types avoided now.
 	Offerings []berth.PoolOffering
+	// Problem is what keeps the pool from working now; "" when nothing.
+	Problem string
 }
 
 // Pools returns the configured pools, in order, as of now.
@@ -193,6 +195,9 @@ func (f *Fleet) Pools(now time.Time) []PoolStatus {
 		}
 		if m, ok := f.metrics[p.Spec.Name]; ok {
 			st.Metric = &m
+		}
+		if pr, ok := f.problems[p.Spec.Name]; ok && (pr.until.IsZero() || !now.After(pr.until)) {
+			st.Problem = pr.what
 		}
 		out[i] = st
 	}

@@ -224,7 +224,7 @@ func (s *Server) rotateJoinToken(w http.ResponseWriter, r *http.Request) {
 // configuredPool is the view of a pool of the configuration.
 func configuredPool(st control.PoolStatus) *poolView {
 	spec := st.Spec
-	p := &poolView{Name: spec.Name, Provider: spec.Provider, Spec: &spec, Window: st.Window, Offerings: st.Offerings}
+	p := &poolView{Name: spec.Name, Provider: spec.Provider, Spec: &spec, Window: st.Window, Offerings: st.Offerings, Problem: st.Problem}
 	for _, in := range st.Instances {
 		v := instanceView{ID: in.ID, InstanceType: in.InstanceType, Market: in.Market, Zone: in.Zone, State: string(in.State),
 			Node: st.Nodes[in.ID], Job: in.Tags[provider.TagJob], LaunchedAt: in.LaunchedAt, Reclaimed: in.Reclaimed}
