@@ -86,10 +86,12 @@ func (s *Store) NodeInfo(ctx context.Context, id string) (NodeInfo, error) {
 }
 
 // NodeHolds reports whether a node that is not gone (whether or not it is
-// live, or takes work) is as large as cpu vCPUs and memoryMB MiB.
+// live, or takes work) is as large as cpu vCPUs and memoryMB MiB, or may
+// be: one whose agent has not told its capacity yet.
 func (s *Store) NodeHolds(ctx context.Context, cpu float64, memoryMB int64) (bool, error) {
 	var one int
-	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM nodes WHERE state != 'gone' AND cpu >= ? AND memory_mb >= ? LIMIT 1`,
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM nodes WHERE state != 'gone'
+		AND ((cpu >= ? AND memory_mb >= ?) OR (cpu = 0 AND memory_mb = 0)) LIMIT 1`,
 		cpu-1e-9, memoryMB).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
