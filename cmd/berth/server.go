@@ -164,7 +164,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.dataDir, "berth.db"))
+	st, err := store.OpenWith(ctx, filepath.Join(cfg.dataDir, "berth.db"), store.Options{Secrets: keys.EnvKey()})
 	if err != nil {
 		return err
 	}
