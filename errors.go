@@ -15,6 +15,12 @@ var (
 	// ErrStale: a report or plan names an attempt or version that is no longer
 	// current. The caller recomputes or drops it; nothing was written.
 	ErrStale = errors.New("stale")
+	// ErrSecretUnavailable: the service that keeps a secret_env reference's
+	// secret could not be asked, or failed on its side (network,
+	// throttling, a fault of its own). Retrying later may work; a
+	// reference the service refuses (no such parameter, access denied)
+	// is another error.
+	ErrSecretUnavailable = errors.New("secret store unavailable")
 )
 
 // FieldError is a validation error naming the field at fault, in the JSON

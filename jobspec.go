@@ -39,10 +39,11 @@ type JobSpec struct {
 	Image          string            `json:"image"`
 	Command        []string          `json:"command,omitempty"`
 	Env            map[string]string `json:"env,omitempty"`
-	CPU            float64           `json:"cpu,omitempty"`       // vCPUs, fractional
-	MemoryMB       int64             `json:"memory_mb,omitempty"` // hard limit
-	PIDs           int64             `json:"pids,omitempty"`      // most processes and threads at once
-	Timeout        Duration          `json:"timeout,omitempty"`   // 0: none
+	SecretEnv      map[string]string `json:"secret_env,omitempty"` // env that berth keeps encrypted and never shows (secretenv.go)
+	CPU            float64           `json:"cpu,omitempty"`        // vCPUs, fractional
+	MemoryMB       int64             `json:"memory_mb,omitempty"`  // hard limit
+	PIDs           int64             `json:"pids,omitempty"`       // most processes and threads at once
+	Timeout        Duration          `json:"timeout,omitempty"`    // 0: none
 	Retries        RetryPolicy       `json:"retries,omitzero"`
 	RunAt          *time.Time        `json:"run_at,omitempty"`
 	Priority       int               `json:"priority,omitempty"` // higher runs first
@@ -153,6 +154,9 @@ var (
 // document that gives a zero explicitly is refused by CheckJSON.)
 func (s JobSpec) Validate() error {
 	if err := s.validateContainer(); err != nil {
+		return err
+	}
+	if err := s.validateSecretEnv(); err != nil {
 		return err
 	}
 	if err := s.validateResources(); err != nil {

@@ -54,4 +54,9 @@ type Assignment struct {
 	// BERTH_CALLBACK_TOKEN. The token is good for this attempt only.
 	CallbackURL   string `json:"callback_url,omitempty"`
 	CallbackToken string `json:"callback_token,omitempty"`
+	// SecretEnv is the job's secret_env as submitted, unsealed: the
+	// secrets themselves, or references (SecretRef) for the executor to
+	// read. The server sends it only while the attempt's container is yet
+	// to start; Job.SecretEnv holds the values hidden.
+	SecretEnv map[string]string `json:"secret_env,omitempty"`
 }

@@ -3,11 +3,12 @@ package berth
 import "net/url"
 
 // WithoutSecrets is j as berth shows it outside its owners' API: without
-// its env, which often holds secrets, and without credentials in its
-// callback URL. The completion webhook and the answer to a job's own
-// callback carry it.
+// its env, which often holds secrets, without its secret_env, not even the
+// names, and without credentials in its callback URL. The completion
+// webhook and the answer to a job's own callback carry it.
 func (j Job) WithoutSecrets() Job {
 	j.Env = nil
+	j.SecretEnv = nil
 	j.CallbackURL = RedactURL(j.CallbackURL)
 	return j
 }

@@ -68,6 +68,13 @@ func (s ScheduleSpec) Validate() error {
 	if err := s.Job.Validate(); err != nil {
 		return prefixField("job", err)
 	}
+	for k, v := range s.Job.SecretEnv {
+		// The template is kept as written, for every run to come; each
+		// run's job has its secret_env sealed like any job's.
+		if !IsSecretRef(v) {
+			return fieldErr("job.secret_env."+k, "a schedule's job takes references only (ssm:NAME, a Secrets Manager ARN), not secret values")
+		}
+	}
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/agent"
 	"github.com/berth-run/berth/internal/auth"
+	"github.com/berth-run/berth/internal/awssecret"
 	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/internal/nodeapi"
 	"github.com/berth-run/berth/internal/provider"
@@ -159,7 +160,7 @@ func runNodeAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error 
 	ag := agent.New(agent.Config{
 		Engine: dc.DaemonHost(), NodeID: nodeID, Name: name, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, Facts: facts,
 		StopGrace: cfg.stopGrace, InterruptionGrace: cfg.interruptGrace, HealthInterval: cfg.heartbeat, PollWait: cfg.pollWait, FenceAfter: cfg.fenceAfter,
-		IMDS: imds, NoticeInterval: cfg.noticeInterval,
+		IMDS: imds, NoticeInterval: cfg.noticeInterval, Secrets: awssecret.New(),
 	}, remote, runner, agent.NewShipper(ctx, remote, log), log)
 	log.Info("berth agent running", "node", nodeID, "name", name, "server", cfg.server, "pool", cfg.pool)
 	return ag.Run(ctx)

@@ -57,13 +57,14 @@ type fakeAPI struct {
 	pools     []client.Pool
 	cost      map[string][]client.CostLine // by the by= of GET /v1/cost
 	calls     []string                     // "METHOD /path?query"
+	secrets   map[string]map[string]string // each job's secret_env as submitted; jobs hold it hidden, as the server does
 	next      ending
 	pageSize  int
 	onCall    func(call string)
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
-	f := &fakeAPI{endings: map[string]*ending{}, pageSize: 50}
+	f := &fakeAPI{endings: map[string]*ending{}, secrets: map[string]map[string]string{}, pageSize: 50}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { reply(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("POST /v1/jobs", f.submit)
@@ -235,8 +236,11 @@ func (f *fakeAPI) submit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	j := berth.Job{ID: fmt.Sprintf("job_%d", len(f.jobs)+1), JobSpec: spec, State: berth.Queued,
+	j := berth.Job{ID: fmt.Sprintf("job_%d", len(f.jobs)+1), JobSpec: spec.WithSecretsHidden(), State: berth.Queued,
 		Reason: "waiting for capacity", Attempts: []berth.Attempt{}, CreatedAt: t0, UpdatedAt: t0}
+	if spec.SecretEnv != nil {
+		f.secrets[j.ID] = spec.SecretEnv
+	}
 	f.jobs = append(f.jobs, j)
 	e := f.next
 	f.endings[j.ID] = &e

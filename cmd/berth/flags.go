@@ -89,6 +89,9 @@ func flagProblem(fs *flag.FlagSet, err error) string {
 		if i := strings.Index(rest, " for flag -"); i >= 0 {
 			value, tail := rest[:i], rest[i+len(" for flag -"):]
 			name, why, _ := strings.Cut(tail, ": ")
+			if f := fs.Lookup(name); f != nil {
+				value = shownValue(f, value)
+			}
 			return fmt.Sprintf("%s %s: %s", dashed(name), value, valueProblem(fs.Lookup(name), why))
 		}
 	}
@@ -231,6 +234,51 @@ func (f *mapFlag) Set(s string) error {
 	}
 	f.m[k] = v
 	return nil
+}
+
+// secretFlag collects repeated --secret-env NAME=VALUE flags; a bare NAME
+// takes its value from lookup (the caller's environment), which keeps it
+// out of the shell's history. No message about it repeats a value.
+type secretFlag struct{ mapFlag }
+
+func (f *secretFlag) String() string {
+	if f == nil || len(f.m) == 0 {
+		return ""
+	}
+	return strings.Join(slices.Sorted(maps.Keys(f.m)), ",")
+}
+
+func (f *secretFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if k == "" {
+		return errors.New("want NAME=VALUE, or NAME to take the value from this environment")
+	}
+	if !ok {
+		if v = f.lookup(k); v == "" {
+			return fmt.Errorf("%s is not set here; export it, or write %[1]s=VALUE", k)
+		}
+	}
+	if f.m == nil {
+		f.m = map[string]string{}
+	}
+	f.m[k] = v
+	return nil
+}
+
+// shownValue is how a message shows the value given to flag f: as typed,
+// or for --secret-env the name alone.
+func shownValue(f *flag.Flag, value string) string {
+	if _, ok := f.Value.(*secretFlag); !ok {
+		return value
+	}
+	raw, err := strconv.Unquote(value)
+	if err != nil {
+		return "(value not shown)"
+	}
+	if name, _, ok := strings.Cut(raw, "="); ok {
+		return strconv.Quote(name + "=...")
+	}
+	return value // a name alone
 }
 
 // memoryFlag is a size in MiB written as docker run --memory takes it: a

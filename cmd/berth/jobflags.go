@@ -16,6 +16,7 @@ type jobFlags struct {
 	memory         memoryFlag
 	pids           int64
 	env            mapFlag
+	secretEnv      secretFlag
 	labels         mapFlag
 	timeout        time.Duration
 	retries        int
@@ -50,6 +51,9 @@ func (f *jobFlags) register(fs *flag.FlagSet, set jobFlagSet, getenv func(string
 	f.env.lookup = getenv
 	fs.Var(&f.env, "e", "set environment variable `KEY=VALUE` (repeatable; KEY alone copies it from here)")
 	fs.Var(&f.env, "env", "set environment variable `KEY=VALUE` (repeatable)")
+	f.secretEnv.lookup = getenv
+	fs.Var(&f.secretEnv, "secret-env", "set environment variable `NAME=VALUE` that berth keeps encrypted and never shows; NAME alone copies it from here, "+
+		"VALUE ssm:/PARAMETER or a Secrets Manager ARN is read by the node as the container starts (repeatable)")
 	fs.Var(&f.labels, "label", "add label `KEY=VALUE` (repeatable)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "stop the job after this `duration` (default none)")
 	fs.IntVar(&f.retries, "retries", 0, "retry a failed job up to `N` times")
@@ -75,6 +79,7 @@ func (f *jobFlags) spec(image string, command []string) (berth.JobSpec, error) {
 		Image:          image,
 		Command:        command,
 		Env:            f.env.m,
+		SecretEnv:      f.secretEnv.m,
 		CPU:            f.cpu,
 		MemoryMB:       int64(f.memory),
 		PIDs:           f.pids,

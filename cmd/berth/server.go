@@ -22,6 +22,7 @@ import (
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/agent"
 	"github.com/berth-run/berth/internal/auth"
+	"github.com/berth-run/berth/internal/awssecret"
 	"github.com/berth-run/berth/internal/config"
 	"github.com/berth-run/berth/internal/control"
 	"github.com/berth-run/berth/internal/datadir"
@@ -164,7 +165,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.dataDir, "berth.db"))
+	st, err := store.OpenWith(ctx, filepath.Join(cfg.dataDir, "berth.db"), store.Options{Secrets: keys.EnvKey()})
 	if err != nil {
 		return err
 	}
@@ -225,6 +226,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		}()
 	}
 	local := plane.Local
+	secrets := awssecret.New() // the AWS configuration is loaded at the first reference
 	localNode := ""
 	if cfg.localAgent && fleetCfg.local != "" {
 		if localNode, err = localNodeID(cfg.dataDir); err != nil {
@@ -245,7 +247,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	goRun("api", serveOn(servers[0], guard.Listener(ln)))
 	goRun("control plane", plane.Run)
 	if len(fleetCfg.machines) > 0 {
-		hosts := fakehost.New(fakehost.Config{Seed: uint64(time.Now().UnixNano())}, fleetCfg.machines, local, plane.Registry, logs,
+		hosts := fakehost.New(fakehost.Config{Seed: uint64(time.Now().UnixNano()), Secrets: secrets}, fleetCfg.machines, local, plane.Registry, logs,
 			log.With("component", "fake machines"))
 		goRun("fake machines", hosts.Run)
 	}
@@ -269,7 +271,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		if err := plane.Registry.Ensure(ctx, nodeID, fleetCfg.local, host); err != nil {
 			return err
 		}
-		ag := agent.New(agent.Config{Engine: dc.DaemonHost(), NodeID: nodeID, Name: host, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, StopGrace: cfg.stopGrace},
+		ag := agent.New(agent.Config{Engine: dc.DaemonHost(), NodeID: nodeID, Name: host, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, StopGrace: cfg.stopGrace, Secrets: secrets},
 			local, docker.New(dc), logs, log.With("component", "agent"))
 		goRun("agent", ag.Run)
 	}

@@ -78,6 +78,7 @@ func writeJob(w io.Writer, cj client.Job, now time.Time, width int) error {
 	}
 	d.add("Labels", joinMap(j.Labels, true))
 	d.add("Env", joinMap(j.Env, false))
+	d.add("Secret env", joinMap(j.SecretEnv, false))
 	d.add("Schedule", j.ScheduleID)
 	d.add("Idempotency key", j.IdempotencyKey)
 	d.addTime("Run at", j.RunAt, now)

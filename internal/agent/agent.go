@@ -89,6 +89,9 @@ type Config struct {
 	// partitioned node has stopped its work before the server runs that
 	// work elsewhere. Zero or negative: never (the in-process agent).
 	FenceAfter time.Duration
+	// Secrets reads the secret_env references of the containers it
+	// starts. Nil: a job with a reference fails to start.
+	Secrets Secrets
 }
 
 // NoticeSource reads the notices the host's cloud has given about it (an

@@ -17,8 +17,11 @@ import (
 // final report and removal.
 type execution struct {
 	a        *Agent
-	as       berth.Assignment
+	as       berth.Assignment // without its SecretEnv
 	existing *provider.Status // the container found at adoption, if any
+	// secrets is the assignment's secret_env until the container is
+	// created; the execution keeps no secret after.
+	secrets map[string]string
 
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when the server no longer wants the attempt
@@ -28,7 +31,8 @@ type execution struct {
 }
 
 func newExecution(a *Agent, as berth.Assignment, existing *provider.Status) *execution {
-	e := &execution{a: a, as: as, existing: existing, stopped: make(chan struct{}), killed: make(chan struct{})}
+	e := &execution{a: a, as: as, existing: existing, secrets: as.SecretEnv, stopped: make(chan struct{}), killed: make(chan struct{})}
+	e.as.SecretEnv = nil
 	if as.Stop {
 		e.requestStop()
 	}
@@ -103,12 +107,17 @@ func (e *execution) prepare(ctx context.Context) (string, *berth.Outcome, bool) 
 	if e.existing != nil {
 		id, state = e.existing.ID, e.existing.State
 	} else {
+		secrets, out := e.secretEnv(ctx)
+		if out != nil || ctx.Err() != nil {
+			return "", out, false
+		}
 		var err error
 		id, err = r.Create(ctx, provider.Container{
 			JobID: job.ID, AttemptID: att.ID, Node: e.a.cfg.NodeID,
-			Image: job.Image, Command: job.Command, Env: e.env(),
+			Image: job.Image, Command: job.Command, Env: e.env(secrets),
 			CPU: job.CPU, MemoryMB: job.MemoryMB, PIDs: job.PIDs, Labels: job.Labels,
 		})
+		e.secrets = nil
 		if err != nil {
 			return "", startFailure(ctx, err), false
 		}
@@ -135,10 +144,14 @@ func (e *execution) prepare(ctx context.Context) (string, *berth.Outcome, bool) 
 	return id, nil, true
 }
 
-// env is the job's environment plus what berth tells every container.
-func (e *execution) env() map[string]string {
-	env := make(map[string]string, len(e.as.Job.Env)+4)
+// env is the job's environment, its secret_env's values (secrets) and what
+// berth tells every container.
+func (e *execution) env(secrets map[string]string) map[string]string {
+	env := make(map[string]string, len(e.as.Job.Env)+len(secrets)+4)
 	for k, v := range e.as.Job.Env {
+		env[k] = v
+	}
+	for k, v := range secrets {
 		env[k] = v
 	}
 	env["BERTH_JOB_ID"] = e.as.Job.ID

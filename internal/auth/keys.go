@@ -1,6 +1,6 @@
 // Package auth holds berth's secrets and what is derived from them: the
-// admin token, the per-attempt callback tokens, and the signature on
-// outgoing job callbacks.
+// admin token, the per-attempt callback tokens, the signature on
+// outgoing job callbacks, and the key that seals jobs' secret_env.
 package auth
 
 import (
@@ -31,6 +31,7 @@ type Keys struct {
 	signing []byte
 	secret  []byte
 	join    []byte
+	env     *EnvKey
 }
 
 // LoadOrCreate reads the secrets from dir, creating those that are missing
@@ -52,8 +53,15 @@ func LoadOrCreate(dir string) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{admin: admin, signing: []byte(signing), secret: []byte(secret), join: []byte(join)}, nil
+	env, err := loadEnvKey(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{admin: admin, signing: []byte(signing), secret: []byte(secret), join: []byte(join), env: env}, nil
 }
+
+// EnvKey is the key that seals jobs' secret_env values in the store.
+func (k *Keys) EnvKey() *EnvKey { return k.env }
 
 // loadOrCreate returns the token in path, writing a new random one first if
 // the file does not exist.

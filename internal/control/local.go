@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -84,13 +85,45 @@ func (l *Local) Assignments(ctx context.Context, nodeID string, since uint64, wa
 		return nil, since, err
 	}
 	base := l.callbackBase(nodeID)
-	for i, a := range as {
+	out := as[:0]
+	for _, a := range as {
 		if base != "" {
-			as[i].CallbackURL = base + "/v1/jobs/" + a.Job.ID + "/callback"
-			as[i].CallbackToken = l.tokens.CallbackToken(a.Attempt.ID)
+			a.CallbackURL = base + "/v1/jobs/" + a.Job.ID + "/callback"
+			a.CallbackToken = l.tokens.CallbackToken(a.Attempt.ID)
 		}
+		if ok, err := l.withSecrets(ctx, &a); err != nil {
+			return nil, since, err
+		} else if !ok {
+			continue
+		}
+		out = append(out, a)
 	}
-	return as, v, nil
+	return out, v, nil
+}
+
+// withSecrets gives an assignment whose container is yet to start its
+// job's secret_env, unsealed; a started one never needs it again. When the
+// values cannot be unsealed (the server's key file was replaced), the
+// attempt fails as a start error, and withSecrets reports false: the node
+// is not to start it.
+func (l *Local) withSecrets(ctx context.Context, a *berth.Assignment) (bool, error) {
+	if len(a.Job.SecretEnv) == 0 || a.Stop || a.Attempt.StartedAt != nil {
+		return true, nil
+	}
+	env, err := l.store.SecretEnv(ctx, a.Job.ID)
+	if err == nil {
+		a.SecretEnv = env
+		return true, nil
+	}
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	out := berth.Outcome{Kind: berth.StartError, Reason: fmt.Sprintf("the server cannot read its secret_env: %v", err)}
+	if _, err := l.store.FinishAttempt(ctx, a.Attempt.ID, out, time.Now()); err != nil && !errors.Is(err, berth.ErrStale) {
+		return false, err
+	}
+	l.kick()
+	return false, nil
 }
 
 // Started implements agent.Server.

@@ -31,6 +31,7 @@ type agentProc struct {
 	t    testing.TB
 	data string
 	args []string
+	env  []string // added to the test's environment
 	cmd  *exec.Cmd
 	out  *syncBuffer
 	id   string // the node's id, once joined
@@ -39,6 +40,13 @@ type agentProc struct {
 // startAgent starts an agent of s's default pool, reaching it at url ("" for
 // s directly), with the extra flags given; it waits until the node joined.
 func startAgent(t testing.TB, s *server, url string, flags ...string) *agentProc {
+	t.Helper()
+	return startAgentEnv(t, s, url, nil, flags...)
+}
+
+// startAgentEnv is startAgent with variables added to the agent's
+// environment.
+func startAgentEnv(t testing.TB, s *server, url string, env []string, flags ...string) *agentProc {
 	t.Helper()
 	if url == "" {
 		url = s.url()
@@ -49,7 +57,7 @@ func startAgent(t testing.TB, s *server, url string, flags ...string) *agentProc
 	}
 	a := &agentProc{t: t, data: privateDir(t), args: append([]string{"agent", "--server", url,
 		"--join-token", strings.TrimSpace(string(tok)), "--heartbeat", "300ms", "--poll-wait", "5s",
-		"--imds", "off", "--stop-grace", "2s"}, flags...)}
+		"--imds", "off", "--stop-grace", "2s"}, flags...), env: env}
 	a.start()
 	t.Cleanup(func() {
 		a.stop(syscall.SIGKILL)
@@ -62,6 +70,9 @@ func (a *agentProc) start() {
 	a.t.Helper()
 	args := append(a.args, "--data", a.data)
 	a.cmd = exec.Command(binary, args...)
+	if len(a.env) > 0 {
+		a.cmd.Env = append(os.Environ(), a.env...)
+	}
 	a.out = &syncBuffer{}
 	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
 	if err := a.cmd.Start(); err != nil {

@@ -53,6 +53,8 @@ type Config struct {
 	NoticeInterval time.Duration
 	// Seed draws the serverless runners' start latencies.
 	Seed uint64
+	// Secrets reads the agents' secret_env references (nil: none).
+	Secrets agent.Secrets
 }
 
 // Hosts runs the agents of the fake pools' machines.
@@ -170,7 +172,7 @@ func (h *Hosts) start(ctx context.Context, p Pool, in provider.Instance) {
 		Price: price(p, in, now)}
 	cfg := agent.Config{NodeID: id, Name: in.ID, CPU: in.CPU, MemoryMB: in.MemoryMB, Facts: facts,
 		InterruptionGrace: time.Duration(p.Spec.InterruptionGrace), HealthInterval: h.cfg.HealthInterval, PollWait: h.cfg.PollWait,
-		Notices: notices{cloud: p.Cloud, id: in.ID}, NoticeInterval: h.cfg.NoticeInterval}
+		Notices: notices{cloud: p.Cloud, id: in.ID}, NoticeInterval: h.cfg.NoticeInterval, Secrets: h.cfg.Secrets}
 	runner := fake.New(provider.Capacity{CPU: in.CPU, MemoryMB: in.MemoryMB})
 	h.run(ctx, in.ID, id, agent.New(cfg, h.server, runner, h.logs, h.log.With("instance", in.ID)))
 	h.log.Info("machine started", "pool", p.Spec.Name, "instance", in.ID, "node", id, "type", in.InstanceType,
@@ -188,7 +190,7 @@ func (h *Hosts) startServerless(ctx context.Context, p Pool) error {
 	lat := time.Duration(s.StartLatency)
 	runner.SetStartLatency(lat/2, lat*3/2)
 	cfg := agent.Config{NodeID: id, Name: p.Spec.Name + " (serverless)", CPU: berth.MaxCPU, MemoryMB: berth.MaxMemoryMB,
-		Facts: nodeapi.Facts{Market: string(berth.OnDemand)}, HealthInterval: h.cfg.HealthInterval, PollWait: h.cfg.PollWait}
+		Facts: nodeapi.Facts{Market: string(berth.OnDemand)}, HealthInterval: h.cfg.HealthInterval, PollWait: h.cfg.PollWait, Secrets: h.cfg.Secrets}
 	h.run(ctx, "", id, agent.New(cfg, h.server, runner, h.logs, h.log.With("pool", p.Spec.Name)))
 	return nil
 }

@@ -46,11 +46,11 @@ func newPlane(t testing.TB, l Limits, start func(http.Handler) *httptest.Server)
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "berth.db"))
+	keys, err := auth.LoadOrCreate(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := auth.LoadOrCreate(dir)
+	st, err := store.OpenWith(ctx, filepath.Join(dir, "berth.db"), store.Options{Secrets: keys.EnvKey()})
 	if err != nil {
 		t.Fatal(err)
 	}

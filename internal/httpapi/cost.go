@@ -43,6 +43,7 @@ func (s *Server) viewJobs(ctx context.Context, jobs []berth.Job) ([]jobView, err
 		for _, c := range costs[j.ID] {
 			byAttempt[c.AttemptID] = c
 		}
+		j.JobSpec = j.JobSpec.WithSecretsHidden() // as stored already; never a value, whatever the caller held
 		v := jobView{Job: j, Attempts: make([]attemptView, len(j.Attempts))}
 		for k, a := range j.Attempts {
 			c := byAttempt[a.ID]

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -52,10 +53,17 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if !created && !sameSpec(job.JobSpec, submitted) {
-		writeError(w, http.StatusConflict, "idempotency_conflict",
-			fmt.Sprintf("idempotency key %q was used by job %s with another body: use a new key for another job", spec.IdempotencyKey, job.ID), "idempotency_key")
-		return
+	if !created {
+		same, err := s.sameSpec(r.Context(), job, submitted)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !same {
+			writeError(w, http.StatusConflict, "idempotency_conflict",
+				fmt.Sprintf("idempotency key %q was used by job %s with another body: use a new key for another job", spec.IdempotencyKey, job.ID), "idempotency_key")
+			return
+		}
 	}
 	status := http.StatusOK
 	if created {
@@ -80,8 +88,26 @@ func (s *Server) checkCallback(r *http.Request, raw, field string) error {
 
 // sameSpec reports whether a job stored under an idempotency key was
 // submitted with the body that asks for it again. An expected duration
-// berth learned for the stored job does not count.
-func sameSpec(stored, submitted berth.JobSpec) bool {
+// berth learned for the stored job does not count. The stored job holds
+// its secret_env hidden: its values are compared unsealed, and neither
+// side's is ever part of an answer.
+func (s *Server) sameSpec(ctx context.Context, stored berth.Job, submitted berth.JobSpec) (bool, error) {
+	if !specsEqual(stored.JobSpec, submitted.WithSecretsHidden()) {
+		return false, nil
+	}
+	if len(submitted.SecretEnv) == 0 {
+		return true, nil
+	}
+	secrets, err := s.d.Store.SecretEnv(ctx, stored.ID)
+	if err != nil {
+		return false, err
+	}
+	return maps.Equal(secrets, submitted.SecretEnv), nil
+}
+
+// specsEqual reports whether two specs are the same, but for an expected
+// duration learned for the stored one.
+func specsEqual(stored, submitted berth.JobSpec) bool {
 	if submitted.ExpectedDuration == 0 {
 		stored.ExpectedDuration = 0
 	}

@@ -14,9 +14,10 @@ const maxGroup = 512
 
 // createReq is one CreateJob call waiting for the group commit.
 type createReq struct {
-	job  berth.Job
-	spec []byte         // job.JobSpec as JSON
-	done chan createRes // buffered: the loop never waits for the caller
+	job     berth.Job
+	spec    []byte         // job.JobSpec as JSON
+	secrets any            // its secret_env column: sealed values, or nil
+	done    chan createRes // buffered: the loop never waits for the caller
 }
 
 // createRes is what the group commit answers a createReq.
@@ -106,7 +107,7 @@ func (s *Store) insertGroup(group []*createReq) ([]createRes, error) {
 					continue
 				}
 			}
-			if err := ins.insert(ctx, &r.job, r.spec); err != nil {
+			if err := ins.insert(ctx, &r.job, r.spec, r.secrets); err != nil {
 				return err
 			}
 			res[i] = createRes{job: r.job, created: true}

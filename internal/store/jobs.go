@@ -45,7 +45,11 @@ func (s *Store) CreateJob(ctx context.Context, spec berth.JobSpec, now time.Time
 			return berth.Job{}, false, fmt.Errorf("create job: %w", err)
 		}
 	}
-	req := &createReq{job: j, spec: specJSON, done: make(chan createRes, 1)}
+	secrets, err := s.sealEnv(j.ID, spec.SecretEnv)
+	if err != nil {
+		return berth.Job{}, false, fmt.Errorf("create job: %w", err)
+	}
+	req := &createReq{job: j, spec: specJSON, secrets: secrets, done: make(chan createRes, 1)}
 	select {
 	case s.creates <- req:
 	case <-s.quit:
@@ -62,9 +66,11 @@ func (s *Store) CreateJob(ctx context.Context, spec berth.JobSpec, now time.Time
 
 // newJob builds a job from a valid spec, and its spec as stored JSON. The
 // spec read back from that JSON is the job's, so that what CreateJob returns
-// equals what later reads return.
+// equals what later reads return. Both hold the spec's secret_env hidden
+// (berth.JobSpec.WithSecretsHidden): its values go to the secret_env
+// column, sealed (Store.sealEnv).
 func newJob(spec berth.JobSpec, scheduleID string, now time.Time) (berth.Job, []byte, error) {
-	spec = spec.WithDefaults()
+	spec = spec.WithDefaults().WithSecretsHidden()
 	spec.RunAt = utcPtr(spec.RunAt)
 	b, err := json.Marshal(spec)
 	if err != nil {
@@ -94,8 +100,8 @@ func newJob(spec berth.JobSpec, scheduleID string, now time.Time) (berth.Job, []
 
 // insertJobSQL inserts a new job; insertStmts.insert fills it.
 const insertJobSQL = `INSERT INTO jobs (id, spec, state, reason, schedule_id, not_before,
-	priority, cpu, memory_mb, idempotency_key, callback_url, created_at, updated_at, version, deadline, pool, retain_seconds)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	priority, cpu, memory_mb, idempotency_key, callback_url, created_at, updated_at, version, deadline, pool, retain_seconds, secret_env)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // retainSeconds is a job's own retention for its column, nil when it has
 // none (the server's --retain applies).
@@ -116,8 +122,9 @@ func (s *Store) insertStmtsOf(ctx context.Context, tx *sql.Tx) insertStmts {
 	return insertStmts{job: tx.StmtContext(ctx, s.insJob), label: tx.StmtContext(ctx, s.insLabel)}
 }
 
-// insert inserts j, whose spec is specJSON, and its labels.
-func (st insertStmts) insert(ctx context.Context, j *berth.Job, specJSON []byte) error {
+// insert inserts j, whose spec is specJSON and whose secret_env column is
+// secrets (Store.sealEnv), and its labels.
+func (st insertStmts) insert(ctx context.Context, j *berth.Job, specJSON []byte, secrets any) error {
 	var key, sched any
 	if j.IdempotencyKey != "" {
 		key = j.IdempotencyKey
@@ -127,7 +134,7 @@ func (st insertStmts) insert(ctx context.Context, j *berth.Job, specJSON []byte)
 	}
 	if _, err := st.job.ExecContext(ctx, j.ID, specJSON, string(j.State), j.Reason, sched,
 		tsPtr(j.NotBefore), j.Priority, j.CPU, j.MemoryMB, key, j.CallbackURL,
-		ts(j.CreatedAt), ts(j.UpdatedAt), j.Version, tsPtr(j.Deadline), j.Pool, retainSeconds(j.Retain)); err != nil {
+		ts(j.CreatedAt), ts(j.UpdatedAt), j.Version, tsPtr(j.Deadline), j.Pool, retainSeconds(j.Retain), secrets); err != nil {
 		return fmt.Errorf("insert job %s: %w", j.ID, err)
 	}
 	for k, v := range j.Labels {

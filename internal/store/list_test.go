@@ -57,7 +57,7 @@ func insertForSchedule(s *Store, scheduleID string, spec berth.JobSpec, now time
 		return berth.Job{}, err
 	}
 	defer tx.Rollback()
-	if err := s.insertStmtsOf(ctx, tx).insert(ctx, &j, b); err != nil {
+	if err := s.insertStmtsOf(ctx, tx).insert(ctx, &j, b, nil); err != nil {
 		return berth.Job{}, err
 	}
 	return j, tx.Commit()

@@ -235,7 +235,11 @@ func (s *Store) insertScheduledJob(ctx context.Context, tx *sql.Tx, sch berth.Sc
 	if err != nil {
 		return berth.Job{}, err
 	}
-	if err := s.insertStmtsOf(ctx, tx).insert(ctx, &j, b); err != nil {
+	secrets, err := s.sealEnv(j.ID, spec.SecretEnv)
+	if err != nil {
+		return berth.Job{}, err
+	}
+	if err := s.insertStmtsOf(ctx, tx).insert(ctx, &j, b, secrets); err != nil {
 		return berth.Job{}, err
 	}
 	return j, nil

@@ -31,6 +31,8 @@ type Store struct {
 	w *sql.DB // the one writer connection
 	r *sql.DB // read-only connections
 
+	sealer Sealer // seals secret_env; nil: jobs with secret_env are refused
+
 	insJob   *sql.Stmt // prepared on w
 	insLabel *sql.Stmt
 	jobByKey *sql.Stmt
@@ -52,8 +54,14 @@ const busyTimeoutMS = 10000
 
 // Open opens (creating if needed) the database at path, sets WAL mode and
 // synchronous=FULL (and, for a new database, auto_vacuum=INCREMENTAL), and
-// applies pending schema migrations.
+// applies pending schema migrations. The store refuses jobs with
+// secret_env: OpenWith gives it the key to seal them with.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("open store %q: want a plain file path", path)
 	}
@@ -69,7 +77,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w}
+	s := &Store{w: w, sealer: opts.Secrets}
 	if err := s.openWriter(ctx, path); err != nil {
 		w.Close()
 		return nil, err
