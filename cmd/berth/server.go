@@ -63,6 +63,9 @@ type serverConfig struct {
 	// callbackAllow are the addresses job callbacks may reach though the
 	// guard refuses them (loopback, link-local, the host's own).
 	callbackAllow []netip.Prefix
+	// agentBinaries are the berth executables for other platforms than
+	// the server's, by "os/arch", for agents that install themselves.
+	agentBinaries map[string]string
 
 	retain       time.Duration // how long finished jobs are kept; control.Forever keeps them
 	metricsToken string        // the bearer token /metrics wants; "" leaves it open
@@ -99,6 +102,24 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		cfg.callbackAllow = append(cfg.callbackAllow, p.Masked())
+		return nil
+	})
+	fs.Func("agent-binary", "hand this berth executable to agents of `os/arch=PATH`, such as linux/arm64=/opt/berth-arm64, beside the server's own (repeatable)", func(v string) error {
+		platform, path, ok := strings.Cut(v, "=")
+		if !ok || !regexp.MustCompile(`^[a-z0-9]+/[a-z0-9]+$`).MatchString(platform) || path == "" {
+			return fmt.Errorf("%q is not os/arch=PATH such as linux/arm64=/opt/berth-arm64", v)
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+			return fmt.Errorf("%s is not an executable file", path)
+		}
+		if cfg.agentBinaries == nil {
+			cfg.agentBinaries = map[string]string{}
+		}
+		cfg.agentBinaries[platform] = path
 		return nil
 	})
 	fs.Float64Var(&cfg.joinRate, "join-rate", 1, "joins one source address may make a second, after --join-burst (a fleet behind one NAT address joins at this rate)")
@@ -210,7 +231,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		}
 	}
 	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: plane.Registry, Fleet: plane.Fleet, JoinTokenRotated: rotated,
-		CallbackGuard: plane.CallbackGuard, Limits: httpapi.Limits{JoinRate: cfg.joinRate, JoinBurst: cfg.joinBurst}, Changed: plane.Changed})
+		CallbackGuard: plane.CallbackGuard, AgentBinaries: &httpapi.AgentBinaries{Paths: cfg.agentBinaries}, Limits: httpapi.Limits{JoinRate: cfg.joinRate, JoinBurst: cfg.joinBurst}, Changed: plane.Changed})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -34,31 +34,41 @@ func validStatus(st nodeapi.Status) error {
 
 // agentJoin admits a node to a pool; the bearer token is the pool's join
 // token, checked before the body is read.
-func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) {
-	if !s.limitJoins(w, r) {
-		return
-	}
+// joinToken checks the request's join token, answering 401 when it is
+// missing, forged, rotated or expired, and returns the pool it names.
+func (s *Server) joinToken(w http.ResponseWriter, r *http.Request) (string, bool) {
 	tok, ok := bearer(r)
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: send the pool's join token", "")
-		return
+		return "", false
 	}
 	pool, gen, ok := s.d.Keys.ParseJoin(tok)
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "invalid join token", "")
-		return
+		return "", false
 	}
 	cur, err := s.d.Store.JoinGeneration(r.Context(), pool)
 	if err != nil {
 		s.fail(w, r, err)
-		return
+		return "", false
 	}
 	switch now := time.Now(); {
 	case gen != cur.Generation:
 		writeError(w, http.StatusUnauthorized, "unauthorized", "this join token of pool "+pool+" was rotated: berth pools "+pool+" shows the current one", "")
-		return
+		return "", false
 	case cur.Expired(now):
 		writeError(w, http.StatusUnauthorized, "unauthorized", "the join token of pool "+pool+" expired at "+cur.ExpiresAt.UTC().Format(time.RFC3339)+": rotate it (berth pools rotate-token "+pool+")", "")
+		return "", false
+	}
+	return pool, true
+}
+
+func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) {
+	if !s.limitJoins(w, r) {
+		return
+	}
+	pool, ok := s.joinToken(w, r)
+	if !ok {
 		return
 	}
 	if s.d.Agents != nil {

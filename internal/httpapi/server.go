@@ -55,6 +55,9 @@ type Deps struct {
 	// CallbackGuard, when set, refuses callback URLs that reach addresses
 	// the server must not call (loopback, link-local, its own).
 	CallbackGuard *control.CallbackGuard
+	// AgentBinaries are the executables handed to bootstrapping agents,
+	// beside the server's own.
+	AgentBinaries *AgentBinaries
 	// JoinTokenRotated is called with a pool's new generation of join
 	// tokens after a rotation (the server rewrites its join.token file for
 	// the default pool); nil for none.
@@ -77,6 +80,9 @@ func New(d Deps) *Server {
 		d.Changed = func(string) {}
 	}
 	limits := d.Limits.withDefaults()
+	if d.AgentBinaries == nil {
+		d.AgentBinaries = &AgentBinaries{}
+	}
 	s := &Server{d: d, limits: limits, mux: http.NewServeMux(), streams: make(chan struct{}, limits.MaxStreams),
 		joins: newJoinLimiter(limits.JoinRate, limits.JoinBurst)}
 	for _, r := range s.routes() {
@@ -168,6 +174,8 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/tokens", admin, noBody, s.listTokens, nil},
 		{"DELETE", "/v1/tokens/{id}", admin, noBody, s.revokeToken, nil},
 		{"POST", "/v1/agent/join", public, statusBody, s.agentJoin, nil},
+		{"GET", "/v1/agent/binary", public, stream, s.agentBinary, nil},
+		{"HEAD", "/v1/agent/binary", public, stream, s.agentBinary, nil},
 		{"PUT", "/v1/agent/node", node, statusBody, nil, s.agentHeartbeat},
 		{"GET", "/v1/agent/assignments", node, stream, nil, s.agentAssignments},
 		{"POST", "/v1/agent/attempts/{id}/started", node, smallBody, nil, s.agentStarted},
