@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ type agentConfig struct {
 	caFile         string
 	allowHTTP      bool
 	logLevel       string
+	orphanAfter    string
 }
 
 // The agent's state files in its data directory, each mode 0600.
@@ -78,6 +80,7 @@ func runAgent(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&cfg.caFile, "ca-file", env.getenv("BERTH_CA_FILE"), "`file` of CA certificates (PEM) to verify the server by (BERTH_CA_FILE)")
 	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "allow a plain-HTTP server URL on another host")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.orphanAfter, "orphan-after", "auto", "power the host off once the server has been unreachable this `long` and nothing runs: auto is 15m on a cloud instance (the metadata service names one) and never elsewhere; 0 is never")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -156,11 +159,15 @@ func runNodeAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error 
 	if err != nil {
 		return err
 	}
+	orphan, err := orphanAfter(cfg.orphanAfter, facts)
+	if err != nil {
+		return err
+	}
 	remote := agent.NewRemote(cfg.server, token, hc).WithSession(session, cfg.heartbeat)
 	ag := agent.New(agent.Config{
 		Engine: dc.DaemonHost(), NodeID: nodeID, Name: name, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, Facts: facts,
 		StopGrace: cfg.stopGrace, InterruptionGrace: cfg.interruptGrace, HealthInterval: cfg.heartbeat, PollWait: cfg.pollWait, FenceAfter: cfg.fenceAfter,
-		IMDS: imds, NoticeInterval: cfg.noticeInterval, Secrets: awssecret.New(),
+		IMDS: imds, NoticeInterval: cfg.noticeInterval, Secrets: awssecret.New(), OrphanAfter: orphan, PowerOff: powerOff,
 	}, remote, runner, agent.NewShipper(ctx, remote, log), log)
 	log.Info("berth agent running", "node", nodeID, "name", name, "server", cfg.server, "pool", cfg.pool)
 	return ag.Run(ctx)
@@ -319,4 +326,36 @@ func readSmall(path string) (string, error) {
 		return "", fmt.Errorf("%s is empty", path)
 	}
 	return s, nil
+}
+
+// defaultOrphanAfter is --orphan-after auto on a cloud instance.
+const defaultOrphanAfter = 15 * time.Minute
+
+// orphanAfter reads --orphan-after: auto is defaultOrphanAfter on a cloud
+// instance (facts name one) and never elsewhere, so that a laptop or a
+// host berth did not launch is never powered off.
+func orphanAfter(v string, facts nodeapi.Facts) (time.Duration, error) {
+	switch v {
+	case "auto":
+		if facts.InstanceID != "" {
+			return defaultOrphanAfter, nil
+		}
+		return 0, nil
+	case "0":
+		return 0, nil
+	}
+	d, err := berth.ParseDuration(v)
+	if err != nil || d < time.Minute {
+		return 0, fmt.Errorf("--orphan-after %q: want auto, 0, or a duration of at least 1m such as 15m", v)
+	}
+	return d, nil
+}
+
+// powerOff shuts the host down; on EC2 the launch template's shutdown
+// behaviour (terminate) then ends the instance.
+func powerOff() error {
+	if err := exec.Command("systemctl", "poweroff").Run(); err == nil {
+		return nil
+	}
+	return exec.Command("shutdown", "-h", "now").Run()
 }

@@ -53,6 +53,7 @@ func commands() []command {
 		{"pools", "list pools, their instances, autoscaling signal and join tokens", runPools},
 		{"cost", "what the jobs cost, by pool, market, label or day", runCost},
 		{"token", "create, list and revoke scoped API tokens (admin, submit, read)", runToken},
+		{"deploy", "deploy berth on AWS: deploy aws user-data prints an ec2 pool's boot script", runDeploy},
 		{"sim", "simulate berth's fleet over a scenario beside the baselines; sim deadline: deadline policies over Spot traces", runSim},
 		{"version", "print berth's version", runVersion},
 	}

@@ -89,6 +89,16 @@ type Config struct {
 	// partitioned node has stopped its work before the server runs that
 	// work elsewhere. Zero or negative: never (the in-process agent).
 	FenceAfter time.Duration
+	// OrphanAfter, when positive, is how long the server may take no
+	// heartbeat (counted from the agent's start until one is taken)
+	// while the node runs nothing, before the agent calls PowerOff: a
+	// control plane that is gone never leaves its hosts billing. It is
+	// for cloud hosts berth launched; zero or negative: never.
+	OrphanAfter time.Duration
+	// PowerOff ends the host: on EC2 the instance shuts down, and its
+	// launch template's shutdown behaviour terminates it. Required with
+	// OrphanAfter.
+	PowerOff func() error
 	// Secrets reads the secret_env references of the containers it
 	// starts. Nil: a job with a reference fails to start.
 	Secrets Secrets
@@ -421,6 +431,9 @@ func (a *Agent) healthLoop(ctx context.Context) {
 	if a.cfg.FenceAfter > 0 {
 		go a.fenceLoop(ctx)
 	}
+	if a.cfg.OrphanAfter > 0 && a.cfg.PowerOff != nil {
+		go a.orphanLoop(ctx, time.Now())
+	}
 	for sleep(ctx, a.cfg.HealthInterval) {
 		a.checkHealth(ctx)
 	}
@@ -453,6 +466,33 @@ func (a *Agent) fenceIfCutOff() {
 	a.fenced = true
 	for _, e := range a.execs {
 		e.fence()
+	}
+}
+
+// orphanLoop powers the host off once the server has taken no heartbeat
+// for OrphanAfter (since started, until the first) and nothing runs. A
+// power-off that fails is tried again each minute; one that succeeds ends
+// the loop, the host going down.
+func (a *Agent) orphanLoop(ctx context.Context, started time.Time) {
+	var tried time.Time
+	for sleep(ctx, min(a.cfg.HealthInterval, a.cfg.OrphanAfter/4)) {
+		a.mu.Lock()
+		last, running := a.lastBeat, len(a.execs)
+		a.mu.Unlock()
+		if last.IsZero() {
+			last = started
+		}
+		if since := time.Since(last); since < a.cfg.OrphanAfter || running > 0 || time.Since(tried) < time.Minute {
+			continue
+		}
+		tried = time.Now()
+		a.log.Error("the server has been unreachable and this node runs nothing: powering the host off so that it stops billing",
+			"node", a.cfg.NodeID, "last_heartbeat", last, "orphan_after", a.cfg.OrphanAfter)
+		if err := a.cfg.PowerOff(); err != nil {
+			a.log.Error("power off", "err", err)
+			continue
+		}
+		return // the host is going down
 	}
 }
 

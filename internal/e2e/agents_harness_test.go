@@ -57,7 +57,7 @@ func startAgentEnv(t testing.TB, s *server, url string, env []string, flags ...s
 	}
 	a := &agentProc{t: t, data: privateDir(t), args: append([]string{"agent", "--server", url,
 		"--join-token", strings.TrimSpace(string(tok)), "--heartbeat", "300ms", "--poll-wait", "5s",
-		"--imds", "off", "--stop-grace", "2s"}, flags...), env: env}
+		"--imds", "off", "--stop-grace", "2s", "--orphan-after", "0"}, flags...), env: env} // never power this machine off
 	a.start()
 	t.Cleanup(func() {
 		a.stop(syscall.SIGKILL)

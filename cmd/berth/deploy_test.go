@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-run/berth/internal/nodeapi"
+)
+
+// TestUserData: the boot script is a valid bash script that reads the
+// pool's join token from SSM, checks the agent's checksum and runs it
+// under systemd with the token in its environment, never on its command
+// line.
+func TestUserData(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := invocation{}.run(t.Context(), "deploy", "aws", "user-data", "--pool", "spot", "--server", "https://10.0.0.1:7070", "--ca-file", ca,
+		"--cluster", "prod").mustSucceed(t)
+	script := r.stdout
+	for _, want := range []string{
+		"#!/bin/bash", "PARAMETER='/berth/prod/spot/join-token'", "aws ssm get-parameter", "--with-decryption",
+		"sha256sum -c", "/v1/agent/binary?os=linux&arch=$ARCH", "X-aws-ec2-metadata-token", "EnvironmentFile=/etc/berth/agent.env",
+		"Restart=always", "--ca-file /etc/berth/ca.pem", "--orphan-after 15m", "-----BEGIN CERTIFICATE-----",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the script lacks %q", want)
+		}
+	}
+	if strings.Contains(script, "--join-token") {
+		t.Error("the join token is on the agent's command line, where any local user sees it")
+	}
+	path := filepath.Join(t.TempDir(), "user-data.sh")
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("bash", "-n", path).CombinedOutput(); err != nil {
+		t.Errorf("bash -n: %v\n%s", err, out)
+	}
+	for _, tt := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--server", "https://x"}, "--pool is required"},
+		{[]string{"--pool", "Spot", "--server", "https://x"}, "--pool"},
+		{[]string{"--pool", "spot"}, "--server"},
+		{[]string{"--pool", "spot", "--server", "https://x/'; rm -rf /"}, "--server"},
+		{[]string{"--pool", "spot", "--server", "https://x", "--parameter", "no-slash"}, "--parameter"},
+		{[]string{"--pool", "spot", "--server", "https://x", "--region", "mars"}, "--region"},
+		{[]string{"--pool", "spot", "--server", "https://x", "--orphan-after", "soon"}, "--orphan-after"},
+	} {
+		r := invocation{}.run(t.Context(), append([]string{"deploy", "aws", "user-data"}, tt.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, tt.says) {
+			t.Errorf("user-data %q: exit %d, stderr %q; want a failure naming %s", tt.args, r.code, r.stderr, tt.says)
+		}
+	}
+}
+
+func TestOrphanAfter(t *testing.T) {
+	ec2 := nodeapi.Facts{InstanceID: "i-0abc"}
+	for _, tt := range []struct {
+		v     string
+		facts nodeapi.Facts
+		want  time.Duration
+		bad   bool
+	}{
+		{"auto", ec2, 15 * time.Minute, false},
+		{"auto", nodeapi.Facts{}, 0, false},
+		{"0", ec2, 0, false},
+		{"30m", nodeapi.Facts{}, 30 * time.Minute, false},
+		{"10s", ec2, 0, true},
+		{"later", ec2, 0, true},
+	} {
+		got, err := orphanAfter(tt.v, tt.facts)
+		if got != tt.want || (err != nil) != tt.bad {
+			t.Errorf("orphanAfter(%q, %+v) = %v, %v; want %v (error %v)", tt.v, tt.facts, got, err, tt.want, tt.bad)
+		}
+	}
+}
