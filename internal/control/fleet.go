@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,8 +44,15 @@ func (p *FleetPool) open(now time.Time) bool {
 type FleetConfig struct {
 	// Interval is the longest between two rounds.
 	Interval time.Duration // default 10s
-	// MinGap is the shortest between two rounds, however often kicked.
+	// MinGap is the shortest between two rounds that ask the providers
+	// for their instances and offerings, however often kicked.
 	MinGap time.Duration // default 250ms
+	// Fresh is how old the instances listed last may be for a round that
+	// new work kicked: such a round decides on them (and on the hosts it
+	// launched since) without asking the providers again, so that a job
+	// that needs a host gets its launch in milliseconds. A round on the
+	// timer always lists.
+	Fresh time.Duration // default 5s
 	// AvoidFor is how long an instance type is avoided after it ran out
 	// of capacity or its Spot capacity began to be reclaimed.
 	AvoidFor time.Duration // default 5m
@@ -105,6 +113,9 @@ func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry,
 	if cfg.MinGap == 0 {
 		cfg.MinGap = 250 * time.Millisecond
 	}
+	if cfg.Fresh == 0 {
+		cfg.Fresh = 5 * time.Second
+	}
 	if cfg.AvoidFor == 0 {
 		cfg.AvoidFor = 5 * time.Minute
 	}
@@ -120,37 +131,71 @@ func (f *Fleet) Kick() {
 	f.wake.kick()
 }
 
-// Run runs rounds until ctx ends.
+// Run runs rounds until ctx ends: on the timer, rounds that list the
+// providers' instances; when kicked, rounds on the instances listed within
+// Fresh (a kick with older ones lists).
 func (f *Fleet) Run(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	var listedAt time.Time
 	for {
+		kicked := false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-f.wake:
+			kicked = true
 		case <-t.C:
 		}
-		if err := f.Round(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		now := time.Now()
+		list := !kicked || now.Sub(listedAt) >= f.cfg.Fresh
+		if list {
+			listedAt = now
+		}
+		if err := f.round(ctx, now, list); err != nil && ctx.Err() == nil {
 			f.log.Error("autoscale round", "err", err)
 		}
-		t.Reset(f.cfg.Interval)
-		gap := time.NewTimer(f.cfg.MinGap)
+		if list {
+			t.Reset(f.cfg.Interval)
+		}
+		gap := f.cfg.MinGap
+		if !list {
+			gap /= 10 // no provider was asked: only the store was read
+		}
+		g := time.NewTimer(gap)
 		select {
 		case <-ctx.Done():
-			gap.Stop()
+			g.Stop()
 			return nil
-		case <-gap.C:
+		case <-g.C:
 		}
 	}
 }
 
-// Round reads the world, decides and acts once.
+// Round lists the providers' instances and offerings, decides and acts
+// once.
 func (f *Fleet) Round(ctx context.Context, now time.Time) error {
+	return f.round(ctx, now, true)
+}
+
+// round decides and acts once. With list, it first asks the providers for
+// their instances and offerings, and acts on what they show (instances
+// that ended, Spot notices, instances that did not join in time); without,
+// it decides on the instances of the last list and those launched since.
+func (f *Fleet) round(ctx context.Context, now time.Time, list bool) error {
 	var errs []error
 	lists := map[string][]provider.Instance{}
 	for _, p := range f.pools {
 		if p.Provider == nil {
+			continue
+		}
+		if !list {
+			f.mu.Lock()
+			ins, ok := f.lists[p.Spec.Name]
+			f.mu.Unlock()
+			if ok {
+				lists[p.Spec.Name] = slices.Clone(ins)
+			}
 			continue
 		}
 		ins, err := p.Provider.List(ctx)
@@ -178,8 +223,10 @@ func (f *Fleet) Round(ctx context.Context, now time.Time) error {
 		return errors.Join(append(errs, err)...)
 	}
 	f.observe(lists, nodes, now)
-	errs = append(errs, f.retire(ctx, lists, nodes, now)...)
-	errs = append(errs, f.joinTimeouts(ctx, lists, now)...)
+	if list {
+		errs = append(errs, f.retire(ctx, lists, nodes, now)...)
+		errs = append(errs, f.joinTimeouts(ctx, lists, now)...)
+	}
 	v, err := f.view(ctx, now, lists, true)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
@@ -196,7 +243,9 @@ func (f *Fleet) Round(ctx context.Context, now time.Time) error {
 		}
 	}
 	errs = append(errs, f.launchHosts(ctx, now)...)
-	f.watchSpot(&v)
+	if list {
+		f.watchSpot(&v)
+	}
 	return errors.Join(errs...)
 }
 
