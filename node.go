@@ -22,7 +22,9 @@ type Node struct {
 	State    NodeState `json:"state"`
 	CPU      float64   `json:"cpu"`       // capacity in vCPUs
 	MemoryMB int64     `json:"memory_mb"` // capacity
-	// Healthy is false while the node cannot reach its engine; Reason says why.
+	// Healthy is false while the node cannot reach its engine, or may not
+	// take work (its containers would reach the instance metadata
+	// service); Reason says why.
 	Healthy  bool      `json:"healthy"`
 	Reason   string    `json:"reason,omitempty"`
 	LastSeen time.Time `json:"last_seen"`

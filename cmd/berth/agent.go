@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,11 +43,16 @@ type agentConfig struct {
 	pollWait       time.Duration
 	imds           string
 	noticeInterval time.Duration
-	price          float64
-	caFile         string
-	allowHTTP      bool
-	logLevel       string
-	orphanAfter    string
+	// allowIMDS runs jobs even where their containers reach the metadata
+	// service; containerIMDS is the service's address as containers would
+	// reach it ("": the host and port of imds).
+	allowIMDS     bool
+	containerIMDS string
+	price         float64
+	caFile        string
+	allowHTTP     bool
+	logLevel      string
+	orphanAfter   string
 }
 
 // The agent's state files in its data directory, each mode 0600.
@@ -76,6 +83,7 @@ func runAgent(ctx context.Context, env *cliEnv, args []string) error {
 	fs.DurationVar(&cfg.pollWait, "poll-wait", 30*time.Second, "longest long-poll for assignments")
 	fs.StringVar(&cfg.imds, "imds", "auto", "instance metadata service: auto (EC2's, when it answers), off, or its `URL`")
 	fs.DurationVar(&cfg.noticeInterval, "notice-interval", 2*time.Second, "how often the metadata service is asked for Spot notices")
+	fs.BoolVar(&cfg.allowIMDS, "allow-container-imds", false, "run jobs even when their containers can reach the instance metadata service (and the instance role's credentials)")
 	fs.Float64Var(&cfg.price, "price", 0, "the host's price per hour, for cost reports")
 	fs.StringVar(&cfg.caFile, "ca-file", env.getenv("BERTH_CA_FILE"), "`file` of CA certificates (PEM) to verify the server by (BERTH_CA_FILE)")
 	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "allow a plain-HTTP server URL on another host")
@@ -87,6 +95,7 @@ func runAgent(ctx context.Context, env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
 	}
+	cfg.containerIMDS = env.getenv("BERTH_CONTAINER_IMDS_ADDR") // for tests: a metadata service of their own
 	if cfg.server == "" {
 		return usageError(env, fs, "--server is required")
 	}
@@ -146,6 +155,10 @@ func runNodeAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error 
 	runner := docker.New(dc)
 
 	imds, facts := hostFacts(ctx, cfg, log)
+	guard, err := metadataGuard(cfg, facts, runner)
+	if err != nil {
+		return err
+	}
 	name := cfg.name
 	if name == "" {
 		name = facts.InstanceID
@@ -168,6 +181,7 @@ func runNodeAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error 
 		Engine: dc.DaemonHost(), NodeID: nodeID, Name: name, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, Facts: facts,
 		StopGrace: cfg.stopGrace, InterruptionGrace: cfg.interruptGrace, HealthInterval: cfg.heartbeat, PollWait: cfg.pollWait, FenceAfter: cfg.fenceAfter,
 		IMDS: imds, NoticeInterval: cfg.noticeInterval, Secrets: awssecret.New(), OrphanAfter: orphan, PowerOff: powerOff,
+		ContainerIMDS: guard,
 	}, remote, runner, agent.NewShipper(ctx, remote, log), log)
 	log.Info("berth agent running", "node", nodeID, "name", name, "server", cfg.server, "pool", cfg.pool)
 	return ag.Run(ctx)
@@ -201,6 +215,35 @@ func hostFacts(ctx context.Context, cfg agentConfig, log *slog.Logger) (*agent.I
 	}
 	f.Price = cfg.price
 	return imds, f
+}
+
+// metadataGuard is the check that the jobs' containers cannot reach the
+// instance metadata service, on a host whose facts came from one (nil
+// elsewhere). The probe container runs this binary.
+func metadataGuard(cfg agentConfig, facts nodeapi.Facts, runner *docker.Runner) (*agent.MetadataGuard, error) {
+	if facts.InstanceID == "" {
+		return nil, nil
+	}
+	addr := cfg.containerIMDS
+	if addr == "" {
+		endpoint := cfg.imds
+		if endpoint == "auto" {
+			endpoint = agent.DefaultIMDS
+		}
+		u, err := url.Parse(endpoint)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("--imds %q: want auto, off or a URL", cfg.imds)
+		}
+		addr = u.Host
+		if u.Port() == "" {
+			addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this binary for the metadata probe: %w", err)
+	}
+	return &agent.MetadataGuard{Addr: addr, Program: exe, Runner: runner, Allow: cfg.allowIMDS}, nil
 }
 
 // sessionPatience is how long a starting agent waits for another agent

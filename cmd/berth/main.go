@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/berth-run/berth/internal/agent"
 )
 
 // command is one subcommand of berth.
@@ -80,6 +82,8 @@ func run(ctx context.Context, env *cliEnv, args []string) int {
 		return 0
 	case "--version", "-version":
 		args = []string{"version"}
+	case agent.ProbeCommand: // hidden: what the agent's probe container runs
+		return agent.MetadataProbeMain(args[1:], env.stdout)
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {

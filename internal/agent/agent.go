@@ -2,7 +2,9 @@
 // control plane, waits for assignments by long-poll, runs each attempt's
 // container through a provider.Runner, enforces timeouts, ships output to a
 // log sink, reports every attempt's start and end, naming the attempt, and
-// reports the notices of its cloud (Spot interruptions).
+// reports the notices of its cloud (Spot interruptions). On a cloud
+// instance it keeps its node from work while the jobs' containers could
+// reach the instance metadata service (MetadataGuard).
 //
 // The agent keeps no truth of its own. After a restart it re-reads its
 // assignments from the server and its containers from the engine (by label),
@@ -83,6 +85,10 @@ type Config struct {
 	// the host's notices, such as the fake cloud's.
 	Notices        NoticeSource
 	NoticeInterval time.Duration // default 2s
+	// ContainerIMDS, when set, holds the node back from work while the
+	// jobs' containers can reach the instance metadata service (see
+	// MetadataGuard): set it on a cloud instance.
+	ContainerIMDS *MetadataGuard
 	// FenceAfter, when positive, is how long the node may go without a
 	// heartbeat the server took before it kills its own containers, their
 	// attempts lost: keep it under the server's lease TTL so that a
@@ -152,6 +158,8 @@ type Agent struct {
 	cancelPoll context.CancelFunc // ends the long-poll in flight
 	displaced  error              // another agent process acts for the node: this one stops
 	wg         sync.WaitGroup
+
+	imdsCheck metadataCheck // the verdict of cfg.ContainerIMDS
 }
 
 // New returns an agent for the node cfg.NodeID.
@@ -181,8 +189,8 @@ func (a *Agent) stopGrace(now time.Time) time.Duration {
 // containers are left running when ctx ends, to be adopted by the next run.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.wg.Wait()
+	go a.healthLoop(ctx) // first, so that a slow first check (a probe) delays no heartbeat
 	a.checkHealth(ctx)
-	go a.healthLoop(ctx)
 	switch {
 	case a.cfg.Notices != nil:
 		go a.watchNotices(ctx, a.cfg.Notices)
@@ -526,7 +534,8 @@ func (a *Agent) displacedBy() error {
 }
 
 // checkHealth asks the engine for its capacity and heartbeats the node
-// with it, healthy or not.
+// with it, healthy or not: not while the jobs' containers may reach the
+// instance metadata service (cfg.ContainerIMDS).
 func (a *Agent) checkHealth(ctx context.Context) {
 	ictx, cancel := context.WithTimeout(ctx, max(a.cfg.HealthInterval, 5*time.Second))
 	capa, err := a.runner.Info(ictx)
@@ -542,6 +551,10 @@ func (a *Agent) checkHealth(ctx context.Context) {
 	a.mu.Lock()
 	a.engine = capa
 	a.mu.Unlock()
+	if reason := a.metadataRefusal(ctx); reason != "" {
+		a.setHealthy(ctx, false, reason)
+		return
+	}
 	st := a.status(false)
 	st.Healthy = true
 	a.register(ctx, st)

@@ -33,6 +33,7 @@ type fakeServer struct {
 	notices  []nodeapi.Notice
 	readies  int
 	onReady  func() // called (without mu) when the agent asks to be ready
+	beats    []nodeapi.Status
 }
 
 func newFakeServer(state berth.NodeState) *fakeServer {
@@ -84,6 +85,7 @@ func (s *fakeServer) Register(ctx context.Context, nodeID string, st nodeapi.Sta
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.beats = append(s.beats, st)
 	if st.Ready {
 		s.readies++
 		if s.state == berth.NodeLost || s.state == berth.NodeJoining {

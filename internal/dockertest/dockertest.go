@@ -171,3 +171,25 @@ func unavailable(t testing.TB, err error) {
 	}
 	t.Skipf("docker engine not available, skipping: %v (set %s=1 to fail instead)", err, RequireEnv)
 }
+
+// Gateway returns the address of the host on the engine's default bridge
+// network (docker0's, 172.17.0.1 as a rule): a server the test starts on it
+// is one that the containers of the test's jobs reach, as they would reach
+// a service of their host.
+func Gateway(t testing.TB) string {
+	t.Helper()
+	c := Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := c.NetworkInspect(ctx, "bridge", client.NetworkInspectOptions{})
+	if err != nil {
+		t.Fatalf("inspect the engine's bridge network: %v", err)
+	}
+	for _, cfg := range res.Network.IPAM.Config {
+		if cfg.Gateway.Is4() {
+			return cfg.Gateway.String()
+		}
+	}
+	t.Fatalf("the engine's bridge network has no IPv4 gateway: %+v", res.Network.IPAM.Config)
+	return ""
+}

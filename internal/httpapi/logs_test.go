@@ -1,11 +1,15 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,4 +92,101 @@ func TestJobLogsStreams(t *testing.T) {
 			t.Errorf("GET logs%s = %d %q; want %d %q", tt.query, code, body, tt.code, tt.want)
 		}
 	}
+}
+
+// follower is a GET /v1/jobs/{id}/logs?follow=1 in progress.
+type follower struct {
+	resp *http.Response
+	r    *bufio.Reader
+}
+
+// followLogs opens a followed log of job over a connection of its own, given
+// up after 10 s.
+func followLogs(t *testing.T, p *plane, hc *http.Client, job string) *follower {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", p.srv.URL+"/v1/jobs/"+job+"/logs?follow=1", nil)
+	req.Header.Set("Authorization", "Bearer "+p.admin)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET logs?follow=1: %s", resp.Status)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return &follower{resp: resp, r: bufio.NewReader(resp.Body)}
+}
+
+// settleGoroutines fails the test unless the process is back to at most
+// want goroutines within 5 s.
+func settleGoroutines(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > want {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines left, want at most %d:\n%s", runtime.NumGoroutine(), want, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestFollowedLogsWokenByOutput: a follower of a running job's log gets
+// each line as it is appended, without waiting for a poll, and its stream
+// ends as soon as the attempt is reported finished; followers of a queued
+// job stop when it is cancelled. Every follower's goroutines are gone
+// afterwards.
+func TestFollowedLogsWokenByOutput(t *testing.T) {
+	p := startPlane(t)
+	_, job, att := placedAttempt(t, p)
+	queued, _, err := p.store.CreateJob(context.Background(), berth.JobSpec{Image: "busybox", Pool: "none"}.WithDefaults(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	before := runtime.NumGoroutine()
+
+	f := followLogs(t, p, hc, job)
+	var lat []time.Duration
+	var offset int64
+	for i := range 20 {
+		line := fmt.Sprintf("line %d\n", i)
+		start := time.Now()
+		if _, _, err := p.api.d.Logs.WriteAt(job, att, offset, []byte(line)); err != nil {
+			t.Fatal(err)
+		}
+		offset += int64(len(line))
+		got, err := f.r.ReadString('\n')
+		if err != nil || got != line {
+			t.Fatalf("followed log read %q, %v; want %q", got, err, line)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	t.Logf("append to receipt: median %v, slowest %v", lat[len(lat)/2], lat[len(lat)-1])
+	if _, err := p.store.FinishAttempt(context.Background(), att, berth.Outcome{Kind: berth.Exited, ExitCode: new(0)}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := io.ReadAll(f.r); err != nil || len(rest) != 0 {
+		t.Errorf("followed log after the attempt finished: %q, %v; want its end", rest, err)
+	}
+
+	var waiting []*follower
+	for range 50 {
+		waiting = append(waiting, followLogs(t, p, hc, queued.ID))
+	}
+	if code, body := p.do(t, p.admin, "POST", "/v1/jobs/"+queued.ID+"/cancel", nil); code != http.StatusOK {
+		t.Fatalf("cancel: %d %s", code, body)
+	}
+	for _, f := range waiting {
+		if rest, err := io.ReadAll(f.r); err != nil || len(rest) != 0 {
+			t.Errorf("followed log of a cancelled job: %q, %v; want its end", rest, err)
+		}
+		f.resp.Body.Close()
+	}
+	f.resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections() // p.do's
+	settleGoroutines(t, before)
 }

@@ -36,8 +36,11 @@ const MaxResultBytes = 64 << 10
 type Deps struct {
 	Store *store.Store
 	Keys  *auth.Keys
-	Logs  *logstore.Store
-	Log   *slog.Logger
+	// Logs keeps the jobs' output. New has Store wake the followers of a
+	// job's output (logstore.Store.Wake) when it ends the job or one of its
+	// attempts, so that they stop.
+	Logs *logstore.Store
+	Log  *slog.Logger
 	// Changed is called after a change the loops should see at once: a job
 	// submitted or cancelled, a schedule created. node is the node whose
 	// agent should look again ("" for none).
@@ -78,6 +81,9 @@ type Server struct {
 func New(d Deps) *Server {
 	if d.Changed == nil {
 		d.Changed = func(string) {}
+	}
+	if d.Store != nil && d.Logs != nil {
+		d.Store.OnEnd(d.Logs.Wake)
 	}
 	limits := d.Limits.withDefaults()
 	if d.AgentBinaries == nil {

@@ -251,11 +251,11 @@ func TestFollowWaitsForWholeFrames(t *testing.T) {
 		if _, _, err := s.WriteAt("job_1", "att_1", int64(off), []byte(chunk)); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond)
 	}
 	mu.Lock()
 	done = true
 	mu.Unlock()
+	s.Wake("job_1")
 	want := []piece{{"att_1", "stdout", t0, "one\n"}, {"att_1", "stderr", t0.Add(time.Second), "two\n"}}
 	select {
 	case got := <-out:

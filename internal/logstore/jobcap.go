@@ -72,17 +72,18 @@ func (s *Store) droppedLog(first []byte) []byte {
 // dropped is Writer's answer for an attempt whose output is dropped (or
 // err): a writer that writes the notice in f at the first write and
 // discards the rest.
-func (s *Store) dropped(f *os.File, err error) (io.WriteCloser, error) {
+func (s *Store) dropped(f *os.File, jobID string, err error) (io.WriteCloser, error) {
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return &droppedWriter{f: f, s: s}, nil
+	return &droppedWriter{f: f, s: s, jobID: jobID}, nil
 }
 
 type droppedWriter struct {
 	f       *os.File
 	s       *Store
+	jobID   string
 	started bool
 }
 
@@ -92,16 +93,21 @@ func (w *droppedWriter) Write(p []byte) (int, error) {
 		if _, err := w.f.Write(w.s.droppedLog(p)); err != nil {
 			return 0, err
 		}
+		w.s.followers.wake(w.jobID)
 	}
 	return len(p), nil
 }
 
-func (w *droppedWriter) Close() error { return w.f.Close() }
+func (w *droppedWriter) Close() error {
+	err := w.f.Close()
+	w.s.followers.wake(w.jobID)
+	return err
+}
 
 // dropAt is WriteAt's answer for an attempt whose output is dropped (or
 // err): a chunk at offset 0 makes the log the notice; every chunk is
 // reported truncated, so that its agent ships no more.
-func (s *Store) dropAt(path string, offset int64, p []byte, err error) (int64, bool, error) {
+func (s *Store) dropAt(jobID, path string, offset int64, p []byte, err error) (int64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
@@ -109,6 +115,7 @@ func (s *Store) dropAt(path string, offset int64, p []byte, err error) (int64, b
 		if err := os.WriteFile(path, s.droppedLog(p), 0o600); err != nil {
 			return 0, false, fmt.Errorf("write log: %w", err)
 		}
+		s.followers.wake(jobID)
 	}
 	return 0, true, nil
 }

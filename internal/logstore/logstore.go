@@ -19,8 +19,9 @@ const DefaultMaxBytes = 64 << 20
 
 // Store is a directory of attempt logs.
 type Store struct {
-	dir      string
-	maxBytes int64
+	dir       string
+	maxBytes  int64
+	followers followers
 }
 
 // New returns a Store in dir, creating it. maxBytes ≤ 0 means DefaultMaxBytes.
@@ -60,13 +61,14 @@ func (s *Store) Writer(jobID, attemptID string) (io.WriteCloser, error) {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
 	if full, err := s.jobFull(jobID, attemptID); err != nil || full {
-		return s.dropped(f, err)
+		return s.dropped(f, jobID, err)
 	}
-	return &cappedWriter{f: f, left: s.maxBytes}, nil
+	return &cappedWriter{f: f, left: s.maxBytes, wake: func() { s.followers.wake(jobID) }}, nil
 }
 
 type cappedWriter struct {
 	f       *os.File
+	wake    func() // wakes the job's followers
 	left    int64
 	cut     bool
 	started bool // something was written
@@ -94,10 +96,17 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+	w.wake()
 	return n, nil
 }
 
-func (w *cappedWriter) Close() error { return w.f.Close() }
+// Close closes the log and wakes the job's followers: the attempt's output
+// has ended.
+func (w *cappedWriter) Close() error {
+	err := w.f.Close()
+	w.wake()
+	return err
+}
 
 // truncatedNotice ends a log that reached its cap.
 const truncatedNotice = "\n[berth: log truncated: this attempt wrote more than its cap]\n"
@@ -131,7 +140,7 @@ func (s *Store) WriteAt(jobID, attemptID string, offset int64, p []byte) (size i
 		return 0, false, fmt.Errorf("create log directory: %w", err)
 	}
 	if full, err := s.jobFull(jobID, attemptID); err != nil || full {
-		return s.dropAt(path, offset, p, err)
+		return s.dropAt(jobID, path, offset, p, err)
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -164,6 +173,7 @@ func (s *Store) WriteAt(jobID, attemptID string, offset int64, p []byte) (size i
 	if size > s.maxBytes {
 		size, truncated = s.maxBytes, true
 	}
+	s.followers.wake(jobID)
 	return size, truncated, nil
 }
 

@@ -91,12 +91,12 @@ func TestFollow(t *testing.T) {
 		out <- buf.String()
 	}()
 	io.WriteString(w, "one\n")
-	time.Sleep(100 * time.Millisecond)
 	io.WriteString(w, "two\n")
 	w.Close()
 	mu.Lock()
 	done = true
 	mu.Unlock()
+	s.Wake("job_1")
 	select {
 	case got := <-out:
 		if got != "one\ntwo\n" {

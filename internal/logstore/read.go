@@ -43,14 +43,26 @@ type ReadOptions struct {
 	Flush func()
 }
 
-// pollEvery is how often a follower looks for more output.
-const pollEvery = 50 * time.Millisecond
-
 // Read calls fn with the job's output, attempt after attempt, each in the
 // order it was written. It stops at the first error fn returns.
+//
+// A follower reads again when the job's output grows (it is written
+// through this Store: a Writer, or WriteAt) and when it is woken (Wake),
+// as it must be once the job or one of its attempts has ended; it reads
+// nothing in between. It needs no polling: one server process writes a
+// data directory's logs and its store, and both tell it.
 func (s *Store) Read(ctx context.Context, jobID string, src Source, opt ReadOptions, fn func(Entry) error) error {
+	var followed *followed
+	if opt.Follow {
+		followed = s.followers.join(jobID)
+		defer s.followers.leave(jobID, followed)
+	}
 	offsets := map[string]int64{}
 	for {
+		var changed <-chan struct{}
+		if opt.Follow {
+			changed = s.followers.changed(followed)
+		}
 		ids, done, err := src(ctx)
 		if err != nil {
 			return err
@@ -79,7 +91,7 @@ func (s *Store) Read(ctx context.Context, jobID string, src Source, opt ReadOpti
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(pollEvery):
+		case <-changed:
 		}
 	}
 }

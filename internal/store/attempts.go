@@ -268,6 +268,7 @@ func (s *Store) FinishAttempt(ctx context.Context, attemptID string, out berth.O
 	if err != nil {
 		return berth.Job{}, fmt.Errorf("finish attempt %s: %w", attemptID, err)
 	}
+	s.ended(j.ID)
 	return j, nil
 }
 

@@ -71,9 +71,9 @@ func (s *Store) NodeUses(ctx context.Context, pool string) (map[string]NodeUse, 
 // berth.MaxRequeues). It returns the ids of the attempts it closed. A gone
 // node is berth.ErrStale, an unknown one berth.ErrNotFound.
 func (s *Store) RetireNode(ctx context.Context, id, reason string, now time.Time) ([]string, error) {
-	var closed []string
+	var closed, jobs []string
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		closed = closed[:0]
+		closed, jobs = closed[:0], jobs[:0]
 		var state string
 		err := tx.QueryRowContext(ctx, `SELECT state FROM nodes WHERE id = ?`, id).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -90,9 +90,11 @@ func (s *Store) RetireNode(ctx context.Context, id, reason string, now time.Time
 			return err
 		}
 		for _, a := range ids {
-			if _, err := finishAttempt(ctx, tx, a, berth.Outcome{Kind: berth.Lost, Reason: reason}, now); err != nil {
+			j, err := finishAttempt(ctx, tx, a, berth.Outcome{Kind: berth.Lost, Reason: reason}, now)
+			if err != nil {
 				return fmt.Errorf("attempt %s: %w", a, err)
 			}
+			jobs = append(jobs, j.ID)
 		}
 		closed = ids
 		_, err = tx.ExecContext(ctx, `UPDATE nodes SET state = 'gone', gone_at = ?, version = version + 1 WHERE id = ?`, ts(now), id)
@@ -101,5 +103,6 @@ func (s *Store) RetireNode(ctx context.Context, id, reason string, now time.Time
 	if err != nil {
 		return nil, fmt.Errorf("retire node %s: %w", id, err)
 	}
+	s.ended(jobs...)
 	return closed, nil
 }

@@ -242,6 +242,7 @@ func (s *Store) CancelJob(ctx context.Context, id, reason string, now time.Time)
 	if err != nil {
 		return berth.Job{}, fmt.Errorf("cancel job %s: %w", id, err)
 	}
+	s.ended(j.ID)
 	return j, nil
 }
 

@@ -248,9 +248,9 @@ func (s *Store) TouchNodes(ctx context.Context, seen map[string]time.Time) error
 // returns the ids of the attempts it closed, and berth.ErrStale (changing
 // nothing) when the node is not in one of those states.
 func (s *Store) LoseNode(ctx context.Context, id, reason string, now time.Time) ([]string, error) {
-	var closed []string
+	var closed, jobs []string
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		closed = closed[:0]
+		closed, jobs = closed[:0], jobs[:0]
 		r, err := tx.ExecContext(ctx, `UPDATE nodes SET state = 'lost', version = version + 1
 			WHERE id = ? AND state IN ('joining', 'ready', 'draining')`, id)
 		if err != nil {
@@ -266,9 +266,11 @@ func (s *Store) LoseNode(ctx context.Context, id, reason string, now time.Time) 
 			return err
 		}
 		for _, a := range ids {
-			if _, err := finishAttempt(ctx, tx, a, berth.Outcome{Kind: berth.Lost, Reason: reason}, now); err != nil {
+			j, err := finishAttempt(ctx, tx, a, berth.Outcome{Kind: berth.Lost, Reason: reason}, now)
+			if err != nil {
 				return fmt.Errorf("attempt %s: %w", a, err)
 			}
+			jobs = append(jobs, j.ID)
 		}
 		closed = ids
 		return nil
@@ -276,6 +278,7 @@ func (s *Store) LoseNode(ctx context.Context, id, reason string, now time.Time) 
 	if err != nil {
 		return nil, fmt.Errorf("lose node %s: %w", id, err)
 	}
+	s.ended(jobs...)
 	return closed, nil
 }
 

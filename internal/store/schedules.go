@@ -161,8 +161,9 @@ func (s *Store) DeleteSchedule(ctx context.Context, id string) error {
 // An unknown schedule returns berth.ErrNotFound.
 func (s *Store) FireSchedule(ctx context.Context, id string, due, next, now time.Time) (*berth.Job, error) {
 	var out *berth.Job
+	var replaced []string
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		out = nil
+		out, replaced = nil, replaced[:0]
 		sch, err := loadSchedule(ctx, tx, id)
 		if err != nil {
 			return err
@@ -184,6 +185,7 @@ func (s *Store) FireSchedule(ctx context.Context, id string, due, next, now time
 				if _, err := cancelJob(ctx, tx, jid, "replaced by the next run of schedule "+id, now); err != nil {
 					return err
 				}
+				replaced = append(replaced, jid)
 			}
 		}
 		lastJob := sch.LastJobID
@@ -201,6 +203,7 @@ func (s *Store) FireSchedule(ctx context.Context, id string, due, next, now time
 	if err != nil {
 		return nil, fmt.Errorf("fire schedule %s: %w", id, err)
 	}
+	s.ended(replaced...)
 	return out, nil
 }
 

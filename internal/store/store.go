@@ -43,6 +43,8 @@ type Store struct {
 	loopDone chan struct{}   // closed when the group-commit loop returns
 	close    sync.Once
 	closeErr error
+
+	onEnd func(jobID string) // set by OnEnd before use
 }
 
 // errClosed is returned by calls made after Close.
