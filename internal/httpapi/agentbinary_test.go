@@ -73,7 +73,9 @@ func TestAgentBinary(t *testing.T) {
 		{"a platform the server lacks", join, "?os=linux&arch=riscv64", 404, "arch", "--agent-binary linux/riscv64=PATH"},
 	} {
 		resp, body := get("GET", tt.token, tt.query)
-		var e struct{ Error struct{ Field, Message string } }
+		var e struct {
+			Error struct{ Field, Message string }
+		}
 		json.Unmarshal(body, &e)
 		if resp.StatusCode != tt.code || e.Error.Field != tt.field || !strings.Contains(e.Error.Message, tt.says) {
 			t.Errorf("%s: %d %s; want %d naming %q and saying %q", tt.name, resp.StatusCode, body, tt.code, tt.field, tt.says)

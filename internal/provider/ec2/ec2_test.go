@@ -56,7 +56,7 @@ func (w *world) wait(d time.Duration) {
 
 func spotSpec() berth.PoolSpec {
 	return berth.PoolSpec{Name: "spot", Provider: berth.ProviderEC2, Market: berth.Spot, Max: 10, LaunchTemplate: "berth-workers",
-		BootTime: berth.Duration(boot),
+		BootTime:      berth.Duration(boot),
 		InstanceTypes: []berth.InstanceType{{Name: "m5.large", Price: 0.096}, {Name: "c5.xlarge", CPU: 4, MemoryMB: 8192, Price: 0.17}}}.WithDefaults()
 }
 
