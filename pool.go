@@ -282,8 +282,15 @@ func (p PoolSpec) Validate() error {
 	}
 	seen := make(map[string]bool, len(p.InstanceTypes))
 	for i, t := range p.InstanceTypes {
-		if p.Provider == ProviderEC2 && t.CPU == 0 && t.MemoryMB == 0 {
-			t.CPU, t.MemoryMB = 1, MinMemoryMB // EC2 tells them at start; only the rest is checked here
+		if p.Provider == ProviderEC2 {
+			// EC2 tells the size at start, and the Price List API the
+			// price: only what is given is checked here.
+			if t.CPU == 0 && t.MemoryMB == 0 {
+				t.CPU, t.MemoryMB = 1, MinMemoryMB
+			}
+			if t.Price == 0 {
+				t.Price = 1
+			}
 		}
 		if err := t.validate(p.Market); err != nil {
 			return prefixField(fmt.Sprintf("instance_types[%d]", i), err)

@@ -76,6 +76,8 @@ func TestPoolSpecValidate(t *testing.T) {
 			}
 		}, ""},
 		{"ec2 type with half a size", func(p *PoolSpec) { ec2(p); p.InstanceTypes[0].MemoryMB = 0 }, "instance_types[0].memory_mb"},
+		{"ec2 type whose price the Price List API tells", func(p *PoolSpec) { ec2(p); p.InstanceTypes[0].Price = 0 }, ""},
+		{"ec2 type with a negative price", func(p *PoolSpec) { ec2(p); p.InstanceTypes[0].Price = -1 }, "instance_types[0].price"},
 		{"ec2 without a launch template", func(p *PoolSpec) { ec2(p); p.LaunchTemplate = "" }, "launch_template"},
 		{"ec2 in no region", func(p *PoolSpec) { ec2(p); p.Region = "moon-1" }, "region"},
 		{"ec2 with a bad subnet", func(p *PoolSpec) { ec2(p); p.Subnets[1] = "vpc-1" }, "subnets[1]"},

@@ -10,6 +10,7 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/pricing"
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/config"
@@ -129,5 +130,8 @@ func ec2Pool(ctx context.Context, spec berth.PoolSpec, cluster string) (*ec2.Poo
 	if ac.Region == "" {
 		return nil, &berth.FieldError{Field: "region", Problem: "is required: no region is set for the AWS SDK either (AWS_REGION, or the profile's)"}
 	}
-	return ec2.New(ctx, awsec2.NewFromConfig(ac), ec2.Config{Spec: spec, Cluster: cluster})
+	// The Price List API answers in us-east-1 (and two other regions) for
+	// every region.
+	prices := pricing.NewFromConfig(ac, func(o *pricing.Options) { o.Region = "us-east-1" })
+	return ec2.New(ctx, awsec2.NewFromConfig(ac), ec2.Config{Spec: spec, Cluster: cluster, Prices: prices, Region: ac.Region})
 }

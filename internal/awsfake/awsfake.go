@@ -4,7 +4,7 @@
 // AWS_ENDPOINT_URL, and answers AWS's error shapes. Each fake keeps its
 // state in memory, takes errors to inject, and logs the calls made to it.
 //
-// The JSON 1.1 services (SSM, Secrets Manager) name the operation in the
+// The JSON 1.1 services (SSM, Secrets Manager, the Price List API) name the operation in the
 // X-Amz-Target header; Endpoint serves several of them at one address, as
 // AWS_ENDPOINT_URL points every client at one.
 package awsfake
@@ -134,6 +134,7 @@ func str(in map[string]any, name string) string {
 type Endpoint struct {
 	SSM            *SSM
 	SecretsManager *SecretsManager
+	Pricing        *Pricing
 }
 
 // ServeHTTP implements http.Handler.
@@ -144,6 +145,8 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.SSM.ServeHTTP(w, r)
 	case e.SecretsManager != nil && strings.HasPrefix(target, e.SecretsManager.target+"."):
 		e.SecretsManager.ServeHTTP(w, r)
+	case e.Pricing != nil && strings.HasPrefix(target, e.Pricing.target+"."):
+		e.Pricing.ServeHTTP(w, r)
 	default:
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.Header().Set("X-Amzn-ErrorType", "UnknownOperationException")

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -28,6 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/pricing"
+	pricingtypes "github.com/aws/aws-sdk-go-v2/service/pricing/types"
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/provider"
@@ -45,6 +48,14 @@ type API interface {
 }
 
 var _ API = (*ec2.Client)(nil)
+
+// PriceAPI is the Price List API call the pool makes for on-demand prices
+// the configuration does not give; *pricing.Client implements it.
+type PriceAPI interface {
+	GetProducts(context.Context, *pricing.GetProductsInput, ...func(*pricing.Options)) (*pricing.GetProductsOutput, error)
+}
+
+var _ PriceAPI = (*pricing.Client)(nil)
 
 var _ provider.Pool = (*Pool)(nil)
 
@@ -65,6 +76,11 @@ type Config struct {
 	SpotPriceTTL time.Duration // default 5m
 	// Clock returns the time; default time.Now.
 	Clock func() time.Time
+	// Prices, when set, gives the on-demand prices of the types the
+	// configuration prices not, read once at start; Region is the region
+	// they are read for. Without, every type needs its price.
+	Prices PriceAPI
+	Region string
 }
 
 // Pool is one berth pool's EC2 instances.
@@ -138,13 +154,61 @@ func (p *Pool) resolveTypes(ctx context.Context) error {
 		if t.CPU == 0 && t.MemoryMB == 0 {
 			t.CPU, t.MemoryMB = ec.CPU, ec.MemoryMB
 		}
+		if !(t.Price > 0) && p.cfg.Prices != nil {
+			price, err := p.onDemandPrice(ctx, t.Name)
+			if err != nil {
+				return fmt.Errorf("pool %s: the on-demand price of %s: %w", p.name(), t.Name, err)
+			}
+			t.Price = price
+		}
 		if !(t.Price > 0) {
-			return &berth.FieldError{Field: fmt.Sprintf("instance_types[%d].price", i),
-				Problem: "is required: the on-demand price in USD per hour"}
+			why := "is required: the on-demand price in USD per hour"
+			if p.cfg.Prices != nil {
+				why = fmt.Sprintf("is required: the Price List API has no Linux on-demand price of %s in %s", t.Name, p.cfg.Region)
+			}
+			return &berth.FieldError{Field: fmt.Sprintf("instance_types[%d].price", i), Problem: why}
 		}
 		p.types[t.Name] = t
 	}
 	return nil
+}
+
+// onDemandPrice reads the Linux, shared-tenancy on-demand price of typ in
+// the pool's region from the Price List API; 0 when it has none.
+func (p *Pool) onDemandPrice(ctx context.Context, typ string) (float64, error) {
+	filter := func(field, value string) pricingtypes.Filter {
+		return pricingtypes.Filter{Type: pricingtypes.FilterTypeTermMatch, Field: aws.String(field), Value: aws.String(value)}
+	}
+	out, err := p.cfg.Prices.GetProducts(ctx, &pricing.GetProductsInput{ServiceCode: aws.String("AmazonEC2"), Filters: []pricingtypes.Filter{
+		filter("instanceType", typ), filter("regionCode", p.cfg.Region), filter("operatingSystem", "Linux"),
+		filter("tenancy", "Shared"), filter("preInstalledSw", "NA"), filter("capacitystatus", "Used")}})
+	if err != nil {
+		return 0, err
+	}
+	for _, doc := range out.PriceList {
+		var product struct {
+			Terms struct {
+				OnDemand map[string]struct {
+					PriceDimensions map[string]struct {
+						Unit         string            `json:"unit"`
+						PricePerUnit map[string]string `json:"pricePerUnit"`
+					} `json:"priceDimensions"`
+				} `json:"OnDemand"`
+			} `json:"terms"`
+		}
+		if err := json.Unmarshal([]byte(doc), &product); err != nil {
+			return 0, fmt.Errorf("a Price List document: %w", err)
+		}
+		for _, term := range product.Terms.OnDemand {
+			for _, d := range term.PriceDimensions {
+				var v float64
+				if _, err := fmt.Sscan(d.PricePerUnit["USD"], &v); err == nil && v > 0 && d.Unit == "Hrs" {
+					return v, nil
+				}
+			}
+		}
+	}
+	return 0, nil
 }
 
 // unknownTypeError is EC2 refusing a type name.

@@ -12,8 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/pricing"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/awsfake"
 	"github.com/berth-run/berth/internal/provider"
 	"github.com/berth-run/berth/internal/provider/ec2/ec2fake"
 	"github.com/berth-run/berth/internal/provider/providertest"
@@ -269,5 +271,49 @@ func TestSpotReclaimListed(t *testing.T) {
 		if got.ID == in.ID && (got.State != provider.InstanceTerminated || !got.Reclaimed) {
 			t.Errorf("a reclaimed instance is listed as %+v, want terminated and reclaimed", got)
 		}
+	}
+}
+
+// TestPricesFromThePriceList: a type the configuration does not price
+// takes its Linux on-demand price from the Price List API, read once at
+// start; one it has no price for is an error naming the field.
+func TestPricesFromThePriceList(t *testing.T) {
+	w := newWorld(t)
+	list := awsfake.NewPricing()
+	list.SetOnDemand("m5.large", "us-east-1", 0.096)
+	srv := httptest.NewServer(list)
+	t.Cleanup(srv.Close)
+	prices := pricing.New(pricing.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	spec := spotSpec()
+	spec.Market = berth.OnDemand
+	spec.InstanceTypes[0].Price = 0 // m5.large: from the list
+	p, err := New(t.Context(), w.client, Config{Spec: spec, Clock: w.clock, Prices: prices, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os, err := p.Offerings(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range os {
+		if want := map[string]float64{"m5.large": 0.096, "c5.xlarge": 0.17}[o.InstanceType]; o.Price != want {
+			t.Errorf("%s offered at %v, want %v", o.InstanceType, o.Price, want)
+		}
+	}
+	calls := list.Calls()
+	if len(calls) != 1 {
+		t.Errorf("%d GetProducts calls, want 1 (c5.xlarge is priced in the configuration)", len(calls))
+	}
+	spec.InstanceTypes[1].Price = 0 // c5.xlarge: the list has no price for it
+	_, err = New(t.Context(), w.client, Config{Spec: spec, Clock: w.clock, Prices: prices, Region: "us-east-1"})
+	var fe *berth.FieldError
+	if !errors.As(err, &fe) || fe.Field != "instance_types[1].price" || !strings.Contains(fe.Problem, "Price List API has no") {
+		t.Errorf("New() with no price anywhere = %v, want an error on instance_types[1].price", err)
+	}
+	list.FailNext(awsfake.APIError{Status: 400, Code: "AccessDeniedException", Message: "not authorized to perform: pricing:GetProducts"})
+	if _, err := New(t.Context(), w.client, Config{Spec: spec, Clock: w.clock, Prices: prices, Region: "us-east-1"}); err == nil ||
+		!strings.Contains(err.Error(), "AccessDeniedException") {
+		t.Errorf("New() with the Price List denied = %v, want the error naming AccessDeniedException", err)
 	}
 }
