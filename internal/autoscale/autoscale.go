@@ -151,6 +151,9 @@ type Action struct {
 	Pool         string
 	InstanceType string       // Launch
 	Market       berth.Market // Launch
+	// Alternatives (Launch) are types as good for the work, which a
+	// provider may launch instead when InstanceType has no capacity.
+	Alternatives []string
 	Host         string       // Drain, Undrain, Terminate
 	Reason       string
 }

@@ -3,6 +3,7 @@ package autoscale
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -354,5 +355,30 @@ func TestReasonsNameTheCause(t *testing.T) {
 	plan := Decide(Snapshot{Now: now, Pools: []Pool{pool("spot", berth.OnDemand, 0, 10)}, Waiting: waiting(3, 1, 1024)})
 	if len(plan.Actions) == 0 || !strings.Contains(plan.Actions[0].Reason, "3 job(s) waiting") {
 		t.Errorf("Decide() = %+v, want a launch that says why", plan.Actions)
+	}
+}
+
+// TestLaunchAlternatives: a launch names, besides its type, the available
+// types at least as large and within spreadMargin of its price, for a
+// provider that weighs capacity to launch instead.
+func TestLaunchAlternatives(t *testing.T) {
+	offerings := []Offering{
+		{InstanceType: "m5.large", CPU: 2, MemoryMB: 8192, Price: 0.100},
+		{InstanceType: "m5a.large", CPU: 2, MemoryMB: 8192, Price: 0.104},                    // as large, 4% dearer: an alternative
+		{InstanceType: "m6i.large", CPU: 2, MemoryMB: 8192, Price: 0.104, Unavailable: true}, // out of capacity
+		{InstanceType: "c5.large", CPU: 2, MemoryMB: 4096, Price: 0.101},                     // too little memory
+		{InstanceType: "m5.xlarge", CPU: 4, MemoryMB: 16384, Price: 0.2},                     // twice the price
+	}
+	for i, want := range map[int][]string{0: {"m5a.large"}, 1: {"m5.large"}, 4: nil} {
+		if got := alternatives(offerings, i); !slices.Equal(got, want) {
+			t.Errorf("alternatives of %s = %v, want %v", offerings[i].InstanceType, got, want)
+		}
+	}
+	p := pool("spot", berth.Spot, 0, 10)
+	p.Offerings = offerings
+	plan := Decide(Snapshot{Now: now, Pools: []Pool{p}, Waiting: waiting(1, 1, 2048)})
+	if len(plan.Actions) != 1 || plan.Actions[0].Kind != Launch || plan.Actions[0].InstanceType != "m5.large" ||
+		!slices.Equal(plan.Actions[0].Alternatives, []string{"m5a.large"}) {
+		t.Errorf("Decide() = %+v, want one launch of m5.large with m5a.large as its alternative", plan.Actions)
 	}
 }

@@ -77,7 +77,7 @@ func (d *decider) scaleOut() {
 		left = packInto([]bin{{of.CPU, of.MemoryMB}}, left)
 		count[of.InstanceType]++
 		n++
-		d.act(Action{Kind: Launch, InstanceType: of.InstanceType, Market: p.Spec.Market,
+		d.act(Action{Kind: Launch, InstanceType: of.InstanceType, Market: p.Spec.Market, Alternatives: alternatives(p.Offerings, o),
 			Reason: fmt.Sprintf("%d job(s) waiting; room for %.0f of the largest", len(d.waiting), d.metric.Schedulable)})
 	}
 	for active := d.activeHosts(); active < p.Spec.Min && n < p.Spec.Max; active++ {
@@ -260,4 +260,20 @@ func cmpFloat(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+// alternatives are the types a provider may launch instead of offering o,
+// for the same work at about its price: available, at least as large in
+// vCPUs and memory, and priced within spreadMargin of it. A provider that
+// weighs capacity (EC2 Fleet) then finds room where o has none.
+func alternatives(offerings []Offering, o int) []string {
+	of := offerings[o]
+	var out []string
+	for i, x := range offerings {
+		if i == o || x.Unavailable || x.CPU+1e-9 < of.CPU || x.MemoryMB < of.MemoryMB || x.Price > of.Price*(1+spreadMargin) {
+			continue
+		}
+		out = append(out, x.InstanceType)
+	}
+	return out
 }

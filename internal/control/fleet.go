@@ -380,7 +380,7 @@ func (f *Fleet) apply(ctx context.Context, a autoscale.Action, now time.Time) er
 	n, hasNode := f.node(a.Host)
 	switch a.Kind {
 	case autoscale.Launch:
-		return f.launch(ctx, p, provider.LaunchRequest{InstanceType: a.InstanceType, Market: a.Market}, a.Reason, now)
+		return f.launch(ctx, p, provider.LaunchRequest{InstanceType: a.InstanceType, Alternatives: a.Alternatives, Market: a.Market}, a.Reason, now)
 	case autoscale.Drain:
 		if !hasNode || n.State == berth.NodeLost {
 			return nil

@@ -74,6 +74,11 @@ func (i *Instance) Interrupted() bool { return !i.InterruptAt.IsZero() }
 // LaunchRequest asks a pool for one instance.
 type LaunchRequest struct {
 	InstanceType string
+	// Alternatives are other types of the pool as good for the work: a
+	// provider that weighs capacity across types (EC2 Fleet) may launch
+	// one of them instead, and says which in the Instance it returns.
+	// Others launch InstanceType.
+	Alternatives []string
 	Market       berth.Market
 	Zone         string // empty: any zone the pool has
 	Tags         map[string]string

@@ -408,9 +408,10 @@ func (p *Pool) spotPrices(ctx context.Context) (map[string]float64, error) {
 	return prices, nil
 }
 
-// Launch starts one instance of req's type in the pool's market through
-// an instant EC2 Fleet over the pool's subnets (those of req.Zone, when
-// set): price-capacity-optimized for Spot, lowest-price for on-demand.
+// Launch starts one instance of req's type, or of one of its alternatives,
+// in the pool's market through an instant EC2 Fleet over the pool's
+// subnets (those of req.Zone, when set): price-capacity-optimized for
+// Spot, lowest-price for on-demand.
 // The launch's token is the fleet's client token, so a retried launch
 // launches nothing more.
 func (p *Pool) Launch(ctx context.Context, req provider.LaunchRequest) (provider.Instance, error) {
@@ -440,9 +441,19 @@ func (p *Pool) Launch(ctx context.Context, req provider.LaunchRequest) (provider
 	}
 	tags[provider.TagPool], tags[provider.TagToken], tags[TagCluster] = p.name(), token, p.cfg.Cluster
 	tags["Name"] = "berth-" + p.cfg.Cluster + "-" + p.name()
-	overrides := make([]types.FleetLaunchTemplateOverridesRequest, len(subnets))
-	for i, s := range subnets {
-		overrides[i] = types.FleetLaunchTemplateOverridesRequest{InstanceType: types.InstanceType(t.Name), SubnetId: aws.String(s)}
+	// One override per type and subnet: the requested type, then the
+	// alternatives the pool has, for EC2 to weigh their capacity.
+	names := []string{t.Name}
+	for _, a := range req.Alternatives {
+		if _, ok := p.types[a]; ok && !slices.Contains(names, a) {
+			names = append(names, a)
+		}
+	}
+	var overrides []types.FleetLaunchTemplateOverridesRequest
+	for _, n := range names {
+		for _, s := range subnets {
+			overrides = append(overrides, types.FleetLaunchTemplateOverridesRequest{InstanceType: types.InstanceType(n), SubnetId: aws.String(s)})
+		}
 	}
 	in := &ec2.CreateFleetInput{
 		Type:        types.FleetTypeInstant,
@@ -479,8 +490,12 @@ func (p *Pool) Launch(ctx context.Context, req provider.LaunchRequest) (provider
 				}
 			}
 		}
-		return provider.Instance{ID: fi.InstanceIds[0], Pool: p.name(), InstanceType: t.Name, Market: spec.Market, Zone: zone,
-			State: provider.InstancePending, CPU: t.CPU, MemoryMB: t.MemoryMB, Tags: tags, LaunchedAt: now,
+		got := t
+		if lt, ok := p.types[string(fi.InstanceType)]; ok {
+			got = lt // EC2 chose an alternative
+		}
+		return provider.Instance{ID: fi.InstanceIds[0], Pool: p.name(), InstanceType: got.Name, Market: spec.Market, Zone: zone,
+			State: provider.InstancePending, CPU: got.CPU, MemoryMB: got.MemoryMB, Tags: tags, LaunchedAt: now,
 			ReadyAt: now.Add(time.Duration(spec.BootTime))}, nil
 	}
 	// An instant fleet that launched nothing says why in its errors.

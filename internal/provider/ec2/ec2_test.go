@@ -317,3 +317,28 @@ func TestPricesFromThePriceList(t *testing.T) {
 		t.Errorf("New() with the Price List denied = %v, want the error naming AccessDeniedException", err)
 	}
 }
+
+// TestLaunchAlternatives: the alternatives are overrides of the same
+// fleet, so a type with no capacity anywhere does not stop the launch;
+// the instance says which type EC2 chose.
+func TestLaunchAlternatives(t *testing.T) {
+	w := newWorld(t)
+	p := w.pool(t, spotSpec())
+	for _, z := range w.fake.Zones() {
+		w.fake.Exhaust("m5.large", z, ec2fake.Spot)
+	}
+	in, err := p.Launch(t.Context(), provider.LaunchRequest{InstanceType: "m5.large", Alternatives: []string{"c5.xlarge", "not-in-the-pool"}, Market: berth.Spot})
+	if err != nil {
+		t.Fatalf("Launch() with an alternative = %v, want the alternative launched", err)
+	}
+	if in.InstanceType != "c5.xlarge" || in.CPU != 4 || in.MemoryMB != 8192 {
+		t.Errorf("launched %s %v/%d, want the c5.xlarge EC2 chose, with its shape", in.InstanceType, in.CPU, in.MemoryMB)
+	}
+	q := w.fake.CallsOf("CreateFleet")[0].Params.Encode()
+	if strings.Contains(q, "not-in-the-pool") {
+		t.Error("a type the pool does not have was sent as an override")
+	}
+	if got := strings.Count(q, "c5.xlarge"); got != len(w.fake.Zones()) {
+		t.Errorf("c5.xlarge is in %d overrides, want one per subnet (%d)", got, len(w.fake.Zones()))
+	}
+}
