@@ -12,29 +12,6 @@ import (
 	berth "github.com/berth-run/berth"
 )
 
-// TestDocumentedExample keeps docs/berth.yaml loadable.
-func TestDocumentedExample(t *testing.T) {
-	c, err := Load("../../docs/berth.yaml")
-	if err != nil {
-		t.Fatalf("Load(docs/berth.yaml) = %v", err)
-	}
-	var names []string
-	for _, p := range c.Pools {
-		names = append(names, p.Name)
-	}
-	if diff := cmp.Diff([]string{"local", "baseline", "spot", "nightly", "fargate"}, names); diff != "" {
-		t.Errorf("pools (-want +got):\n%s", diff)
-	}
-	spot, _ := c.Pool("spot")
-	if spot.ScaleInDelay != berth.Duration(2*time.Minute) || spot.StartBudget != berth.Duration(3*time.Minute) || len(spot.InstanceTypes) != 4 {
-		t.Errorf("spot pool = %+v", spot)
-	}
-	nightly, _ := c.Pool("nightly")
-	if nightly.Market != berth.Spot || nightly.ScaleInDelay != berth.Duration(berth.DefaultScaleInDelay) {
-		t.Errorf("nightly pool defaults = %+v", nightly)
-	}
-}
-
 func TestParseYAMLAndJSONAgree(t *testing.T) {
 	y := `
 pools:
