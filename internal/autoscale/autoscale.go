@@ -154,7 +154,7 @@ type Action struct {
 	// Alternatives (Launch) are types as good for the work, which a
 	// provider may launch instead when InstanceType has no capacity.
 	Alternatives []string
-	Host         string       // Drain, Undrain, Terminate
+	Host         string // Drain, Undrain, Terminate
 	Reason       string
 }
 
