@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -164,6 +165,11 @@ func jsonKey(secret, key string) (string, error) {
 // faults), as the SDK's retryer judges it, once its own retries are
 // spent.
 func callError(err error) error {
+	if noCredentials(err) {
+		// Not the service's fault, nor one asking again cures: the node
+		// is not set up to read secrets.
+		return fmt.Errorf("this node has no AWS credentials to read it (an instance role, or the AWS SDK's usual settings): %v", err)
+	}
 	var api smithy.APIError
 	retryable := retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err).Bool() ||
 		retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool()
@@ -174,4 +180,14 @@ func callError(err error) error {
 		return fmt.Errorf("%s: %s", api.ErrorCode(), msg)
 	}
 	return errors.New(api.ErrorCode())
+}
+
+// noCredentials reports whether err is the SDK finding no credentials to
+// sign with. The SDK has no type for it: its chain words it as "get
+// identity: get credentials: ...", and the failing providers as below.
+func noCredentials(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "get identity: get credentials:") &&
+		(strings.Contains(msg, "failed to refresh cached credentials") || strings.Contains(msg, "no EC2 IMDS role found") ||
+			strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "static credentials are empty"))
 }

@@ -155,3 +155,23 @@ func TestDefaultConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCredentials: a node with no AWS credentials at all fails the
+// reference at once, saying so, rather than waiting for a service that
+// can never be asked.
+func TestNoCredentials(t *testing.T) {
+	_, _, url := fakes(t)
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL": url, "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+		"AWS_PROFILE": "", "AWS_SESSION_TOKEN": "", "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_WEB_IDENTITY_TOKEN_FILE": "",
+	} {
+		t.Setenv(k, v)
+	}
+	_, err := New().Resolve(context.Background(), ref(t, "ssm:/a"))
+	if err == nil || errors.Is(err, berth.ErrSecretUnavailable) || !strings.Contains(err.Error(), "no AWS credentials") {
+		t.Errorf("Resolve with no credentials = %v, want an error saying the node has none, not ErrSecretUnavailable", err)
+	}
+}
