@@ -88,6 +88,11 @@ type PoolSpec struct {
 	// JoinTimeout is how long an ec2 instance may take to join as a node
 	// before it is terminated and its type avoided for a while.
 	JoinTimeout Duration `json:"join_timeout,omitempty"` // default 10m
+	// InterruptionQueue is the URL of an SQS queue that EventBridge feeds
+	// with EC2's events about the pool's instances (Spot interruption
+	// warnings, rebalance recommendations, state changes): berth acts on
+	// them even when an instance's agent cannot. ec2 pools only.
+	InterruptionQueue string `json:"interruption_queue,omitempty"`
 }
 
 // DefaultJoinTimeout is how long an EC2 instance may take to join.
@@ -321,6 +326,8 @@ func (p PoolSpec) validateAWS() error {
 		return fieldErr("launch_template", "is for provider %s", ProviderEC2)
 	case p.Provider != ProviderEC2 && p.JoinTimeout != 0:
 		return fieldErr("join_timeout", "is for provider %s", ProviderEC2)
+	case p.Provider != ProviderEC2 && p.InterruptionQueue != "":
+		return fieldErr("interruption_queue", "is for provider %s", ProviderEC2)
 	case p.Provider == ProviderEC2 && len(p.SecurityGroups) > 0:
 		return fieldErr("security_groups", "an ec2 pool's instances take the security groups of its launch template: EC2 Fleet cannot override them")
 	case p.Provider == ProviderEC2 && p.LaunchTemplate == "":
@@ -329,6 +336,11 @@ func (p PoolSpec) validateAWS() error {
 		return fieldErr("join_timeout", "must not be negative")
 	case p.Region != "" && !awsRegionRe.MatchString(p.Region):
 		return fieldErr("region", "%q is not an AWS region such as us-east-1", p.Region)
+	}
+	if p.InterruptionQueue != "" {
+		if _, err := ParseQueueURL(p.InterruptionQueue); err != nil {
+			return fieldErr("interruption_queue", "%q is %v", p.InterruptionQueue, err)
+		}
 	}
 	for i, s := range p.Subnets {
 		if !strings.HasPrefix(s, "subnet-") || len(s) > maxShortString {

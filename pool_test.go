@@ -91,6 +91,17 @@ func TestPoolSpecValidate(t *testing.T) {
 		{"subnets on a fake pool", func(p *PoolSpec) { p.Subnets = []string{"subnet-1"} }, "subnets"},
 		{"a launch template on a fake pool", func(p *PoolSpec) { p.LaunchTemplate = "lt" }, "launch_template"},
 		{"a join timeout on a fake pool", func(p *PoolSpec) { p.JoinTimeout = Duration(time.Minute) }, "join_timeout"},
+		{"ec2 with an interruption queue", func(p *PoolSpec) {
+			ec2(p)
+			p.InterruptionQueue = "https://sqs.us-east-1.amazonaws.com/123456789012/berth-interruptions"
+		}, ""},
+		{"ec2 with a queue that is an ARN", func(p *PoolSpec) {
+			ec2(p)
+			p.InterruptionQueue = "arn:aws:sqs:us-east-1:123456789012:berth-interruptions"
+		}, "interruption_queue"},
+		{"an interruption queue on a fake pool", func(p *PoolSpec) {
+			p.InterruptionQueue = "https://sqs.us-east-1.amazonaws.com/123456789012/berth-interruptions"
+		}, "interruption_queue"},
 	}
 	for _, tt := range tests {
 		p := spotPool()
@@ -136,6 +147,37 @@ func TestPoolSpecValidateSays(t *testing.T) {
 		var fe *FieldError
 		if !errors.As(err, &fe) || fe.Field != tt.field || fe.Problem != tt.problem && !strings.HasPrefix(fe.Problem, tt.problem) {
 			t.Errorf("%s: Validate() = %v, want %s: %s", tt.name, err, tt.field, tt.problem)
+		}
+	}
+}
+
+func TestParseQueueURL(t *testing.T) {
+	tests := []struct {
+		url, region string
+		ok          bool
+	}{
+		{"https://sqs.us-east-1.amazonaws.com/123456789012/berth-interruptions", "us-east-1", true},
+		{"https://sqs.eu-west-3.amazonaws.com/123456789012/q.fifo", "eu-west-3", true},
+		{"https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q", "cn-north-1", true},
+		{"https://vpce-0a1b-c2d3.sqs.us-west-2.vpce.amazonaws.com/123456789012/q", "us-west-2", true},
+		{"https://eu-central-1.queue.amazonaws.com/123456789012/q", "eu-central-1", true},
+		{"https://queue.amazonaws.com/123456789012/q", "us-east-1", true},
+		{"http://127.0.0.1:4566/000000000000/q", "", true}, // an emulator
+		{"http://sqs.us-east-1.amazonaws.com/123456789012/q", "", false},
+		{"https://sqs.us-east-1.amazonaws.com/berth-interruptions", "", false},
+		{"https://sqs.us-east-1.amazonaws.com/12345/q", "", false},
+		{"https://sqs.us-east-1.amazonaws.com/123456789012/q/x", "", false},
+		{"https://sqs.us-east-1.amazonaws.com/123456789012/a%20b", "", false},
+		{"https://sqs.us-east-1.amazonaws.com/123456789012/q?Action=ReceiveMessage", "", false},
+		{"https://user:pw@sqs.us-east-1.amazonaws.com/123456789012/q", "", false},
+		{"arn:aws:sqs:us-east-1:123456789012:q", "", false},
+		{"sqs.us-east-1.amazonaws.com/123456789012/q", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		region, err := ParseQueueURL(tt.url)
+		if (err == nil) != tt.ok || region != tt.region {
+			t.Errorf("ParseQueueURL(%q) = %q, %v; want %q, ok %v", tt.url, region, err, tt.region, tt.ok)
 		}
 	}
 }

@@ -25,6 +25,8 @@ type fleetSetup struct {
 	pools    []control.FleetPool
 	machines []fakehost.Pool // the fake pools' machines, run in-process
 	local    string          // the local pool's name, "" without one
+	// queues are the SQS queues of EC2's interruption events to read.
+	queues []control.InterruptionQueueConfig
 }
 
 // maxFakeCalls bounds each fake cloud's call log in a long-running server.

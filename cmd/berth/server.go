@@ -69,6 +69,9 @@ type serverConfig struct {
 
 	retain       time.Duration // how long finished jobs are kept; control.Forever keeps them
 	metricsToken string        // the bearer token /metrics wants; "" leaves it open
+	// interruptionQueue is the SQS queue of EC2's interruption events
+	// for every ec2 pool, besides the pools' own.
+	interruptionQueue string
 }
 
 func runServer(ctx context.Context, env *cliEnv, args []string) error {
@@ -130,6 +133,7 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	cfg.retain = control.DefaultRetain
 	fs.Var(retainFlag{&cfg.retain}, "retain", "`duration` finished jobs are kept, with their attempts and logs, before they are deleted (their cost stays in berth cost), or forever")
 	fs.StringVar(&cfg.metricsToken, "metrics-token", "", "bearer `token` that /metrics wants (default: /metrics is open to whoever reaches the API)")
+	fs.StringVar(&cfg.interruptionQueue, "interruption-queue", "", "`URL` of the SQS queue that EventBridge feeds with EC2's interruption events, for every ec2 pool besides the pools' own interruption_queue (see docs/pools.md)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -148,6 +152,11 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := deadlinePolicy(cfg.deadline); err != nil {
 		return usageError(env, fs, "--deadline-policy: %v", err)
 	}
+	if cfg.interruptionQueue != "" {
+		if _, err := berth.ParseQueueURL(cfg.interruptionQueue); err != nil {
+			return usageError(env, fs, "--interruption-queue %q is %v", cfg.interruptionQueue, err)
+		}
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %v", err)
@@ -161,6 +170,12 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fleet, err := buildFleet(ctx, pools, cfg.cluster, time.Now())
 	if err != nil {
+		return fmt.Errorf("config %s: %w", cfg.configFile, err)
+	}
+	if fleet.queues, err = interruptionQueues(ctx, pools.Pools, cfg.interruptionQueue); err != nil {
+		if cfg.configFile == "" {
+			return err
+		}
 		return fmt.Errorf("config %s: %w", cfg.configFile, err)
 	}
 	return serve(ctx, cfg, fleet, log, env)
@@ -215,12 +230,13 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		return err
 	}
 	plane := control.NewPlane(control.PlaneConfig{
-		Dispatch:      control.DispatchConfig{Deadlines: control.DeadlineConfig{Policy: policy}},
-		Lease:         control.LeaseConfig{TTL: cfg.leaseTTL},
-		Retention:     control.RetentionConfig{Retain: cfg.retain},
-		Pools:         fleetCfg.pools,
-		CallbackAllow: cfg.callbackAllow,
-		CallbackURL:   cb.url,
+		Dispatch:           control.DispatchConfig{Deadlines: control.DeadlineConfig{Policy: policy}},
+		Lease:              control.LeaseConfig{TTL: cfg.leaseTTL},
+		Retention:          control.RetentionConfig{Retain: cfg.retain},
+		Pools:              fleetCfg.pools,
+		CallbackAllow:      cfg.callbackAllow,
+		CallbackURL:        cb.url,
+		InterruptionQueues: fleetCfg.queues,
 	}, st, keys, logs, log)
 	rotated := func(pool string, gen int64) {
 		if pool != auth.DefaultPool {

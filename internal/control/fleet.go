@@ -275,15 +275,14 @@ func (f *Fleet) recordPrices(ctx context.Context, pool string, of []provider.Off
 // observe caches the lists and which node runs on each instance: the one
 // whose agent reports the instance's id, a live one before a lost one.
 func (f *Fleet) observe(lists map[string][]provider.Instance, nodes []store.NodeInfo, now time.Time) {
-	nodeOf, instanceOf := map[string]store.NodeInfo{}, map[string]string{}
+	nodeOf := nodesByInstance(nodes, func(n store.NodeInfo) bool {
+		_, ok := lists[n.Pool]
+		return ok
+	})
+	instanceOf := map[string]string{}
 	for _, n := range nodes {
-		id := n.Facts.InstanceID
-		if _, ok := lists[n.Pool]; !ok || id == "" {
-			continue
-		}
-		instanceOf[n.ID] = id
-		if cur, ok := nodeOf[id]; !ok || cur.State == berth.NodeLost {
-			nodeOf[id] = n
+		if _, ok := lists[n.Pool]; ok && n.Facts.InstanceID != "" {
+			instanceOf[n.ID] = n.Facts.InstanceID
 		}
 	}
 	f.mu.Lock()
@@ -293,6 +292,22 @@ func (f *Fleet) observe(lists map[string][]provider.Instance, nodes []store.Node
 	}
 	f.nodeOf, f.instanceOf = nodeOf, instanceOf
 	f.see(lists, now)
+}
+
+// nodesByInstance returns the nodes that keep takes by the instance their
+// agents report: for each instance, a live node before a lost one.
+func nodesByInstance(nodes []store.NodeInfo, keep func(store.NodeInfo) bool) map[string]store.NodeInfo {
+	out := map[string]store.NodeInfo{}
+	for _, n := range nodes {
+		id := n.Facts.InstanceID
+		if id == "" || !keep(n) {
+			continue
+		}
+		if cur, ok := out[id]; !ok || cur.State == berth.NodeLost {
+			out[id] = n
+		}
+	}
+	return out
 }
 
 // retire marks gone the nodes whose instance has ended, passes on Spot
@@ -320,15 +335,9 @@ func (f *Fleet) retire(ctx context.Context, lists map[string][]provider.Instance
 				}
 			case in.Interrupted():
 				f.mu.Lock()
-				_, seen := f.noticed[in.ID]
-				if !seen {
-					f.noticed[in.ID] = in.InterruptAt
-					key := [2]string{pool, in.InstanceType}
-					f.notices[key] = append(f.notices[key], now)
-					f.avoidType(pool, in.InstanceType, now)
-				}
+				first := f.interrupted(pool, in.InstanceType, in.ID, in.InterruptAt, now)
 				f.mu.Unlock()
-				if !seen && ok && n.Notice != nodeapi.SpotInterruption && n.State != berth.NodeLost {
+				if first && ok && n.Notice != nodeapi.SpotInterruption && n.State != berth.NodeLost {
 					at := in.InterruptAt
 					_, err := f.reg.Notice(ctx, n.ID, nodeapi.Notice{Kind: nodeapi.SpotInterruption, Action: "terminate", Time: &at})
 					errs = append(errs, err)

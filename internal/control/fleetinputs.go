@@ -213,6 +213,45 @@ func (f *Fleet) interruptionRate(pool, typ string, now time.Time) float64 {
 	}, now)
 }
 
+// interrupted records Spot's notice that it reclaims instance id, of
+// type typ in pool, at reclaimAt, once however often it is told (by the
+// lists, by the interruption queue): the notice counts in the type's
+// interruption rate, and the type is avoided for a while. It reports
+// whether the notice is new. f.mu is held.
+func (f *Fleet) interrupted(pool, typ, id string, reclaimAt, now time.Time) bool {
+	if _, seen := f.noticed[id]; seen {
+		return false
+	}
+	f.noticed[id] = reclaimAt
+	key := [2]string{pool, typ}
+	f.notices[key] = append(f.notices[key], now)
+	f.avoidType(pool, typ, now)
+	return true
+}
+
+// SpotNotice records Spot's notice, seen outside the pools' lists, that it
+// reclaims instance id at reclaimAt (see interrupted), and wakes the loop
+// so that the type is avoided and a replacement launched if work waits.
+// It reports whether id is an instance of the last lists and the notice
+// new.
+func (f *Fleet) SpotNotice(id string, reclaimAt, now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for pool, ins := range f.lists {
+		for _, in := range ins {
+			if in.ID != id {
+				continue
+			}
+			if !f.interrupted(pool, in.InstanceType, id, reclaimAt, now) {
+				return false
+			}
+			f.wake.kick()
+			return true
+		}
+	}
+	return false
+}
+
 // watchSpot records, for every Spot pool of v, whether it could have
 // capacity at v's moment.
 func (f *Fleet) watchSpot(v *fleetview.View) {

@@ -26,6 +26,9 @@ type PlaneConfig struct {
 	// CallbackURL is where the local node's containers reach the API for
 	// their callbacks.
 	CallbackURL string
+	// InterruptionQueues are the SQS queues of EC2's interruption events
+	// to read, each with its client; none by default.
+	InterruptionQueues []InterruptionQueueConfig
 }
 
 // Keys signs what the control plane sends: webhook bodies, and the
@@ -36,9 +39,9 @@ type Keys interface {
 }
 
 // Plane is berth's control plane: the loops over the store (dispatch,
-// schedules, callbacks, the node reaper, the fleet's autoscaler and
-// retention) and what the API and agents talk to (the node registry and
-// the in-process agent server). NewPlane is the one place they are wired,
+// schedules, callbacks, the node reaper, the fleet's autoscaler,
+// retention and the interruption queues) and what the API and agents talk
+// to (the node registry and the in-process agent server). NewPlane is the one place they are wired,
 // for berth server and for the tests alike.
 type Plane struct {
 	Store         *store.Store
@@ -52,6 +55,8 @@ type Plane struct {
 	Reaper        *Reaper
 	Retention     *Retention
 	Local         *Local
+	// Interruptions read the interruption queues, one loop each.
+	Interruptions []*InterruptionQueue
 
 	log *slog.Logger
 }
@@ -68,6 +73,9 @@ func NewPlane(cfg PlaneConfig, st *store.Store, keys Keys, logs LogRemover, log 
 	p.Dispatcher.UseFleet(p.Fleet)
 	p.Retention = NewRetention(cfg.Retention, st, logs, log.With("component", "retention"))
 	p.Local = NewLocal(st, p.Notifier, p.Registry, p.Kick, keys, cfg.CallbackURL)
+	for _, q := range cfg.InterruptionQueues {
+		p.Interruptions = append(p.Interruptions, NewInterruptionQueue(q, p.Registry, p.Fleet, log.With("component", "interruptions")))
+	}
 	return p
 }
 
@@ -93,16 +101,20 @@ func (p *Plane) Changed(node string) {
 func (p *Plane) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	loops := []struct {
+	type loop struct {
 		name string
 		run  func(context.Context) error
-	}{
+	}
+	loops := []loop{
 		{"dispatch", p.Dispatcher.Run},
 		{"schedules", p.Schedules.Run},
 		{"callbacks", p.Callbacks.Run},
 		{"reaper", p.Reaper.Run},
 		{"autoscale", p.Fleet.Run},
 		{"retention", p.Retention.Run},
+	}
+	for _, q := range p.Interruptions {
+		loops = append(loops, loop{"interruption queue " + q.cfg.URL, q.Run})
 	}
 	var (
 		wg   sync.WaitGroup
