@@ -223,6 +223,7 @@ func (f *Fleet) round(ctx context.Context, now time.Time, list bool) error {
 		return errors.Join(append(errs, err)...)
 	}
 	f.observe(lists, nodes, now)
+	f.heardNotices(lists, nodes, now)
 	if list {
 		errs = append(errs, f.retire(ctx, lists, nodes, now)...)
 		errs = append(errs, f.joinTimeouts(ctx, lists, now)...)
@@ -319,15 +320,7 @@ func (f *Fleet) retire(ctx context.Context, lists map[string][]provider.Instance
 					errs = append(errs, f.reg.RetireAt(ctx, n.ID, why, at))
 				}
 			case in.Interrupted():
-				f.mu.Lock()
-				_, seen := f.noticed[in.ID]
-				if !seen {
-					f.noticed[in.ID] = in.InterruptAt
-					key := [2]string{pool, in.InstanceType}
-					f.notices[key] = append(f.notices[key], now)
-					f.avoidType(pool, in.InstanceType, now)
-				}
-				f.mu.Unlock()
+				seen := f.spotNoticed(pool, in, in.InterruptAt, now)
 				if !seen && ok && n.Notice != nodeapi.SpotInterruption && n.State != berth.NodeLost {
 					at := in.InterruptAt
 					_, err := f.reg.Notice(ctx, n.ID, nodeapi.Notice{Kind: nodeapi.SpotInterruption, Action: "terminate", Time: &at})
