@@ -81,7 +81,7 @@ func buildFleet(ctx context.Context, cfg config.Config, cluster string, start ti
 			if err != nil {
 				return fs, fmt.Errorf("pools[%d] (%s): %w", i, spec.Name, err)
 			}
-			p.Provider = pool
+			p.Provider, p.Spec = pool, pool.Spec() // with the sizes EC2 gives its types
 		default:
 			return fs, &berth.FieldError{Field: fmt.Sprintf("pools[%d].provider", i),
 				Problem: fmt.Sprintf("%q is not available in this server yet: use local, fake, fake-serverless or ec2", spec.Provider)}

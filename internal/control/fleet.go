@@ -223,6 +223,7 @@ func (f *Fleet) round(ctx context.Context, now time.Time, list bool) error {
 		return errors.Join(append(errs, err)...)
 	}
 	f.observe(lists, nodes, now)
+	f.heardNotices(lists, nodes, now)
 	if list {
 		errs = append(errs, f.retire(ctx, lists, nodes, now)...)
 		errs = append(errs, f.joinTimeouts(ctx, lists, now)...)

@@ -43,6 +43,8 @@ type cloudPlane struct {
 	// agents talk to it.
 	mu    sync.Mutex
 	plane *Plane
+	// noticeless hides Spot notices from the pools' lists (see noticeless).
+	noticeless bool
 	// stopLoops stops the control loops but not the machines, as a
 	// restart of the server would (the cloud lives on).
 	stopLoops context.CancelFunc
@@ -93,6 +95,23 @@ func startCloudPlane(t *testing.T, specs ...berth.PoolSpec) *cloudPlane {
 // named in dead never join: their machines do not run.
 func startCloudPlaneDead(t *testing.T, dead map[string]bool, specs ...berth.PoolSpec) *cloudPlane {
 	t.Helper()
+	return startCloudPlaneWith(t, cloudOptions{dead: dead}, specs...)
+}
+
+// cloudOptions change the cloud of startCloudPlaneWith.
+type cloudOptions struct {
+	// dead names the pools whose instances never join: their machines do
+	// not run.
+	dead map[string]bool
+	// noticeless hides Spot notices from the pools' lists, as EC2 does:
+	// only the hosts' agents hear them.
+	noticeless bool
+}
+
+// startCloudPlaneWith is startCloudPlane with options.
+func startCloudPlaneWith(t *testing.T, opts cloudOptions, specs ...berth.PoolSpec) *cloudPlane {
+	t.Helper()
+	dead := opts.dead
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +130,7 @@ func startCloudPlaneDead(t *testing.T, dead map[string]bool, specs ...berth.Pool
 	}
 	log := slog.New(slog.NewTextHandler(w, nil))
 	c := &cloudPlane{store: st, logs: logs, keys: keys, cloud: fakecloud.New(fakecloud.Config{BootTime: time.Minute}),
-		pools: map[string]*fakecloud.Pool{}, log: log}
+		pools: map[string]*fakecloud.Pool{}, log: log, noticeless: opts.noticeless}
 	var machines []fakehost.Pool
 	for i, s := range specs {
 		s = s.WithDefaults()
@@ -152,6 +171,9 @@ func (c *cloudPlane) startLoops() {
 		p := FleetPool{Spec: s}
 		if cp := c.pools[s.Name]; cp != nil {
 			p.Provider = cp
+			if c.noticeless {
+				p.Provider = noticeless{cp}
+			}
 		}
 		if s.IsServerless() {
 			p.Node = fakehost.ServerlessNode(s.Name)
@@ -175,6 +197,18 @@ func (c *cloudPlane) startLoops() {
 		defer close(c.loopsDone)
 		plane.Run(ctx)
 	}()
+}
+
+// noticeless is a pool whose lists do not show Spot notices, as EC2's
+// DescribeInstances does not.
+type noticeless struct{ provider.Pool }
+
+func (p noticeless) List(ctx context.Context) ([]provider.Instance, error) {
+	ins, err := p.Pool.List(ctx)
+	for i := range ins {
+		ins[i].InterruptAt, ins[i].Rebalance = time.Time{}, false
+	}
+	return ins, err
 }
 
 func (c *cloudPlane) submit(t *testing.T, spec berth.JobSpec) berth.Job {
@@ -297,6 +331,39 @@ func TestStorySpotFromZero(t *testing.T) {
 			t.Errorf("nodes left after scale-in: %+v", nodes)
 		}
 		c.checkCosts(t, jobs)
+	})
+}
+
+// TestStorySpotNoticeFromTheAgent: a Spot pool whose lists never show
+// Spot notices, as EC2's do not: the interrupted host's agent tells
+// berth. The type is avoided all the same: the job's replacement host is
+// of the other type, and the pool offers the first as unavailable.
+func TestStorySpotNoticeFromTheAgent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		spec := spotPool()
+		spec.InstanceTypes[1].SpotPrice = 0.1 // m5.xlarge: dearer a vCPU, so m5.large goes first
+		c := startCloudPlaneWith(t, cloudOptions{noticeless: true}, spec)
+		j := c.submit(t, berth.JobSpec{Image: "busybox", CPU: 1, MemoryMB: 2048, Env: map[string]string{"FAKE_RUN_FOR": "20m"}})
+		waitFor(t, 5*time.Minute, "the job running", func() bool { return c.job(t, j.ID).State == berth.Running })
+		first := c.live(t, "spot")[0]
+		if first.InstanceType != "m5.large" {
+			t.Fatalf("the first host is a %s, want the cheaper m5.large", first.InstanceType)
+		}
+		c.cloud.Reclaim(first.ID)
+		waitFor(t, 10*time.Minute, "the job running on a replacement", func() bool {
+			got := c.job(t, j.ID)
+			return got.State == berth.Running && got.Requeued == 1
+		})
+		for _, in := range c.live(t, "spot") {
+			if in.ID != first.ID && in.InstanceType != "m5.xlarge" {
+				t.Errorf("replacement %s is a %s, want an m5.xlarge: m5.large Spot capacity is being reclaimed", in.ID, in.InstanceType)
+			}
+		}
+		for _, o := range c.current().Fleet.Pools(time.Now())[0].Offerings {
+			if o.InstanceType == "m5.large" && !o.Unavailable {
+				t.Errorf("m5.large is offered as available while Spot reclaims it")
+			}
+		}
 	})
 }
 

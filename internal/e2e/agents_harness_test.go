@@ -68,14 +68,7 @@ func startAgentEnv(t testing.TB, s *server, url string, env []string, flags ...s
 
 func (a *agentProc) start() {
 	a.t.Helper()
-	args := append(a.args, "--data", a.data)
-	a.cmd = exec.Command(binary, args...)
-	if len(a.env) > 0 {
-		a.cmd.Env = append(os.Environ(), a.env...)
-	}
-	a.out = &syncBuffer{}
-	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
-	if err := a.cmd.Start(); err != nil {
+	if err := a.spawn(); err != nil {
 		a.t.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
@@ -89,6 +82,19 @@ func (a *agentProc) start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// spawn starts the agent process and returns without waiting for it to
+// join; it is safe off the test's goroutine.
+func (a *agentProc) spawn() error {
+	args := append(a.args, "--data", a.data)
+	a.cmd = exec.Command(binary, args...)
+	if len(a.env) > 0 {
+		a.cmd.Env = append(os.Environ(), a.env...)
+	}
+	a.out = &syncBuffer{}
+	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
+	return a.cmd.Start()
 }
 
 // stop signals the agent and waits for it to exit.

@@ -155,9 +155,18 @@ func TestAgentPartition(t *testing.T) {
 	}
 }
 
-// fakeIMDS is an instance metadata service (IMDSv2: token first) whose Spot
-// interruption notice the test arms.
+// fakeIMDS is the instance metadata service (IMDSv2: token first) of one
+// Spot instance. Its interruption notice is action, once the test arms
+// it, or the one Notice tells.
 type fakeIMDS struct {
+	// ID, Type, Zone and Region describe the instance: ID "" is i-0e2e,
+	// and the others are not found when "".
+	ID, Type, Zone, Region string
+	// Notice, when set, tells whether and when the instance got its
+	// interruption notice: spot/instance-action then names its reclaim,
+	// berth.SpotNotice later.
+	Notice func() (time.Time, bool)
+
 	mu     sync.Mutex
 	action string
 }
@@ -171,23 +180,37 @@ func (f *fakeIMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no token", http.StatusUnauthorized)
 		return
 	}
-	f.mu.Lock()
-	action := f.action
-	f.mu.Unlock()
-	switch r.URL.Path {
-	case "/latest/meta-data/instance-id":
-		w.Write([]byte("i-0e2e"))
-	case "/latest/meta-data/instance-life-cycle":
-		w.Write([]byte("spot"))
-	case "/latest/meta-data/spot/instance-action":
-		if action != "" {
-			w.Write([]byte(action))
-			return
-		}
-		http.NotFound(w, r)
-	default:
-		http.NotFound(w, r)
+	id := f.ID
+	if id == "" {
+		id = "i-0e2e"
 	}
+	item := map[string]string{
+		"instance-id":                 id,
+		"instance-type":               f.Type,
+		"placement/availability-zone": f.Zone,
+		"placement/region":            f.Region,
+		"instance-life-cycle":         "spot",
+		"spot/instance-action":        f.instanceAction(),
+	}[strings.TrimPrefix(r.URL.Path, "/latest/meta-data/")]
+	if item == "" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Write([]byte(item))
+}
+
+// instanceAction is the Spot interruption notice, "" before there is one.
+func (f *fakeIMDS) instanceAction() string {
+	if f.Notice != nil {
+		at, ok := f.Notice()
+		if !ok {
+			return ""
+		}
+		return fmt.Sprintf(`{"action": "terminate", "time": %q}`, at.Add(berth.SpotNotice).UTC().Format(time.RFC3339))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.action
 }
 
 // TestSpotInterruption: the metadata service arms a Spot interruption:

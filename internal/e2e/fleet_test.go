@@ -40,6 +40,13 @@ pools:
 // (and the trace files given, by name), without the local engine.
 func startConfigServer(t *testing.T, config string, files map[string]string) *server {
 	t.Helper()
+	return startConfigServerAt(t, freeAddr(t), config, files, nil)
+}
+
+// startConfigServerAt is startConfigServer listening on addr, with
+// variables added to its environment and extra flags.
+func startConfigServerAt(t *testing.T, addr, config string, files map[string]string, env []string, flags ...string) *server {
+	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
@@ -50,8 +57,8 @@ func startConfigServer(t *testing.T, config string, files map[string]string) *se
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, data: privateDir(t), addr: freeAddr(t), args: []string{"--config", path, "--local-agent=false"},
-		scheme: "http", hc: http.DefaultClient}
+	s := &server{t: t, data: privateDir(t), addr: addr, args: append([]string{"--config", path, "--local-agent=false"}, flags...),
+		env: env, scheme: "http", hc: http.DefaultClient}
 	s.start()
 	t.Cleanup(func() { s.stop(syscall.SIGTERM) })
 	return s

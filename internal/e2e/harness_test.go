@@ -47,6 +47,7 @@ type server struct {
 	data  string
 	addr  string
 	args  []string
+	env   []string // added to the test's environment
 	cmd   *exec.Cmd
 	out   *bytes.Buffer
 	token string
@@ -90,6 +91,9 @@ func (s *server) start() {
 	s.t.Helper()
 	args := append([]string{"server", "--data", s.data, "--listen", s.addr, "--stop-grace", "2s"}, s.args...)
 	s.cmd = exec.Command(binary, args...)
+	if len(s.env) > 0 {
+		s.cmd.Env = append(os.Environ(), s.env...)
+	}
 	s.out = &bytes.Buffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {

@@ -84,8 +84,15 @@ func place(ctx context.Context, tx *sql.Tx, p *Placement, now time.Time) (bool, 
 		p.AttemptID = berth.NewID("att", now)
 	}
 	held := heldOnNode(n, cpu, mem)
-	if p.Held != nil {
+	switch {
+	case p.Held != nil:
 		held = *p.Held
+	case held.Price == 0 && n.Facts.InstanceType != "":
+		// An agent that knows no price (an EC2 host's): its pool's price of
+		// its type now, where the fleet records one.
+		if held.Price, err = recordedPrice(ctx, tx, n.Pool, n.Facts.InstanceType, now); err != nil {
+			return false, err
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (id, job_id, node_id, created_at, pool, market, price, share)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.AttemptID, p.JobID, p.NodeID, ts(now),

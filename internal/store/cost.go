@@ -195,7 +195,8 @@ func (b *priceBook) rate(cs []AttemptCost) error {
 // that held capacity then as a cost.Line, with its job's labels; attempts
 // that run are priced up to now. The attempts of deleted jobs are in it
 // as the lines of the cost rollup (JobID RolledUpJobs). Then, for each
-// priced host (a node whose agent reports a price) alive since since,
+// priced host (a node whose agent reports a price, or of an instance type
+// whose prices its pool records, as an EC2 host's) alive since since,
 // lines of its idle time (JobID ""): its life since since at its price,
 // less what its attempts, deleted ones too, held of it. Every line falls
 // in one UTC day. It reads one snapshot of the store.
@@ -298,7 +299,7 @@ func idleLines(ctx context.Context, q querier, book *priceBook, since, now time.
 			}
 		}
 		h.start = maxTime(h.start, since)
-		if h.facts.Price > 0 && h.end.After(h.start) {
+		if (h.facts.Price > 0 || h.facts.InstanceType != "") && h.end.After(h.start) {
 			hosts = append(hosts, h)
 		}
 	}
@@ -311,6 +312,15 @@ func idleLines(ctx context.Context, q querier, book *priceBook, since, now time.
 	}
 	var l cost.Ledger
 	for _, h := range hosts {
+		if h.facts.Price == 0 { // its agent knows no price: its pool's recorded prices, if any
+			ok, err := book.recorded(h.pool, h.facts.InstanceType)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+		}
 		rate, err := book.price(h.pool, h.facts.InstanceType, h.facts.Price)
 		if err != nil {
 			return nil, err

@@ -207,6 +207,55 @@ func TestCostFollowsPrices(t *testing.T) {
 	}
 }
 
+// TestHostWithoutAgentPrice: an EC2 host's agent knows no price; where
+// its pool's prices of its type are recorded, its attempts hold the price
+// of their placement and the host costs its life at the recorded prices,
+// busy or idle. A host of no recorded type and no price costs nothing.
+func TestHostWithoutAgentPrice(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-1", InstanceType: "m5.xlarge", Market: "spot"})
+	joinReady(t, s, "n2", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-2", InstanceType: "c5.xlarge", Market: "spot"})
+	if err := s.RecordPrices(ctx, []PricePoint{
+		{Pool: "spot", InstanceType: "m5.xlarge", At: t0, Price: 0.08},
+		{Pool: "spot", InstanceType: "m5.xlarge", At: t0.Add(time.Hour), Price: 0.16},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	j := mustCreate(t, s, berth.JobSpec{Image: "x", CPU: 1, MemoryMB: 2048}.WithDefaults(), t0)
+	if _, err := s.Place(ctx, []Placement{{JobID: j.ID, JobVersion: j.Version, NodeID: "n1", AttemptID: "att_1"}}, t0.Add(30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FinishAttempt(ctx, "att_1", berth.Outcome{Kind: berth.Exited, ExitCode: new(0)}, t0.Add(90*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	costs, err := s.AttemptCosts(ctx, []string{j.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := 0.25 * (0.08*0.5 + 0.16*0.5) // a quarter of the host, 30 minutes at each price
+	if c := costs[j.ID][0]; c.Price != 0.08 || c.Market != berth.Spot || math.Abs(c.USD(t0.Add(2*time.Hour))-work) > 1e-12 {
+		t.Errorf("attempt held %+v costing %v, want spot at 0.08/h, its placement's, costing %v", c.Held, c.USD(t0.Add(2*time.Hour)), work)
+	}
+	l, err := s.Ledger(ctx, time.Time{}, t0.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := 0.08*1 + 0.16*1 // n1's two hours; n2's type has no price
+	if got := l.By(cost.ByPool)["spot"]; math.Abs(got-host) > 1e-12 {
+		t.Errorf("the spot pool cost %v over two hours, want %v: n1 at the recorded prices, n2 nothing", got, host)
+	}
+	var idle cost.Ledger
+	for _, x := range l {
+		if x.Idle() {
+			idle = append(idle, x)
+		}
+	}
+	if math.Abs(idle.Total()-(host-work)) > 1e-12 {
+		t.Errorf("idle %v, want the host's life less its attempt's, %v", idle.Total(), host-work)
+	}
+}
+
 // TestLostHostPricedToItsLastHeartbeat: a priced host that is lost (an
 // agent's machine shut down) costs up to its last heartbeat, not for ever.
 func TestLostHostPricedToItsLastHeartbeat(t *testing.T) {

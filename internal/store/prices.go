@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -87,37 +88,70 @@ func newPriceBook(ctx context.Context, q querier) *priceBook {
 // price is the price of instance type typ of pool, falling back to
 // fallback where nothing is recorded (no type, or before the first point).
 func (b *priceBook) price(pool, typ string, fallback float64) (cost.Price, error) {
-	if typ == "" {
-		return cost.Fixed(fallback), nil
-	}
-	key := [2]string{pool, typ}
-	sr, ok := b.read[key]
-	if !ok {
-		rows, err := b.q.QueryContext(b.ctx, `SELECT at, price FROM prices WHERE pool = ? AND instance_type = ? ORDER BY at`, pool, typ)
-		if err != nil {
-			return nil, fmt.Errorf("read prices of %s in pool %s: %w", typ, pool, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var at string
-			var p float64
-			if err := rows.Scan(&at, &p); err != nil {
-				return nil, fmt.Errorf("read prices of %s in pool %s: %w", typ, pool, err)
-			}
-			t, err := parseTS(at)
-			if err != nil {
-				return nil, err
-			}
-			sr.at, sr.price = append(sr.at, t), append(sr.price, p)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read prices of %s in pool %s: %w", typ, pool, err)
-		}
-		b.read[key] = sr
+	sr, err := b.series(pool, typ)
+	if err != nil {
+		return nil, err
 	}
 	if len(sr.at) == 0 {
 		return cost.Fixed(fallback), nil
 	}
 	sr.fallback = fallback
 	return sr, nil
+}
+
+// recorded reports whether prices of instance type typ of pool are
+// recorded.
+func (b *priceBook) recorded(pool, typ string) (bool, error) {
+	sr, err := b.series(pool, typ)
+	return len(sr.at) > 0, err
+}
+
+// series reads the recorded prices of instance type typ of pool, once;
+// none for no type.
+func (b *priceBook) series(pool, typ string) (series, error) {
+	if typ == "" {
+		return series{}, nil
+	}
+	key := [2]string{pool, typ}
+	if sr, ok := b.read[key]; ok {
+		return sr, nil
+	}
+	rows, err := b.q.QueryContext(b.ctx, `SELECT at, price FROM prices WHERE pool = ? AND instance_type = ? ORDER BY at`, pool, typ)
+	if err != nil {
+		return series{}, fmt.Errorf("read prices of %s in pool %s: %w", typ, pool, err)
+	}
+	defer rows.Close()
+	var sr series
+	for rows.Next() {
+		var at string
+		var p float64
+		if err := rows.Scan(&at, &p); err != nil {
+			return series{}, fmt.Errorf("read prices of %s in pool %s: %w", typ, pool, err)
+		}
+		t, err := parseTS(at)
+		if err != nil {
+			return series{}, err
+		}
+		sr.at, sr.price = append(sr.at, t), append(sr.price, p)
+	}
+	if err := rows.Err(); err != nil {
+		return series{}, fmt.Errorf("read prices of %s in pool %s: %w", typ, pool, err)
+	}
+	b.read[key] = sr
+	return sr, nil
+}
+
+// recordedPrice is the price recorded for instance type typ of pool at
+// at; 0 where none is.
+func recordedPrice(ctx context.Context, q querier, pool, typ string, at time.Time) (float64, error) {
+	var p float64
+	err := q.QueryRowContext(ctx, `SELECT price FROM prices WHERE pool = ? AND instance_type = ? AND at <= ?
+		ORDER BY at DESC LIMIT 1`, pool, typ, ts(at)).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the price of %s in pool %s: %w", typ, pool, err)
+	}
+	return p, nil
 }

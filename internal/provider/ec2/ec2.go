@@ -128,6 +128,18 @@ func New(ctx context.Context, api API, cfg Config) (*Pool, error) {
 
 func (p *Pool) name() string { return p.cfg.Spec.Name }
 
+// Spec returns the pool as configured, each instance type with the vCPUs
+// and memory EC2 gives it where the configuration gave none: what
+// placement, the checks at submit and the API should know of the pool.
+func (p *Pool) Spec() berth.PoolSpec {
+	spec := p.cfg.Spec
+	spec.InstanceTypes = make([]berth.InstanceType, len(p.cfg.Spec.InstanceTypes))
+	for i, t := range p.cfg.Spec.InstanceTypes {
+		spec.InstanceTypes[i] = p.types[t.Name]
+	}
+	return spec
+}
+
 // resolveTypes reads the sizes of the pool's types from EC2.
 func (p *Pool) resolveTypes(ctx context.Context) error {
 	spec := p.cfg.Spec

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +138,25 @@ func TestNewChecksTheConfiguration(t *testing.T) {
 				t.Errorf("%d CreateFleet calls, want none", n)
 			}
 		})
+	}
+}
+
+// TestSpecHasEC2Sizes: the pool's spec gives each instance type the
+// sizes EC2 tells, unless the configuration gave them, so that placement
+// and the checks at submit see the types as they are.
+func TestSpecHasEC2Sizes(t *testing.T) {
+	w := newWorld(t)
+	spec := spotSpec()
+	got := w.pool(t, spec).Spec()
+	want := []berth.InstanceType{{Name: "m5.large", CPU: 2, MemoryMB: 8192, Price: 0.096}, {Name: "c5.xlarge", CPU: 4, MemoryMB: 8192, Price: 0.17}}
+	if !slices.Equal(got.InstanceTypes, want) {
+		t.Errorf("Spec().InstanceTypes = %+v, want %+v", got.InstanceTypes, want)
+	}
+	if !got.Fits(2, 8192) || got.Fits(4, 16384) {
+		t.Errorf("Spec().Fits: 2 vCPU/8 GiB %v, 4 vCPU/16 GiB %v; want true, false", got.Fits(2, 8192), got.Fits(4, 16384))
+	}
+	if spec.InstanceTypes[0].CPU != 0 {
+		t.Errorf("Spec() changed the configuration it was given: %+v", spec.InstanceTypes[0])
 	}
 }
 
