@@ -4,7 +4,8 @@
 // internal/control applies the plan, which the store re-checks.
 //
 // A plan places jobs on nodes (best fit on the job's dominant resource,
-// priority then age, never on a node that is not ready and healthy),
+// priority then age, jobs with a deadline least slack first, never on a
+// node that is not ready and healthy),
 // reserves room for a large job that is next in line so that small ones
 // cannot starve it, asks for a right-sized host of its own for a job larger
 // than every host, and sends to the overflow runner a job whose start
@@ -104,7 +105,9 @@ type Plan struct {
 }
 
 // Place assigns queued jobs, in order, to the schedulable node where each
-// fits best (the least free capacity left on the job's dominant resource).
+// fits best (the least free capacity left on the job's dominant resource);
+// the jobs with a deadline and an expected duration take their places in
+// the order least slack first (see Order).
 // A job that fits no node now but would fit an empty one, and for which no
 // pool can add capacity, reserves the node closest to fitting it: later
 // jobs are not placed there, so small jobs cannot starve a large one. A job larger than every node gets a host
@@ -132,7 +135,12 @@ type Round struct {
 func (c *Cluster) Place(r Round) Plan {
 	rd := &round{c: c, r: r, pools: newPools(r.Pools, r.Now)}
 	rd.plan.Reasons = make(map[string]string)
-	for i := range r.Queued {
+	ord := Order(r.Queued)
+	for k := range r.Queued {
+		i := k
+		if ord != nil {
+			i = ord[k]
+		}
 		rd.job(&r.Queued[i])
 	}
 	c.unreserve(rd.held)
