@@ -304,6 +304,10 @@ func simulate(ctx context.Context, sc *Scenario, jobs []Job, pol *policy, seed u
 			b := berth.Duration(*j.StartBudget)
 			sj.bj.StartBudget = &b
 		}
+		if pol.dueJobs && !j.Deadline.IsZero() {
+			dl := j.Deadline
+			sj.bj.Deadline, sj.bj.ExpectedDuration = &dl, berth.Duration(j.Run)
+		}
 		e.jobs[i] = sj
 		e.jobByID[j.ID] = sj
 	}
