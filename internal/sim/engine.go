@@ -49,7 +49,6 @@ type sjob struct {
 	requeued   int
 	retries    int
 	warm       bool  // a ready host had room for it when it came
-	arriving   bool  // it came at this instant: judged warm or not at its end
 	dedicated  *host // a host launched for it
 	bj         berth.Job
 	pin        string // the pool the deadline policy sent it to this round
@@ -176,11 +175,10 @@ type engine struct {
 	waiting   []*sjob
 	buf       []berth.Job
 
-	// claims is the room the queued jobs take on ready hosts at this
-	// instant, until the dispatch round places them.
+	// claims is the room the jobs that came at this instant take on ready
+	// hosts, until the dispatch round places them.
 	claims  map[*host][2]float64
-	claimed bool    // the queue's jobs have claimed theirs
-	arrived []*sjob // the jobs that came at this instant
+	claimed bool // the queue's jobs have claimed theirs
 
 	queueDirty, scaleDue bool
 	cloudDirty           bool      // the cloud may have changed since the last sync
@@ -262,8 +260,7 @@ func (e *engine) handle(ev event) {
 			e.remaining--
 			return
 		}
-		j.arriving = true
-		e.arrived = append(e.arrived, j)
+		j.warm = e.fitsReadyHost(j)
 		e.enqueue(j)
 	case evFinish:
 		if j := ev.job; j.state == jobRunning && j.attempt == ev.attempt {
@@ -288,9 +285,6 @@ func (e *engine) handle(ev event) {
 // settle brings the control plane up to date at the end of an instant:
 // it reads the cloud, places work, scales, and reads the cloud again.
 func (e *engine) settle() {
-	if len(e.arrived) > 0 {
-		e.judgeWarm()
-	}
 	if e.cloudDirty {
 		e.sync()
 	}
@@ -317,37 +311,24 @@ func (e *engine) settle() {
 	}
 }
 
-// judgeWarm records, of the jobs that came at this instant, those that fit
-// a warm host: a ready host of their pool had room for them once the jobs
-// the placement round weighs before them (scheduler.Order) had taken
-// theirs. Behind a queue longer than warmQueueLimit none does.
-func (e *engine) judgeWarm() {
+// fitsReadyHost reports whether a ready host of j's pool has room for j
+// now, after the jobs that came before it at this instant took theirs:
+// whether j fits a warm host.
+func (e *engine) fitsReadyHost(j *sjob) bool {
 	if e.claims == nil {
 		e.claims = map[*host][2]float64{}
 	}
-	long := len(e.queue) > warmQueueLimit
-	if !e.claimed && !long {
+	if !e.claimed {
+		// The jobs queued before it come first.
 		e.claimed = true
-		jobs := make([]berth.Job, len(e.queue))
-		for i, q := range e.queue {
-			jobs[i] = q.bj
+		if len(e.queue) > warmQueueLimit {
+			return false
 		}
-		ord := scheduler.Order(jobs)
-		for k := range e.queue {
-			i := k
-			if ord != nil {
-				i = ord[k]
-			}
-			q := e.queue[i]
-			if fits := e.claimOrHold(q); q.arriving {
-				q.warm = fits
-			}
+		for _, q := range e.queue {
+			e.claimOrHold(q)
 		}
 	}
-	for _, j := range e.arrived {
-		j.arriving = false
-	}
-	e.arrived = e.arrived[:0]
+	return e.claimOrHold(j)
 }
 
 // claimOrHold claims room for j, or else holds a host for it as placement
@@ -396,7 +377,7 @@ func (e *engine) canGrow(j *sjob) bool {
 
 func (e *engine) liveHosts(p *spool) int { return p.live }
 
-// warmQueueLimit bounds the queue judgeWarm weighs: behind a longer one,
+// warmQueueLimit bounds the queue fitsReadyHost weighs: behind a longer one,
 // no job counts as fitting a warm host.
 const warmQueueLimit = 2000
 

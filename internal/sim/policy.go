@@ -36,8 +36,8 @@ type policy struct {
 	deadlines deadline.Policy
 	// dueJobs gives placement each job's deadline and, for a job that has
 	// one, its run time as its expected duration, as the server's jobs
-	// with a deadline carry them: placement orders such jobs by slack.
-	// The baselines' schedulers know neither.
+	// with a deadline carry them: placement puts jobs of like expected
+	// lengths on one host. The baselines' schedulers know neither.
 	dueJobs bool
 }
 

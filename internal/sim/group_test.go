@@ -5,11 +5,12 @@ import (
 )
 
 // TestStoryBurstOnLargeHosts: 40 jobs of 2 vCPU and 10–55 minutes, due
-// within the hour, on a Spot pool that sells only 8-vCPU hosts. Placed
-// least slack first, the jobs that share a host are of like lengths, so
-// a host held until its longest job ends leaves little room idle: 4–5% of
-// the paid host time is free beside running work at seeds 1–3 (under 8%
-// is asked), where grouping the jobs as they came left 25–31%.
+// within the hour, on a Spot pool that sells only 8-vCPU hosts. Placement
+// knows their expected durations and puts jobs of like lengths on one
+// host, so a host held until its longest job ends leaves little room
+// idle: 4–5% of the paid host time is free beside running work at seeds
+// 1–3 (under 8% is asked), where grouping the jobs as they came left
+// 25–31%.
 func TestStoryBurstOnLargeHosts(t *testing.T) {
 	sc := parse(t, `
 name: burst on large hosts
