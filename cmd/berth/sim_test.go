@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/berth-run/berth/internal/sim"
 )
 
 // tinyScenario is a small burst on a Spot pool from zero.
@@ -72,11 +75,11 @@ func TestSimJSONFields(t *testing.T) {
 		t.Errorf("JSON fields (-want +got):\n%s", diff)
 	}
 	var rep struct {
-		Cost      float64            `json:"cost_usd"`
-		Bound     float64            `json:"lower_bound_usd"`
-		Baselines map[string]float64 `json:"baselines"`
-		Total     int                `json:"jobs_total"`
-		Succeeded int                `json:"jobs_succeeded"`
+		Cost      float64                           `json:"cost_usd"`
+		Bound     float64                           `json:"lower_bound_usd"`
+		Baselines map[string]map[string]json.Number `json:"baselines"`
+		Total     int                               `json:"jobs_total"`
+		Succeeded int                               `json:"jobs_succeeded"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
@@ -84,6 +87,13 @@ func TestSimJSONFields(t *testing.T) {
 	if rep.Total != 12 || rep.Succeeded != 12 || !(rep.Bound > 0 && rep.Bound <= rep.Cost) || len(rep.Baselines) != 4 {
 		t.Errorf("report = %+v, want 12 jobs done at a cost above a positive bound, and four baselines", rep)
 	}
+	for name, b := range rep.Baselines {
+		keys := slices.Sorted(maps.Keys(b))
+		if diff := cmp.Diff([]string{"cost_usd", "deadline_misses", "jobs_lost"}, keys); diff != "" {
+			t.Errorf("baseline %s's JSON fields (-want +got):\n%s", name, diff)
+		}
+	}
+	golden(t, "sim-tiny.json.golden", out)
 	again, _, _ := runSimCLI(t, "--scenario", writeScenario(t), "--seed", "3", "--output", "json")
 	if again != out {
 		t.Errorf("two runs with one seed differ:\n%s\n%s", out, again)
@@ -95,9 +105,9 @@ func TestSimJSONFields(t *testing.T) {
 // deadlines by capacity alone; the baselines do not change.
 func TestSimDeadlinePolicy(t *testing.T) {
 	type report struct {
-		Cost      float64            `json:"cost_usd"`
-		Misses    int                `json:"deadline_misses"`
-		Baselines map[string]float64 `json:"baselines"`
+		Cost      float64                     `json:"cost_usd"`
+		Misses    int                         `json:"deadline_misses"`
+		Baselines map[string]sim.BaselineJSON `json:"baselines"`
 	}
 	// The tiny burst with an on-demand pool behind its Spot pool.
 	doc := strings.Replace(tinyScenario, "jobs:", `  - name: on-demand

@@ -293,6 +293,8 @@ type decider struct {
 	// planned is the capacity of the hosts launched or taken back in this
 	// plan.
 	planned []bin
+	// unfit are the hosts releaseUnfit terminates.
+	unfit map[string]bool
 	// cheaper is, per size of host, the lowest price per unit of work of
 	// another open pool's available offering at least that large; see
 	// cheaperUnit.
@@ -414,7 +416,10 @@ func (d *decider) scaleIn() {
 	}
 	var idle []Host
 	for _, h := range p.Hosts {
-		if h.State == Ready && h.ForJob == "" && !h.Busy() && !h.IdleSince.IsZero() && d.now.Sub(h.IdleSince) >= delay {
+		switch {
+		case d.unfit[h.ID]:
+			active-- // released already: see releaseUnfit
+		case d.idlePast(h, delay):
 			idle = append(idle, h)
 		}
 	}
@@ -432,8 +437,9 @@ func (d *decider) scaleIn() {
 		}
 		units := slots(h.CPU, h.MemoryMB, d.metric.ShapeCPU, d.metric.ShapeMemoryMB)
 		// With work waiting, keep room for at least one more of its
-		// largest shapes after the host goes: that is the hysteresis.
-		if len(d.waiting) > 0 && room-units < 1 {
+		// largest shapes after the host goes: that is the hysteresis. A
+		// host no waiting job fits is not kept for the work.
+		if len(d.waiting) > 0 && room-units < 1 && d.fitsWaiting(h) {
 			continue
 		}
 		room -= units
@@ -441,4 +447,45 @@ func (d *decider) scaleIn() {
 		d.act(Action{Kind: Drain, Host: h.ID, Reason: DrainScaleIn})
 		d.act(Action{Kind: Terminate, Host: h.ID, Reason: fmt.Sprintf("scale-in: idle for %s", d.now.Sub(h.IdleSince).Round(time.Second))})
 	}
+}
+
+// idlePast reports whether h is a ready host of the pool's own that has
+// run nothing for delay.
+func (d *decider) idlePast(h Host, delay time.Duration) bool {
+	return h.State == Ready && h.ForJob == "" && !h.Busy() && !h.IdleSince.IsZero() && d.now.Sub(h.IdleSince) >= delay
+}
+
+// unfitHost returns a host of the pool's own idle for the scale-in delay
+// that no waiting job fits, not yet released; "" if none. scaleIn keeps
+// idle hosts while work waits, for that work; such a host cannot take it.
+func (d *decider) unfitHost() string {
+	delay := time.Duration(d.p.Spec.ScaleInDelay)
+	for _, h := range d.p.Hosts {
+		if !d.unfit[h.ID] && d.idlePast(h, delay) && !d.fitsWaiting(h) {
+			return h.ID
+		}
+	}
+	return ""
+}
+
+// release drains and terminates host id, which no waiting job fits, to
+// make room for a host the waiting work needs.
+func (d *decider) release(id string) {
+	if d.unfit == nil {
+		d.unfit = map[string]bool{}
+	}
+	d.unfit[id] = true
+	d.act(Action{Kind: Drain, Host: id, Reason: DrainScaleIn})
+	d.act(Action{Kind: Terminate, Host: id, Reason: "scale-in: idle, and no waiting job fits it; its slot is needed"})
+}
+
+// fitsWaiting reports whether some job waiting for the pool fits host h
+// when empty.
+func (d *decider) fitsWaiting(h Host) bool {
+	for _, w := range d.waiting {
+		if fits(w.CPU, w.MemoryMB, h.CPU, h.MemoryMB) {
+			return true
+		}
+	}
+	return false
 }

@@ -67,7 +67,20 @@ func (d *decider) scaleOut() {
 	}
 	n := live(p) - d.count(Terminate)
 	count := d.typeCounts()
-	for len(left) > 0 && n < p.Spec.Max {
+	for len(left) > 0 {
+		// At the max, idle hosts that no waiting job fits give up their
+		// slots to hosts the work needs, down to the minimum.
+		for n >= p.Spec.Max && d.activeAfter() > p.Spec.Min {
+			id := d.unfitHost()
+			if id == "" {
+				break
+			}
+			d.release(id)
+			n--
+		}
+		if n >= p.Spec.Max {
+			break
+		}
 		o := d.chooseType(left, count, p.Spec.Max-n)
 		if o < 0 {
 			break // nothing the pool offers fits the largest waiting job
@@ -107,6 +120,19 @@ func (d *decider) activeHosts() int {
 		}
 	}
 	return n
+}
+
+// activeAfter counts the hosts that will be active once the plan so far
+// is applied: those not draining and not launched for one job, less those
+// released, plus those launched or taken back.
+func (d *decider) activeAfter() int {
+	n := 0
+	for _, h := range d.p.Hosts {
+		if h.State != Draining && h.ForJob == "" && !d.unfit[h.ID] {
+			n++
+		}
+	}
+	return n + len(d.planned)
 }
 
 // count counts the actions of kind k planned so far.

@@ -67,6 +67,21 @@ func BenchmarkPlaceServerRound(b *testing.B) {
 	b.ReportMetric(float64(len(p.Placements)), "placed")
 }
 
+// BenchmarkPlaceServerRoundDurations is the server's largest round with
+// every job's expected duration known (1–60 minutes): the placements are
+// regrouped, longest first.
+func BenchmarkPlaceServerRoundDurations(b *testing.B) {
+	nodes, jobs := benchCluster(10000), benchJobs(10000, 1)
+	for i := range jobs {
+		jobs[i].ExpectedDuration = berth.Duration(time.Duration(1+i*7919%60) * time.Minute)
+	}
+	var p Plan
+	for b.Loop() {
+		p = Place(Snapshot{Nodes: nodes, Queued: jobs})
+	}
+	b.ReportMetric(float64(len(p.Placements)), "placed")
+}
+
 // BenchmarkPlaceOne places one more job on a 10,000-node cluster that is
 // about 70% full, and reports the 99th percentile of the time it takes.
 // The job's attempt ends at once (Release), so the cluster stays as full.

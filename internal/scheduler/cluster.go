@@ -181,11 +181,7 @@ func (c *Cluster) Release(id string, cpu float64, memoryMB int64) {
 	if !ok {
 		return
 	}
-	e := &c.nodes[s]
-	c.ungrid(s)
-	e.useC = max(e.useC-jobCPU(cpu), 0)
-	e.useM = max(e.useM-memoryMB, 0)
-	c.grid(s)
+	c.release(s, jobCPU(cpu), memoryMB)
 }
 
 // link accounts for node s being in the cluster. unlink undoes it.

@@ -4,7 +4,8 @@
 // internal/control applies the plan, which the store re-checks.
 //
 // A plan places jobs on nodes (best fit on the job's dominant resource,
-// priority then age, never on a node that is not ready and healthy),
+// priority then age, jobs of like expected lengths together, never on a
+// node that is not ready and healthy),
 // reserves room for a large job that is next in line so that small ones
 // cannot starve it, asks for a right-sized host of its own for a job larger
 // than every host, and sends to the overflow runner a job whose start
@@ -104,7 +105,10 @@ type Plan struct {
 }
 
 // Place assigns queued jobs, in order, to the schedulable node where each
-// fits best (the least free capacity left on the job's dominant resource).
+// fits best (the least free capacity left on the job's dominant resource);
+// then the jobs placed that have an expected duration are put back on the
+// same room longest first, so that jobs of like lengths share a host (see
+// regroup).
 // A job that fits no node now but would fit an empty one, and for which no
 // pool can add capacity, reserves the node closest to fitting it: later
 // jobs are not placed there, so small jobs cannot starve a large one. A job larger than every node gets a host
@@ -135,6 +139,7 @@ func (c *Cluster) Place(r Round) Plan {
 	for i := range r.Queued {
 		rd.job(&r.Queued[i])
 	}
+	rd.regroup()
 	c.unreserve(rd.held)
 	return rd.plan
 }
@@ -145,8 +150,9 @@ type round struct {
 	r      Round
 	pools  *pools
 	plan   Plan
-	held   []int32   // nodes reserved this round
-	failed []failure // shapes that found no node this round
+	held   []int32     // nodes reserved this round
+	failed []failure   // shapes that found no node this round
+	placed []placedJob // the round's placements, for regroup
 }
 
 // failure is a shape that found no node in a pool ("": any) this round.
@@ -179,6 +185,7 @@ func (rd *round) job(j *berth.Job) {
 
 func (rd *round) place(j *berth.Job, s int32, cpu, mem int64) {
 	rd.c.assign(s, cpu, mem)
+	rd.placed = append(rd.placed, placedJob{plan: len(rd.plan.Placements), node: s, cpu: cpu, mem: mem, pool: j.Pool, run: time.Duration(j.ExpectedDuration)})
 	rd.plan.Placements = append(rd.plan.Placements, Placement{JobID: j.ID, JobVersion: j.Version, NodeID: rd.c.nodes[s].node.ID})
 }
 

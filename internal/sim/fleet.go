@@ -327,7 +327,14 @@ func (e *engine) autoscale() {
 			if j.pin != "" {
 				pool = j.pin // the deadline policy's choice for this round
 			}
-			v.Waiting = append(v.Waiting, fleetview.Waiting(&j.bj, pool, j.since))
+			bj := j.bj
+			if bj.Deadline == nil && !j.Deadline.IsZero() {
+				// A baseline's placement does not see the deadline, but
+				// its autoscaler knows someone waits on the job.
+				dl := j.Deadline
+				bj.Deadline = &dl
+			}
+			v.Waiting = append(v.Waiting, fleetview.Waiting(&bj, pool, j.since))
 		}
 	}
 	snap := v.Snapshot()

@@ -34,6 +34,11 @@ type policy struct {
 	// deadlines, when set, runs the jobs that have a deadline through
 	// it, as the server does.
 	deadlines deadline.Policy
+	// dueJobs gives placement each job's deadline and, for a job that has
+	// one, its run time as its expected duration, as the server's jobs
+	// with a deadline carry them: placement puts jobs of like expected
+	// lengths on one host. The baselines' schedulers know neither.
+	dueJobs bool
 }
 
 func noStart(*engine) {}
@@ -49,6 +54,7 @@ func berthPolicy(deadlines deadline.Policy) *policy {
 		placementPools: true,
 		rebalance:      true,
 		deadlines:      deadlines,
+		dueJobs:        true,
 	}
 }
 

@@ -11,31 +11,40 @@ import (
 
 // JSON is the report for scripts, with exactly these fields.
 type JSON struct {
-	CostUSD        float64            `json:"cost_usd"`
-	LowerBoundUSD  float64            `json:"lower_bound_usd"`
-	Baselines      map[string]float64 `json:"baselines"`
-	JobsTotal      int                `json:"jobs_total"`
-	JobsSucceeded  int                `json:"jobs_succeeded"`
-	JobsLost       int                `json:"jobs_lost"`
-	DeadlineMisses int                `json:"deadline_misses"`
-	Interruptions  int                `json:"interruptions"`
-	WaitP50S       float64            `json:"wait_p50_s"`
-	WaitP99S       float64            `json:"wait_p99_s"`
-	IdleNodeHours  float64            `json:"idle_node_hours"`
+	CostUSD        float64                 `json:"cost_usd"`
+	LowerBoundUSD  float64                 `json:"lower_bound_usd"`
+	Baselines      map[string]BaselineJSON `json:"baselines"`
+	JobsTotal      int                     `json:"jobs_total"`
+	JobsSucceeded  int                     `json:"jobs_succeeded"`
+	JobsLost       int                     `json:"jobs_lost"`
+	DeadlineMisses int                     `json:"deadline_misses"`
+	Interruptions  int                     `json:"interruptions"`
+	WaitP50S       float64                 `json:"wait_p50_s"`
+	WaitP99S       float64                 `json:"wait_p99_s"`
+	IdleNodeHours  float64                 `json:"idle_node_hours"`
+}
+
+// BaselineJSON is one baseline in the report for scripts: its cost beside
+// the deadlines it missed and the jobs it lost, as the table gives them,
+// so that a cost is never read without the work it left undone.
+type BaselineJSON struct {
+	CostUSD        float64 `json:"cost_usd"`
+	DeadlineMisses int     `json:"deadline_misses"`
+	JobsLost       int     `json:"jobs_lost"`
 }
 
 // JSON returns the report for scripts: berth's run, the bound and the
-// baselines' costs.
+// baselines' costs, deadline misses and lost jobs.
 func (r *Report) JSON() JSON {
 	b := r.Berth
 	out := JSON{
-		CostUSD: round(b.CostUSD, 4), LowerBoundUSD: round(r.LowerBoundUSD, 4), Baselines: map[string]float64{},
+		CostUSD: round(b.CostUSD, 4), LowerBoundUSD: round(r.LowerBoundUSD, 4), Baselines: map[string]BaselineJSON{},
 		JobsTotal: b.JobsTotal, JobsSucceeded: b.JobsSucceeded, JobsLost: b.JobsLost, DeadlineMisses: b.DeadlineMisses,
 		Interruptions: b.Interruptions, WaitP50S: round(b.WaitP50.Seconds(), 3), WaitP99S: round(b.WaitP99.Seconds(), 3),
 		IdleNodeHours: round(b.IdleNodeHours, 3),
 	}
 	for _, x := range r.Baselines {
-		out.Baselines[x.Name] = round(x.CostUSD, 4)
+		out.Baselines[x.Name] = BaselineJSON{CostUSD: round(x.CostUSD, 4), DeadlineMisses: x.DeadlineMisses, JobsLost: x.JobsLost}
 	}
 	return out
 }

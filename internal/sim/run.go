@@ -317,7 +317,7 @@ func newEngine(sc *Scenario, jobs []Job, pol *policy, seed uint64, progress func
 			b := berth.Duration(*j.StartBudget)
 			sj.bj.StartBudget = &b
 		}
-		if !j.Deadline.IsZero() {
+		if pol.dueJobs && !j.Deadline.IsZero() {
 			// As its user would give it: the deadline, and the run time
 			// as the expected duration.
 			dl := j.Deadline
