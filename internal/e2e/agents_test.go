@@ -101,7 +101,7 @@ func TestAgentPartition(t *testing.T) {
 	var jobs []berth.Job
 	for i := range 2 {
 		jobs = append(jobs, s.submit(berth.JobSpec{Image: s.image, CPU: 0.5, MemoryMB: 128,
-			Command: []string{"sh", "-c", fmt.Sprintf("echo start %d; sleep 10; echo end", i)}}))
+			Command: []string{"sh", "-c", fmt.Sprintf("echo start %d; sleep 30; echo end", i)}})) // outlasts a second agent's start on a loaded machine
 	}
 	var stale []string
 	for _, j := range jobs {
@@ -125,7 +125,7 @@ func TestAgentPartition(t *testing.T) {
 	}
 	p.heal()
 	healed := time.Now()
-	deadline := healed.Add(3 * time.Second) // they would end on their own 5s after
+	deadline := healed.Add(3 * time.Second) // they would end on their own much later
 	for _, a := range stale {
 		for len(runningOf(t, a)) > 0 {
 			if time.Now().After(deadline) {
@@ -137,7 +137,7 @@ func TestAgentPartition(t *testing.T) {
 	t.Logf("stale containers killed %s after the link healed", time.Since(healed).Round(time.Millisecond))
 	s.waitNode(cut.id, 10*time.Second, berth.NodeReady)
 	for _, j := range jobs {
-		j = s.waitTerminal(j.ID, 30*time.Second)
+		j = s.waitTerminal(j.ID, 60*time.Second)
 		succeededOnce(t, s, j)
 		if len(j.Attempts) != 2 || j.Requeued != 1 || j.Retried != 0 {
 			t.Errorf("job %s: %d attempts, requeued %d, retried %d; want 2, 1, 0", j.ID, len(j.Attempts), j.Requeued, j.Retried)
@@ -230,7 +230,7 @@ func TestSpotInterruption(t *testing.T) {
 	var jobs []berth.Job
 	for i := range 2 {
 		jobs = append(jobs, s.submit(berth.JobSpec{Image: s.image, CPU: 0.5, MemoryMB: 128,
-			Command: []string{"sh", "-c", fmt.Sprintf("echo start %d; sleep 6; echo end", i)}}))
+			Command: []string{"sh", "-c", fmt.Sprintf("echo start %d; sleep 20; echo end", i)}})) // outlasts a second agent's start on a loaded machine
 	}
 	var first []string
 	for _, j := range jobs {
@@ -265,7 +265,7 @@ func TestSpotInterruption(t *testing.T) {
 		t.Errorf("reclaimed node: %s, notice %q, market %q; want draining, spot_interruption, spot", node.State, node.Notice, node.Facts.Market)
 	}
 	for _, j := range jobs {
-		j = s.waitTerminal(j.ID, 30*time.Second)
+		j = s.waitTerminal(j.ID, 60*time.Second)
 		succeededOnce(t, s, j)
 		if j.Retried != 0 || len(j.Attempts) != 2 || j.Attempts[1].Node != other.id || j.Attempts[0].Reason != "spot reclaimed on i-0e2e" {
 			t.Errorf("job %s: retried %d, attempts %+v; want the second on the other node", j.ID, j.Retried, j.Attempts)
