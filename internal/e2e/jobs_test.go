@@ -150,9 +150,15 @@ func TestCancel(t *testing.T) {
 
 func TestWaitingReasonAndOrder(t *testing.T) {
 	s := startServer(t, "--cpus", "1", "--memory-mb", "1024")
-	huge := s.submit(berth.JobSpec{Image: s.image, Command: []string{"true"}, CPU: 4})
+	// Pinned to its pool, a job larger than its node waits (a larger one
+	// could join); pinned to none, nothing on offer holds it: a 400.
+	huge := s.submit(berth.JobSpec{Image: s.image, Command: []string{"true"}, CPU: 4, Pool: "local"})
 	blocker := s.submit(berth.JobSpec{Image: s.image, Command: []string{"sleep", "2"}, CPU: 1})
 	s.waitState(blocker.ID, 30*time.Second, berth.Running)
+	var e struct{ Error struct{ Field string } }
+	if code := s.call("POST", "/v1/jobs", berth.JobSpec{Image: s.image, Command: []string{"true"}, CPU: 4}, &e); code != http.StatusBadRequest || e.Error.Field != "cpu" {
+		t.Errorf("an unpinned job larger than every node: %d naming %q, want 400 naming cpu", code, e.Error.Field)
+	}
 	low := s.submit(berth.JobSpec{Image: s.image, Command: []string{"true"}, CPU: 1, Priority: 1})
 	// Read low's reason before high is queued: high would hold the node.
 	j := s.waitJob(low.ID, 5*time.Second, "given a reason", func(j berth.Job) bool { return strings.HasPrefix(j.Reason, "waiting for capacity") })
