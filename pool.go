@@ -93,7 +93,45 @@ type PoolSpec struct {
 	// warnings, rebalance recommendations, state changes): berth acts on
 	// them even when an instance's agent cannot. ec2 pools only.
 	InterruptionQueue string `json:"interruption_queue,omitempty"`
+
+	// How a fargate pool runs its tasks.
+	// Cluster is the ECS cluster whose capacity providers (FARGATE,
+	// FARGATE_SPOT) run the tasks.
+	Cluster string `json:"cluster,omitempty"`
+	// AssignPublicIP gives each task a public address: a task in a public
+	// subnet needs one to pull its image when there is no NAT gateway.
+	AssignPublicIP bool `json:"assign_public_ip,omitempty"`
+	// Capacity is what tasks run on: on-demand (FARGATE), spot
+	// (FARGATE_SPOT), or spot-then-on-demand (FARGATE_SPOT, and FARGATE
+	// when Spot capacity is unavailable). Default on-demand.
+	Capacity FargateCapacity `json:"capacity,omitempty"`
+	// ExecutionRole is the ARN of the role ECS pulls images and writes
+	// logs with; required.
+	ExecutionRole string `json:"execution_role,omitempty"`
+	// TaskRole is the ARN of the role the job's process gets; none when
+	// empty.
+	TaskRole string `json:"task_role,omitempty"`
+	// LogGroup is the CloudWatch Logs group tasks write to, read back
+	// into berth's logs.
+	LogGroup string `json:"log_group,omitempty"` // default /berth/jobs
+	// LaunchRate and LaunchBurst bound how fast tasks are launched: a
+	// burst, then a steady rate per second (Fargate's: 100, then 20).
+	LaunchRate  float64 `json:"launch_rate,omitempty"`
+	LaunchBurst int     `json:"launch_burst,omitempty"`
 }
+
+// FargateCapacity is the capacity a fargate pool's tasks run on.
+type FargateCapacity string
+
+// The capacities of a fargate pool.
+const (
+	FargateOnDemand           FargateCapacity = "on-demand"
+	FargateSpot               FargateCapacity = "spot"
+	FargateSpotThenOnDemand   FargateCapacity = "spot-then-on-demand"
+	DefaultFargateLogGroup                    = "/berth/jobs"
+	DefaultFargateLaunchRate                  = 20
+	DefaultFargateLaunchBurst                 = 100
+)
 
 // DefaultJoinTimeout is how long an EC2 instance may take to join.
 const DefaultJoinTimeout = 10 * time.Minute
@@ -142,6 +180,9 @@ const (
 	FargateMaxCPU       = 16
 	FargateMaxMemoryMB  = 120 << 10
 	FargateStartLatency = 60 * time.Second
+	// Fargate Spot's prices in us-east-1 (Linux/x86), which vary.
+	FargateSpotVCPUSecond = 0.01246414 / 3600
+	FargateSpotGBSecond   = 0.00136872 / 3600
 )
 
 // TaskSize is the size a serverless container of cpu vCPUs and memoryMB
@@ -193,6 +234,9 @@ func (p PoolSpec) WithDefaults() PoolSpec {
 	if p.Provider == ProviderEC2 && p.JoinTimeout == 0 {
 		p.JoinTimeout = Duration(DefaultJoinTimeout)
 	}
+	if p.Provider == ProviderFargate {
+		p = p.fargateDefaults()
+	}
 	if s := p.Serverless; s != nil {
 		c := *s
 		if c.MaxCPU == 0 {
@@ -205,6 +249,32 @@ func (p PoolSpec) WithDefaults() PoolSpec {
 			c.StartLatency = Duration(FargateStartLatency)
 		}
 		p.Serverless = &c
+	}
+	return p
+}
+
+// fargateDefaults fills in a fargate pool's capacity, log group, launch
+// rate and, when the file gives none, Fargate's prices: Spot's when its
+// tasks run on Spot first.
+func (p PoolSpec) fargateDefaults() PoolSpec {
+	if p.Capacity == "" {
+		p.Capacity = FargateOnDemand
+	}
+	if p.LogGroup == "" {
+		p.LogGroup = DefaultFargateLogGroup
+	}
+	if p.LaunchRate == 0 {
+		p.LaunchRate = DefaultFargateLaunchRate
+	}
+	if p.LaunchBurst == 0 {
+		p.LaunchBurst = DefaultFargateLaunchBurst
+	}
+	if p.Serverless == nil {
+		s := Serverless{VCPUSecond: FargateVCPUSecond, GBSecond: FargateGBSecond}
+		if p.Capacity != FargateOnDemand {
+			s.VCPUSecond, s.GBSecond = FargateSpotVCPUSecond, FargateSpotGBSecond
+		}
+		p.Serverless = &s
 	}
 	return p
 }
@@ -259,7 +329,7 @@ func (p PoolSpec) Validate() error {
 		return fieldErr("min", "must not be negative")
 	case p.Max < 0 || p.Max > MaxPoolSize:
 		return fieldErr("max", "must be between 0 and %d", MaxPoolSize)
-	case p.Max < p.Min && p.Serverless == nil:
+	case p.Max < p.Min && p.Serverless == nil && p.Provider != ProviderFargate:
 		return fieldErr("max", "%d is less than min %d", p.Max, p.Min)
 	}
 	if err := p.validateDurations(); err != nil {
@@ -268,8 +338,14 @@ func (p PoolSpec) Validate() error {
 	if err := p.validateAWS(); err != nil {
 		return err
 	}
+	if err := p.validateFargate(); err != nil {
+		return err
+	}
+	if p.Provider == ProviderFargate {
+		return p.fargateDefaults().validateServerless()
+	}
 	if p.Serverless != nil {
-		if p.Provider != ProviderFargate && p.Provider != ProviderFakeServerless {
+		if p.Provider != ProviderFakeServerless {
 			return fieldErr("serverless", "is for providers %s and %s, not %s", ProviderFargate, ProviderFakeServerless, p.Provider)
 		}
 		return p.validateServerless()
@@ -278,7 +354,7 @@ func (p PoolSpec) Validate() error {
 		return p.validateLocal()
 	}
 	switch {
-	case p.Provider == ProviderFargate || p.Provider == ProviderFakeServerless:
+	case p.Provider == ProviderFakeServerless:
 		return fieldErr("serverless", "is required for provider %s", p.Provider)
 	case len(p.InstanceTypes) == 0:
 		return fieldErr("instance_types", "is required: at least one type the pool may launch")
@@ -354,6 +430,57 @@ func (p PoolSpec) validateAWS() error {
 	}
 	return nil
 }
+
+// validateFargate checks the fields of fargate pools, and that other
+// pools have none of them.
+func (p PoolSpec) validateFargate() error {
+	if p.Provider != ProviderFargate {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"cluster", p.Cluster != ""}, {"assign_public_ip", p.AssignPublicIP}, {"capacity", p.Capacity != ""},
+			{"execution_role", p.ExecutionRole != ""}, {"task_role", p.TaskRole != ""}, {"log_group", p.LogGroup != ""},
+			{"launch_rate", p.LaunchRate != 0}, {"launch_burst", p.LaunchBurst != 0},
+		} {
+			if f.set {
+				return fieldErr(f.name, "is for provider %s", ProviderFargate)
+			}
+		}
+		return nil
+	}
+	switch {
+	case p.Cluster == "":
+		return fieldErr("cluster", "is required: the ECS cluster whose FARGATE and FARGATE_SPOT capacity providers run the tasks")
+	case !ecsClusterRe.MatchString(p.Cluster) && !strings.HasPrefix(p.Cluster, "arn:aws"):
+		return fieldErr("cluster", "%q is not an ECS cluster name (letters, digits, - and _, at most 255) or ARN", p.Cluster)
+	case len(p.Subnets) == 0:
+		return fieldErr("subnets", "is required: the subnets a fargate pool's tasks run in (awsvpc networking)")
+	case p.Capacity != "" && p.Capacity != FargateOnDemand && p.Capacity != FargateSpot && p.Capacity != FargateSpotThenOnDemand:
+		return fieldErr("capacity", "%q is not a capacity: want %s, %s or %s", p.Capacity, FargateOnDemand, FargateSpot, FargateSpotThenOnDemand)
+	case p.ExecutionRole == "":
+		return fieldErr("execution_role", "is required: the ARN of the role ECS pulls images and writes the tasks' logs to CloudWatch with")
+	case !iamRoleRe.MatchString(p.ExecutionRole):
+		return fieldErr("execution_role", "%q is not an IAM role ARN such as arn:aws:iam::123456789012:role/berth-task-execution", p.ExecutionRole)
+	case p.TaskRole != "" && !iamRoleRe.MatchString(p.TaskRole):
+		return fieldErr("task_role", "%q is not an IAM role ARN such as arn:aws:iam::123456789012:role/berth-job", p.TaskRole)
+	case p.LogGroup != "" && !logGroupRe.MatchString(p.LogGroup):
+		return fieldErr("log_group", "%q is not a CloudWatch Logs group name (letters, digits, _ - / . #, at most 512)", p.LogGroup)
+	case p.LaunchRate < 0 || p.LaunchRate != p.LaunchRate || p.LaunchRate > 1000:
+		return fieldErr("launch_rate", "must be between 0 and 1000 tasks a second")
+	case p.LaunchBurst < 0 || p.LaunchBurst > 10000:
+		return fieldErr("launch_burst", "must be between 0 and 10000 tasks")
+	case p.Market == Spot:
+		return fieldErr("market", "a fargate pool's Spot is its capacity: use capacity: spot or spot-then-on-demand")
+	}
+	return nil
+}
+
+var (
+	ecsClusterRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	iamRoleRe    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	logGroupRe   = regexp.MustCompile(`^[\w\-/.#]{1,512}$`)
+)
 
 var awsRegionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 

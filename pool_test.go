@@ -67,7 +67,22 @@ func TestPoolSpecValidate(t *testing.T) {
 				p.InstanceTypes[i].SpotPrice, p.InstanceTypes[i].SpotTrace = 0, "a.json"
 			}
 		}, "instance_types[0].spot_trace"},
-		{"fargate without prices", func(p *PoolSpec) { p.Provider = ProviderFargate; p.InstanceTypes = nil }, "serverless"},
+		{"fargate, priced as Fargate", realFargate, ""},
+		{"fargate on Spot first", func(p *PoolSpec) { realFargate(p); p.Capacity = FargateSpotThenOnDemand }, ""},
+		{"fargate without a cluster", func(p *PoolSpec) { realFargate(p); p.Cluster = "" }, "cluster"},
+		{"fargate in a cluster that is no name", func(p *PoolSpec) { realFargate(p); p.Cluster = "my cluster" }, "cluster"},
+		{"fargate without subnets", func(p *PoolSpec) { realFargate(p); p.Subnets = nil }, "subnets"},
+		{"fargate without an execution role", func(p *PoolSpec) { realFargate(p); p.ExecutionRole = "" }, "execution_role"},
+		{"fargate with a role name, not an ARN", func(p *PoolSpec) { realFargate(p); p.ExecutionRole = "berth-task-execution" }, "execution_role"},
+		{"fargate with a bad task role", func(p *PoolSpec) { realFargate(p); p.TaskRole = "arn:aws:iam::1:role/x" }, "task_role"},
+		{"fargate on no capacity", func(p *PoolSpec) { realFargate(p); p.Capacity = "cheap" }, "capacity"},
+		{"fargate with a bad log group", func(p *PoolSpec) { realFargate(p); p.LogGroup = "a group" }, "log_group"},
+		{"fargate launching too fast", func(p *PoolSpec) { realFargate(p); p.LaunchRate = -1 }, "launch_rate"},
+		{"fargate on the spot market", func(p *PoolSpec) { realFargate(p); p.Market = Spot }, "market"},
+		{"fargate with instance types", func(p *PoolSpec) { realFargate(p); p.InstanceTypes = spotPool().InstanceTypes }, "instance_types"},
+		{"fargate with a max", func(p *PoolSpec) { realFargate(p); p.Max = 3 }, "max"},
+		{"a cluster on a fake pool", func(p *PoolSpec) { p.Cluster = "berth" }, "cluster"},
+		{"a capacity on a fake pool", func(p *PoolSpec) { p.Capacity = FargateSpot }, "capacity"},
 		{"ec2", ec2, ""},
 		{"ec2 types whose size EC2 tells", func(p *PoolSpec) {
 			ec2(p)
@@ -115,6 +130,13 @@ func TestPoolSpecValidate(t *testing.T) {
 			t.Errorf("%s: Validate() = %v, want an error on field %q", tt.name, err, tt.field)
 		}
 	}
+}
+
+// realFargate makes p a fargate pool as the documentation writes one.
+func realFargate(p *PoolSpec) {
+	*p = PoolSpec{Name: "fargate", Provider: ProviderFargate, Region: "us-east-1", Cluster: "berth",
+		Subnets: []string{"subnet-0a", "subnet-0b"}, SecurityGroups: []string{"sg-0c"},
+		ExecutionRole: "arn:aws:iam::123456789012:role/berth-task-execution", LogGroup: "/berth/jobs"}
 }
 
 // ec2 makes p an ec2 pool.

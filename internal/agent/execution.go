@@ -245,6 +245,10 @@ func (e *execution) supervise(ctx context.Context, id string) *berth.Outcome {
 		out.Kind, out.Reason = berth.Lost, "node lost contact with the server; its container was killed"
 	case stopped:
 		out.Kind = berth.Stopped
+	case st.StartError != "":
+		out.Kind, out.Reason, out.ExitCode = berth.StartError, st.StartError, nil
+	case st.Reclaimed != "":
+		out.Kind, out.Reason, out.ExitCode = berth.Lost, st.Reclaimed, nil
 	case timedOut:
 		out.Kind = berth.TimedOut
 	case st.OOMKilled:

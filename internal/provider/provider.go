@@ -66,6 +66,16 @@ type Status struct {
 	OOMKilled  bool
 	StartedAt  time.Time
 	FinishedAt time.Time
+	// StartError, when set, says why the engine could not run the
+	// container after Start returned (a serverless engine that pulls
+	// the image only once the task is placed): the job fails without
+	// retries, as for a *StartError.
+	StartError string
+	// Reclaimed, when set, says the container was stopped because its
+	// capacity was taken back (a Fargate Spot interruption), not by its
+	// own doing: its attempt is lost and its job queued again without
+	// spending a retry.
+	Reclaimed string
 }
 
 // Capacity is what an engine offers.

@@ -5,7 +5,8 @@
 //
 // It answers the actions berth's EC2 pools use: CreateFleet (type instant),
 // DescribeInstances, TerminateInstances, DescribeInstanceTypes,
-// DescribeSpotPriceHistory, DescribeSubnets and DescribeLaunchTemplates,
+// DescribeSpotPriceHistory, DescribeSubnets, DescribeSecurityGroups and
+// DescribeLaunchTemplates,
 // with EC2's error codes and HTTP statuses; any other action is
 // InvalidAction. Requests are the EC2 query protocol (form-encoded
 // Action=...&Version=2016-11-15, lists as Name.N and Filter.N.Value.M);
@@ -99,7 +100,8 @@ type Fake struct {
 	types     map[string]InstanceType
 	zones     []string
 	subnets   []*subnet // in creation order
-	vpc       string    // the VPC of subnets added without one
+	vpc       string    // the VPC of subnets and groups added without one
+	groups    []SecurityGroup
 	templates []*LaunchTemplate
 	prices    map[priceKey][]pricePoint // set by SetPrice, oldest first
 	capacity  map[poolKey]int           // live instances allowed; absent: no limit

@@ -25,6 +25,7 @@ var handlers = map[string]handler{
 	"DescribeSpotPriceHistory": (*Fake).describeSpotPriceHistory,
 	"DescribeSubnets":          (*Fake).describeSubnets,
 	"DescribeLaunchTemplates":  (*Fake).describeLaunchTemplates,
+	"DescribeSecurityGroups":   (*Fake).describeSecurityGroups,
 }
 
 // apiError is an error answered as EC2 answers it.

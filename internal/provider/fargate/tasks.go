@@ -1,0 +1,601 @@
+package fargate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/berth-run/berth/internal/provider"
+)
+
+// describeBatch is the most tasks one DescribeTasks call takes.
+const describeBatch = 100
+
+// Start runs the attempt's task and returns once it runs, or has ended.
+// A task that could not start for a reason running again will not fix
+// (its image cannot be pulled, its command is not in the image) is a
+// *provider.StartError.
+func (r *Runner) Start(ctx context.Context, id string) error {
+	t, err := r.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	arn := t.arn
+	r.mu.Unlock()
+	if arn == "" {
+		if arn, err = r.run(ctx, t); err != nil {
+			return err
+		}
+	}
+	for {
+		r.mu.Lock()
+		st, stopped, changed := t.st, t.stopped, t.changed
+		r.mu.Unlock()
+		switch {
+		case stopped && st.StartError != "":
+			return &provider.StartError{Reason: st.StartError}
+		case stopped || st.State == provider.Running:
+			return nil
+		}
+		r.watch()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("start %s: %w", id, ctx.Err())
+		}
+	}
+}
+
+// run sends the RunTask of t, at most at the launch rate, through the
+// capacity providers of the pool in turn, and riding out throttling.
+func (r *Runner) run(ctx context.Context, t *task) (string, error) {
+	spec, c := r.cfg.Spec, t.c
+	tags := []types.Tag{
+		{Key: aws.String(TagCluster), Value: aws.String(r.cfg.Cluster)},
+		{Key: aws.String(TagPool), Value: aws.String(spec.Name)},
+		{Key: aws.String(provider.LabelJob), Value: aws.String(c.JobID)},
+		{Key: aws.String(provider.LabelAttempt), Value: aws.String(c.AttemptID)},
+		{Key: aws.String(provider.LabelNode), Value: aws.String(c.Node)},
+	}
+	public := types.AssignPublicIpDisabled
+	if spec.AssignPublicIP {
+		public = types.AssignPublicIpEnabled
+	}
+	over := types.ContainerOverride{Name: aws.String(ContainerName), Environment: sortedEnv(c.Env)}
+	if len(c.Command) > 0 {
+		over.Command = c.Command
+	}
+	in := &ecs.RunTaskInput{
+		Cluster:        aws.String(spec.Cluster),
+		TaskDefinition: aws.String(t.def),
+		Count:          aws.Int32(1),
+		StartedBy:      aws.String(StartedBy),
+		ClientToken:    aws.String(c.AttemptID),
+		Group:          aws.String("berth:" + spec.Name),
+		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{
+			Subnets: spec.Subnets, SecurityGroups: spec.SecurityGroups, AssignPublicIp: public}},
+		Overrides:     &types.TaskOverride{ContainerOverrides: []types.ContainerOverride{over}},
+		Tags:          tags,
+		PropagateTags: types.PropagateTagsTaskDefinition,
+	}
+	provs := providers(spec.Capacity)
+	backoff := 100 * time.Millisecond
+	for i := 0; ; {
+		if err := r.launch.wait(ctx, 1); err != nil {
+			return "", fmt.Errorf("run task of %s: %w", c.AttemptID, err)
+		}
+		in.CapacityProviderStrategy = []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String(provs[i]), Weight: 1}}
+		out, err := r.ecs.RunTask(ctx, in)
+		var reason string
+		switch {
+		case isCode(err, "ThrottlingException"):
+			reason = "throttled"
+		case err != nil && isCode(err, "ClientException"):
+			return "", &provider.StartError{Reason: fmt.Sprintf("ECS refused the task: %v", err)}
+		case err != nil:
+			return "", fmt.Errorf("run task of %s: %w", c.AttemptID, err)
+		case len(out.Tasks) > 0:
+			arn := aws.ToString(out.Tasks[0].TaskArn)
+			r.update(t, arn, &out.Tasks[0])
+			return arn, nil
+		case len(out.Failures) > 0:
+			reason = aws.ToString(out.Failures[0].Reason)
+			if capacityShort(reason) && i+1 < len(provs) {
+				i++ // Spot has no capacity: on to on-demand at once
+				continue
+			}
+			if !capacityShort(reason) {
+				return "", fmt.Errorf("run task of %s: %s", c.AttemptID, reason)
+			}
+		default:
+			return "", fmt.Errorf("run task of %s: ECS returned neither a task nor a failure", c.AttemptID)
+		}
+		// Throttled, or no capacity on the last provider: wait and try
+		// again from the first.
+		i = 0
+		d := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(2*backoff, 10*time.Second)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return "", fmt.Errorf("run task of %s (%s): %w", c.AttemptID, reason, ctx.Err())
+		}
+	}
+}
+
+// capacityShort reports whether a RunTask failure says the capacity
+// provider has no capacity now.
+func capacityShort(reason string) bool {
+	r := strings.ToLower(reason)
+	return strings.Contains(r, "capacity is unavailable") || strings.Contains(r, "insufficient capacity") || strings.Contains(r, "resource:capacity")
+}
+
+// update records what ECS says of t's task, and wakes its waiters.
+func (r *Runner) update(t *task, arn string, d *types.Task) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t.arn == "" && arn != "" {
+		t.arn = arn
+		close(t.started)
+	}
+	if d == nil || t.stopped {
+		return
+	}
+	t.st = status(t.c, t.st, d)
+	t.stopped = t.st.State == provider.Exited
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+// status is what a task's description says of its attempt's container.
+func status(c provider.Container, st provider.Status, d *types.Task) provider.Status {
+	if d.StartedAt != nil {
+		st.StartedAt = *d.StartedAt
+	}
+	last := aws.ToString(d.LastStatus)
+	switch last {
+	case "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING":
+		st.State = provider.Running
+	case "STOPPED":
+		st.State = provider.Exited
+	default: // PROVISIONING, PENDING, ACTIVATING: not running yet
+		return st
+	}
+	if last != "STOPPED" {
+		return st
+	}
+	if d.StoppedAt != nil {
+		st.FinishedAt = *d.StoppedAt
+	}
+	if st.StartedAt.IsZero() {
+		st.StartedAt = st.FinishedAt
+	}
+	var ct *types.Container
+	for i := range d.Containers {
+		if aws.ToString(d.Containers[i].Name) == ContainerName {
+			ct = &d.Containers[i]
+		}
+	}
+	why := aws.ToString(d.StoppedReason)
+	if ct != nil && aws.ToString(ct.Reason) != "" {
+		why = aws.ToString(ct.Reason)
+	}
+	switch {
+	case strings.Contains(why, "CannotPullContainerError"):
+		st.StartError = fmt.Sprintf("image %s not found, or not pullable with the pool's execution role: %s", c.Image, why)
+	case strings.Contains(why, "CannotStartContainerError"):
+		st.StartError = why
+	case d.StopCode == types.TaskStopCodeSpotInterruption:
+		st.Reclaimed = "Fargate Spot capacity was reclaimed: " + aws.ToString(d.StoppedReason)
+	case ct != nil && ct.ExitCode != nil:
+		st.ExitCode = int(*ct.ExitCode)
+		st.OOMKilled = strings.Contains(why, "OutOfMemoryError")
+	case d.StopCode == types.TaskStopCodeTaskFailedToStart:
+		// ResourceInitializationError and the like: the network, the
+		// secrets or the log group failed, which may pass.
+		st.Reclaimed = "the task failed to start: " + why
+	default:
+		st.Reclaimed = "the task stopped without an exit code: " + why
+	}
+	return st
+}
+
+// find returns the attempt id's task: one this runner created, or one
+// that ECS lists (after a restart). An unknown or removed one is
+// provider.ErrNotFound.
+func (r *Runner) find(ctx context.Context, id string) (*task, error) {
+	r.mu.Lock()
+	t, ok := r.tasks[id]
+	r.mu.Unlock()
+	if ok {
+		if t.removed {
+			return nil, fmt.Errorf("%s: %w", id, provider.ErrNotFound)
+		}
+		return t, nil
+	}
+	if _, err := r.List(ctx); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.tasks[id]; ok && !t.removed {
+		return t, nil
+	}
+	return nil, fmt.Errorf("%s: %w", id, provider.ErrNotFound)
+}
+
+// Wait blocks until the attempt's task has stopped, or ctx ends.
+func (r *Runner) Wait(ctx context.Context, id string) (provider.Status, error) {
+	t, err := r.find(ctx, id)
+	if err != nil {
+		return provider.Status{}, err
+	}
+	for {
+		r.mu.Lock()
+		st, stopped, removed, changed := t.st, t.stopped, t.removed, t.changed
+		r.mu.Unlock()
+		switch {
+		case removed:
+			return st, fmt.Errorf("%s: %w", id, provider.ErrNotFound)
+		case stopped:
+			return st, nil
+		}
+		r.watch()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return st, ctx.Err()
+		}
+	}
+}
+
+// Stop asks ECS to stop the attempt's task and waits until it has: ECS
+// sends SIGTERM, then SIGKILL after the task definition's stopTimeout
+// (the pool's interruption grace), whatever grace says. Stopping a task
+// not running is not an error.
+func (r *Runner) Stop(ctx context.Context, id string, grace time.Duration) error {
+	t, err := r.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	arn, stopped := t.arn, t.stopped
+	r.mu.Unlock()
+	if arn == "" || stopped {
+		return nil
+	}
+	reason := "stopped by berth"
+	if grace == 0 {
+		reason = "killed by berth"
+	}
+	if _, err := r.ecs.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(r.cfg.Spec.Cluster), Task: aws.String(arn),
+		Reason: aws.String(reason)}); err != nil && !isCode(err, "InvalidParameterException") {
+		return fmt.Errorf("stop task %s: %w", arn, err)
+	}
+	_, err = r.Wait(ctx, id)
+	return err
+}
+
+// Inspect returns the status of the attempt's task, as ECS says it now.
+func (r *Runner) Inspect(ctx context.Context, id string) (provider.Status, error) {
+	t, err := r.find(ctx, id)
+	if err != nil {
+		return provider.Status{}, err
+	}
+	r.mu.Lock()
+	arn, stopped := t.arn, t.stopped
+	r.mu.Unlock()
+	if arn != "" && !stopped {
+		if err := r.describe(ctx, []*task{t}); err != nil {
+			return provider.Status{}, err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return t.st, nil
+}
+
+// List returns every attempt of the pool: the tasks ECS lists as started
+// by berth and tagged with the cluster and the pool (running, and stopped
+// ones ECS still describes, about an hour), and the attempts created and
+// not started yet.
+func (r *Runner) List(ctx context.Context) ([]provider.Status, error) {
+	var arns []string
+	for _, desired := range []types.DesiredStatus{types.DesiredStatusRunning, types.DesiredStatusStopped} {
+		in := &ecs.ListTasksInput{Cluster: aws.String(r.cfg.Spec.Cluster), StartedBy: aws.String(StartedBy), DesiredStatus: desired}
+		for p := ecs.NewListTasksPaginator(r.ecs, in); p.HasMorePages(); {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("list tasks: %w", err)
+			}
+			arns = append(arns, out.TaskArns...)
+		}
+	}
+	for i := 0; i < len(arns); i += describeBatch {
+		batch := arns[i:min(i+describeBatch, len(arns))]
+		out, err := r.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(r.cfg.Spec.Cluster), Tasks: batch,
+			Include: []types.TaskField{types.TaskFieldTags}})
+		if err != nil {
+			return nil, fmt.Errorf("describe tasks: %w", err)
+		}
+		for j := range out.Tasks {
+			r.adopt(&out.Tasks[j])
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := make([]provider.Status, 0, len(r.tasks))
+	for _, t := range r.tasks {
+		if !t.removed {
+			list = append(list, t.st)
+		}
+	}
+	return list, nil
+}
+
+// adopt records a task ECS described, if it is one of this pool's.
+func (r *Runner) adopt(d *types.Task) {
+	tags := map[string]string{}
+	for _, tg := range d.Tags {
+		tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	att := tags[provider.LabelAttempt]
+	if tags[TagCluster] != r.cfg.Cluster || tags[TagPool] != r.cfg.Spec.Name || att == "" {
+		return
+	}
+	r.mu.Lock()
+	t, ok := r.tasks[att]
+	if !ok {
+		c := provider.Container{JobID: tags[provider.LabelJob], AttemptID: att, Node: tags[provider.LabelNode]}
+		for _, ct := range d.Containers {
+			if aws.ToString(ct.Name) == ContainerName {
+				c.Image = aws.ToString(ct.Image)
+			}
+		}
+		t = &task{c: c, def: aws.ToString(d.TaskDefinitionArn), started: make(chan struct{}), changed: make(chan struct{}),
+			removed: tags[TagRemoved] != "",
+			st:      provider.Status{ID: att, JobID: c.JobID, AttemptID: att, Node: c.Node, State: provider.Created}}
+		r.tasks[att] = t
+	}
+	r.mu.Unlock()
+	r.update(t, aws.ToString(d.TaskArn), d)
+}
+
+// Remove forgets the attempt, stopping its task if it runs. ECS keeps a
+// stopped task described for about an hour: it is tagged berth.removed so
+// that List leaves it out after a restart too.
+func (r *Runner) Remove(ctx context.Context, id string) error {
+	t, err := r.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	arn, stopped := t.arn, t.stopped
+	r.mu.Unlock()
+	if arn != "" {
+		if !stopped {
+			if _, err := r.ecs.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(r.cfg.Spec.Cluster), Task: aws.String(arn),
+				Reason: aws.String("removed by berth")}); err != nil && !isCode(err, "InvalidParameterException") {
+				return fmt.Errorf("stop task %s: %w", arn, err)
+			}
+		}
+		if _, err := r.ecs.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: aws.String(arn),
+			Tags: []types.Tag{{Key: aws.String(TagRemoved), Value: aws.String("true")}}}); err != nil {
+			return fmt.Errorf("tag task %s removed: %w", arn, err)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t.removed {
+		return fmt.Errorf("%s: %w", id, provider.ErrNotFound)
+	}
+	t.removed = true
+	if t.arn == "" {
+		close(t.started)
+	}
+	close(t.changed)
+	t.changed = make(chan struct{})
+	return nil
+}
+
+// Logs copies the task's log, as the awslogs driver wrote it to CloudWatch
+// Logs, to w from the beginning, and follows it until the task has stopped
+// and its log has been read to its end.
+func (r *Runner) Logs(ctx context.Context, id string, w io.Writer) error {
+	t, err := r.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-t.started:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	r.mu.Lock()
+	arn := t.arn
+	r.mu.Unlock()
+	if arn == "" {
+		return fmt.Errorf("%s: %w", id, provider.ErrNotFound)
+	}
+	in := &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String(r.cfg.Spec.LogGroup),
+		LogStreamName: aws.String(logStream(arn)), StartFromHead: aws.Bool(true)}
+	tick := time.NewTicker(r.cfg.LogInterval)
+	defer tick.Stop()
+	for {
+		r.mu.Lock()
+		done := t.stopped || t.removed
+		r.mu.Unlock()
+		n, err := r.readLog(ctx, in, w)
+		switch {
+		case err != nil:
+			return err
+		case n > 0:
+			continue // more may wait
+		case done:
+			return nil // read to its end after the task stopped
+		}
+		r.watch()
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// readLog reads the next page of a log into w and moves in's token on; a
+// stream not created yet reads as empty.
+func (r *Runner) readLog(ctx context.Context, in *cloudwatchlogs.GetLogEventsInput, w io.Writer) (int, error) {
+	if err := r.logRead.wait(ctx, 1); err != nil {
+		return 0, err
+	}
+	out, err := r.logs.GetLogEvents(ctx, in)
+	var missing *logtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &missing):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("read log %s: %w", aws.ToString(in.LogStreamName), err)
+	}
+	if err := writeEvents(w, out.Events); err != nil {
+		return 0, err
+	}
+	if out.NextForwardToken != nil {
+		in.NextToken = out.NextForwardToken
+	}
+	return len(out.Events), nil
+}
+
+// watch starts the poll loop if it does not run, and has it poll now.
+func (r *Runner) watch() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.polling {
+		r.polling = true
+		ctx, cancel := context.WithCancel(context.Background())
+		r.stopPoll = cancel
+		go r.poll(ctx)
+	}
+}
+
+// Close stops the poll loop.
+func (r *Runner) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopPoll != nil {
+		r.stopPoll()
+		r.polling, r.stopPoll = false, nil
+	}
+}
+
+// poll describes the tasks that run or are starting every PollInterval,
+// in batches, until none is left; then it stops until watched again.
+func (r *Runner) poll(ctx context.Context) {
+	tick := time.NewTicker(r.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+		r.mu.Lock()
+		var live []*task
+		for _, t := range r.tasks {
+			if t.arn != "" && !t.stopped && !t.removed {
+				live = append(live, t)
+			}
+		}
+		if len(live) == 0 {
+			r.polling = false
+			r.stopPoll()
+			r.stopPoll = nil
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		for i := 0; i < len(live); i += describeBatch {
+			_ = r.describe(ctx, live[i:min(i+describeBatch, len(live))]) // the next round asks again
+		}
+	}
+}
+
+// describe asks ECS about ts (at most describeBatch) and records what it
+// says.
+func (r *Runner) describe(ctx context.Context, ts []*task) error {
+	byARN := make(map[string]*task, len(ts))
+	arns := make([]string, 0, len(ts))
+	r.mu.Lock()
+	for _, t := range ts {
+		byARN[t.arn] = t
+		arns = append(arns, t.arn)
+	}
+	r.mu.Unlock()
+	out, err := r.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(r.cfg.Spec.Cluster), Tasks: arns})
+	if err != nil {
+		return fmt.Errorf("describe tasks: %w", err)
+	}
+	for i := range out.Tasks {
+		if t := byARN[aws.ToString(out.Tasks[i].TaskArn)]; t != nil {
+			r.update(t, "", &out.Tasks[i])
+		}
+	}
+	for _, f := range out.Failures {
+		// A task ECS no longer knows ended long ago, or never was.
+		if t := byARN[aws.ToString(f.Arn)]; t != nil && aws.ToString(f.Reason) == "MISSING" {
+			r.update(t, "", &types.Task{LastStatus: aws.String("STOPPED"), StoppedReason: aws.String("ECS no longer knows the task")})
+		}
+	}
+	return nil
+}
+
+// bucket is a token bucket: rate tokens a second, up to burst.
+type bucket struct {
+	rate, burst float64
+	now         func() time.Time
+	ch          chan struct{} // a lock that a context can give up on
+
+	tokens float64
+	at     time.Time
+}
+
+func newBucket(rate, burst float64, now func() time.Time) *bucket {
+	b := &bucket{rate: rate, burst: max(burst, 1), now: now, ch: make(chan struct{}, 1), tokens: max(burst, 1), at: now()}
+	return b
+}
+
+// wait takes n tokens, waiting until they are there or ctx ends.
+func (b *bucket) wait(ctx context.Context, n float64) error {
+	select {
+	case b.ch <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-b.ch }()
+	for {
+		now := b.now()
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.at).Seconds()*b.rate)
+		b.at = now
+		if b.tokens >= n {
+			b.tokens -= n
+			return nil
+		}
+		d := time.Duration((n - b.tokens) / b.rate * float64(time.Second))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
