@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
 
 	berth "github.com/berth-run/berth"
@@ -18,6 +21,7 @@ import (
 	"github.com/berth-run/berth/internal/fakehost"
 	"github.com/berth-run/berth/internal/provider/ec2"
 	"github.com/berth-run/berth/internal/provider/fakecloud"
+	"github.com/berth-run/berth/internal/provider/fargate"
 )
 
 // fleetSetup is what the configuration's pools become in the server.
@@ -82,9 +86,21 @@ func buildFleet(ctx context.Context, cfg config.Config, cluster string, start ti
 				return fs, fmt.Errorf("pools[%d] (%s): %w", i, spec.Name, err)
 			}
 			p.Provider, p.Spec = pool, pool.Spec() // with the sizes EC2 gives its types
+		case berth.ProviderFargate:
+			runner, err := fargateRunner(ctx, spec, cluster)
+			var fe *berth.FieldError
+			if errors.As(err, &fe) {
+				fe.Field = fmt.Sprintf("pools[%d].%s", i, fe.Field)
+				return fs, fe
+			}
+			if err != nil {
+				return fs, fmt.Errorf("pools[%d] (%s): %w", i, spec.Name, err)
+			}
+			p.Node = fakehost.ServerlessNode(spec.Name)
+			fs.machines = append(fs.machines, fakehost.Pool{Spec: spec, Runner: runner})
 		default:
 			return fs, &berth.FieldError{Field: fmt.Sprintf("pools[%d].provider", i),
-				Problem: fmt.Sprintf("%q is not available in this server yet: use local, fake, fake-serverless or ec2", spec.Provider)}
+				Problem: fmt.Sprintf("%q is not available in this server yet: use local, fake, fake-serverless, ec2 or fargate", spec.Provider)}
 		}
 		fs.pools = append(fs.pools, p)
 	}
@@ -115,22 +131,46 @@ func spotMarkets(cloud *fakecloud.Cloud, spec berth.PoolSpec, start time.Time) e
 	return nil
 }
 
+// awsConfig loads the AWS SDK's configuration for a pool in region ("":
+// the SDK's own).
+func awsConfig(ctx context.Context, region string) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return ac, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if ac.Region == "" {
+		return ac, &berth.FieldError{Field: "region", Problem: "is required: no region is set for the AWS SDK either (AWS_REGION, or the profile's)"}
+	}
+	return ac, nil
+}
+
+// fargateRunner connects fargate pool spec to ECS and CloudWatch Logs,
+// with the AWS SDK's default chain as ec2Pool does, and checks its
+// cluster, log group and network.
+func fargateRunner(ctx context.Context, spec berth.PoolSpec, cluster string) (*fargate.Runner, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	ac, err := awsConfig(ctx, spec.Region)
+	if err != nil {
+		return nil, err
+	}
+	return fargate.New(ctx, ecs.NewFromConfig(ac), cloudwatchlogs.NewFromConfig(ac),
+		fargate.Config{Spec: spec, Cluster: cluster, Region: ac.Region, Network: awsec2.NewFromConfig(ac)})
+}
+
 // ec2Pool connects pool spec to EC2, with the AWS SDK's default chain: the
 // region is the pool's, else the SDK's (AWS_REGION, the profile), and
 // AWS_ENDPOINT_URL and the usual credentials settings apply.
 func ec2Pool(ctx context.Context, spec berth.PoolSpec, cluster string) (*ec2.Pool, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	var opts []func(*awsconfig.LoadOptions) error
-	if spec.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(spec.Region))
-	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	ac, err := awsConfig(ctx, spec.Region)
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
-	}
-	if ac.Region == "" {
-		return nil, &berth.FieldError{Field: "region", Problem: "is required: no region is set for the AWS SDK either (AWS_REGION, or the profile's)"}
+		return nil, err
 	}
 	// The Price List API answers in us-east-1 (and two other regions) for
 	// every region.

@@ -8,9 +8,10 @@
 // the way an EC2 agent hears them from the instance metadata service, and
 // stops when its instance is terminated or reclaimed.
 //
-// A fake serverless pool (provider "fake-serverless") is one node whose
-// engine is the Fargate-like fakecloud.Serverless: each container starts
-// after the runner's latency. Its agent reports starts and ends like any
+// A serverless pool is one node in the server's process: for provider
+// "fake-serverless" its engine is the Fargate-like fakecloud.Serverless,
+// where each container starts after the runner's latency; for provider
+// "fargate" it is the ECS runner the pool is given (provider/fargate). Its agent reports starts and ends like any
 // other, so its attempts have the lifecycle, timeouts, cancels and logs
 // of every attempt.
 package fakehost
@@ -34,6 +35,10 @@ import (
 type Pool struct {
 	Spec  berth.PoolSpec // with defaults
 	Cloud *fakecloud.Cloud
+	// Runner, when set, is a serverless pool's engine: a fargate pool's
+	// ECS tasks. Without it, a serverless pool runs on the Fargate-like
+	// fakecloud.Serverless.
+	Runner provider.Runner
 }
 
 // Registry creates the nodes the agents heartbeat (control.Registry).
@@ -185,10 +190,14 @@ func (h *Hosts) startServerless(ctx context.Context, p Pool) error {
 	if err := h.reg.Ensure(ctx, id, p.Spec.Name, p.Spec.Name); err != nil {
 		return err
 	}
-	s := *p.Spec.Serverless
-	runner := fakecloud.NewServerless(s, h.cfg.Seed)
-	lat := time.Duration(s.StartLatency)
-	runner.SetStartLatency(lat/2, lat*3/2)
+	runner := p.Runner
+	if runner == nil {
+		s := *p.Spec.Serverless
+		fake := fakecloud.NewServerless(s, h.cfg.Seed)
+		lat := time.Duration(s.StartLatency)
+		fake.SetStartLatency(lat/2, lat*3/2)
+		runner = fake
+	}
 	cfg := agent.Config{NodeID: id, Name: p.Spec.Name + " (serverless)", CPU: berth.MaxCPU, MemoryMB: berth.MaxMemoryMB,
 		Facts: nodeapi.Facts{Market: string(berth.OnDemand)}, HealthInterval: h.cfg.HealthInterval, PollWait: h.cfg.PollWait, Secrets: h.cfg.Secrets}
 	h.run(ctx, "", id, agent.New(cfg, h.server, runner, h.logs, h.log.With("pool", p.Spec.Name)))

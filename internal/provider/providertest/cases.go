@@ -299,6 +299,12 @@ func testMissingImage(t *testing.T, s *suite) {
 	c.Image = s.h.MissingImage
 	begin := time.Now()
 	id, err := s.r.Create(ctx, c)
+	if s.h.PullsAtStart && err == nil {
+		err = s.r.Start(ctx, id)
+		if rerr := s.r.Remove(ctx, id); rerr != nil {
+			t.Errorf("Remove(%s) after a refused Start = %v", id, rerr)
+		}
+	}
 	took := time.Since(begin)
 	var serr *provider.StartError
 	if !errors.As(err, &serr) {

@@ -42,6 +42,11 @@ type Harness struct {
 	// kill (Docker 20.10 on cgroup v1 under load): the suite then also
 	// takes exit code 137 without the flag, and logs it.
 	OOMMayGoUnflagged bool
+	// PullsAtStart says the engine learns that an image is missing only
+	// when it starts the container (Fargate pulls the image once the task
+	// is placed): the suite then takes the *StartError from Start, and
+	// the failed container is removed as the agent removes it.
+	PullsAtStart bool
 }
 
 // Program is how a container is told what to do.
