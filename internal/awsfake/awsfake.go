@@ -49,6 +49,9 @@ type APIError struct {
 	Status  int    // HTTP status: 400 for the caller's faults, 500 for the service's
 	Code    string // "ParameterNotFound"
 	Message string
+	// Fields are members of the error's shape besides its message:
+	// ECS's ConflictException has resourceIds.
+	Fields map[string]any
 }
 
 // FailNext makes the next call answer err, whatever it asks.
@@ -63,6 +66,20 @@ func (s *jsonService) Calls() []Call {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	return append([]Call(nil), s.calls...)
+}
+
+// Count returns how many calls of the operation were answered so far,
+// errors included.
+func (s *jsonService) Count(op string) int {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if c.Operation == op {
+			n++
+		}
+	}
+	return n
 }
 
 // serve reads one request of the protocol and writes what op answers: a
@@ -100,13 +117,18 @@ func (s *jsonService) serve(w http.ResponseWriter, r *http.Request, op func(name
 	}
 	s.logMu.Lock()
 	s.calls = append(s.calls, call)
+	n := len(s.calls)
 	s.logMu.Unlock()
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-RequestId", fmt.Sprintf("fake-%d", len(s.Calls())))
+	w.Header().Set("X-Amzn-RequestId", fmt.Sprintf("fake-%d", n))
 	if fail != nil {
 		w.Header().Set("X-Amzn-ErrorType", fail.Code)
 		w.WriteHeader(fail.Status)
-		json.NewEncoder(w).Encode(map[string]string{"__type": fail.Code, "message": fail.Message})
+		body := map[string]any{"__type": fail.Code, "message": fail.Message}
+		for k, v := range fail.Fields {
+			body[k] = v
+		}
+		json.NewEncoder(w).Encode(body)
 		return
 	}
 	json.NewEncoder(w).Encode(out)
@@ -135,6 +157,8 @@ type Endpoint struct {
 	SSM            *SSM
 	SecretsManager *SecretsManager
 	Pricing        *Pricing
+	ECS            *ECS
+	Logs           *Logs
 }
 
 // ServeHTTP implements http.Handler.
@@ -147,6 +171,10 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.SecretsManager.ServeHTTP(w, r)
 	case e.Pricing != nil && strings.HasPrefix(target, e.Pricing.target+"."):
 		e.Pricing.ServeHTTP(w, r)
+	case e.ECS != nil && strings.HasPrefix(target, e.ECS.target+"."):
+		e.ECS.ServeHTTP(w, r)
+	case e.Logs != nil && strings.HasPrefix(target, e.Logs.target+"."):
+		e.Logs.ServeHTTP(w, r)
 	default:
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.Header().Set("X-Amzn-ErrorType", "UnknownOperationException")
