@@ -4,9 +4,18 @@
 // AWS_ENDPOINT_URL, and answers AWS's error shapes. Each fake keeps its
 // state in memory, takes errors to inject, and logs the calls made to it.
 //
-// The JSON 1.1 services (SSM, Secrets Manager, the Price List API) name the operation in the
-// X-Amz-Target header; Endpoint serves several of them at one address, as
-// AWS_ENDPOINT_URL points every client at one.
+// The JSON 1.1 services (SSM, Secrets Manager, the Price List API, ECS,
+// CloudWatch Logs) name the operation in the X-Amz-Target header;
+// Endpoint serves several of them at one address, as AWS_ENDPOINT_URL
+// points every client at one. Each fake's Calls and Count give its call
+// log by operation; FailNext makes the next call answer an error.
+//
+// The ECS fake runs Fargate tasks on an Engine: MemoryEngine holds
+// thousands of scripted tasks cheaply, and package ecsdocker runs them as
+// real containers on the local Docker engine (a package of its own, so
+// that the many tests importing awsfake do not depend on the Docker
+// client). Their output goes to the Logs fake as the awslogs driver
+// sends it to CloudWatch Logs.
 package awsfake
 
 import (
