@@ -4,9 +4,18 @@
 // AWS_ENDPOINT_URL, and answers AWS's error shapes. Each fake keeps its
 // state in memory, takes errors to inject, and logs the calls made to it.
 //
-// The JSON 1.1 services (SSM, Secrets Manager, the Price List API) name the operation in the
-// X-Amz-Target header; Endpoint serves several of them at one address, as
-// AWS_ENDPOINT_URL points every client at one.
+// The JSON 1.1 services (SSM, Secrets Manager, the Price List API, ECS,
+// CloudWatch Logs) name the operation in the X-Amz-Target header;
+// Endpoint serves several of them at one address, as AWS_ENDPOINT_URL
+// points every client at one. Each fake's Calls and Count give its call
+// log by operation; FailNext makes the next call answer an error.
+//
+// The ECS fake runs Fargate tasks on an Engine: MemoryEngine holds
+// thousands of scripted tasks cheaply, and package ecsdocker runs them as
+// real containers on the local Docker engine (a package of its own, so
+// that the many tests importing awsfake do not depend on the Docker
+// client). Their output goes to the Logs fake as the awslogs driver
+// sends it to CloudWatch Logs.
 package awsfake
 
 import (
@@ -49,6 +58,9 @@ type APIError struct {
 	Status  int    // HTTP status: 400 for the caller's faults, 500 for the service's
 	Code    string // "ParameterNotFound"
 	Message string
+	// Fields are members of the error's shape besides its message:
+	// ECS's ConflictException has resourceIds.
+	Fields map[string]any
 }
 
 // FailNext makes the next call answer err, whatever it asks.
@@ -63,6 +75,20 @@ func (s *jsonService) Calls() []Call {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	return append([]Call(nil), s.calls...)
+}
+
+// Count returns how many calls of the operation were answered so far,
+// errors included.
+func (s *jsonService) Count(op string) int {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if c.Operation == op {
+			n++
+		}
+	}
+	return n
 }
 
 // serve reads one request of the protocol and writes what op answers: a
@@ -100,13 +126,18 @@ func (s *jsonService) serve(w http.ResponseWriter, r *http.Request, op func(name
 	}
 	s.logMu.Lock()
 	s.calls = append(s.calls, call)
+	n := len(s.calls)
 	s.logMu.Unlock()
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-RequestId", fmt.Sprintf("fake-%d", len(s.Calls())))
+	w.Header().Set("X-Amzn-RequestId", fmt.Sprintf("fake-%d", n))
 	if fail != nil {
 		w.Header().Set("X-Amzn-ErrorType", fail.Code)
 		w.WriteHeader(fail.Status)
-		json.NewEncoder(w).Encode(map[string]string{"__type": fail.Code, "message": fail.Message})
+		body := map[string]any{"__type": fail.Code, "message": fail.Message}
+		for k, v := range fail.Fields {
+			body[k] = v
+		}
+		json.NewEncoder(w).Encode(body)
 		return
 	}
 	json.NewEncoder(w).Encode(out)
@@ -135,6 +166,8 @@ type Endpoint struct {
 	SSM            *SSM
 	SecretsManager *SecretsManager
 	Pricing        *Pricing
+	ECS            *ECS
+	Logs           *Logs
 }
 
 // ServeHTTP implements http.Handler.
@@ -147,6 +180,10 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.SecretsManager.ServeHTTP(w, r)
 	case e.Pricing != nil && strings.HasPrefix(target, e.Pricing.target+"."):
 		e.Pricing.ServeHTTP(w, r)
+	case e.ECS != nil && strings.HasPrefix(target, e.ECS.target+"."):
+		e.ECS.ServeHTTP(w, r)
+	case e.Logs != nil && strings.HasPrefix(target, e.Logs.target+"."):
+		e.Logs.ServeHTTP(w, r)
 	default:
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.Header().Set("X-Amzn-ErrorType", "UnknownOperationException")
