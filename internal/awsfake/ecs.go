@@ -197,6 +197,8 @@ func (e *ECS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return e.stopTask(in)
 		case "ListTasks":
 			return e.listTasks(in)
+		case "TagResource":
+			return e.tagResource(in)
 		}
 		return nil, &APIError{Status: 400, Code: "UnknownOperationException", Message: "the fake does not serve " + op}
 	})

@@ -465,3 +465,36 @@ func (t *task) describe(tags bool) map[string]any {
 	m["containers"] = containers
 	return m
 }
+
+// tagResource adds tags to a task, a key given again taking its new
+// value. Only tasks can be tagged in the fake; another ARN is
+// InvalidParameterException, an unknown task ResourceNotFoundException.
+func (e *ECS) tagResource(in map[string]any) (any, *APIError) {
+	arn := str(in, "resourceArn")
+	if !strings.Contains(arn, ":task/") {
+		return nil, invalidParameter("The ARN " + arn + " is not a task's: the fake tags tasks only.")
+	}
+	tags, _ := in["tags"].([]any)
+	if len(tags) == 0 {
+		return nil, invalidParameter("Tags cannot be empty.")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t := e.tasks[taskIDOf(arn)]
+	if t == nil {
+		return nil, &APIError{Status: 400, Code: "ResourceNotFoundException", Message: "The specified resource could not be found."}
+	}
+	for _, raw := range tags {
+		m, ok := raw.(map[string]any)
+		if !ok {
+			continue
+		}
+		t.tags = slices.DeleteFunc(t.tags, func(old any) bool {
+			o, ok := old.(map[string]any)
+			return ok && str(o, "key") == str(m, "key")
+		})
+		t.tags = append(t.tags, m)
+	}
+	t.version++
+	return map[string]any{}, nil
+}

@@ -14,6 +14,7 @@ import (
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/berth-run/berth/internal/provider"
 )
@@ -58,8 +59,68 @@ func (r *Runner) Start(ctx context.Context, id string) error {
 }
 
 // run sends the RunTask of t, at most at the launch rate, through the
-// capacity providers of the pool in turn, and riding out throttling.
+// capacity providers of the pool in turn, riding out throttling and a
+// lack of capacity. Each request has a client token of its own, made of
+// the attempt's id and the count of requests ECS answered before: a
+// request whose answer was lost is sent again with its token, so that
+// ECS runs its task once; one ECS refused (throttled, no capacity) is not
+// replayed by its token.
 func (r *Runner) run(ctx context.Context, t *task) (string, error) {
+	provs := providers(r.cfg.Spec.Capacity)
+	backoff := 100 * time.Millisecond
+	answered, lost := 0, 0
+	for i := 0; ; {
+		if err := r.launch.wait(ctx, 1); err != nil {
+			return "", fmt.Errorf("run task of %s: %w", t.c.AttemptID, err)
+		}
+		out, err := r.ecs.RunTask(ctx, r.runInput(t, provs[i], fmt.Sprintf("%s.%d", t.c.AttemptID, answered)))
+		var reason string
+		var ae smithy.APIError
+		switch {
+		case err != nil && !errors.As(err, &ae):
+			// No answer: the same request again, a few times.
+			if lost++; lost > 3 || ctx.Err() != nil {
+				return "", fmt.Errorf("run task of %s: %w", t.c.AttemptID, err)
+			}
+			continue
+		case isCode(err, "ThrottlingException"):
+			reason = "throttled"
+		case isCode(err, "ClientException"), isCode(err, "InvalidParameterException"), isCode(err, "AccessDeniedException"):
+			return "", &provider.StartError{Reason: fmt.Sprintf("ECS refused the task: %v", err)}
+		case err != nil:
+			return "", fmt.Errorf("run task of %s: %w", t.c.AttemptID, err)
+		case len(out.Tasks) > 0:
+			arn := aws.ToString(out.Tasks[0].TaskArn)
+			r.update(t, arn, &out.Tasks[0])
+			return arn, nil
+		case len(out.Failures) > 0:
+			reason = aws.ToString(out.Failures[0].Reason)
+			if !capacityShort(reason) {
+				return "", fmt.Errorf("run task of %s: %s", t.c.AttemptID, reason)
+			}
+			if i+1 < len(provs) {
+				answered++
+				i++ // Spot has no capacity: on to on-demand at once
+				continue
+			}
+		default:
+			return "", fmt.Errorf("run task of %s: ECS returned neither a task nor a failure", t.c.AttemptID)
+		}
+		// Throttled, or no capacity on the last provider: wait and try
+		// again from the first.
+		answered, lost, i = answered+1, 0, 0
+		d := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(2*backoff, 10*time.Second)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return "", fmt.Errorf("run task of %s (%s): %w", t.c.AttemptID, reason, ctx.Err())
+		}
+	}
+}
+
+// runInput is the RunTask request of t on capacity provider prov.
+func (r *Runner) runInput(t *task, prov, token string) *ecs.RunTaskInput {
 	spec, c := r.cfg.Spec, t.c
 	tags := []types.Tag{
 		{Key: aws.String(TagCluster), Value: aws.String(r.cfg.Cluster)},
@@ -76,61 +137,19 @@ func (r *Runner) run(ctx context.Context, t *task) (string, error) {
 	if len(c.Command) > 0 {
 		over.Command = c.Command
 	}
-	in := &ecs.RunTaskInput{
-		Cluster:        aws.String(spec.Cluster),
-		TaskDefinition: aws.String(t.def),
-		Count:          aws.Int32(1),
-		StartedBy:      aws.String(StartedBy),
-		ClientToken:    aws.String(c.AttemptID),
-		Group:          aws.String("berth:" + spec.Name),
+	return &ecs.RunTaskInput{
+		Cluster:                  aws.String(spec.Cluster),
+		TaskDefinition:           aws.String(t.def),
+		Count:                    aws.Int32(1),
+		StartedBy:                aws.String(StartedBy),
+		ClientToken:              aws.String(token),
+		Group:                    aws.String("berth:" + spec.Name),
+		CapacityProviderStrategy: []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String(prov), Weight: 1}},
 		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{
 			Subnets: spec.Subnets, SecurityGroups: spec.SecurityGroups, AssignPublicIp: public}},
 		Overrides:     &types.TaskOverride{ContainerOverrides: []types.ContainerOverride{over}},
 		Tags:          tags,
 		PropagateTags: types.PropagateTagsTaskDefinition,
-	}
-	provs := providers(spec.Capacity)
-	backoff := 100 * time.Millisecond
-	for i := 0; ; {
-		if err := r.launch.wait(ctx, 1); err != nil {
-			return "", fmt.Errorf("run task of %s: %w", c.AttemptID, err)
-		}
-		in.CapacityProviderStrategy = []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String(provs[i]), Weight: 1}}
-		out, err := r.ecs.RunTask(ctx, in)
-		var reason string
-		switch {
-		case isCode(err, "ThrottlingException"):
-			reason = "throttled"
-		case err != nil && isCode(err, "ClientException"):
-			return "", &provider.StartError{Reason: fmt.Sprintf("ECS refused the task: %v", err)}
-		case err != nil:
-			return "", fmt.Errorf("run task of %s: %w", c.AttemptID, err)
-		case len(out.Tasks) > 0:
-			arn := aws.ToString(out.Tasks[0].TaskArn)
-			r.update(t, arn, &out.Tasks[0])
-			return arn, nil
-		case len(out.Failures) > 0:
-			reason = aws.ToString(out.Failures[0].Reason)
-			if capacityShort(reason) && i+1 < len(provs) {
-				i++ // Spot has no capacity: on to on-demand at once
-				continue
-			}
-			if !capacityShort(reason) {
-				return "", fmt.Errorf("run task of %s: %s", c.AttemptID, reason)
-			}
-		default:
-			return "", fmt.Errorf("run task of %s: ECS returned neither a task nor a failure", c.AttemptID)
-		}
-		// Throttled, or no capacity on the last provider: wait and try
-		// again from the first.
-		i = 0
-		d := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, 10*time.Second)
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return "", fmt.Errorf("run task of %s (%s): %w", c.AttemptID, reason, ctx.Err())
-		}
 	}
 }
 
