@@ -238,7 +238,7 @@ func (d *Dispatcher) overflow(os []scheduler.Overflow, queued []berth.Job, now t
 		held := store.Held{Pool: spec.Name, Market: berth.OnDemand, Share: 1,
 			Price: cost.Serverless(*spec.Serverless, j.CPU, j.MemoryMB, time.Hour)}
 		ps = append(ps, store.Placement{JobID: o.JobID, JobVersion: o.JobVersion, NodeID: node,
-			AttemptID: berth.NewID("att", now), Held: &held})
+			AttemptID: berth.NewID("att", now), Held: &held, Why: o.Why})
 	}
 	return ps
 }

@@ -274,3 +274,15 @@ func (p *pools) launchingAny() bool {
 func fitsShape(j *berth.Job, cpu float64, mem int64) bool {
 	return jobCPU(j.CPU) <= capCPU(cpu) && j.MemoryMB <= mem
 }
+
+// overflowWhy turns the reason of an overflow (from overflow) into the
+// clause after "because" in the job's reason while it starts and runs on
+// the serverless pool.
+func overflowWhy(reason string) string {
+	if rest, ok := strings.CutPrefix(reason, "overflow to "); ok {
+		if _, why, ok := strings.Cut(rest, ": "); ok {
+			return "its " + why
+		}
+	}
+	return "the job is pinned to that pool"
+}

@@ -299,3 +299,16 @@ func TestPinnedToServerless(t *testing.T) {
 		t.Errorf("reason of a = %q", r)
 	}
 }
+
+// TestOverflowWhy: the reason a job overflowed becomes the clause its
+// reason keeps while it starts and runs on the serverless pool.
+func TestOverflowWhy(t *testing.T) {
+	for in, want := range map[string]string{
+		"overflow to fargate: start budget 2s would be exceeded (waited 0s, capacity in 1m30s)": "its start budget 2s would be exceeded (waited 0s, capacity in 1m30s)",
+		"sent to serverless pool fargate, the pool it names":                                    "the job is pinned to that pool",
+	} {
+		if got := overflowWhy(in); got != want {
+			t.Errorf("overflowWhy(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -90,6 +90,7 @@ type Overflow struct {
 	JobID      string
 	JobVersion int64
 	Pool       string
+	Why        string // "its start budget of 2s would be exceeded (...)"
 }
 
 // Plan is the outcome of one round of placement.
@@ -206,7 +207,7 @@ func (rd *round) unplaced(j *berth.Job, cpu, mem int64, pool string) {
 	c, p := rd.c, rd.pools
 	ctx := p.context(j)
 	if o, why := p.overflow(j, ctx); o != "" {
-		rd.plan.Overflow = append(rd.plan.Overflow, Overflow{JobID: j.ID, JobVersion: j.Version, Pool: o})
+		rd.plan.Overflow = append(rd.plan.Overflow, Overflow{JobID: j.ID, JobVersion: j.Version, Pool: o, Why: overflowWhy(why)})
 		rd.reason(j, why)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -20,6 +21,9 @@ type Placement struct {
 	// Held, when set, is what the attempt holds, for its cost; by default
 	// its share of the node at the price the node's agent reported.
 	Held *Held
+	// Why, when set, says why the job goes there ("its start budget of
+	// 2s would be exceeded"); the job's reason keeps it while it runs.
+	Why string
 }
 
 // Place commits placements, each in the same transaction but each checked on
@@ -103,9 +107,13 @@ func place(ctx context.Context, tx *sql.Tx, p *Placement, now time.Time) (bool, 
 	if name == "" {
 		name = n.ID
 	}
+	reason := "starting on " + name
+	if p.Why != "" {
+		reason += " because " + p.Why
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, reason = ?, updated_at = ?,
 		version = version + 1 WHERE id = ?`,
-		string(berth.Starting), "starting on "+name, ts(now), p.JobID); err != nil {
+		string(berth.Starting), reason, ts(now), p.JobID); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -238,9 +246,15 @@ func (s *Store) AttemptStarted(ctx context.Context, attemptID, containerID strin
 		}
 		switch {
 		case j.State == berth.Starting:
+			// Why it was placed there (an overflow's "because") stays.
+			_, why, _ := strings.Cut(j.Reason, " because ")
+			reason := "running on " + nodeName(ctx, tx, a.Node)
+			if why != "" {
+				reason += " because " + why
+			}
 			_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ?, reason = ?, updated_at = ?,
 				version = version + 1 WHERE id = ?`,
-				string(berth.Running), "running on "+nodeName(ctx, tx, a.Node), ts(now), jobID)
+				string(berth.Running), reason, ts(now), jobID)
 		case changed > 0:
 			_, err = tx.ExecContext(ctx, `UPDATE jobs SET updated_at = ?, version = version + 1 WHERE id = ?`, ts(now), jobID)
 		default:
