@@ -215,7 +215,9 @@ func TaskSize(cpu float64, memoryMB int64) (float64, int64) {
 }
 
 // IsServerless reports whether p runs containers without nodes.
-func (p *PoolSpec) IsServerless() bool { return p.Serverless != nil }
+// A fargate pool is, with or without its serverless block (which
+// WithDefaults fills in).
+func (p *PoolSpec) IsServerless() bool { return p.Serverless != nil || p.Provider == ProviderFargate }
 
 // WithDefaults returns p with unset fields filled in.
 func (p PoolSpec) WithDefaults() PoolSpec {

@@ -91,6 +91,20 @@ func (s *jsonService) Count(op string) int {
 	return n
 }
 
+// CountCode returns how many calls of the operation were answered with
+// the error code so far.
+func (s *jsonService) CountCode(op, code string) int {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if c.Operation == op && c.Code == code {
+			n++
+		}
+	}
+	return n
+}
+
 // serve reads one request of the protocol and writes what op answers: a
 // value to encode, or an *APIError.
 func (s *jsonService) serve(w http.ResponseWriter, r *http.Request, op func(name string, in map[string]any) (any, *APIError)) {

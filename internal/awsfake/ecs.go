@@ -3,6 +3,7 @@ package awsfake
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -159,6 +160,22 @@ func (e *ECS) RunningTasks() int {
 		}
 	}
 	return n
+}
+
+// TaskARNs returns the ARNs of the tasks the fake knows, oldest first.
+func (e *ECS) TaskARNs() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ts := make([]*task, 0, len(e.tasks))
+	for _, t := range e.tasks {
+		ts = append(ts, t)
+	}
+	slices.SortFunc(ts, func(a, b *task) int { return a.seq - b.seq })
+	arns := make([]string, len(ts))
+	for i, t := range ts {
+		arns[i] = t.arn()
+	}
+	return arns
 }
 
 // Close kills the containers of every task and waits until all have

@@ -96,6 +96,9 @@ type Config struct {
 	// of all tasks together stay under LogRate a second.
 	LogInterval time.Duration // default 2s
 	LogRate     float64       // default 20, under CloudWatch Logs' 25 a second
+	// ListInterval is how often List asks ECS for the running tasks
+	// again; in between it answers from what the runner knows.
+	ListInterval time.Duration // default 5m
 	// Now is the clock of the launch limiter; nil is time.Now.
 	Now func() time.Time
 	// Network, when set, checks at start that the pool's subnets and
@@ -123,6 +126,7 @@ type Runner struct {
 	// mu guards the fields below.
 	mu       sync.Mutex
 	tasks    map[string]*task  // by attempt id
+	listedAt time.Time         // when ECS was last listed
 	defs     map[string]string // task definition ARNs by content hash
 	polling  bool
 	stopPoll context.CancelFunc
@@ -130,14 +134,15 @@ type Runner struct {
 
 // task is one attempt: created in memory, then run.
 type task struct {
-	c       provider.Container
-	def     string        // the task definition's ARN
-	arn     string        // "" until RunTask
-	started chan struct{} // closed once arn is set, or the task is removed
-	st      provider.Status
-	stopped bool // described as STOPPED: st is final
-	removed bool
-	changed chan struct{} // closed and replaced at every change of st
+	c         provider.Container
+	def       string        // the task definition's ARN
+	arn       string        // "" until RunTask
+	started   chan struct{} // closed once arn is set, or the task is removed
+	st        provider.Status
+	stopped   bool // described as STOPPED: st is final
+	removed   bool
+	removedAt time.Time
+	changed   chan struct{} // closed and replaced at every change of st
 }
 
 var _ provider.Runner = (*Runner)(nil)
@@ -158,6 +163,9 @@ func New(ctx context.Context, e ECS, l Logs, cfg Config) (*Runner, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ListInterval == 0 {
+		cfg.ListInterval = 5 * time.Minute
 	}
 	spec := cfg.Spec
 	r := &Runner{cfg: cfg, ecs: e, logs: l,

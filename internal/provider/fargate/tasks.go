@@ -325,18 +325,50 @@ func (r *Runner) Inspect(ctx context.Context, id string) (provider.Status, error
 	return t.st, nil
 }
 
-// List returns every attempt of the pool: the tasks ECS lists as started
-// by berth and tagged with the cluster and the pool (running, and stopped
-// ones ECS still describes, about an hour), and the attempts created and
-// not started yet.
+// List returns every attempt of the pool. The first call asks ECS for
+// the tasks started by berth and tagged with the cluster and the pool
+// (running, and the stopped ones ECS still describes, about an hour), as
+// a restarted server must; later calls answer from what the runner knows,
+// which its poll loop keeps current, and ask ECS again for running tasks
+// only every ListInterval: an agent lists its containers after every
+// change of its work, and a pool of a thousand tasks would otherwise
+// cost tens of calls each time.
 func (r *Runner) List(ctx context.Context) ([]provider.Status, error) {
+	r.mu.Lock()
+	first, due := r.listedAt.IsZero(), r.cfg.Now().Sub(r.listedAt) >= r.cfg.ListInterval
+	r.mu.Unlock()
+	if first || due {
+		desired := []types.DesiredStatus{types.DesiredStatusRunning}
+		if first {
+			desired = append(desired, types.DesiredStatusStopped)
+		}
+		if err := r.listECS(ctx, desired); err != nil {
+			return nil, err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.prune()
+	list := make([]provider.Status, 0, len(r.tasks))
+	for _, t := range r.tasks {
+		if !t.removed {
+			list = append(list, t.st)
+		}
+	}
+	return list, nil
+}
+
+// listECS lists and describes the tasks of the desired statuses, and
+// records those of this pool.
+func (r *Runner) listECS(ctx context.Context, desired []types.DesiredStatus) error {
+	now := r.cfg.Now()
 	var arns []string
-	for _, desired := range []types.DesiredStatus{types.DesiredStatusRunning, types.DesiredStatusStopped} {
-		in := &ecs.ListTasksInput{Cluster: aws.String(r.cfg.Spec.Cluster), StartedBy: aws.String(StartedBy), DesiredStatus: desired}
+	for _, d := range desired {
+		in := &ecs.ListTasksInput{Cluster: aws.String(r.cfg.Spec.Cluster), StartedBy: aws.String(StartedBy), DesiredStatus: d}
 		for p := ecs.NewListTasksPaginator(r.ecs, in); p.HasMorePages(); {
 			out, err := p.NextPage(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("list tasks: %w", err)
+				return fmt.Errorf("list tasks: %w", err)
 			}
 			arns = append(arns, out.TaskArns...)
 		}
@@ -346,21 +378,27 @@ func (r *Runner) List(ctx context.Context) ([]provider.Status, error) {
 		out, err := r.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(r.cfg.Spec.Cluster), Tasks: batch,
 			Include: []types.TaskField{types.TaskFieldTags}})
 		if err != nil {
-			return nil, fmt.Errorf("describe tasks: %w", err)
+			return fmt.Errorf("describe tasks: %w", err)
 		}
 		for j := range out.Tasks {
 			r.adopt(&out.Tasks[j])
 		}
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	list := make([]provider.Status, 0, len(r.tasks))
-	for _, t := range r.tasks {
-		if !t.removed {
-			list = append(list, t.st)
+	r.listedAt = now
+	r.mu.Unlock()
+	return nil
+}
+
+// prune forgets attempts removed more than two hours ago: ECS has
+// forgotten their tasks by then too. r.mu is held.
+func (r *Runner) prune() {
+	cutoff := r.cfg.Now().Add(-2 * time.Hour)
+	for id, t := range r.tasks {
+		if t.removed && t.removedAt.Before(cutoff) {
+			delete(r.tasks, id)
 		}
 	}
-	return list, nil
 }
 
 // adopt records a task ECS described, if it is one of this pool's.
@@ -383,8 +421,8 @@ func (r *Runner) adopt(d *types.Task) {
 			}
 		}
 		t = &task{c: c, def: aws.ToString(d.TaskDefinitionArn), started: make(chan struct{}), changed: make(chan struct{}),
-			removed: tags[TagRemoved] != "",
-			st:      provider.Status{ID: att, JobID: c.JobID, AttemptID: att, Node: c.Node, State: provider.Created}}
+			removed: tags[TagRemoved] != "", removedAt: r.cfg.Now(),
+			st: provider.Status{ID: att, JobID: c.JobID, AttemptID: att, Node: c.Node, State: provider.Created}}
 		r.tasks[att] = t
 	}
 	r.mu.Unlock()
@@ -419,7 +457,7 @@ func (r *Runner) Remove(ctx context.Context, id string) error {
 	if t.removed {
 		return fmt.Errorf("%s: %w", id, provider.ErrNotFound)
 	}
-	t.removed = true
+	t.removed, t.removedAt = true, r.cfg.Now()
 	if t.arn == "" {
 		close(t.started)
 	}
