@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Account and Region are what the fakes put in the ARNs they make.
@@ -40,6 +41,7 @@ type Call struct {
 	AccessKey string
 	Input     map[string]any // the request's body
 	Code      string         // the error code answered, "" for success
+	At        time.Time      // when the request arrived
 }
 
 // jsonService is what the fakes of AWS JSON 1.1 services share: the
@@ -109,7 +111,7 @@ func (s *jsonService) CountCode(op, code string) int {
 // value to encode, or an *APIError.
 func (s *jsonService) serve(w http.ResponseWriter, r *http.Request, op func(name string, in map[string]any) (any, *APIError)) {
 	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), s.target+".")
-	call := Call{Operation: name, AccessKey: accessKey(r)}
+	call := Call{Operation: name, AccessKey: accessKey(r), At: time.Now()}
 	var in map[string]any
 	var out any
 	var fail *APIError

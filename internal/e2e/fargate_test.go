@@ -27,7 +27,7 @@ type fargateCloud struct {
 
 // startFargateCloud serves the fakes, whose tasks run on engine, with
 // the cluster berth (FARGATE and FARGATE_SPOT), subnet-0a and sg-0c.
-func startFargateCloud(t *testing.T, engine awsfake.Engine, cfg awsfake.ECSConfig) *fargateCloud {
+func startFargateCloud(t testing.TB, engine awsfake.Engine, cfg awsfake.ECSConfig) *fargateCloud {
 	t.Helper()
 	c := &fargateCloud{logs: awsfake.NewLogs(), dir: t.TempDir()}
 	cfg.Engine, cfg.Logs = engine, c.logs
@@ -79,7 +79,7 @@ pools:
 
 // fillFleet runs a job that holds the fleet pool's one host for ten
 // minutes, so that the jobs after it overflow.
-func fillFleet(t *testing.T, s *server) {
+func fillFleet(t testing.TB, s *server) {
 	t.Helper()
 	filler := s.submit(berth.JobSpec{Image: "berth-test/busybox:latest", CPU: 1, MemoryMB: 1024,
 		Env: map[string]string{"FAKE_RUN_FOR": "10m"}, Pool: "fleet"})
@@ -99,8 +99,9 @@ func TestFargateOverflow(t *testing.T) {
 	var ids []string
 	for i := range 3 {
 		j := s.submit(berth.JobSpec{Image: image, CPU: 0.5, MemoryMB: 512,
-			Command: []string{"sh", "-c", "echo hello from $BERTH_JOB_ID; echo to stderr >&2; exit " + []string{"0", "0", "3"}[i]},
-			Retries: berth.RetryPolicy{Attempts: 1}})
+			// The two streams are two pipes: lines written at one
+			// instant may reach the log in either order, as on Fargate.
+			Command: []string{"sh", "-c", "echo hello from $BERTH_JOB_ID; sleep 0.5; echo to stderr >&2; sleep " + []string{"8", "0", "0"}[i] + "; exit " + []string{"0", "0", "3"}[i]}})
 		ids = append(ids, j.ID)
 	}
 	j := s.waitState(ids[0], 60*time.Second, berth.Running)

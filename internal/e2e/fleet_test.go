@@ -45,7 +45,7 @@ func startConfigServer(t *testing.T, config string, files map[string]string) *se
 
 // startConfigServerAt is startConfigServer listening on addr, with
 // variables added to its environment and extra flags.
-func startConfigServerAt(t *testing.T, addr, config string, files map[string]string, env []string, flags ...string) *server {
+func startConfigServerAt(t testing.TB, addr, config string, files map[string]string, env []string, flags ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
