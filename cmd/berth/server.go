@@ -138,7 +138,7 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Var(retainFlag{&cfg.retain}, "retain", "`duration` finished jobs are kept, with their attempts and logs, before they are deleted (their cost stays in berth cost), or forever")
 	fs.StringVar(&cfg.metricsToken, "metrics-token", "", "bearer `token` that /metrics wants (default: /metrics is open to whoever reaches the API)")
 	fs.StringVar(&cfg.interruptionQueue, "interruption-queue", "", "`URL` of the SQS queue that EventBridge feeds with EC2's interruption events, for every ec2 pool besides the pools' own interruption_queue (see docs/pools.md)")
-	fs.Func("sqs-intake", "`URL` of an SQS queue whose messages are jobs, as POST /v1/jobs takes them (repeatable; see docs/aws.md)", func(v string) error {
+	fs.Func("sqs-intake", "`URL` of an SQS queue whose messages are jobs, as POST /v1/jobs takes them (repeatable; see docs/intake.md)", func(v string) error {
 		cfg.sqsIntake = append(cfg.sqsIntake, v)
 		return nil
 	})
