@@ -40,7 +40,7 @@ func interruptionQueues(ctx context.Context, pools []berth.PoolSpec, flagURL str
 			continue
 		}
 		seen[s.url] = true
-		api, err := queueClient(ctx, s.url, s.region)
+		api, err := queueClient(ctx, s.url, s.region, true)
 		if err != nil {
 			return nil, &berth.FieldError{Field: s.field, Problem: err.Error()}
 		}
@@ -49,9 +49,9 @@ func interruptionQueues(ctx context.Context, pools []berth.PoolSpec, flagURL str
 	return out, nil
 }
 
-// queueClient returns an SQS client for the queue at url, after checking
-// that it may read the queue's attributes.
-func queueClient(ctx context.Context, url, poolRegion string) (*sqs.Client, error) {
+// queueClient returns an SQS client for the queue at url, after checking,
+// when check is set, that it may read the queue's attributes.
+func queueClient(ctx context.Context, url, poolRegion string, check bool) (*sqs.Client, error) {
 	region, err := berth.ParseQueueURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("%q is %v", url, err)
@@ -73,6 +73,9 @@ func queueClient(ctx context.Context, url, poolRegion string) (*sqs.Client, erro
 		return nil, fmt.Errorf("no region: the queue's URL names none, and none is set for the AWS SDK either (AWS_REGION, or the profile's)")
 	}
 	c := sqs.NewFromConfig(ac)
+	if !check {
+		return c, nil
+	}
 	if _, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
 		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}}); err != nil {
 		return nil, fmt.Errorf("queue %s: %w", url, err)

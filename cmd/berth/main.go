@@ -54,6 +54,7 @@ func commands() []command {
 		{"node", "show, drain, undrain or delete a node", runNode},
 		{"pools", "list pools, their instances, autoscaling signal and join tokens", runPools},
 		{"cost", "what the jobs cost, by pool, market, label or day", runCost},
+		{"intake", "list the messages of the SQS intake queues that did not become jobs, and why", runIntake},
 		{"token", "create, list and revoke scoped API tokens (admin, submit, read)", runToken},
 		{"deploy", "deploy berth on AWS: deploy aws user-data prints an ec2 pool's boot script", runDeploy},
 		{"sim", "simulate berth's fleet over a scenario beside the baselines; sim deadline: deadline policies over Spot traces", runSim},

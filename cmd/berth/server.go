@@ -72,6 +72,10 @@ type serverConfig struct {
 	// interruptionQueue is the SQS queue of EC2's interruption events
 	// for every ec2 pool, besides the pools' own.
 	interruptionQueue string
+	// sqsIntake are the SQS queues of jobs (--sqs-intake), and intakes
+	// their clients.
+	sqsIntake []string
+	intakes   []control.IntakeConfig
 }
 
 func runServer(ctx context.Context, env *cliEnv, args []string) error {
@@ -134,6 +138,10 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Var(retainFlag{&cfg.retain}, "retain", "`duration` finished jobs are kept, with their attempts and logs, before they are deleted (their cost stays in berth cost), or forever")
 	fs.StringVar(&cfg.metricsToken, "metrics-token", "", "bearer `token` that /metrics wants (default: /metrics is open to whoever reaches the API)")
 	fs.StringVar(&cfg.interruptionQueue, "interruption-queue", "", "`URL` of the SQS queue that EventBridge feeds with EC2's interruption events, for every ec2 pool besides the pools' own interruption_queue (see docs/pools.md)")
+	fs.Func("sqs-intake", "`URL` of an SQS queue whose messages are jobs, as POST /v1/jobs takes them (repeatable; see docs/intake.md)", func(v string) error {
+		cfg.sqsIntake = append(cfg.sqsIntake, v)
+		return nil
+	})
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -156,6 +164,9 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 		if _, err := berth.ParseQueueURL(cfg.interruptionQueue); err != nil {
 			return usageError(env, fs, "--interruption-queue %q is %v", cfg.interruptionQueue, err)
 		}
+	}
+	if cfg.intakes, err = intakeQueues(ctx, cfg.sqsIntake); err != nil {
+		return usageError(env, fs, "%v", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
@@ -237,6 +248,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		CallbackAllow:      cfg.callbackAllow,
 		CallbackURL:        cb.url,
 		InterruptionQueues: fleetCfg.queues,
+		Intakes:            cfg.intakes,
 	}, st, keys, logs, log)
 	rotated := func(pool string, gen int64) {
 		if pool != auth.DefaultPool {
@@ -247,7 +259,9 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		}
 	}
 	api := httpapi.New(httpapi.Deps{Store: st, Keys: keys, Logs: logs, Log: log, Nodes: plane.Registry, Fleet: plane.Fleet, JoinTokenRotated: rotated,
-		CallbackGuard: plane.CallbackGuard, AgentBinaries: &httpapi.AgentBinaries{Paths: cfg.agentBinaries}, Limits: httpapi.Limits{JoinRate: cfg.joinRate, JoinBurst: cfg.joinBurst}, Changed: plane.Changed})
+		CallbackGuard: plane.CallbackGuard, AgentBinaries: &httpapi.AgentBinaries{Paths: cfg.agentBinaries}, Limits: httpapi.Limits{JoinRate: cfg.joinRate, JoinBurst: cfg.joinBurst}, Changed: plane.Changed,
+		Intakes: plane.Intakes})
+	plane.UseSubmitter(api)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -274,7 +288,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	api.SetAgents(local)
 	mux := http.NewServeMux()
 	prom := metrics.New(st, log)
-	if err := prom.Register(plane.Fleet.Collector()); err != nil {
+	if err := prom.Register(plane.Fleet.Collector(), control.IntakeCollector(plane.Intakes)); err != nil {
 		return err
 	}
 	mux.Handle("GET /metrics", metrics.RequireToken(cfg.metricsToken, prom.Handler())) // Prometheus; open, like /healthz, without --metrics-token

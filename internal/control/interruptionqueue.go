@@ -130,11 +130,7 @@ func (q *InterruptionQueue) Run(ctx context.Context) error {
 // backoff is the wait after the n-th failure in a row: base doubled n-1
 // times, at most MaxBackoff.
 func (q *InterruptionQueue) backoff(base time.Duration, n int) time.Duration {
-	d := base
-	for i := 1; i < n && d < q.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, q.cfg.MaxBackoff)
+	return doubling(base, q.cfg.MaxBackoff, n)
 }
 
 // handle acts on a batch of messages, then deletes each that is done

@@ -134,10 +134,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // startFauxqs starts fauxqs on a loopback port and returns its endpoint,
-// or skips the test when BERTH_FAUXQS does not name it.
+// or skips the test when BERTH_FAUXQS does not name it; with
+// BERTH_REQUIRE_FAUXQS=1 (as in CI) it fails the test instead.
 func startFauxqs(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("BERTH_FAUXQS")
+	if dir == "" && os.Getenv("BERTH_REQUIRE_FAUXQS") == "1" {
+		t.Fatal("BERTH_REQUIRE_FAUXQS=1 but BERTH_FAUXQS is not set: npm install --prefix /tmp/fauxqs fauxqs@1.9.2 and point it at /tmp/fauxqs/node_modules/fauxqs")
+	}
 	if dir == "" {
 		t.Skip("BERTH_FAUXQS is not set: npm install --prefix /tmp/fauxqs fauxqs@1.9.2 and point it at /tmp/fauxqs/node_modules/fauxqs")
 	}

@@ -29,6 +29,10 @@ type PlaneConfig struct {
 	// InterruptionQueues are the SQS queues of EC2's interruption events
 	// to read, each with its client; none by default.
 	InterruptionQueues []InterruptionQueueConfig
+	// Intakes are the SQS queues of jobs to read, each with its client;
+	// none by default. Their jobs are submitted through the JobSubmitter
+	// given to UseSubmitter.
+	Intakes []IntakeConfig
 }
 
 // Keys signs what the control plane sends: webhook bodies, and the
@@ -40,7 +44,7 @@ type Keys interface {
 
 // Plane is berth's control plane: the loops over the store (dispatch,
 // schedules, callbacks, the node reaper, the fleet's autoscaler,
-// retention and the interruption queues) and what the API and agents talk
+// retention, the interruption queues and the intake queues) and what the API and agents talk
 // to (the node registry and the in-process agent server). NewPlane is the one place they are wired,
 // for berth server and for the tests alike.
 type Plane struct {
@@ -57,6 +61,8 @@ type Plane struct {
 	Local         *Local
 	// Interruptions read the interruption queues, one loop each.
 	Interruptions []*InterruptionQueue
+	// Intakes read the SQS queues of jobs, one loop each.
+	Intakes []*Intake
 
 	log *slog.Logger
 }
@@ -76,7 +82,19 @@ func NewPlane(cfg PlaneConfig, st *store.Store, keys Keys, logs LogRemover, log 
 	for _, q := range cfg.InterruptionQueues {
 		p.Interruptions = append(p.Interruptions, NewInterruptionQueue(q, p.Registry, p.Fleet, log.With("component", "interruptions")))
 	}
+	for _, q := range cfg.Intakes {
+		p.Intakes = append(p.Intakes, NewIntake(q, st, nil, log.With("component", "intake")))
+	}
 	return p
+}
+
+// UseSubmitter sets what the intake queues submit their jobs through (the
+// API's function, which needs the plane to be built first). Call it before
+// Run.
+func (p *Plane) UseSubmitter(s JobSubmitter) {
+	for _, q := range p.Intakes {
+		q.submit = s
+	}
 }
 
 // Kick wakes the loops that act on jobs: dispatch and callbacks. It never
@@ -115,6 +133,12 @@ func (p *Plane) Run(ctx context.Context) error {
 	}
 	for _, q := range p.Interruptions {
 		loops = append(loops, loop{"interruption queue " + q.cfg.URL, q.Run})
+	}
+	for _, q := range p.Intakes {
+		if q.submit == nil {
+			return fmt.Errorf("intake queue %s: no job submitter (Plane.UseSubmitter)", q.cfg.URL)
+		}
+		loops = append(loops, loop{"intake queue " + q.cfg.URL, q.Run})
 	}
 	var (
 		wg   sync.WaitGroup

@@ -16,71 +16,96 @@ import (
 	"unicode/utf8"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/control"
 	"github.com/berth-run/berth/internal/logstore"
 	"github.com/berth-run/berth/internal/store"
+	"github.com/berth-run/berth/internal/strict"
 )
 
 func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
-	var spec berth.JobSpec
-	if err := decode(w, r, &spec); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := spec.Validate(); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.checkPool(r, spec, ""); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.checkHolds(r, spec, ""); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.checkCallback(r, spec.CallbackURL, "callback_url"); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	now := time.Now()
-	submitted := spec.WithDefaults()
-	if err := s.expect(r.Context(), &spec, now); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	job, created, err := s.d.Store.CreateJob(r.Context(), spec.WithDefaults(), now)
+	body, err := readBody(w, r.Body)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if !created {
-		same, err := s.sameSpec(r.Context(), job, submitted)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if !same {
-			writeError(w, http.StatusConflict, "idempotency_conflict",
-				fmt.Sprintf("idempotency key %q was used by job %s with another body: use a new key for another job", spec.IdempotencyKey, job.ID), "idempotency_key")
-			return
-		}
+	job, created, err := s.SubmitJob(r.Context(), body, "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
-		s.d.Changed("")
 	}
 	w.Header().Set("Location", "/v1/jobs/"+job.ID)
 	s.writeJob(w, r, status, job)
 }
 
+var _ control.JobSubmitter = (*Server)(nil)
+
+// SubmitJob creates the job body asks for, as POST /v1/jobs takes it:
+// decoded strictly, validated, checked against the pools that could hold
+// it, its callback against the guard and its deadline against its
+// expected duration. It is created idempotently, under the body's
+// idempotency key, else under key ("" for none). It returns the job and
+// whether it was created now (false: the key's job, submitted before with
+// the same body). Its errors are the seam's: bad input is a
+// *berth.FieldError, a body over the limit a *control.TooLargeError, a
+// key used before with another body a *control.IdempotencyConflictError;
+// any other error is berth's fault (the store's) and worth a retry.
+func (s *Server) SubmitJob(ctx context.Context, body []byte, key string) (berth.Job, bool, error) {
+	if len(body) > documentBody {
+		return berth.Job{}, false, &control.TooLargeError{Size: len(body), Limit: documentBody}
+	}
+	var spec berth.JobSpec
+	if err := strict.DecodeJSON(body, &spec); err != nil {
+		return berth.Job{}, false, err
+	}
+	if spec.IdempotencyKey == "" {
+		spec.IdempotencyKey = key
+	}
+	if err := spec.Validate(); err != nil {
+		return berth.Job{}, false, err
+	}
+	if err := s.checkPool(ctx, spec, ""); err != nil {
+		return berth.Job{}, false, err
+	}
+	if err := s.checkHolds(ctx, spec, ""); err != nil {
+		return berth.Job{}, false, err
+	}
+	if err := s.checkCallback(ctx, spec.CallbackURL, "callback_url"); err != nil {
+		return berth.Job{}, false, err
+	}
+	now := time.Now()
+	submitted := spec.WithDefaults()
+	if err := s.expect(ctx, &spec, now); err != nil {
+		return berth.Job{}, false, err
+	}
+	job, created, err := s.d.Store.CreateJob(ctx, spec.WithDefaults(), now)
+	if err != nil {
+		return berth.Job{}, false, err
+	}
+	if created {
+		s.d.Changed("")
+		return job, true, nil
+	}
+	same, err := s.sameSpec(ctx, job, submitted)
+	if err != nil {
+		return berth.Job{}, false, err
+	}
+	if !same {
+		return berth.Job{}, false, &control.IdempotencyConflictError{Key: spec.IdempotencyKey, JobID: job.ID}
+	}
+	return job, false, nil
+}
+
 // checkCallback refuses a callback URL that reaches an address the server
 // must not call.
-func (s *Server) checkCallback(r *http.Request, raw, field string) error {
+func (s *Server) checkCallback(ctx context.Context, raw, field string) error {
 	if raw == "" || s.d.CallbackGuard == nil {
 		return nil
 	}
-	if err := s.d.CallbackGuard.CheckURL(r.Context(), raw); err != nil {
+	if err := s.d.CallbackGuard.CheckURL(ctx, raw); err != nil {
 		return &berth.FieldError{Field: field, Problem: err.Error()}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -116,8 +117,8 @@ type (
 
 // pools sums the nodes by pool, the configured pools first, in order; the
 // default pool is always there.
-func (s *Server) pools(r *http.Request) ([]*poolView, error) {
-	nodes, err := s.d.Store.NodeInfos(r.Context())
+func (s *Server) pools(ctx context.Context) ([]*poolView, error) {
+	nodes, err := s.d.Store.NodeInfos(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +158,7 @@ func (s *Server) pools(r *http.Request) ([]*poolView, error) {
 	}
 	slices.SortFunc(others, func(a, b *poolView) int { return strings.Compare(a.Name, b.Name) })
 	out = append(out, others...)
-	gens, err := s.d.Store.JoinGenerations(r.Context())
+	gens, err := s.d.Store.JoinGenerations(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +247,7 @@ func configuredPool(st control.PoolStatus) *poolView {
 }
 
 func (s *Server) listPools(w http.ResponseWriter, r *http.Request) {
-	pools, err := s.pools(r)
+	pools, err := s.pools(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -262,7 +263,7 @@ func (s *Server) getPool(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	pools, err := s.pools(r)
+	pools, err := s.pools(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -2,8 +2,8 @@ package httpapi
 
 import (
 	"cmp"
+	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -20,12 +20,12 @@ import (
 // pool that launches its own capacity must have an instance type (or a
 // serverless task size, or an overflow runner) that holds the job: it
 // would otherwise wait for ever.
-func (s *Server) checkPool(r *http.Request, spec berth.JobSpec, prefix string) error {
+func (s *Server) checkPool(ctx context.Context, spec berth.JobSpec, prefix string) error {
 	name := spec.Pool
 	if name == "" {
 		return nil
 	}
-	pools, err := s.pools(r)
+	pools, err := s.pools(ctx)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func largest(pool *berth.PoolSpec) string {
 // server with nothing on offer yet (no node, no such pool) judges nothing:
 // the job waits for a node to join, and so does a job pinned to an agent
 // pool (see checkPool), which is the way to wait for a larger node.
-func (s *Server) checkHolds(r *http.Request, spec berth.JobSpec, prefix string) error {
+func (s *Server) checkHolds(ctx context.Context, spec berth.JobSpec, prefix string) error {
 	if spec.Pool != "" {
 		return nil
 	}
@@ -114,11 +114,11 @@ func (s *Server) checkHolds(r *http.Request, spec berth.JobSpec, prefix string) 
 			return nil
 		}
 	}
-	ok, err := s.d.Store.NodeHolds(r.Context(), j.CPU, j.MemoryMB)
+	ok, err := s.d.Store.NodeHolds(ctx, j.CPU, j.MemoryMB)
 	if err != nil || ok {
 		return err
 	}
-	nodes, err := s.d.Store.NodeInfos(r.Context())
+	nodes, err := s.d.Store.NodeInfos(ctx)
 	if err != nil {
 		return err
 	}

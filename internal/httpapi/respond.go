@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/control"
 	"github.com/berth-run/berth/internal/strict"
 )
 
@@ -42,12 +43,18 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *berth.FieldError
 	var mbe *http.MaxBytesError
 	var slow *slowBodyError
+	var large *control.TooLargeError
+	var conflict *control.IdempotencyConflictError
 	switch {
 	case errors.As(err, &slow):
 		w.Header().Set("Connection", "close")
 		writeError(w, http.StatusRequestTimeout, "timeout", slow.Error(), "")
 	case errors.As(err, &mbe):
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit), "")
+	case errors.As(err, &large):
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body is larger than %d bytes", large.Limit), "")
+	case errors.As(err, &conflict):
+		writeError(w, http.StatusConflict, "idempotency_conflict", conflict.Error(), "idempotency_key")
 	case errors.As(err, &fe):
 		msg := fe.Problem
 		if fe.Field != "" {

@@ -19,15 +19,15 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.checkPool(r, spec.Job, "job."); err != nil {
+	if err := s.checkPool(r.Context(), spec.Job, "job."); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.checkHolds(r, spec.Job, "job."); err != nil {
+	if err := s.checkHolds(r.Context(), spec.Job, "job."); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.checkCallback(r, spec.Job.CallbackURL, "job.callback_url"); err != nil {
+	if err := s.checkCallback(r.Context(), spec.Job.CallbackURL, "job.callback_url"); err != nil {
 		s.fail(w, r, err)
 		return
 	}

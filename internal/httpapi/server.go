@@ -65,6 +65,8 @@ type Deps struct {
 	// tokens after a rotation (the server rewrites its join.token file for
 	// the default pool); nil for none.
 	JoinTokenRotated func(pool string, gen int64)
+	// Intakes are the SQS intake queues, for GET /v1/intake.
+	Intakes []*control.Intake
 }
 
 // Server is the REST API.
@@ -176,6 +178,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/pools/{name}", admin, noBody, s.getPool, nil},
 		{"POST", "/v1/pools/{name}/rotate-token", admin, smallBody, s.rotateJoinToken, nil},
 		{"GET", "/v1/cost", admin, noBody, s.getCost, nil},
+		{"GET", "/v1/intake", admin, noBody, s.listIntake, nil},
 		{"POST", "/v1/tokens", admin, smallBody, s.createToken, nil},
 		{"GET", "/v1/tokens", admin, noBody, s.listTokens, nil},
 		{"DELETE", "/v1/tokens/{id}", admin, noBody, s.revokeToken, nil},
