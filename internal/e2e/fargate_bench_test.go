@@ -40,7 +40,7 @@ func BenchmarkFargateOverflowToRunTask(b *testing.B) {
 	fillFleet(b, s)
 	var ids []string
 	for b.Loop() {
-		j := s.submit(berth.JobSpec{Image: "berth-test/busybox:latest", CPU: 0.5, MemoryMB: 512, Env: map[string]string{"FAKE_RUN_FOR": "1s"}})
+		j := s.submit(berth.JobSpec{Image: "berth-test/busybox:latest", CPU: 0.5, MemoryMB: 512, Env: map[string]string{"FAKE_RUN_FOR": "2m"}})
 		s.waitState(j.ID, time.Minute, berth.Running)
 		ids = append(ids, j.ID)
 	}
@@ -51,7 +51,7 @@ func BenchmarkFargateOverflowToRunTask(b *testing.B) {
 		a := s.job(id).Attempts[0]
 		sent, ok := at[a.ID]
 		if !ok {
-			b.Fatalf("no RunTask for attempt %s of job %s", a.ID, id)
+			b.Fatalf("no RunTask for attempt %s of job %s (on %s: %q); RunTask of %v", a.ID, id, a.Node, s.job(id).Reason, slices.Collect(maps.Keys(at)))
 		}
 		lat = append(lat, sent.Sub(a.CreatedAt))
 	}
