@@ -84,8 +84,8 @@ func fencedBlocks(t *testing.T, path string) []block {
 // server --config loads it and builds its pools, a scenario as berth sim
 // --scenario reads it. A block that is none of them fails: fence a part
 // of a document as "json fragment" (or "yaml fragment"), which is not
-// read. A berth.yaml with an ec2 pool is only validated: building it asks
-// EC2.
+// read. A berth.yaml with an ec2 or fargate pool is only validated:
+// building it asks AWS.
 func TestDocumentedDocuments(t *testing.T) {
 	kinds := map[string]int{}
 	for _, page := range docFiles(t) {
@@ -150,11 +150,11 @@ func checkDocument(t *testing.T, doc []byte, dir string) string {
 	return ""
 }
 
-// usesAWS reports whether cfg has an ec2 pool: building one asks EC2,
-// which a test does not reach.
+// usesAWS reports whether cfg has an ec2 or fargate pool: building one
+// asks AWS, which a test does not reach.
 func usesAWS(cfg config.Config) bool {
 	for _, p := range cfg.Pools {
-		if p.Provider == berth.ProviderEC2 {
+		if p.Provider == berth.ProviderEC2 || p.Provider == berth.ProviderFargate {
 			return true
 		}
 	}
