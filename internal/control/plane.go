@@ -29,6 +29,8 @@ type PlaneConfig struct {
 	// InterruptionQueues are the SQS queues of EC2's interruption events
 	// to read, each with its client; none by default.
 	InterruptionQueues []InterruptionQueueConfig
+	// CloudWatch, when set, publishes the fleet's figures to CloudWatch.
+	CloudWatch *CloudWatchConfig
 }
 
 // Keys signs what the control plane sends: webhook bodies, and the
@@ -57,6 +59,8 @@ type Plane struct {
 	Local         *Local
 	// Interruptions read the interruption queues, one loop each.
 	Interruptions []*InterruptionQueue
+	// CloudWatch publishes the fleet's figures; nil without one.
+	CloudWatch *CloudWatch
 
 	log *slog.Logger
 }
@@ -75,6 +79,9 @@ func NewPlane(cfg PlaneConfig, st *store.Store, keys Keys, logs LogRemover, log 
 	p.Local = NewLocal(st, p.Notifier, p.Registry, p.Kick, keys, cfg.CallbackURL)
 	for _, q := range cfg.InterruptionQueues {
 		p.Interruptions = append(p.Interruptions, NewInterruptionQueue(q, p.Registry, p.Fleet, log.With("component", "interruptions")))
+	}
+	if cfg.CloudWatch != nil {
+		p.CloudWatch = NewCloudWatch(*cfg.CloudWatch, p.Fleet, log.With("component", "cloudwatch"))
 	}
 	return p
 }
@@ -115,6 +122,9 @@ func (p *Plane) Run(ctx context.Context) error {
 	}
 	for _, q := range p.Interruptions {
 		loops = append(loops, loop{"interruption queue " + q.cfg.URL, q.Run})
+	}
+	if p.CloudWatch != nil {
+		loops = append(loops, loop{"cloudwatch", p.CloudWatch.Run})
 	}
 	var (
 		wg   sync.WaitGroup
