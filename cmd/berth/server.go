@@ -72,6 +72,11 @@ type serverConfig struct {
 	// interruptionQueue is the SQS queue of EC2's interruption events
 	// for every ec2 pool, besides the pools' own.
 	interruptionQueue string
+	// cloudWatchNamespace, when set, is where the fleet's figures go
+	// every metricsPeriod; cloudWatch is built from them.
+	cloudWatchNamespace string
+	metricsPeriod       time.Duration
+	cloudWatch          *control.CloudWatchConfig
 }
 
 func runServer(ctx context.Context, env *cliEnv, args []string) error {
@@ -134,6 +139,8 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Var(retainFlag{&cfg.retain}, "retain", "`duration` finished jobs are kept, with their attempts and logs, before they are deleted (their cost stays in berth cost), or forever")
 	fs.StringVar(&cfg.metricsToken, "metrics-token", "", "bearer `token` that /metrics wants (default: /metrics is open to whoever reaches the API)")
 	fs.StringVar(&cfg.interruptionQueue, "interruption-queue", "", "`URL` of the SQS queue that EventBridge feeds with EC2's interruption events, for every ec2 pool besides the pools' own interruption_queue (see docs/pools.md)")
+	fs.StringVar(&cfg.cloudWatchNamespace, "cloudwatch-namespace", "", "CloudWatch `namespace` to publish each autoscaled pool's figures in, every --metrics-period, through the AWS SDK's default chain (see docs/pools.md); default: none")
+	fs.DurationVar(&cfg.metricsPeriod, "metrics-period", time.Minute, "how often the figures go to CloudWatch; under 1m they are stored at high resolution")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -157,6 +164,14 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 			return usageError(env, fs, "--interruption-queue %q is %v", cfg.interruptionQueue, err)
 		}
 	}
+	if cfg.cloudWatchNamespace != "" {
+		if err := control.CheckNamespace(cfg.cloudWatchNamespace); err != nil {
+			return usageError(env, fs, "--cloudwatch-namespace %q: %v", cfg.cloudWatchNamespace, err)
+		}
+	}
+	if cfg.metricsPeriod < time.Second {
+		return usageError(env, fs, "--metrics-period %s: give at least 1s", cfg.metricsPeriod)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %v", err)
@@ -177,6 +192,11 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		return fmt.Errorf("config %s: %w", cfg.configFile, err)
+	}
+	if cfg.cloudWatchNamespace != "" {
+		if cfg.cloudWatch, err = cloudWatchConfig(ctx, cfg.cloudWatchNamespace, cfg.cluster, cfg.metricsPeriod); err != nil {
+			return err
+		}
 	}
 	return serve(ctx, cfg, fleet, log, env)
 }
@@ -237,6 +257,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		CallbackAllow:      cfg.callbackAllow,
 		CallbackURL:        cb.url,
 		InterruptionQueues: fleetCfg.queues,
+		CloudWatch:         cfg.cloudWatch,
 	}, st, keys, logs, log)
 	rotated := func(pool string, gen int64) {
 		if pool != auth.DefaultPool {
@@ -276,6 +297,11 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	prom := metrics.New(st, log)
 	if err := prom.Register(plane.Fleet.Collector()); err != nil {
 		return err
+	}
+	if plane.CloudWatch != nil {
+		if err := prom.Register(plane.CloudWatch.Collector()); err != nil {
+			return err
+		}
 	}
 	mux.Handle("GET /metrics", metrics.RequireToken(cfg.metricsToken, prom.Handler())) // Prometheus; open, like /healthz, without --metrics-token
 	mux.Handle("/", api)
