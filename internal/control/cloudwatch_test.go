@@ -36,19 +36,6 @@ func TestCheckNamespace(t *testing.T) {
 	}
 }
 
-// fakeDatum is what the fake logs of a datum CloudWatchData makes.
-func fakeDatum(name, pool string, v float64, at time.Time, res int) awsfake.Datum {
-	d := awsfake.Datum{Namespace: "berth", MetricName: name, Dimensions: map[string]string{"Cluster": "prod"}, Value: v,
-		Unit: "Count", Timestamp: at, StorageResolution: res}
-	if pool != "" {
-		d.Dimensions["Pool"] = pool
-	}
-	if name == "CostPerHour" {
-		d.Unit = "None"
-	}
-	return d
-}
-
 func TestCloudWatchData(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	pools := []PoolMetrics{
@@ -234,7 +221,7 @@ func TestCloudWatchThrottledThenSent(t *testing.T) {
 
 		r.round(1, time.Now())
 		r.fake.FailNext(awsfake.Throttling, awsfake.Throttling, awsfake.Throttling, awsfake.Throttling)
-		time.Sleep(start.Add(32 * time.Second).Sub(time.Now()))
+		time.Sleep(time.Until(start.Add(32 * time.Second)))
 		synctest.Wait()
 		// Calls at +20s, +21s, +23s and +27s; the next would be at +35s,
 		// past the period's end at +30s.
@@ -246,7 +233,7 @@ func TestCloudWatchThrottledThenSent(t *testing.T) {
 		}
 
 		r.round(1, time.Now())
-		time.Sleep(start.Add(45 * time.Second).Sub(time.Now()))
+		time.Sleep(time.Until(start.Add(45 * time.Second)))
 		synctest.Wait()
 		cancel()
 		if err := <-done; err != nil {
