@@ -35,6 +35,7 @@ func runDeploy(ctx context.Context, env *cliEnv, args []string) error {
 type userData struct {
 	Server, Pool, Cluster, Region, Parameter, CA string
 	OrphanAfter                                  string
+	InterruptionGrace                            string
 }
 
 // parameterName is the SSM parameter that holds a pool's join token.
@@ -49,7 +50,7 @@ var ssmNameRe = regexp.MustCompile(`^/[A-Za-z0-9_./-]+$`)
 // Parameter Store, downloads berth from the server and checks its
 // SHA-256, and runs the agent as a systemd unit that restarts always.
 func deployUserData(env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "deploy aws user-data", "deploy aws user-data --pool NAME --server URL [--ca-file F] [--cluster NAME] [--region R] [--parameter NAME]")
+	fs := newFlagSet(env, "deploy aws user-data", "deploy aws user-data --pool NAME --server URL [--ca-file F] [--cluster NAME] [--region R] [--parameter NAME] [--interruption-grace 90s]")
 	var d userData
 	var caFile string
 	fs.StringVar(&d.Pool, "pool", "", "the `name` of the ec2 pool whose instances run it")
@@ -59,6 +60,7 @@ func deployUserData(env *cliEnv, args []string) error {
 	fs.StringVar(&d.Region, "region", "", "the `region` of the SSM parameter (default: the instance's)")
 	fs.StringVar(&d.Parameter, "parameter", "", "the SSM `parameter` (SecureString) holding the pool's join token (default /berth/CLUSTER/POOL/join-token)")
 	fs.StringVar(&d.OrphanAfter, "orphan-after", "15m", "power the instance off once the server has been unreachable this `long` and nothing runs (0: never)")
+	fs.StringVar(&d.InterruptionGrace, "interruption-grace", "90s", "SIGTERM to SIGKILL of the containers once a Spot notice came: the pool's interruption_grace (at most 2m)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -92,6 +94,9 @@ func deployUserData(env *cliEnv, args []string) error {
 		if _, err := berth.ParseDuration(d.OrphanAfter); err != nil {
 			return usageError(env, fs, "--orphan-after: %v", err)
 		}
+	}
+	if g, err := berth.ParseDuration(d.InterruptionGrace); err != nil || g < 0 || g > berth.SpotNotice {
+		return usageError(env, fs, "--interruption-grace %q: want a duration between 0s and %s, the Spot notice", d.InterruptionGrace, berth.ShortDuration(berth.SpotNotice))
 	}
 	if caFile != "" {
 		b, err := os.ReadFile(caFile)
@@ -167,7 +172,7 @@ After=network-online.target docker.service
 
 [Service]
 EnvironmentFile=/etc/berth/agent.env
-ExecStart=/usr/local/bin/berth agent --server $SERVER --pool $POOL --name $INSTANCE_ID --data /var/lib/berth $CA_FLAG --orphan-after {{.OrphanAfter}}
+ExecStart=/usr/local/bin/berth agent --server $SERVER --pool $POOL --name $INSTANCE_ID --data /var/lib/berth $CA_FLAG --orphan-after {{.OrphanAfter}} --interruption-grace {{.InterruptionGrace}}
 Restart=always
 RestartSec=5
 
