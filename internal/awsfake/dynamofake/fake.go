@@ -303,11 +303,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // throttling is DynamoDB's answer to a throttled call on an on-demand
-// table.
+// table. ThrottlingException spells its member throttlingReasons, unlike
+// ProvisionedThroughputExceededException's ThrottlingReasons.
 func throttling(table string) *Error {
 	return &Error{Status: 400, Code: "ThrottlingException",
 		Message: "Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly.",
-		Fields: map[string]any{"ThrottlingReasons": []map[string]string{{
+		Fields: map[string]any{"throttlingReasons": []map[string]string{{
 			"reason": "TableWriteKeyRangeThroughputExceeded", "resource": tableARN(table),
 		}}}}
 }
