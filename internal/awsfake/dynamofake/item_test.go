@@ -72,10 +72,10 @@ func TestItems(t *testing.T) {
 			t.Fatalf("second create: %v, want ConditionalCheckFailedException", err)
 		}
 		claim := &dynamodb.UpdateItemInput{
-			TableName:           aws.String("jobs"),
-			Key:                 key("j1", 1),
-			UpdateExpression:    aws.String("SET #s = :running, tries = if_not_exists(tries, :zero) + :one ADD tags :b REMOVE #at"),
-			ConditionExpression: aws.String("#s = :queued AND size(tags) < :three"),
+			TableName:                aws.String("jobs"),
+			Key:                      key("j1", 1),
+			UpdateExpression:         aws.String("SET #s = :running, tries = if_not_exists(tries, :zero) + :one ADD tags :b REMOVE #at"),
+			ConditionExpression:      aws.String("#s = :queued AND size(tags) < :three"),
 			ExpressionAttributeNames: map[string]string{"#s": "state", "#at": "at"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":running": &types.AttributeValueMemberS{Value: "running"},

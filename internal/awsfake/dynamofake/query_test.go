@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-func n(i int) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(i)} }
+func n(i int) types.AttributeValue    { return &types.AttributeValueMemberN{Value: fmt.Sprint(i)} }
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 
 // sks returns the sort keys of items.

@@ -41,17 +41,16 @@ type index struct {
 
 // table is a table and its items.
 type table struct {
-	name     string
-	created  time.Time
-	billing  string
-	attrs    map[string]string // attribute name → S, N or B
-	key      keySchema
-	indexes  []*index
-	items    map[string]item // by keyString
-	ttl      map[string]any  // TimeToLiveDescription, nil when never set
-	input    map[string]json.RawMessage
-	createAt time.Time
-	ready    time.Time // when it becomes ACTIVE
+	name    string
+	created time.Time
+	billing string
+	attrs   map[string]string // attribute name → S, N or B
+	key     keySchema
+	indexes []*index
+	items   map[string]item // by keyString
+	ttl     map[string]any  // TimeToLiveDescription, nil when never set
+	input   map[string]json.RawMessage
+	ready   time.Time // when it becomes ACTIVE
 }
 
 // keyString encodes the key attributes of it, which must have them.

@@ -1,13 +1,11 @@
 package dynamofake
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/big"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -391,16 +389,4 @@ func (it item) size() int {
 		n += len(k) + v.size()
 	}
 	return n
-}
-
-// sortedSet sorts a set's elements for deterministic output.
-func sortedSet(t string, set []string) []string {
-	out := slices.Clone(set)
-	sort.Slice(out, func(i, j int) bool {
-		if t == "NS" {
-			return num(out[i]).Cmp(num(out[j])) < 0
-		}
-		return bytes.Compare([]byte(out[i]), []byte(out[j])) < 0
-	})
-	return out
 }
