@@ -101,6 +101,7 @@ type Error struct {
 	Fields map[string]any
 }
 
+// Error implements error.
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 func validation(msg string) *Error {
