@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/berth-run/berth/internal/awsfake/dynamofake"
 )
 
 // Account and Region are what the fakes put in the ARNs they make.
@@ -186,6 +188,8 @@ type Endpoint struct {
 	ECS            *ECS
 	Logs           *Logs
 	CloudWatch     *CloudWatch
+	// DynamoDB speaks JSON 1.0, but is named by X-Amz-Target alike.
+	DynamoDB *dynamofake.Fake
 }
 
 // ServeHTTP implements http.Handler.
@@ -204,6 +208,8 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.ECS.ServeHTTP(w, r)
 	case e.Logs != nil && strings.HasPrefix(target, e.Logs.target+"."):
 		e.Logs.ServeHTTP(w, r)
+	case e.DynamoDB != nil && strings.HasPrefix(target, dynamofake.Target+"."):
+		e.DynamoDB.ServeHTTP(w, r)
 	default:
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.Header().Set("X-Amzn-ErrorType", "UnknownOperationException")
