@@ -14,7 +14,7 @@ import (
 
 // runDeploy runs `berth deploy aws ...`: what deploying berth on AWS needs.
 func runDeploy(ctx context.Context, env *cliEnv, args []string) error {
-	const usage = "usage: berth deploy aws user-data --pool NAME --server URL [flags]"
+	const usage = "usage: berth deploy aws template --config FILE [flags] | user-data --pool NAME --server URL [flags]"
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 		fmt.Fprintln(env.stderr, usage)
 		return nil
@@ -26,8 +26,10 @@ func runDeploy(ctx context.Context, env *cliEnv, args []string) error {
 	switch args[1] {
 	case "user-data":
 		return subcommand("deploy aws user-data", deployUserData(env, args[2:]))
+	case "template":
+		return subcommand("deploy aws template", deployTemplate(env, args[2:]))
 	}
-	fmt.Fprintf(env.stderr, "berth deploy aws: unknown subcommand %q; want user-data\n", args[1])
+	fmt.Fprintf(env.stderr, "berth deploy aws: unknown subcommand %q; want template or user-data\n", args[1])
 	return exitError{2}
 }
 

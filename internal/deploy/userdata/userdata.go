@@ -27,6 +27,9 @@ type Agent struct {
 	// empty, CAParameter, if set, names the SSM parameter that holds it.
 	CA, CAParameter string
 	OrphanAfter     string
+	// Prepare are shell commands run first, such as installing Docker
+	// on an image without it.
+	Prepare string
 }
 
 // ParameterName is the SSM parameter that holds a pool's join token.
@@ -50,6 +53,9 @@ var script = template.Must(template.New("user-data").Parse(`#!/bin/bash
 # profile allowed ssm:GetParameter on {{.Parameter}}.
 set -euo pipefail
 umask 077
+{{- if .Prepare}}
+{{.Prepare}}
+{{- end}}
 POOL='{{.Pool}}'
 PARAMETER='{{.Parameter}}'
 ROOT="${BERTH_ROOT:-}"   # tests install under another root
