@@ -176,7 +176,7 @@ func TestBadInput(t *testing.T) {
 	if _, err := Build(f, Options{Stack: "Prod_1"}); err == nil || !strings.Contains(err.Error(), "--stack") {
 		t.Errorf("Build with stack Prod_1 = %v; want an error naming --stack", err)
 	}
-	f, err = Parse([]byte("aws: {vpc: vpc-0a1b2c3d}\npools: ["+spot+", subnets: [subnet-0a1b2c3d]}]"), "")
+	_, err = Parse([]byte("aws: {vpc: vpc-0a1b2c3d}\npools: ["+spot+", subnets: [subnet-0a1b2c3d]}]"), "")
 	if err != nil {
 		t.Errorf("a pool with subnets of its own in the stack's VPC: %v", err)
 	}
