@@ -40,7 +40,7 @@ var ssmNameRe = regexp.MustCompile(`^/[A-Za-z0-9_./-]+$`)
 // Parameter Store, downloads berth from the server and checks its
 // SHA-256, and runs the agent as a systemd unit that restarts always.
 func deployUserData(env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "deploy aws user-data", "deploy aws user-data --pool NAME --server URL [--ca-file F] [--cluster NAME] [--region R] [--parameter NAME]")
+	fs := newFlagSet(env, "deploy aws user-data", "deploy aws user-data --pool NAME --server URL [--ca-file F] [--cluster NAME] [--region R] [--parameter NAME] [--interruption-grace 90s]")
 	var d userdata.Agent
 	var caFile string
 	fs.StringVar(&d.Pool, "pool", "", "the `name` of the ec2 pool whose instances run it")
@@ -50,6 +50,7 @@ func deployUserData(env *cliEnv, args []string) error {
 	fs.StringVar(&d.Region, "region", "", "the `region` of the SSM parameter (default: the instance's)")
 	fs.StringVar(&d.Parameter, "parameter", "", "the SSM `parameter` (SecureString) holding the pool's join token (default /berth/CLUSTER/POOL/join-token)")
 	fs.StringVar(&d.OrphanAfter, "orphan-after", "15m", "power the instance off once the server has been unreachable this `long` and nothing runs (0: never)")
+	fs.StringVar(&d.InterruptionGrace, "interruption-grace", "90s", "SIGTERM to SIGKILL of the containers once a Spot notice came: the pool's interruption_grace (at most 2m)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -83,6 +84,9 @@ func deployUserData(env *cliEnv, args []string) error {
 		if _, err := berth.ParseDuration(d.OrphanAfter); err != nil {
 			return usageError(env, fs, "--orphan-after: %v", err)
 		}
+	}
+	if g, err := berth.ParseDuration(d.InterruptionGrace); err != nil || g < 0 || g > berth.SpotNotice {
+		return usageError(env, fs, "--interruption-grace %q: want a duration between 0s and %s, the Spot notice", d.InterruptionGrace, berth.ShortDuration(berth.SpotNotice))
 	}
 	if caFile != "" {
 		b, err := os.ReadFile(caFile)

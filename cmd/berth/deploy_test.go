@@ -26,11 +26,16 @@ func TestUserData(t *testing.T) {
 	for _, want := range []string{
 		"#!/bin/bash", "PARAMETER='/berth/prod/spot/join-token'", "aws ssm get-parameter", "--with-decryption",
 		"sha256sum -c", "/v1/agent/binary?os=linux&arch=$ARCH", "X-aws-ec2-metadata-token", "EnvironmentFile=/etc/berth/agent.env",
-		"Restart=always", "--ca-file /etc/berth/ca.pem", "--orphan-after 15m", "-----BEGIN CERTIFICATE-----",
+		"Restart=always", "--ca-file /etc/berth/ca.pem", "--orphan-after 15m", "--interruption-grace 90s", "-----BEGIN CERTIFICATE-----",
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("the script lacks %q", want)
 		}
+	}
+	grace := invocation{}.run(t.Context(), "deploy", "aws", "user-data", "--pool", "spot", "--server", "https://10.0.0.1:7070",
+		"--interruption-grace", "30s").mustSucceed(t)
+	if !strings.Contains(grace.stdout, "--interruption-grace 30s") {
+		t.Error("the script does not give the agent the pool's interruption grace of 30s")
 	}
 	if strings.Contains(script, "--join-token") {
 		t.Error("the join token is on the agent's command line, where any local user sees it")
@@ -53,6 +58,8 @@ func TestUserData(t *testing.T) {
 		{[]string{"--pool", "spot", "--server", "https://x", "--parameter", "no-slash"}, "--parameter"},
 		{[]string{"--pool", "spot", "--server", "https://x", "--region", "mars"}, "--region"},
 		{[]string{"--pool", "spot", "--server", "https://x", "--orphan-after", "soon"}, "--orphan-after"},
+		{[]string{"--pool", "spot", "--server", "https://x", "--interruption-grace", "3m"}, "--interruption-grace"},
+		{[]string{"--pool", "spot", "--server", "https://x", "--interruption-grace", "30s; reboot"}, "--interruption-grace"},
 	} {
 		r := invocation{}.run(t.Context(), append([]string{"deploy", "aws", "user-data"}, tt.args...)...)
 		if r.code == 0 || !strings.Contains(r.stderr, tt.says) {

@@ -76,6 +76,11 @@ type serverConfig struct {
 	// their clients.
 	sqsIntake []string
 	intakes   []control.IntakeConfig
+	// cloudWatchNamespace, when set, is where the fleet's figures go
+	// every metricsPeriod; cloudWatch is built from them.
+	cloudWatchNamespace string
+	metricsPeriod       time.Duration
+	cloudWatch          *control.CloudWatchConfig
 }
 
 func runServer(ctx context.Context, env *cliEnv, args []string) error {
@@ -142,6 +147,8 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 		cfg.sqsIntake = append(cfg.sqsIntake, v)
 		return nil
 	})
+	fs.StringVar(&cfg.cloudWatchNamespace, "cloudwatch-namespace", "", "CloudWatch `namespace` to publish each autoscaled pool's figures in, every --metrics-period, through the AWS SDK's default chain (see docs/pools.md); default: none")
+	fs.DurationVar(&cfg.metricsPeriod, "metrics-period", time.Minute, "how often the figures go to CloudWatch; under 1m they are stored at high resolution")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -168,6 +175,14 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 	if cfg.intakes, err = intakeQueues(ctx, cfg.sqsIntake); err != nil {
 		return usageError(env, fs, "%v", err)
 	}
+	if cfg.cloudWatchNamespace != "" {
+		if err := control.CheckNamespace(cfg.cloudWatchNamespace); err != nil {
+			return usageError(env, fs, "--cloudwatch-namespace %q: %v", cfg.cloudWatchNamespace, err)
+		}
+	}
+	if cfg.metricsPeriod < time.Second {
+		return usageError(env, fs, "--metrics-period %s: give at least 1s", cfg.metricsPeriod)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %v", err)
@@ -188,6 +203,11 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		return fmt.Errorf("config %s: %w", cfg.configFile, err)
+	}
+	if cfg.cloudWatchNamespace != "" {
+		if cfg.cloudWatch, err = cloudWatchConfig(ctx, cfg.cloudWatchNamespace, cfg.cluster, cfg.metricsPeriod); err != nil {
+			return err
+		}
 	}
 	return serve(ctx, cfg, fleet, log, env)
 }
@@ -249,6 +269,7 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 		CallbackURL:        cb.url,
 		InterruptionQueues: fleetCfg.queues,
 		Intakes:            cfg.intakes,
+		CloudWatch:         cfg.cloudWatch,
 	}, st, keys, logs, log)
 	rotated := func(pool string, gen int64) {
 		if pool != auth.DefaultPool {
@@ -290,6 +311,11 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	prom := metrics.New(st, log)
 	if err := prom.Register(plane.Fleet.Collector(), control.IntakeCollector(plane.Intakes)); err != nil {
 		return err
+	}
+	if plane.CloudWatch != nil {
+		if err := prom.Register(plane.CloudWatch.Collector()); err != nil {
+			return err
+		}
 	}
 	mux.Handle("GET /metrics", metrics.RequireToken(cfg.metricsToken, prom.Handler())) // Prometheus; open, like /healthz, without --metrics-token
 	mux.Handle("/", api)

@@ -177,19 +177,23 @@ func str(in map[string]any, name string) string {
 }
 
 // Endpoint serves fakes of JSON 1.1 services at one address, each
-// request to the fake its X-Amz-Target names.
+// request to the fake its X-Amz-Target names; CloudWatch's requests,
+// which name theirs in the path (CloudWatchPath), go to CloudWatch.
 type Endpoint struct {
 	SSM            *SSM
 	SecretsManager *SecretsManager
 	Pricing        *Pricing
 	ECS            *ECS
 	Logs           *Logs
+	CloudWatch     *CloudWatch
 }
 
 // ServeHTTP implements http.Handler.
 func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	switch {
+	case e.CloudWatch != nil && strings.HasPrefix(r.URL.Path, CloudWatchPath):
+		e.CloudWatch.ServeHTTP(w, r)
 	case e.SSM != nil && strings.HasPrefix(target, e.SSM.target+"."):
 		e.SSM.ServeHTTP(w, r)
 	case e.SecretsManager != nil && strings.HasPrefix(target, e.SecretsManager.target+"."):

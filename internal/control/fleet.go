@@ -101,7 +101,7 @@ type Fleet struct {
 	problems map[string]poolProblem
 	waiting  []autoscale.Waiting
 	hosts    []scheduler.HostRequest
-	metrics  map[string]autoscale.Metric
+	metrics  map[string]PoolMetrics         // by pool, as of the round that computed them
 	spot     map[string]*deadline.SpotWatch // by Spot pool
 }
 
@@ -123,7 +123,7 @@ func NewFleet(cfg FleetConfig, pools []FleetPool, s *store.Store, reg *Registry,
 		lists: map[string][]provider.Instance{}, offerings: map[string][]provider.Offering{},
 		nodeOf: map[string]store.NodeInfo{}, instanceOf: map[string]string{}, noticed: map[string]time.Time{},
 		notices: map[[2]string][]time.Time{}, lives: map[string]instanceLife{}, problems: map[string]poolProblem{},
-		metrics: map[string]autoscale.Metric{}, spot: map[string]*deadline.SpotWatch{}, priced: map[[2]string]float64{}}
+		metrics: map[string]PoolMetrics{}, spot: map[string]*deadline.SpotWatch{}, priced: map[[2]string]float64{}}
 }
 
 // Kick asks for a round soon. It never blocks.
@@ -233,9 +233,13 @@ func (f *Fleet) round(ctx context.Context, now time.Time, list bool) error {
 		return errors.Join(append(errs, err)...)
 	}
 	plan := autoscale.Decide(v.Snapshot())
+	views := map[string]int{}
+	for i, vp := range v.Pools {
+		views[vp.Spec.Name] = i
+	}
 	f.mu.Lock()
 	for _, m := range plan.Metrics {
-		f.metrics[m.Pool] = m
+		f.metrics[m.Pool] = poolMetrics(now, m, v.Pools[views[m.Pool]], lists[m.Pool])
 	}
 	f.mu.Unlock()
 	for _, a := range plan.Actions {

@@ -194,7 +194,7 @@ func (f *Fleet) Pools(now time.Time) []PoolStatus {
 			}
 		}
 		if m, ok := f.metrics[p.Spec.Name]; ok {
-			st.Metric = &m
+			st.Metric = &m.Metric
 		}
 		if pr, ok := f.problems[p.Spec.Name]; ok && (pr.until.IsZero() || !now.After(pr.until)) {
 			st.Problem = pr.what

@@ -33,6 +33,8 @@ type PlaneConfig struct {
 	// none by default. Their jobs are submitted through the JobSubmitter
 	// given to UseSubmitter.
 	Intakes []IntakeConfig
+	// CloudWatch, when set, publishes the fleet's figures to CloudWatch.
+	CloudWatch *CloudWatchConfig
 }
 
 // Keys signs what the control plane sends: webhook bodies, and the
@@ -63,6 +65,8 @@ type Plane struct {
 	Interruptions []*InterruptionQueue
 	// Intakes read the SQS queues of jobs, one loop each.
 	Intakes []*Intake
+	// CloudWatch publishes the fleet's figures; nil without one.
+	CloudWatch *CloudWatch
 
 	log *slog.Logger
 }
@@ -84,6 +88,9 @@ func NewPlane(cfg PlaneConfig, st *store.Store, keys Keys, logs LogRemover, log 
 	}
 	for _, q := range cfg.Intakes {
 		p.Intakes = append(p.Intakes, NewIntake(q, st, nil, log.With("component", "intake")))
+	}
+	if cfg.CloudWatch != nil {
+		p.CloudWatch = NewCloudWatch(*cfg.CloudWatch, p.Fleet, log.With("component", "cloudwatch"))
 	}
 	return p
 }
@@ -139,6 +146,9 @@ func (p *Plane) Run(ctx context.Context) error {
 			return fmt.Errorf("intake queue %s: no job submitter (Plane.UseSubmitter)", q.cfg.URL)
 		}
 		loops = append(loops, loop{"intake queue " + q.cfg.URL, q.Run})
+	}
+	if p.CloudWatch != nil {
+		loops = append(loops, loop{"cloudwatch", p.CloudWatch.Run})
 	}
 	var (
 		wg   sync.WaitGroup

@@ -3,6 +3,7 @@ package cfn
 import (
 	"bytes"
 	"strings"
+	"time"
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/deploy/userdata"
@@ -39,13 +40,14 @@ func (b *builder) ec2Pool(p berth.PoolSpec) {
 	}})
 	var script bytes.Buffer
 	if err := userdata.Write(&script, userdata.Agent{
-		ServerParameter: b.serverURLParameter(),
-		CAParameter:     b.caParameter(),
-		Pool:            p.Name,
-		Cluster:         b.stack,
-		Parameter:       param,
-		OrphanAfter:     "15m",
-		Prepare:         prepareWorker,
+		ServerParameter:   b.serverURLParameter(),
+		CAParameter:       b.caParameter(),
+		Pool:              p.Name,
+		Cluster:           b.stack,
+		Parameter:         param,
+		OrphanAfter:       "15m",
+		InterruptionGrace: berth.ShortDuration(time.Duration(p.InterruptionGrace)),
+		Prepare:           prepareWorker,
 	}); err != nil {
 		panic(err) // the script's template is fixed, its values checked
 	}

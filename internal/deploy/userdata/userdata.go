@@ -27,6 +27,9 @@ type Agent struct {
 	// empty, CAParameter, if set, names the SSM parameter that holds it.
 	CA, CAParameter string
 	OrphanAfter     string
+	// InterruptionGrace is the pool's interruption_grace: SIGTERM to
+	// SIGKILL of the containers once a Spot notice came.
+	InterruptionGrace string
 	// Prepare are shell commands run first, such as installing Docker
 	// on an image without it.
 	Prepare string
@@ -117,7 +120,7 @@ After=network-online.target docker.service
 
 [Service]
 EnvironmentFile=/etc/berth/agent.env
-ExecStart=/usr/local/bin/berth agent --server $SERVER --pool $POOL --name $INSTANCE_ID --data /var/lib/berth $CA_FLAG --orphan-after {{.OrphanAfter}}
+ExecStart=/usr/local/bin/berth agent --server $SERVER --pool $POOL --name $INSTANCE_ID --data /var/lib/berth $CA_FLAG --orphan-after {{.OrphanAfter}} --interruption-grace {{.InterruptionGrace}}
 Restart=always
 RestartSec=5
 
