@@ -89,3 +89,36 @@ func TestOrphanAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployTemplate: the template of a shipped example in JSON and
+// YAML, its estimate, and a bad deploy file refused naming the field.
+func TestDeployTemplate(t *testing.T) {
+	r := invocation{}.run(t.Context(), "deploy", "aws", "template", "--config", "../../docs/aws/minimal.yaml", "--stack", "test").mustSucceed(t)
+	for _, want := range []string{`"AWSTemplateFormatVersion": "2010-09-09"`, `"PoolSpotLaunchTemplate"`, `"TableName": "test-main"`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the template lacks %s", want)
+		}
+	}
+	r = invocation{}.run(t.Context(), "deploy", "aws", "template", "--config", "../../docs/aws/minimal.yaml", "-o", "yaml").mustSucceed(t)
+	if !strings.Contains(r.stdout, "AWSTemplateFormatVersion: \"2010-09-09\"") {
+		t.Errorf("-o yaml printed\n%.300s", r.stdout)
+	}
+	r = invocation{}.run(t.Context(), "deploy", "aws", "template", "--config", "../../docs/aws/minimal.yaml", "--estimate").mustSucceed(t)
+	if !strings.Contains(r.stdout, "control plane instance") || !strings.Contains(r.stdout, "total") {
+		t.Errorf("--estimate printed\n%s", r.stdout)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("pools: [{name: l, provider: local}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--config", bad}, {"--config", "../../docs/aws/minimal.yaml", "-o", "xml"}, {}} {
+		r := invocation{}.run(t.Context(), append([]string{"deploy", "aws", "template"}, args...)...)
+		if r.code == 0 {
+			t.Errorf("template %q succeeded; want a failure", args)
+		}
+	}
+	r = invocation{}.run(t.Context(), "deploy", "aws", "template", "--config", bad)
+	if !strings.Contains(r.stderr, "pools[0].provider") {
+		t.Errorf("stderr %q: want the field named", r.stderr)
+	}
+}

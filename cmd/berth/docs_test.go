@@ -15,6 +15,7 @@ import (
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/config"
+	"github.com/berth-run/berth/internal/deploy/cfn"
 	"github.com/berth-run/berth/internal/sim"
 	"github.com/berth-run/berth/internal/strict"
 )
@@ -119,7 +120,17 @@ func checkDocument(t *testing.T, doc []byte, dir string) string {
 	_, scenario := top["horizon"]
 	_, pools := top["pools"]
 	_, image := top["image"]
+	_, deploy := top["aws"]
 	switch {
+	case deploy:
+		f, err := cfn.Parse(doc, dir)
+		if err != nil {
+			t.Fatalf("berth deploy aws template --config: %v\n%s", err, doc)
+		}
+		if _, err := cfn.Build(f, cfn.Options{}); err != nil {
+			t.Errorf("berth deploy aws template --config: %v\n%s", err, doc)
+		}
+		return "deploy file"
 	case scenario:
 		if _, err := sim.ParseScenario(doc, dir); err != nil {
 			t.Errorf("berth sim --scenario: %v\n%s", err, doc)
