@@ -45,6 +45,7 @@ type API interface {
 	DescribeSpotPriceHistory(context.Context, *ec2.DescribeSpotPriceHistoryInput, ...func(*ec2.Options)) (*ec2.DescribeSpotPriceHistoryOutput, error)
 	DescribeSubnets(context.Context, *ec2.DescribeSubnetsInput, ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
 	DescribeLaunchTemplates(context.Context, *ec2.DescribeLaunchTemplatesInput, ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplatesOutput, error)
+	DescribeLaunchTemplateVersions(context.Context, *ec2.DescribeLaunchTemplateVersionsInput, ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplateVersionsOutput, error)
 }
 
 var _ API = (*ec2.Client)(nil)
@@ -333,6 +334,38 @@ func (p *Pool) resolveTemplate(ctx context.Context) error {
 		return fmt.Errorf("pool %s: describe launch template %s: %w", p.name(), name, err)
 	case len(out.LaunchTemplates) == 0:
 		return &berth.FieldError{Field: "launch_template", Problem: fmt.Sprintf("EC2 has no launch template %s in %s", name, regionOf(p.cfg.Spec))}
+	}
+	return p.checkMetadataOptions(ctx, aws.ToString(out.LaunchTemplates[0].LaunchTemplateId))
+}
+
+// checkMetadataOptions refuses a launch template whose default version
+// lets containers reach the instance metadata service, where the
+// instance's role credentials are: it must require IMDSv2 tokens with a
+// hop limit of 1 (a container's requests take two hops). A template that
+// leaves them to the image is refused too: Amazon Linux 2023's images
+// default to a hop limit of 2. The agent's own probe would refuse work on
+// such an instance; this says so before any is launched.
+func (p *Pool) checkMetadataOptions(ctx context.Context, id string) error {
+	out, err := p.api.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{
+		LaunchTemplateId: aws.String(id), Versions: []string{"$Default"}})
+	if err != nil {
+		return fmt.Errorf("pool %s: describe launch template %s: %w", p.name(), id, err)
+	}
+	const fix = "set its metadata options to HttpTokens required and HttpPutResponseHopLimit 1 (berth deploy aws template does)"
+	if len(out.LaunchTemplateVersions) == 0 || out.LaunchTemplateVersions[0].LaunchTemplateData == nil ||
+		out.LaunchTemplateVersions[0].LaunchTemplateData.MetadataOptions == nil {
+		return &berth.FieldError{Field: "launch_template", Problem: fmt.Sprintf(
+			"%s leaves the instance metadata options to the image, whose defaults may let containers reach the instance's credentials: %s", p.cfg.Spec.LaunchTemplate, fix)}
+	}
+	mo := out.LaunchTemplateVersions[0].LaunchTemplateData.MetadataOptions
+	switch {
+	case mo.HttpEndpoint == types.LaunchTemplateInstanceMetadataEndpointStateDisabled:
+		return &berth.FieldError{Field: "launch_template", Problem: fmt.Sprintf(
+			"%s turns the instance metadata service off; the agent reads its instance's identity and Spot notices there: %s", p.cfg.Spec.LaunchTemplate, fix)}
+	case mo.HttpTokens != types.LaunchTemplateHttpTokensStateRequired || aws.ToInt32(mo.HttpPutResponseHopLimit) > 1:
+		return &berth.FieldError{Field: "launch_template", Problem: fmt.Sprintf(
+			"%s lets containers reach the instance metadata service and the instance's credentials (HttpTokens %s, hop limit %d): %s",
+			p.cfg.Spec.LaunchTemplate, mo.HttpTokens, aws.ToInt32(mo.HttpPutResponseHopLimit), fix)}
 	}
 	return nil
 }

@@ -38,6 +38,9 @@ func newWorld(t *testing.T) *world {
 	w := &world{now: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
 	w.fake = ec2fake.New(ec2fake.Config{Clock: w.clock, BootTime: boot})
 	w.fake.PutLaunchTemplate(ec2fake.LaunchTemplate{Name: "berth-workers", HTTPTokens: "required", HopLimit: 1})
+	w.fake.PutLaunchTemplate(ec2fake.LaunchTemplate{Name: "imdsv1", HTTPTokens: "optional", HopLimit: 1})
+	w.fake.PutLaunchTemplate(ec2fake.LaunchTemplate{Name: "two-hops", HTTPTokens: "required", HopLimit: 2})
+	w.fake.PutLaunchTemplate(ec2fake.LaunchTemplate{Name: "image-defaults", NoMetadataOptions: true})
 	srv := httptest.NewServer(w.fake)
 	t.Cleanup(srv.Close)
 	w.client = awsec2.New(awsec2.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
@@ -116,12 +119,15 @@ func TestNewChecksTheConfiguration(t *testing.T) {
 		{"an unknown launch template", func(s *berth.PoolSpec) { s.LaunchTemplate = "nope" }, false, "launch_template", "no launch template nope"},
 		{"an unknown launch template id", func(s *berth.PoolSpec) { s.LaunchTemplate = "lt-0123456789abcdef0" }, false, "launch_template", "no launch template"},
 		{"no price", func(s *berth.PoolSpec) { s.InstanceTypes[0].Price = 0 }, false, "instance_types[0].price", "is required"},
+		{"a template without IMDSv2", func(s *berth.PoolSpec) { s.LaunchTemplate = "imdsv1" }, false, "launch_template", "HttpTokens optional"},
+		{"a template whose containers reach IMDS", func(s *berth.PoolSpec) { s.LaunchTemplate = "two-hops" }, false, "launch_template", "hop limit 2"},
+		{"a template that leaves IMDS to the image", func(s *berth.PoolSpec) { s.LaunchTemplate = "image-defaults" }, false, "launch_template", "leaves the instance metadata options to the image"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			if tt.noVPC {
 				w.fake = ec2fake.New(ec2fake.Config{Clock: w.clock, NoDefaultVPC: true})
-				w.fake.PutLaunchTemplate(ec2fake.LaunchTemplate{Name: "berth-workers"})
+				w.fake.PutLaunchTemplate(ec2fake.LaunchTemplate{Name: "berth-workers", HTTPTokens: "required", HopLimit: 1})
 				srv := httptest.NewServer(w.fake)
 				t.Cleanup(srv.Close)
 				w.client = awsec2.New(awsec2.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),

@@ -5,8 +5,8 @@
 //
 // It answers the actions berth's EC2 pools use: CreateFleet (type instant),
 // DescribeInstances, TerminateInstances, DescribeInstanceTypes,
-// DescribeSpotPriceHistory, DescribeSubnets, DescribeSecurityGroups and
-// DescribeLaunchTemplates,
+// DescribeSpotPriceHistory, DescribeSubnets, DescribeSecurityGroups,
+// DescribeLaunchTemplates and DescribeLaunchTemplateVersions,
 // with EC2's error codes and HTTP statuses; any other action is
 // InvalidAction. Requests are the EC2 query protocol (form-encoded
 // Action=...&Version=2016-11-15, lists as Name.N and Filter.N.Value.M);

@@ -18,14 +18,15 @@ type handler func(f *Fake, p params, now time.Time) (any, error)
 
 // handlers are the actions the fake answers.
 var handlers = map[string]handler{
-	"CreateFleet":              (*Fake).createFleet,
-	"DescribeInstances":        (*Fake).describeInstances,
-	"TerminateInstances":       (*Fake).terminateInstances,
-	"DescribeInstanceTypes":    (*Fake).describeInstanceTypes,
-	"DescribeSpotPriceHistory": (*Fake).describeSpotPriceHistory,
-	"DescribeSubnets":          (*Fake).describeSubnets,
-	"DescribeLaunchTemplates":  (*Fake).describeLaunchTemplates,
-	"DescribeSecurityGroups":   (*Fake).describeSecurityGroups,
+	"CreateFleet":                    (*Fake).createFleet,
+	"DescribeInstances":              (*Fake).describeInstances,
+	"TerminateInstances":             (*Fake).terminateInstances,
+	"DescribeInstanceTypes":          (*Fake).describeInstanceTypes,
+	"DescribeSpotPriceHistory":       (*Fake).describeSpotPriceHistory,
+	"DescribeSubnets":                (*Fake).describeSubnets,
+	"DescribeLaunchTemplates":        (*Fake).describeLaunchTemplates,
+	"DescribeSecurityGroups":         (*Fake).describeSecurityGroups,
+	"DescribeLaunchTemplateVersions": (*Fake).describeLaunchTemplateVersions,
 }
 
 // apiError is an error answered as EC2 answers it.

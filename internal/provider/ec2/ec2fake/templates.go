@@ -2,6 +2,7 @@ package ec2fake
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,12 +20,16 @@ type LaunchTemplate struct {
 	// HTTPTokens ("optional" or "required", default "optional") and
 	// HopLimit (default 1) are the instance metadata options of the
 	// instances launched from it.
-	HTTPTokens     string
-	HopLimit       int32
-	LatestVersion  int64 // default 1
-	DefaultVersion int64 // default 1
-	Tags           map[string]string
-	Created        time.Time // set by PutLaunchTemplate
+	HTTPTokens string
+	HopLimit   int32
+	// NoMetadataOptions makes the template set none: its instances take
+	// the image's defaults, which DescribeLaunchTemplateVersions does not
+	// show.
+	NoMetadataOptions bool
+	LatestVersion     int64 // default 1
+	DefaultVersion    int64 // default 1
+	Tags              map[string]string
+	Created           time.Time // set by PutLaunchTemplate
 }
 
 // PutLaunchTemplate creates lt, or replaces the template of the same id or
@@ -200,4 +205,68 @@ func tagValues(tags map[string]string, name string) []string {
 		return []string{v}
 	}
 	return nil
+}
+
+type describeLaunchTemplateVersionsResponse struct {
+	meta
+	Versions []launchTemplateVersionXML `xml:"launchTemplateVersionSet>item"`
+}
+
+type launchTemplateVersionXML struct {
+	ID             string             `xml:"launchTemplateId"`
+	Name           string             `xml:"launchTemplateName"`
+	VersionNumber  int64              `xml:"versionNumber"`
+	DefaultVersion bool               `xml:"defaultVersion"`
+	CreateTime     string             `xml:"createTime"`
+	Data           launchTemplateData `xml:"launchTemplateData"`
+}
+
+type launchTemplateData struct {
+	InstanceType string              `xml:"instanceType,omitempty"`
+	Metadata     *metadataOptionsXML `xml:"metadataOptions,omitempty"`
+}
+
+type metadataOptionsXML struct {
+	HTTPTokens   string `xml:"httpTokens"`
+	HopLimit     int32  `xml:"httpPutResponseHopLimit"`
+	HTTPEndpoint string `xml:"httpEndpoint"`
+	State        string `xml:"state"`
+}
+
+// describeLaunchTemplateVersions answers for one template, by
+// LaunchTemplateId or LaunchTemplateName, the versions LaunchTemplateVersion.N
+// names ($Default, $Latest or numbers; all when none). Every version has the
+// template's metadata options; a template put with no HTTPTokens has none,
+// as a template that leaves them to the image's defaults.
+func (f *Fake) describeLaunchTemplateVersions(p params, _ time.Time) (any, error) {
+	// The request's Version is the API's, not a template's.
+	lt, _, err := f.resolveTemplate(params{form: url.Values{"LaunchTemplateId": {p.get("LaunchTemplateId")},
+		"LaunchTemplateName": {p.get("LaunchTemplateName")}}})
+	if err != nil {
+		return nil, err
+	}
+	want := p.strings("LaunchTemplateVersion")
+	var versions []int64
+	for _, v := range want {
+		_, n, err := f.resolveTemplate(params{form: url.Values{"LaunchTemplateId": {lt.ID}, "Version": {v}}})
+		if err != nil {
+			return nil, err
+		}
+		versions = append(versions, n)
+	}
+	if len(want) == 0 {
+		for n := int64(1); n <= lt.LatestVersion; n++ {
+			versions = append(versions, n)
+		}
+	}
+	resp := &describeLaunchTemplateVersionsResponse{}
+	for _, n := range versions {
+		v := launchTemplateVersionXML{ID: lt.ID, Name: lt.Name, VersionNumber: n, DefaultVersion: n == lt.DefaultVersion,
+			CreateTime: formatTime(lt.Created), Data: launchTemplateData{InstanceType: lt.InstanceType}}
+		if !lt.NoMetadataOptions {
+			v.Data.Metadata = &metadataOptionsXML{HTTPTokens: lt.HTTPTokens, HopLimit: lt.HopLimit, HTTPEndpoint: "enabled", State: "applied"}
+		}
+		resp.Versions = append(resp.Versions, v)
+	}
+	return resp, nil
 }
