@@ -81,8 +81,11 @@ pools:
 // minutes, so that the jobs after it overflow.
 func fillFleet(t testing.TB, s *server) {
 	t.Helper()
+	// Its own start budget of 0 keeps it waiting for the host, however
+	// slow the host's boot on a loaded machine, rather than overflowing.
+	var wait berth.Duration
 	filler := s.submit(berth.JobSpec{Image: "berth-test/busybox:latest", CPU: 1, MemoryMB: 1024,
-		Env: map[string]string{"FAKE_RUN_FOR": "10m"}, Pool: "fleet"})
+		Env: map[string]string{"FAKE_RUN_FOR": "10m"}, Pool: "fleet", StartBudget: &wait})
 	s.waitState(filler.ID, 30*time.Second, berth.Running)
 }
 
