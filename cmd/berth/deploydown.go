@@ -131,7 +131,7 @@ func (s *stackOps) retainTables(ctx context.Context, st *cfntypes.Stack) error {
 	}
 	fmt.Fprintf(s.out, "updating %s to retain its tables\n", s.name)
 	cs, err := s.cfn.CreateChangeSet(ctx, &cloudformation.CreateChangeSetInput{
-		StackName: st.StackId, ChangeSetName: aws.String(fmt.Sprintf("berth-retain-%d", time.Now().Unix())),
+		StackName: st.StackId, ChangeSetName: aws.String(fmt.Sprintf("berth-retain-%d", time.Now().UnixNano())),
 		ChangeSetType: cfntypes.ChangeSetTypeUpdate, TemplateBody: aws.String(string(body)), Parameters: params,
 		Capabilities: st.Capabilities, Tags: st.Tags,
 	})

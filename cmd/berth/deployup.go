@@ -129,7 +129,7 @@ func (s *stackOps) up(ctx context.Context, t *cfn.Template, body string, given m
 	if err != nil {
 		return err
 	}
-	name := fmt.Sprintf("berth-%d", time.Now().Unix())
+	name := fmt.Sprintf("berth-%d", time.Now().UnixNano())
 	cs, err := s.cfn.CreateChangeSet(ctx, &cloudformation.CreateChangeSetInput{
 		StackName: aws.String(s.name), ChangeSetName: aws.String(name), ChangeSetType: typ,
 		TemplateBody: aws.String(body), Parameters: params,
