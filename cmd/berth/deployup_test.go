@@ -40,7 +40,7 @@ type awsAccount struct {
 func newAWSAccount(t *testing.T) *awsAccount {
 	t.Helper()
 	a := &awsAccount{
-		cfn: cfnfake.New(cfnfake.Config{}),
+		cfn: cfnfake.New(cfnfake.Config{ChangeSetDelay: 20 * time.Millisecond}),
 		ec2: ec2fake.New(ec2fake.Config{BootTime: -1}),
 		ecs: awsfake.NewECS(awsfake.ECSConfig{}),
 		ssm: awsfake.NewSSM(),
@@ -221,6 +221,16 @@ func TestDeployUpRefuses(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for {
+		d, err := a.cfnC.DescribeChangeSet(t.Context(), &cloudformation.DescribeChangeSetInput{ChangeSetName: out.Id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status == cfntypes.ChangeSetStatusCreateComplete {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if _, err := a.cfnC.ExecuteChangeSet(t.Context(), &cloudformation.ExecuteChangeSetInput{ChangeSetName: out.Id}); err != nil {
 		t.Fatal(err)

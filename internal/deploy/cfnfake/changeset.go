@@ -20,6 +20,7 @@ type changeSet struct {
 	reason       string
 	execution    string // AVAILABLE, UNAVAILABLE or EXECUTE_COMPLETE
 	created      time.Time
+	ready        time.Time // until then it is CREATE_IN_PROGRESS
 	tmpl         *template
 	params       map[string]string
 	tags         [][2]string
@@ -32,6 +33,15 @@ type change struct {
 	action  string // Add, Modify or Remove
 	logical string
 	typ     string
+}
+
+// state returns the change set's status, its reason and its execution
+// status at now: CREATE_IN_PROGRESS until it is ready.
+func (cs *changeSet) state(now time.Time) (status, reason, execution string) {
+	if now.Before(cs.ready) {
+		return "CREATE_IN_PROGRESS", "", "UNAVAILABLE"
+	}
+	return cs.status, cs.reason, cs.execution
 }
 
 // noChanges is the reason of a change set that would change nothing.
@@ -99,7 +109,7 @@ func (f *Fake) createChangeSet(p url.Values, now time.Time) (any, error) {
 			return nil, &apiError{http.StatusBadRequest, "AlreadyExistsException", fmt.Sprintf("ChangeSet [%s] already exists", csName)}
 		}
 	}
-	cs := &changeSet{id: f.arn("changeSet", csName), name: csName, stack: s, typ: typ, created: now,
+	cs := &changeSet{id: f.arn("changeSet", csName), name: csName, stack: s, typ: typ, created: now, ready: now.Add(f.cfg.ChangeSetDelay),
 		tmpl: tmpl, params: params, tags: tags, capabilities: caps, status: "CREATE_COMPLETE", execution: "AVAILABLE"}
 	cs.changes = diff(s, tmpl, params)
 	if len(cs.changes) == 0 && (typ == "CREATE" || slices.Equal(tags, s.tags)) {
@@ -227,8 +237,9 @@ func (f *Fake) describeChangeSet(p url.Values, now time.Time) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	status, reason, execution := cs.state(now)
 	out := changeSetXML{ChangeSetID: cs.id, ChangeSetName: cs.name, StackID: cs.stack.id, StackName: cs.stack.name,
-		Status: cs.status, StatusReason: cs.reason, ExecutionStatus: cs.execution, CreationTime: formatTime(cs.created),
+		Status: status, StatusReason: reason, ExecutionStatus: execution, CreationTime: formatTime(cs.created),
 		Capabilities: cs.capabilities, Tags: tagsXML(cs.tags)}
 	for _, k := range slices.Sorted(maps.Keys(cs.params)) {
 		out.Parameters = append(out.Parameters, paramXML{k, cs.params[k]})
@@ -248,10 +259,11 @@ func (f *Fake) executeChangeSet(p url.Values, now time.Time) (any, error) {
 		return nil, err
 	}
 	s := cs.stack
+	status, _, execution := cs.state(now)
 	switch st := s.status(now); {
-	case cs.status != "CREATE_COMPLETE" || cs.execution != "AVAILABLE":
+	case status != "CREATE_COMPLETE" || execution != "AVAILABLE":
 		return nil, &apiError{http.StatusBadRequest, "InvalidChangeSetStatus",
-			fmt.Sprintf("ChangeSet [%s] cannot be executed in its current status of [%s]", cs.id, cs.status)}
+			fmt.Sprintf("ChangeSet [%s] cannot be executed in its current status of [%s]", cs.id, status)}
 	case inProgress(st):
 		return nil, validation("Stack:%s is in %s state and can not be updated.", s.id, st)
 	}
@@ -297,6 +309,9 @@ func (f *Fake) stackXML(s *stack, now time.Time) stackXML {
 	return x
 }
 
+// eventsPage is how many events DescribeStackEvents answers at most.
+const eventsPage = 100
+
 func (f *Fake) describeStackEvents(p url.Values, now time.Time) (any, error) {
 	name := p.Get("StackName")
 	s := f.byName(name, now)
@@ -304,14 +319,29 @@ func (f *Fake) describeStackEvents(p url.Values, now time.Time) (any, error) {
 		return nil, noStack(name)
 	}
 	var out struct {
-		Events []eventXML `xml:"StackEvents>member"`
+		Events    []eventXML `xml:"StackEvents>member"`
+		NextToken string     `xml:"NextToken,omitempty"`
 	}
+	// A page ends before an event; the next begins at it, whatever
+	// happened since.
+	token, started := p.Get("NextToken"), p.Get("NextToken") == ""
 	for _, e := range slices.Backward(s.events) {
 		if e.at.After(now) {
 			continue
 		}
+		if !started && e.id != token {
+			continue
+		}
+		started = true
+		if len(out.Events) == eventsPage {
+			out.NextToken = e.id
+			break
+		}
 		out.Events = append(out.Events, eventXML{StackID: s.id, EventID: e.id, StackName: s.name, LogicalResourceID: e.logical,
 			PhysicalResourceID: e.physical, ResourceType: e.typ, Timestamp: formatTime(e.at), ResourceStatus: e.status, ResourceStatusReason: e.reason})
+	}
+	if !started {
+		return nil, validation("Invalid NextToken")
 	}
 	return out, nil
 }

@@ -14,7 +14,8 @@
 // protocol (form-encoded Action=...&Version=2010-05-15, lists as
 // Name.member.N); answers are XML in the 2010-05-15 namespace.
 //
-// A stack's resources are made one at a time in the order of their
+// A change set is ready Config.ChangeSetDelay after it is asked for. A
+// stack's resources are made one at a time in the order of their
 // dependencies (DependsOn, Ref, Fn::GetAtt, Fn::Sub), each taking
 // Config.ResourceDelay (SetDelay), so a test can watch the events arrive.
 // FailResource plants a failure: the resource ends CREATE_FAILED (or
@@ -42,6 +43,9 @@ type Config struct {
 	AccountID string // default "123456789012"
 	// Clock returns the time; default time.Now.
 	Clock func() time.Time
+	// ChangeSetDelay is how long a change set stays CREATE_IN_PROGRESS
+	// before it is CREATE_COMPLETE (or FAILED); default none.
+	ChangeSetDelay time.Duration
 	// ResourceDelay is how long each resource takes to be created,
 	// updated or deleted; default none.
 	ResourceDelay time.Duration

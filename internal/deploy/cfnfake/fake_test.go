@@ -3,6 +3,7 @@ package cfnfake_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -185,5 +186,89 @@ func TestBerthTemplates(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "templateBody") {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestUpdateRollsBack: an update whose resource fails rolls back to the
+// template it had, and the stack can be updated again.
+func TestUpdateRollsBack(t *testing.T) {
+	ctx := context.Background()
+	f := cfnfake.New(cfnfake.Config{ChangeSetDelay: time.Hour, Clock: func() time.Time { return time.Unix(0, 0) }})
+	c := client(t, f)
+	cs, err := changeSet(t, c, types.ChangeSetTypeCreate, "one", tmpl, types.CapabilityCapabilityIam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{ChangeSetName: cs.Id}); code(err) != "InvalidChangeSetStatus" {
+		t.Errorf("executing a change set still CREATE_IN_PROGRESS = %v, want InvalidChangeSetStatus", err)
+	}
+
+	f = cfnfake.New(cfnfake.Config{})
+	c = client(t, f)
+	cs, err = changeSet(t, c, types.ChangeSetTypeCreate, "one", tmpl, types.CapabilityCapabilityIam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{ChangeSetName: cs.Id}); err != nil {
+		t.Fatal(err)
+	}
+	f.FailResource("Queue", "Resource handler returned message: \"Queue limit\"")
+	changed := strings.Replace(tmpl, `"Value": {"Fn::GetAtt"`, `"Value2": {"Fn::GetAtt"`, 1)
+	cs, err = changeSet(t, c, types.ChangeSetTypeUpdate, "two", changed, types.CapabilityCapabilityIam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: cs.Id})
+	if err != nil || len(d.Changes) != 1 || d.Changes[0].ResourceChange.Action != types.ChangeActionModify {
+		t.Fatalf("DescribeChangeSet = %+v, %v; want the queue modified", d, err)
+	}
+	if _, err := c.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{ChangeSetName: cs.Id}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Status("s"); got != "UPDATE_ROLLBACK_COMPLETE" {
+		t.Errorf("status = %s, want UPDATE_ROLLBACK_COMPLETE", got)
+	}
+	got, err := c.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: aws.String("s")})
+	if err != nil || aws.ToString(got.TemplateBody) != tmpl {
+		t.Errorf("GetTemplate after the rollback = %v; want the template before the update", err)
+	}
+	if _, err := changeSet(t, c, types.ChangeSetTypeUpdate, "three", changed, types.CapabilityCapabilityIam); err != nil {
+		t.Errorf("updating an UPDATE_ROLLBACK_COMPLETE stack: %v", err)
+	}
+}
+
+// TestEventsPages: DescribeStackEvents answers 100 events a page, newest
+// first, and the pages hold every event once.
+func TestEventsPages(t *testing.T) {
+	ctx := context.Background()
+	var res []string
+	for i := range 60 {
+		res = append(res, fmt.Sprintf(`"Q%02d": {"Type": "AWS::SQS::Queue"}`, i))
+	}
+	f := cfnfake.New(cfnfake.Config{})
+	c := client(t, f)
+	cs, err := c.CreateChangeSet(ctx, &cloudformation.CreateChangeSetInput{StackName: aws.String("s"), ChangeSetName: aws.String("one"),
+		ChangeSetType: types.ChangeSetTypeCreate, TemplateBody: aws.String(`{"Resources": {` + strings.Join(res, ",") + `}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{ChangeSetName: cs.Id}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	pages := 0
+	p := cloudformation.NewDescribeStackEventsPaginator(c, &cloudformation.DescribeStackEventsInput{StackName: aws.String("s")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, e := range page.StackEvents {
+			got = append(got, aws.ToString(e.LogicalResourceId)+" "+string(e.ResourceStatus))
+		}
+	}
+	if pages != 2 || len(got) != 122 || got[0] != "s CREATE_COMPLETE" || got[121] != "s CREATE_IN_PROGRESS" {
+		t.Errorf("%d pages of %d events, from %q to %q; want 2 pages of 122 events, newest first", pages, len(got), got[0], got[len(got)-1])
 	}
 }
