@@ -103,6 +103,10 @@ func deployDown(ctx context.Context, env *cliEnv, args []string) error {
 // retainTables updates the stack, its template and parameters as they
 // are, with DeletionPolicy Retain on its DynamoDB tables.
 func (s *stackOps) retainTables(ctx context.Context, st *cfntypes.Stack) error {
+	switch st.StackStatus {
+	case cfntypes.StackStatusReviewInProgress, cfntypes.StackStatusRollbackComplete:
+		return nil // it holds no resource: it made none, or rolled them back
+	}
 	out, err := s.cfn.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: st.StackId})
 	if err != nil {
 		return fmt.Errorf("template of %s: %w", s.name, err)
