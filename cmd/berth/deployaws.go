@@ -216,5 +216,5 @@ func (s *stackOps) watch(ctx context.Context, id, after string) (watched, error)
 
 // final reports whether a stack in status is done with its operation.
 func final(status string) bool {
-	return strings.HasSuffix(status, "_COMPLETE") && !strings.HasSuffix(status, "_CLEANUP_IN_PROGRESS") || strings.HasSuffix(status, "_FAILED")
+	return strings.HasSuffix(status, "_COMPLETE") || strings.HasSuffix(status, "_FAILED")
 }

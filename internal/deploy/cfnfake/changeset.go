@@ -103,6 +103,7 @@ func (f *Fake) createChangeSet(p url.Values, now time.Time) (any, error) {
 	if s == nil {
 		s = &stack{name: name, id: f.arn("stack", name), created: now, physical: map[string]string{}}
 		f.stacks = append(f.stacks, s)
+		(&sched{f: f, s: s, t: now}).stack("REVIEW_IN_PROGRESS", "User Initiated")
 	}
 	for _, cs := range f.changeSets {
 		if cs.stack == s && cs.name == csName {

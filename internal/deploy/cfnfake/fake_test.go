@@ -97,7 +97,7 @@ func TestCreateUpdateDelete(t *testing.T) {
 		t.Errorf("status = %s, want CREATE_IN_PROGRESS", got)
 	}
 	now = now.Add(time.Minute)
-	want := "s CREATE_IN_PROGRESS,Role CREATE_IN_PROGRESS,Role CREATE_COMPLETE,Queue CREATE_IN_PROGRESS,Queue CREATE_COMPLETE,Table CREATE_IN_PROGRESS,Table CREATE_COMPLETE,s CREATE_COMPLETE"
+	want := "s REVIEW_IN_PROGRESS,s CREATE_IN_PROGRESS,Role CREATE_IN_PROGRESS,Role CREATE_COMPLETE,Queue CREATE_IN_PROGRESS,Queue CREATE_COMPLETE,Table CREATE_IN_PROGRESS,Table CREATE_COMPLETE,s CREATE_COMPLETE"
 	if got := strings.Join(events(t, c), ","); got != want {
 		t.Errorf("events =\n%s\nwant\n%s", got, want)
 	}
@@ -155,7 +155,7 @@ func TestPlantedFailure(t *testing.T) {
 	if _, err := c.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{ChangeSetName: cs.Id}); err != nil {
 		t.Fatal(err)
 	}
-	want := "s CREATE_IN_PROGRESS,Role CREATE_IN_PROGRESS,Role CREATE_COMPLETE,Queue CREATE_IN_PROGRESS,Queue CREATE_FAILED,s ROLLBACK_IN_PROGRESS," +
+	want := "s REVIEW_IN_PROGRESS,s CREATE_IN_PROGRESS,Role CREATE_IN_PROGRESS,Role CREATE_COMPLETE,Queue CREATE_IN_PROGRESS,Queue CREATE_FAILED,s ROLLBACK_IN_PROGRESS," +
 		"Queue DELETE_IN_PROGRESS,Queue DELETE_COMPLETE,Role DELETE_IN_PROGRESS,Role DELETE_COMPLETE,s ROLLBACK_COMPLETE"
 	if got := strings.Join(events(t, c), ","); got != want {
 		t.Errorf("events =\n%s\nwant\n%s", got, want)
@@ -268,7 +268,7 @@ func TestEventsPages(t *testing.T) {
 			got = append(got, aws.ToString(e.LogicalResourceId)+" "+string(e.ResourceStatus))
 		}
 	}
-	if pages != 2 || len(got) != 122 || got[0] != "s CREATE_COMPLETE" || got[121] != "s CREATE_IN_PROGRESS" {
-		t.Errorf("%d pages of %d events, from %q to %q; want 2 pages of 122 events, newest first", pages, len(got), got[0], got[len(got)-1])
+	if pages != 2 || len(got) != 123 || got[0] != "s CREATE_COMPLETE" || got[122] != "s REVIEW_IN_PROGRESS" {
+		t.Errorf("%d pages of %d events, from %q to %q; want 2 pages of 123 events, newest first", pages, len(got), got[0], got[len(got)-1])
 	}
 }
