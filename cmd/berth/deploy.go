@@ -14,7 +14,7 @@ import (
 
 // runDeploy runs `berth deploy aws ...`: what deploying berth on AWS needs.
 func runDeploy(ctx context.Context, env *cliEnv, args []string) error {
-	const usage = "usage: berth deploy aws template --config FILE [flags] | user-data --pool NAME --server URL [flags]"
+	const usage = "usage: berth deploy aws template|up --config FILE [flags] | status|down|token [--stack NAME] | user-data --pool NAME --server URL [flags]"
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 		fmt.Fprintln(env.stderr, usage)
 		return nil
@@ -28,8 +28,16 @@ func runDeploy(ctx context.Context, env *cliEnv, args []string) error {
 		return subcommand("deploy aws user-data", deployUserData(env, args[2:]))
 	case "template":
 		return subcommand("deploy aws template", deployTemplate(env, args[2:]))
+	case "up":
+		return subcommand("deploy aws up", deployUp(ctx, env, args[2:]))
+	case "status":
+		return subcommand("deploy aws status", deployStatus(ctx, env, args[2:]))
+	case "down":
+		return subcommand("deploy aws down", deployDown(ctx, env, args[2:]))
+	case "token":
+		return subcommand("deploy aws token", deployToken(ctx, env, args[2:]))
 	}
-	fmt.Fprintf(env.stderr, "berth deploy aws: unknown subcommand %q; want template or user-data\n", args[1])
+	fmt.Fprintf(env.stderr, "berth deploy aws: unknown subcommand %q; want template, up, status, down, token or user-data\n", args[1])
 	return exitError{2}
 }
 

@@ -56,7 +56,7 @@ func commands() []command {
 		{"cost", "what the jobs cost, by pool, market, label or day", runCost},
 		{"intake", "list the messages of the SQS intake queues that did not become jobs, and why", runIntake},
 		{"token", "create, list and revoke scoped API tokens (admin, submit, read)", runToken},
-		{"deploy", "deploy berth on AWS: deploy aws user-data prints an ec2 pool's boot script", runDeploy},
+		{"deploy", "deploy berth on AWS: deploy aws template|up|status|down|token, and user-data (an ec2 pool's boot script)", runDeploy},
 		{"sim", "simulate berth's fleet over a scenario beside the baselines; sim deadline: deadline policies over Spot traces", runSim},
 		{"version", "print berth's version", runVersion},
 	}

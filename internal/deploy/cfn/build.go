@@ -61,6 +61,11 @@ func Build(f *File, opt Options) (*Template, error) {
 	b.queues()
 	b.alarms()
 	b.controlPlane()
+	var pools []string
+	for _, p := range f.Pools {
+		pools = append(pools, p.Name+" ("+p.Provider+")")
+	}
+	b.output("Pools", "the pools, each with its provider (berth deploy aws status)", joinStrings(pools, ", "))
 	return b.t, nil
 }
 
