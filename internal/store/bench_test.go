@@ -130,10 +130,12 @@ func procStatusMB(b *testing.B, field string) float64 {
 // labels and attempts are derived from them in SQL. It is for benchmarks
 // only.
 func seedJobs(ctx context.Context, s *Store, n int, base time.Time) error {
-	if _, err := s.w.ExecContext(ctx, `PRAGMA synchronous = OFF`); err != nil {
-		return err
+	if s.dialect == SQLite {
+		if _, err := s.w.ExecContext(ctx, `PRAGMA synchronous = OFF`); err != nil {
+			return err
+		}
+		defer s.w.ExecContext(ctx, `PRAGMA synchronous = FULL`) //nolint:errcheck // benchmark only
 	}
-	defer s.w.ExecContext(ctx, `PRAGMA synchronous = FULL`) //nolint:errcheck // benchmark only
 	specs := make([][]byte, 20)
 	for i := range specs {
 		spec := berth.JobSpec{Image: "registry.example/batch:1.4", Command: []string{"run", "--shard", strconv.Itoa(i)},
@@ -172,7 +174,9 @@ func seedJobs(ctx context.Context, s *Store, n int, base time.Time) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	if s.dialect == SQLite {
+		_, err = s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	}
 	return err
 }
 
