@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -77,7 +78,10 @@ func (c *pgConn) Prepare(query string) (driver.Stmt, error) {
 
 func (c *pgConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	st, err := c.Conn.PrepareContext(ctx, pgSQL(query))
-	return st, c.classify(err)
+	if err != nil {
+		return nil, c.classify(err)
+	}
+	return &pgStmt{st.(*stdlib.Stmt), c}, nil
 }
 
 func (c *pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -87,13 +91,60 @@ func (c *pgConn) ExecContext(ctx context.Context, query string, args []driver.Na
 
 func (c *pgConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	rows, err := c.Conn.QueryContext(ctx, pgSQL(query), args)
-	return rows, c.classify(err)
+	if err != nil {
+		return nil, c.classify(err)
+	}
+	return &pgRows{rows.(*stdlib.Rows), c}, nil
 }
 
 func (c *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	tx, err := c.Conn.BeginTx(ctx, opts)
-	return tx, c.classify(err)
+	if err != nil {
+		return nil, c.classify(err)
+	}
+	return pgTx{tx, c}, nil
 }
+
+// pgStmt, pgRows and pgTx classify the errors of statements, rows and
+// transactions as pgConn does its own.
+type pgStmt struct {
+	*stdlib.Stmt
+	c *pgConn
+}
+
+func (s *pgStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	res, err := s.Stmt.ExecContext(ctx, args)
+	return res, s.c.classify(err)
+}
+
+func (s *pgStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := s.Stmt.QueryContext(ctx, args)
+	if err != nil {
+		return nil, s.c.classify(err)
+	}
+	return &pgRows{rows.(*stdlib.Rows), s.c}, nil
+}
+
+type pgRows struct {
+	*stdlib.Rows
+	c *pgConn
+}
+
+func (r *pgRows) Next(dest []driver.Value) error {
+	err := r.Rows.Next(dest)
+	if err == io.EOF {
+		return err
+	}
+	return r.c.classify(err)
+}
+
+type pgTx struct {
+	driver.Tx
+	c *pgConn
+}
+
+func (t pgTx) Commit() error   { return t.c.classify(t.Tx.Commit()) }
+func (t pgTx) Rollback() error { return t.c.classify(t.Tx.Rollback()) }
 
 // classify marks the error of a connection that is gone as ErrUnavailable.
 // (Not as driver.ErrBadConn: database/sql would run the statement again,
