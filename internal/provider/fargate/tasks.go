@@ -35,7 +35,7 @@ func (r *Runner) Start(ctx context.Context, id string) error {
 	arn := t.arn
 	r.mu.Unlock()
 	if arn == "" {
-		if arn, err = r.run(ctx, t); err != nil {
+		if _, err = r.run(ctx, t); err != nil {
 			return err
 		}
 	}
