@@ -18,11 +18,19 @@ import (
 )
 
 // BenchmarkCreateJobParallel creates single jobs from many goroutines at
-// once, each call durable (WAL, synchronous=FULL) before it returns.
+// once, each call durable (WAL, synchronous=FULL; on PostgreSQL, as durable
+// as the server is: run it against one with fsync on, BERTH_POSTGRES_URL)
+// before it returns.
 func BenchmarkCreateJobParallel(b *testing.B) {
+	for _, d := range []Dialect{SQLite, Postgres} {
+		b.Run(string(d), benchmarkCreateJobParallel)
+	}
+}
+
+func benchmarkCreateJobParallel(b *testing.B) {
 	for _, goroutines := range []int{16, 128, 512} {
 		b.Run(fmt.Sprintf("goroutines=%d", goroutines), func(b *testing.B) {
-			s, err := Open(context.Background(), filepath.Join(b.TempDir(), "berth.db"))
+			s, err := Open(context.Background(), newLocator(b))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,15 +1,33 @@
-// Package store keeps berth's durable state in SQLite (pure Go, WAL): jobs,
-// attempts, schedules, nodes and the callback outbox.
+// Package store keeps berth's durable state: jobs, attempts, schedules,
+// nodes and the callback outbox, in SQLite (pure Go, WAL; the default) or
+// PostgreSQL (pgx). *Store is the one type the rest of berth calls, on
+// either engine, and tests hold both to one contract: every store test
+// runs on each (forEachStore).
 //
 // Every method that changes state does so in one transaction and re-checks,
 // inside it, what the caller computed from (job versions, current attempts,
 // schedule times): a stale request changes nothing and returns
 // berth.ErrStale. Time is passed in (now), never read from the database.
+// The errors callers branch on are berth.ErrNotFound, berth.ErrStale,
+// berth.ErrConflict, *berth.FieldError, ErrUnavailable (the database is
+// out of reach: nothing was written, try again), ErrSchemaTooNew and
+// ErrUnknownScheme (from Open).
 //
 // Writes go through one connection (SQLite serialises writers anyway);
 // reads use a pool of read-only connections that WAL lets run beside the
 // writer. Concurrent CreateJob calls are committed together, in one
 // transaction and one fsync (group commit).
+//
+// On PostgreSQL the same code runs with the same single writer per server,
+// and every write transaction first takes one advisory lock
+// (pg_advisory_xact_lock), so that writers also take turns across servers:
+// the re-checks inside transactions stay as safe as on SQLite without a
+// FOR UPDATE in each of them, and group commit still amortises commits.
+// Reads run at REPEATABLE READ (one snapshot, as in SQLite). The SQL is
+// written once, in the subset both engines share, and the PostgreSQL
+// connections rewrite what remains of SQLite's dialect (pgSQL). Schema
+// steps that must differ live in migrations/postgres/ under the same
+// versions; migrations run under an advisory lock.
 package store
 
 import (
@@ -26,7 +44,8 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// Store is the SQLite store. It is safe for concurrent use.
+// Store is berth's store, on SQLite or PostgreSQL. It is safe for
+// concurrent use.
 type Store struct {
 	dialect Dialect
 	w       *sql.DB // the one writer connection
