@@ -42,6 +42,7 @@ const DefaultListen = "127.0.0.1:7070"
 // serverConfig is what `berth server` runs with.
 type serverConfig struct {
 	dataDir      string
+	storeURL     string // --store; "": the data directory's berth.db
 	listen       string
 	localAgent   bool
 	cpus         float64
@@ -91,6 +92,7 @@ func runServer(ctx context.Context, env *cliEnv, args []string) error {
 		defaultData = ".berth"
 	}
 	fs.StringVar(&cfg.dataDir, "data", defaultData, "`directory` of the database, logs and tokens (BERTH_DATA, else $XDG_DATA_HOME/berth, else ~/.local/share/berth)")
+	fs.StringVar(&cfg.storeURL, "store", "", "`URL` of the database: sqlite:///path or postgres://user@host/db?sslmode=... (default: berth.db in the data directory)")
 	fs.StringVar(&cfg.listen, "listen", DefaultListen, "address of the REST API")
 	fs.BoolVar(&cfg.localAgent, "local-agent", true, "run jobs on the local Docker engine from this process")
 	fs.Float64Var(&cfg.cpus, "cpus", 0, "vCPUs the local node offers (default: the engine's)")
@@ -232,9 +234,13 @@ func serve(ctx context.Context, cfg serverConfig, fleetCfg fleetSetup, log *slog
 	if err != nil {
 		return err
 	}
-	st, err := store.OpenWith(ctx, filepath.Join(cfg.dataDir, "berth.db"), store.Options{Secrets: keys.EnvKey()})
+	loc := cfg.storeURL
+	if loc == "" {
+		loc = filepath.Join(cfg.dataDir, "berth.db")
+	}
+	st, err := store.OpenWith(ctx, loc, store.Options{Secrets: keys.EnvKey()})
 	if err != nil {
-		return err
+		return fmt.Errorf("--store: %w", err)
 	}
 	defer st.Close()
 	joinGen, err := st.JoinGeneration(ctx, auth.DefaultPool)

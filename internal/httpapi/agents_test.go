@@ -44,13 +44,23 @@ func startPlaneB(t testing.TB) *plane { return newPlane(t, Limits{}, httptest.Ne
 // newPlane starts the plane with limits l, serving it with start.
 func newPlane(t testing.TB, l Limits, start func(http.Handler) *httptest.Server) *plane {
 	t.Helper()
+	return newPlaneOn(t, l, start, "")
+}
+
+// newPlaneOn is newPlane on the store at loc ("": a file in a temporary
+// directory).
+func newPlaneOn(t testing.TB, l Limits, start func(http.Handler) *httptest.Server, loc string) *plane {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	keys, err := auth.LoadOrCreate(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.OpenWith(ctx, filepath.Join(dir, "berth.db"), store.Options{Secrets: keys.EnvKey()})
+	if loc == "" {
+		loc = filepath.Join(dir, "berth.db")
+	}
+	st, err := store.OpenWith(ctx, loc, store.Options{Secrets: keys.EnvKey()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	berth "github.com/berth-run/berth"
 	"github.com/berth-run/berth/internal/control"
+	"github.com/berth-run/berth/internal/store"
 	"github.com/berth-run/berth/internal/strict"
 )
 
@@ -37,8 +38,8 @@ func writeError(w http.ResponseWriter, status int, code, msg, field string) {
 
 // fail answers err: a *berth.FieldError is a 400 naming the field, the
 // domain's sentinels map to 404 and 409 (code "stale" for berth.ErrStale: a
-// report about an attempt that is no longer current), anything else is a
-// fault of berth.
+// report about an attempt that is no longer current), a database out of
+// reach (store.ErrUnavailable) to 503, anything else is a fault of berth.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *berth.FieldError
 	var mbe *http.MaxBytesError
@@ -67,6 +68,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusConflict, "stale", err.Error(), "")
 	case errors.Is(err, berth.ErrConflict):
 		writeError(w, http.StatusConflict, "conflict", err.Error(), "")
+	case errors.Is(err, store.ErrUnavailable):
+		// The database is out of reach: the call changed nothing; the
+		// client may try again.
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", closest(err, store.ErrUnavailable), "")
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 	default:

@@ -13,7 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestPlaceChecksEachPlacement(t *testing.T) {
+func TestPlaceChecksEachPlacement(t *testing.T) { forEachStore(t, testPlaceChecksEachPlacement) }
+
+func testPlaceChecksEachPlacement(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name  string
@@ -92,6 +94,10 @@ func TestPlaceChecksEachPlacement(t *testing.T) {
 }
 
 func TestPlaceCountsEarlierPlacementsOfTheSameCall(t *testing.T) {
+	forEachStore(t, testPlaceCountsEarlierPlacementsOfTheSameCall)
+}
+
+func testPlaceCountsEarlierPlacementsOfTheSameCall(t *testing.T) {
 	s, _ := openStore(t)
 	mustNode(t, s, "n1", 2, 4096)
 	var ps []Placement
@@ -120,6 +126,10 @@ func TestPlaceCountsEarlierPlacementsOfTheSameCall(t *testing.T) {
 // queued jobs on two small nodes at once: every job is placed at most once
 // and no node holds more than its capacity.
 func TestPlaceConcurrentNeverOvercommits(t *testing.T) {
+	forEachStore(t, testPlaceConcurrentNeverOvercommits)
+}
+
+func testPlaceConcurrentNeverOvercommits(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 3, 100000)
@@ -176,7 +186,9 @@ func TestPlaceConcurrentNeverOvercommits(t *testing.T) {
 	}
 }
 
-func TestAttemptStarted(t *testing.T) {
+func TestAttemptStarted(t *testing.T) { forEachStore(t, testAttemptStarted) }
+
+func testAttemptStarted(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 4, 4096)
@@ -211,6 +223,10 @@ func TestAttemptStarted(t *testing.T) {
 }
 
 func TestAttemptStartedOnCancelledJob(t *testing.T) {
+	forEachStore(t, testAttemptStartedOnCancelledJob)
+}
+
+func testAttemptStartedOnCancelledJob(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 4, 4096)
@@ -228,7 +244,9 @@ func TestAttemptStartedOnCancelledJob(t *testing.T) {
 	}
 }
 
-func TestFinishAttemptTransitions(t *testing.T) {
+func TestFinishAttemptTransitions(t *testing.T) { forEachStore(t, testFinishAttemptTransitions) }
+
+func testFinishAttemptTransitions(t *testing.T) {
 	ctx := context.Background()
 	retry := berth.RetryPolicy{Attempts: 2, Backoff: berth.Duration(10 * time.Second)}
 	tests := []struct {
@@ -310,7 +328,9 @@ func TestFinishAttemptTransitions(t *testing.T) {
 // TestRetryLandsAfterBackoff follows a failing job through a retry: it
 // waits until its not_before, is released, placed again, and the first
 // attempt's reports are refused.
-func TestRetryLandsAfterBackoff(t *testing.T) {
+func TestRetryLandsAfterBackoff(t *testing.T) { forEachStore(t, testRetryLandsAfterBackoff) }
+
+func testRetryLandsAfterBackoff(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 4, 4096)
@@ -353,6 +373,10 @@ func TestRetryLandsAfterBackoff(t *testing.T) {
 }
 
 func TestFinishAttemptOfAJobThatMovedOn(t *testing.T) {
+	forEachStore(t, testFinishAttemptOfAJobThatMovedOn)
+}
+
+func testFinishAttemptOfAJobThatMovedOn(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 4, 4096)
@@ -377,7 +401,9 @@ func TestFinishAttemptOfAJobThatMovedOn(t *testing.T) {
 	}
 }
 
-func TestReportResult(t *testing.T) {
+func TestReportResult(t *testing.T) { forEachStore(t, testReportResult) }
+
+func testReportResult(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 4, 4096)
@@ -417,7 +443,9 @@ func TestReportResult(t *testing.T) {
 	}
 }
 
-func TestReportedFailureRetries(t *testing.T) {
+func TestReportedFailureRetries(t *testing.T) { forEachStore(t, testReportedFailureRetries) }
+
+func testReportedFailureRetries(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 4, 4096)
@@ -437,7 +465,9 @@ func TestReportedFailureRetries(t *testing.T) {
 	}
 }
 
-func TestAssignments(t *testing.T) {
+func TestAssignments(t *testing.T) { forEachStore(t, testAssignments) }
+
+func testAssignments(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 8, 8192)

@@ -64,7 +64,7 @@ func (s *Store) CallbackDelivered(ctx context.Context, jobID string, now time.Ti
 		if err := deleteCallback(ctx, tx, jobID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE jobs SET callback_sent = 1, updated_at = ?,
+		_, err := tx.ExecContext(ctx, `UPDATE jobs SET callback_sent = TRUE, updated_at = ?,
 			version = version + 1 WHERE id = ?`, ts(now), jobID)
 		return err
 	})

@@ -9,7 +9,9 @@ import (
 	berth "github.com/berth-run/berth"
 )
 
-func TestCallbackOutbox(t *testing.T) {
+func TestCallbackOutbox(t *testing.T) { forEachStore(t, testCallbackOutbox) }
+
+func testCallbackOutbox(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	var ids []string

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,9 +10,11 @@ import (
 	berth "github.com/berth-run/berth"
 )
 
-func TestCountJobs(t *testing.T) {
+func TestCountJobs(t *testing.T) { forEachStore(t, testCountJobs) }
+
+func testCountJobs(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
+	s, err := Open(ctx, newLocator(t))
 	if err != nil {
 		t.Fatal(err)
 	}

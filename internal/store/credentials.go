@@ -70,7 +70,7 @@ func (s *Store) RotateJoinToken(ctx context.Context, pool string, expires *time.
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO join_tokens (pool, generation, expires_at, rotated_at)
 			VALUES (?, 2, ?, ?)
-			ON CONFLICT (pool) DO UPDATE SET generation = generation + 1, expires_at = excluded.expires_at,
+			ON CONFLICT (pool) DO UPDATE SET generation = join_tokens.generation + 1, expires_at = excluded.expires_at,
 			rotated_at = excluded.rotated_at`, pool, tsPtr(expires), ts(now)); err != nil {
 			return err
 		}

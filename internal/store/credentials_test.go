@@ -9,7 +9,9 @@ import (
 	"github.com/berth-run/berth/internal/nodeapi"
 )
 
-func TestRotateJoinToken(t *testing.T) {
+func TestRotateJoinToken(t *testing.T) { forEachStore(t, testRotateJoinToken) }
+
+func testRotateJoinToken(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	if g, err := s.JoinGeneration(ctx, "spot"); err != nil || g.Generation != 1 || g.ExpiresAt != nil {
@@ -35,7 +37,9 @@ func TestRotateJoinToken(t *testing.T) {
 
 // TestPurgeSilentNodes: nodes that joined and were never heard from again
 // are deleted after the cutoff; nodes heard from, placed on, or newer stay.
-func TestPurgeSilentNodes(t *testing.T) {
+func TestPurgeSilentNodes(t *testing.T) { forEachStore(t, testPurgeSilentNodes) }
+
+func testPurgeSilentNodes(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	st := nodeapi.Status{CPU: 1, MemoryMB: 512}

@@ -14,7 +14,9 @@ import (
 // one to stop, while its job stays running; a second move is refused. When
 // the node reports it stopped, the job is queued again with neither a
 // retry nor a re-queue spent, and a later attempt is placed afresh.
-func TestMoveAttempt(t *testing.T) {
+func TestMoveAttempt(t *testing.T) { forEachStore(t, testMoveAttempt) }
+
+func testMoveAttempt(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 4, 4096)
@@ -67,6 +69,10 @@ func TestMoveAttempt(t *testing.T) {
 // TestMoveAttemptFinishedMeanwhile: a job that exits 0 while being moved
 // has succeeded.
 func TestMoveAttemptFinishedMeanwhile(t *testing.T) {
+	forEachStore(t, testMoveAttemptFinishedMeanwhile)
+}
+
+func testMoveAttemptFinishedMeanwhile(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 4, 4096)
@@ -84,7 +90,9 @@ func TestMoveAttemptFinishedMeanwhile(t *testing.T) {
 
 // TestRunTimes: run times come from the last attempt of succeeded jobs
 // with exactly the labels asked for, newest first, at most n.
-func TestRunTimes(t *testing.T) {
+func TestRunTimes(t *testing.T) { forEachStore(t, testRunTimes) }
+
+func testRunTimes(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 64, 65536)

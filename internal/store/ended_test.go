@@ -13,7 +13,9 @@ import (
 // TestOnEnd: every change that closes an attempt or ends a job tells the
 // hook, once committed, naming the job; a change that fails tells it
 // nothing.
-func TestOnEnd(t *testing.T) {
+func TestOnEnd(t *testing.T) { forEachStore(t, testOnEnd) }
+
+func testOnEnd(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	var told []string

@@ -31,7 +31,9 @@ func joinReady(t *testing.T, s *Store, id, pool string, cpu float64, mem int64, 
 // costs price × share × its time, and the ledger sums them by pool, market
 // and label, with each priced host's idle time: its life at its price less
 // what its attempts held of it, up to now or until it is gone.
-func TestAttemptCost(t *testing.T) {
+func TestAttemptCost(t *testing.T) { forEachStore(t, testAttemptCost) }
+
+func testAttemptCost(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-1", Market: "spot", Price: 0.08})
@@ -111,7 +113,9 @@ func TestAttemptCost(t *testing.T) {
 // TestRetireNode: a retired node is gone and its running attempt closed as
 // lost, its job re-queued without spending a retry; a node's use says when
 // it became idle.
-func TestRetireNode(t *testing.T) {
+func TestRetireNode(t *testing.T) { forEachStore(t, testRetireNode) }
+
+func testRetireNode(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-1"})
@@ -150,7 +154,9 @@ func TestRetireNode(t *testing.T) {
 
 // TestNoticeKeepsInterruption: a rebalance recommendation after an
 // interruption notice does not hide it.
-func TestNoticeKeepsInterruption(t *testing.T) {
+func TestNoticeKeepsInterruption(t *testing.T) { forEachStore(t, testNoticeKeepsInterruption) }
+
+func testNoticeKeepsInterruption(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{})
@@ -166,7 +172,9 @@ func TestNoticeKeepsInterruption(t *testing.T) {
 // TestCostFollowsPrices: where the fleet records a type's prices, an
 // attempt and its host's idle time are priced at the price of each
 // moment, not at the price the host's agent reported when it joined.
-func TestCostFollowsPrices(t *testing.T) {
+func TestCostFollowsPrices(t *testing.T) { forEachStore(t, testCostFollowsPrices) }
+
+func testCostFollowsPrices(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-1", InstanceType: "m5.xlarge", Market: "spot", Price: 0.08})
@@ -211,7 +219,9 @@ func TestCostFollowsPrices(t *testing.T) {
 // its pool's prices of its type are recorded, its attempts hold the price
 // of their placement and the host costs its life at the recorded prices,
 // busy or idle. A host of no recorded type and no price costs nothing.
-func TestHostWithoutAgentPrice(t *testing.T) {
+func TestHostWithoutAgentPrice(t *testing.T) { forEachStore(t, testHostWithoutAgentPrice) }
+
+func testHostWithoutAgentPrice(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-1", InstanceType: "m5.xlarge", Market: "spot"})
@@ -259,6 +269,10 @@ func TestHostWithoutAgentPrice(t *testing.T) {
 // TestLostHostPricedToItsLastHeartbeat: a priced host that is lost (an
 // agent's machine shut down) costs up to its last heartbeat, not for ever.
 func TestLostHostPricedToItsLastHeartbeat(t *testing.T) {
+	forEachStore(t, testLostHostPricedToItsLastHeartbeat)
+}
+
+func testLostHostPricedToItsLastHeartbeat(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	joinReady(t, s, "a1", "gpu", 4, 8192, nodeapi.Facts{Price: 0.10})
@@ -280,7 +294,9 @@ func TestLostHostPricedToItsLastHeartbeat(t *testing.T) {
 // TestCostByDay: a host busy with one job its first 24 hours and idle the
 // next 24 costs, each UTC day, what it lived that day at its price, and
 // its idle time falls on the days it was idle.
-func TestCostByDay(t *testing.T) {
+func TestCostByDay(t *testing.T) { forEachStore(t, testCostByDay) }
+
+func testCostByDay(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	joinReady(t, s, "n1", "spot", 4, 8192, nodeapi.Facts{InstanceID: "i-1", Price: 1}) // at t0, 05:06 UTC

@@ -11,7 +11,9 @@ import (
 
 // TestIntakeRefusals: refusals come back newest first, per queue or all,
 // and each queue keeps only its last KeepRefusals.
-func TestIntakeRefusals(t *testing.T) {
+func TestIntakeRefusals(t *testing.T) { forEachStore(t, testIntakeRefusals) }
+
+func testIntakeRefusals(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openStore(t)
 	at := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)

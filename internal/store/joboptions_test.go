@@ -64,7 +64,9 @@ func TestJobOptionsMigration(t *testing.T) {
 
 // TestJobRetainColumn: a job's own retain reaches the column the retention
 // loop reads; without one it is NULL (the server's --retain applies).
-func TestJobRetainColumn(t *testing.T) {
+func TestJobRetainColumn(t *testing.T) { forEachStore(t, testJobRetainColumn) }
+
+func testJobRetainColumn(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	keep := berth.Duration(2 * time.Minute)
@@ -82,6 +84,10 @@ func TestJobRetainColumn(t *testing.T) {
 // container ended while the server was down) ends when its container did,
 // if that lies between its start and the report; else at the report.
 func TestAttemptEndsWhenItsContainerDid(t *testing.T) {
+	forEachStore(t, testAttemptEndsWhenItsContainerDid)
+}
+
+func testAttemptEndsWhenItsContainerDid(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		at   time.Duration // from t0, when the container ended

@@ -12,7 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-func TestCreateJob(t *testing.T) {
+func TestCreateJob(t *testing.T) { forEachStore(t, testCreateJob) }
+
+func testCreateJob(t *testing.T) {
 	paris, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +60,9 @@ func TestCreateJob(t *testing.T) {
 	}
 }
 
-func TestCreateJobRefusesInvalidSpec(t *testing.T) {
+func TestCreateJobRefusesInvalidSpec(t *testing.T) { forEachStore(t, testCreateJobRefusesInvalidSpec) }
+
+func testCreateJobRefusesInvalidSpec(t *testing.T) {
 	s, _ := openStore(t)
 	_, _, err := s.CreateJob(context.Background(), berth.JobSpec{Image: ""}, t0)
 	var fe *berth.FieldError
@@ -67,7 +71,9 @@ func TestCreateJobRefusesInvalidSpec(t *testing.T) {
 	}
 }
 
-func TestCreateJobIdempotencyKey(t *testing.T) {
+func TestCreateJobIdempotencyKey(t *testing.T) { forEachStore(t, testCreateJobIdempotencyKey) }
+
+func testCreateJobIdempotencyKey(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	first := mustCreate(t, s, berth.JobSpec{Image: "busybox", IdempotencyKey: "abc"}, t0)
@@ -90,7 +96,9 @@ func TestCreateJobIdempotencyKey(t *testing.T) {
 
 // TestCreateJobIdempotencyRace sends many calls with the same keys at once:
 // each key yields exactly one job, and every call gets that job.
-func TestCreateJobIdempotencyRace(t *testing.T) {
+func TestCreateJobIdempotencyRace(t *testing.T) { forEachStore(t, testCreateJobIdempotencyRace) }
+
+func testCreateJobIdempotencyRace(t *testing.T) {
 	s, _ := openStore(t)
 	const keys, callers = 5, 40
 	type result struct {
@@ -141,7 +149,9 @@ func TestCreateJobIdempotencyRace(t *testing.T) {
 
 // TestCommitGroupDeduplicatesKeys commits one group in which two calls share
 // a key: the second gets the first's job, created=false.
-func TestCommitGroupDeduplicatesKeys(t *testing.T) {
+func TestCommitGroupDeduplicatesKeys(t *testing.T) { forEachStore(t, testCommitGroupDeduplicatesKeys) }
+
+func testCommitGroupDeduplicatesKeys(t *testing.T) {
 	s, _ := openStore(t)
 	var group []*createReq
 	for _, key := range []string{"k", "", "k", "other"} {
@@ -168,7 +178,9 @@ func TestCommitGroupDeduplicatesKeys(t *testing.T) {
 
 // TestCommitGroupIsolatesFailures commits a group holding a call that
 // cannot be inserted: only that call fails.
-func TestCommitGroupIsolatesFailures(t *testing.T) {
+func TestCommitGroupIsolatesFailures(t *testing.T) { forEachStore(t, testCommitGroupIsolatesFailures) }
+
+func testCommitGroupIsolatesFailures(t *testing.T) {
 	s, _ := openStore(t)
 	var group []*createReq
 	for range 3 {
@@ -195,7 +207,9 @@ func TestCommitGroupIsolatesFailures(t *testing.T) {
 
 // TestCreateJobGroupsCommits holds the writer while many calls arrive:
 // they wait, then commit together in a few transactions, not one each.
-func TestCreateJobGroupsCommits(t *testing.T) {
+func TestCreateJobGroupsCommits(t *testing.T) { forEachStore(t, testCreateJobGroupsCommits) }
+
+func testCreateJobGroupsCommits(t *testing.T) {
 	s, _ := openStore(t)
 	tx, err := s.w.BeginTx(context.Background(), nil)
 	if err != nil {
@@ -227,6 +241,10 @@ func TestCreateJobGroupsCommits(t *testing.T) {
 }
 
 func TestCreateJobConcurrentAllDurable(t *testing.T) {
+	forEachStore(t, testCreateJobConcurrentAllDurable)
+}
+
+func testCreateJobConcurrentAllDurable(t *testing.T) {
 	s, path := openStore(t)
 	const n = 300
 	ids := make([]string, n)
@@ -254,14 +272,18 @@ func TestCreateJobConcurrentAllDurable(t *testing.T) {
 	}
 }
 
-func TestJobNotFound(t *testing.T) {
+func TestJobNotFound(t *testing.T) { forEachStore(t, testJobNotFound) }
+
+func testJobNotFound(t *testing.T) {
 	s, _ := openStore(t)
 	if _, err := s.Job(context.Background(), "job_nope"); !errors.Is(err, berth.ErrNotFound) {
 		t.Errorf("Job(unknown) = %v, want ErrNotFound", err)
 	}
 }
 
-func TestCancelJob(t *testing.T) {
+func TestCancelJob(t *testing.T) { forEachStore(t, testCancelJob) }
+
+func testCancelJob(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 4, 4096)
@@ -302,7 +324,9 @@ func TestCancelJob(t *testing.T) {
 	}
 }
 
-func TestReleaseDueAndNextDue(t *testing.T) {
+func TestReleaseDueAndNextDue(t *testing.T) { forEachStore(t, testReleaseDueAndNextDue) }
+
+func testReleaseDueAndNextDue(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	if _, ok, err := s.NextDue(ctx); ok || err != nil {
@@ -331,7 +355,9 @@ func TestReleaseDueAndNextDue(t *testing.T) {
 	}
 }
 
-func TestQueuedOrder(t *testing.T) {
+func TestQueuedOrder(t *testing.T) { forEachStore(t, testQueuedOrder) }
+
+func testQueuedOrder(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	low := mustCreate(t, s, berth.JobSpec{Image: "busybox", Priority: -1}, t0)
@@ -362,7 +388,9 @@ func TestQueuedOrder(t *testing.T) {
 	}
 }
 
-func TestSetReasons(t *testing.T) {
+func TestSetReasons(t *testing.T) { forEachStore(t, testSetReasons) }
+
+func testSetReasons(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 4, 4096)

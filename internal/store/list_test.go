@@ -63,7 +63,9 @@ func insertForSchedule(s *Store, scheduleID string, spec berth.JobSpec, now time
 	return j, tx.Commit()
 }
 
-func TestListJobsFiltersAndPages(t *testing.T) {
+func TestListJobsFiltersAndPages(t *testing.T) { forEachStore(t, testListJobsFiltersAndPages) }
+
+func testListJobsFiltersAndPages(t *testing.T) {
 	s, _ := openStore(t)
 	ids := seedListJobs(t, s)
 	// want lists the indexes of ids that match, newest first.
@@ -143,7 +145,9 @@ func TestListJobsFiltersAndPages(t *testing.T) {
 	}
 }
 
-func TestListJobsLimits(t *testing.T) {
+func TestListJobsLimits(t *testing.T) { forEachStore(t, testListJobsLimits) }
+
+func testListJobsLimits(t *testing.T) {
 	s, _ := openStore(t)
 	ids := seedListJobs(t, s)
 	for _, c := range []struct{ limit, want int }{{0, 50}, {-3, 50}, {2000, 60}} {
@@ -162,7 +166,9 @@ func TestListJobsLimits(t *testing.T) {
 	}
 }
 
-func TestListJobsLoadsAttempts(t *testing.T) {
+func TestListJobsLoadsAttempts(t *testing.T) { forEachStore(t, testListJobsLoadsAttempts) }
+
+func testListJobsLoadsAttempts(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 8, 8192)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -14,9 +15,12 @@ import (
 )
 
 // migrations holds the schema, one numbered file per step:
-// migrations/0001_init.sql, migrations/0002_....sql.
+// migrations/0001_init.sql, migrations/0002_....sql. They are SQLite's, and
+// PostgreSQL's too except where migrations/postgres/ holds a file of the
+// same version: a step that must be written otherwise there (types,
+// triggers, SQLite's JSON functions). Both engines know the same versions.
 //
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 // migration is one numbered schema step.
@@ -26,9 +30,29 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads the embedded migrations in version order.
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+// loadMigrations reads the embedded migrations of dialect in version order.
+func loadMigrations(fsys fs.FS, dialect Dialect) ([]migration, error) {
+	ms, err := readMigrations(fsys, "migrations")
+	if err != nil || dialect != Postgres {
+		return ms, err
+	}
+	own, err := readMigrations(fsys, "migrations/postgres")
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range own {
+		i, ok := slices.BinarySearchFunc(ms, o.version, func(m migration, v int) int { return m.version - v })
+		if !ok {
+			return nil, fmt.Errorf("migration postgres/%s has no SQLite step of version %d", o.name, o.version)
+		}
+		ms[i].sql = o.sql
+	}
+	return ms, nil
+}
+
+// readMigrations reads the numbered .sql files of dir, in version order.
+func readMigrations(fsys fs.FS, dir string) ([]migration, error) {
+	names, err := fs.Glob(fsys, dir+"/*.sql")
 	if err != nil {
 		return nil, fmt.Errorf("list migrations: %w", err)
 	}
@@ -55,11 +79,42 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return ms, nil
 }
 
+// ErrSchemaTooNew is returned by Open for a database whose schema a newer
+// berth wrote: this one would not know what its columns mean.
+var ErrSchemaTooNew = errors.New("database schema is newer than this berth knows")
+
+// migrationConn is what migrating needs: a pool or one connection.
+type migrationConn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
 // migrate applies the migrations that db has not recorded in
 // schema_migrations, each in its own transaction, in order, and returns the
 // versions it applied. A database that records a version this code does not
-// know was written by a newer berth and is refused.
-func migrate(ctx context.Context, db *sql.DB, ms []migration, now time.Time) ([]int, error) {
+// know was written by a newer berth and is refused (ErrSchemaTooNew). On
+// PostgreSQL it holds an advisory lock throughout, so that servers starting
+// together migrate one after the other.
+func migrate(ctx context.Context, db *sql.DB, dialect Dialect, ms []migration, now time.Time) ([]int, error) {
+	if dialect != Postgres {
+		return migrateOn(ctx, db, ms, now)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	unlock, err := pgLock(ctx, conn, migrateLockKey)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	defer unlock()
+	return migrateOn(ctx, conn, ms, now)
+}
+
+// migrateOn is migrate on db, locked already if need be.
+func migrateOn(ctx context.Context, db migrationConn, ms []migration, now time.Time) ([]int, error) {
 	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
@@ -73,7 +128,7 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration, now time.Time) ([]
 		return nil, fmt.Errorf("read schema version: %w", err)
 	}
 	if len(ms) > 0 && newest > ms[len(ms)-1].version {
-		return nil, fmt.Errorf("database schema version %d is newer than this berth knows (%d)", newest, ms[len(ms)-1].version)
+		return nil, fmt.Errorf("schema version %d, this berth knows up to %d: %w", newest, ms[len(ms)-1].version, ErrSchemaTooNew)
 	}
 	var applied []int
 	for _, m := range ms {
@@ -90,7 +145,7 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration, now time.Time) ([]
 
 // applyMigration applies m in one transaction unless it is recorded already,
 // and reports whether it applied it.
-func applyMigration(ctx context.Context, db *sql.DB, m migration, now time.Time) (bool, error) {
+func applyMigration(ctx context.Context, db migrationConn, m migration, now time.Time) (bool, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("migration %s: begin: %w", m.name, err)

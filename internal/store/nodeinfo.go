@@ -316,7 +316,7 @@ func (s *Store) DrainNode(ctx context.Context, id string, deadline *time.Time, r
 		case berth.NodeLost, berth.NodeGone:
 			return fmt.Errorf("node %s is %s: %w", id, cur.State, berth.ErrConflict)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE nodes SET state = 'draining', drained = 1, drain_deadline = ?,
+		if _, err := tx.ExecContext(ctx, `UPDATE nodes SET state = 'draining', drained = TRUE, drain_deadline = ?,
 			drain_reason = ?, version = version + 1 WHERE id = ?`, tsPtr(deadline), reason, id); err != nil {
 			return err
 		}
@@ -344,7 +344,7 @@ func (s *Store) UndrainNode(ctx context.Context, id string, now time.Time) (Node
 			return fmt.Errorf("node %s is %s: %w", id, cur.State, berth.ErrConflict)
 		case berth.NodeDraining, berth.NodeLost:
 			// A lost node is undrained for when it comes back.
-			if _, err := tx.ExecContext(ctx, `UPDATE nodes SET drained = 0,
+			if _, err := tx.ExecContext(ctx, `UPDATE nodes SET drained = FALSE,
 				state = CASE WHEN state = 'draining' THEN 'ready' ELSE state END, drain_deadline = NULL, drain_reason = '',
 				notice = '', notice_at = NULL, version = version + 1 WHERE id = ?`, id); err != nil {
 				return err
@@ -378,7 +378,7 @@ func (s *Store) NoticeNode(ctx context.Context, id string, kind nodeapi.NoticeKi
 		if _, err := tx.ExecContext(ctx, `UPDATE nodes
 			SET notice = CASE WHEN notice = 'spot_interruption' THEN notice ELSE ? END, notice_at = ?,
 			state = CASE WHEN state IN ('joining', 'ready', 'draining') THEN 'draining' ELSE state END,
-			drained = CASE WHEN state IN ('joining', 'ready', 'draining') THEN 1 ELSE drained END,
+			drained = CASE WHEN state IN ('joining', 'ready', 'draining') THEN TRUE ELSE drained END,
 			drain_deadline = CASE WHEN state IN ('joining', 'ready', 'draining')
 				THEN COALESCE(?, drain_deadline) ELSE drain_deadline END,
 			version = version + 1 WHERE id = ?`, string(kind), ts(now), deadline, id); err != nil {

@@ -12,7 +12,9 @@ import (
 // TestHeartbeatStates: asking to be ready makes a joining or lost node
 // ready and nothing else; a plain heartbeat never changes the state; a gone
 // node has no heartbeat.
-func TestHeartbeatStates(t *testing.T) {
+func TestHeartbeatStates(t *testing.T) { forEachStore(t, testHeartbeatStates) }
+
+func testHeartbeatStates(t *testing.T) {
 	tests := []struct {
 		from  berth.NodeState
 		ready bool
@@ -48,7 +50,9 @@ func TestHeartbeatStates(t *testing.T) {
 
 // TestJoinAndCredential: a joined node is found by its credential's hash,
 // joining, in its pool; its facts are kept.
-func TestJoinAndCredential(t *testing.T) {
+func TestJoinAndCredential(t *testing.T) { forEachStore(t, testJoinAndCredential) }
+
+func testJoinAndCredential(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	facts := nodeapi.Facts{InstanceID: "i-1", Market: "spot", Price: 0.04}
@@ -76,7 +80,9 @@ func TestJoinAndCredential(t *testing.T) {
 // liveness: a drained node that is lost and comes back asking to be ready
 // comes back draining, with whatever drained it (by hand or by a notice);
 // undrained while lost, it comes back ready.
-func TestDrainedSurvivesLost(t *testing.T) {
+func TestDrainedSurvivesLost(t *testing.T) { forEachStore(t, testDrainedSurvivesLost) }
+
+func testDrainedSurvivesLost(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range []struct {
 		name    string
@@ -119,7 +125,9 @@ func TestDrainedSurvivesLost(t *testing.T) {
 }
 
 // TestRevokeNode: a revoked node's credential finds it no more.
-func TestRevokeNode(t *testing.T) {
+func TestRevokeNode(t *testing.T) { forEachStore(t, testRevokeNode) }
+
+func testRevokeNode(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	if _, err := s.JoinNode(ctx, "n", "default", nodeapi.Status{}, "hash", t0); err != nil {

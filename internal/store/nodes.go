@@ -78,7 +78,7 @@ func (s *Store) UpsertNode(ctx context.Context, n berth.Node, now time.Time) (be
 		r, err := tx.ExecContext(ctx, `UPDATE nodes SET name = ?, pool = ?, cpu = ?, memory_mb = ?,
 			healthy = ?, reason = ?, last_seen = ?, state = COALESCE(NULLIF(?, ''), state),
 			gone_at = CASE WHEN COALESCE(NULLIF(?, ''), state) = 'gone' THEN COALESCE(gone_at, ?) END,
-			drained = CASE ? WHEN 'draining' THEN 1 WHEN 'ready' THEN 0 ELSE drained END,
+			drained = CASE ? WHEN 'draining' THEN TRUE WHEN 'ready' THEN FALSE ELSE drained END,
 			version = version + 1 WHERE id = ?`,
 			n.Name, n.Pool, n.CPU, n.MemoryMB, n.Healthy, n.Reason, ts(now), string(n.State), string(n.State), ts(now),
 			string(n.State), n.ID)

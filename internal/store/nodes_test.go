@@ -9,7 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestUpsertNode(t *testing.T) {
+func TestUpsertNode(t *testing.T) { forEachStore(t, testUpsertNode) }
+
+func testUpsertNode(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	n, err := s.UpsertNode(ctx, berth.Node{ID: "n1", Name: "host-1", Pool: "baseline", CPU: 4, MemoryMB: 8192, Healthy: true}, t0)
@@ -47,7 +49,9 @@ func TestUpsertNode(t *testing.T) {
 	}
 }
 
-func TestNodesLeavesOutGone(t *testing.T) {
+func TestNodesLeavesOutGone(t *testing.T) { forEachStore(t, testNodesLeavesOutGone) }
+
+func testNodesLeavesOutGone(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "b", 2, 2048)
@@ -70,6 +74,10 @@ func TestNodesLeavesOutGone(t *testing.T) {
 }
 
 func TestUsedCapacitySumsActiveAttempts(t *testing.T) {
+	forEachStore(t, testUsedCapacitySumsActiveAttempts)
+}
+
+func testUsedCapacitySumsActiveAttempts(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 4, 4096)

@@ -30,7 +30,8 @@ func (s *Store) RecordPrices(ctx context.Context, pts []PricePoint) error {
 			if !(p.Price >= 0) {
 				return fmt.Errorf("price %v of %s in pool %s is not a price", p.Price, p.InstanceType, p.Pool)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO prices (pool, instance_type, at, price) VALUES (?, ?, ?, ?)`,
+			if _, err := tx.ExecContext(ctx, `INSERT INTO prices (pool, instance_type, at, price) VALUES (?, ?, ?, ?)
+				ON CONFLICT (pool, instance_type, at) DO UPDATE SET price = excluded.price`,
 				p.Pool, p.InstanceType, ts(p.At), p.Price); err != nil {
 				return err
 			}

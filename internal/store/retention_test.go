@@ -144,7 +144,9 @@ func costReport(t *testing.T, s *Store, since, now time.Time) map[string]map[str
 // attempts, labels and callbacks; the rest are kept; the counts follow;
 // and the cost report, by every grouping and from several starts, is what
 // it was before.
-func TestDeleteExpiredJobs(t *testing.T) {
+func TestDeleteExpiredJobs(t *testing.T) { forEachStore(t, testDeleteExpiredJobs) }
+
+func testDeleteExpiredJobs(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	jobs := seedRetention(t, s)
@@ -215,7 +217,9 @@ func TestDeleteExpiredJobs(t *testing.T) {
 
 // TestRollupWithinADay: a report that starts within the span of a day's
 // deleted attempts takes the part of it after its start.
-func TestRollupWithinADay(t *testing.T) {
+func TestRollupWithinADay(t *testing.T) { forEachStore(t, testRollupWithinADay) }
+
+func testRollupWithinADay(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	joinReady(t, s, "sl", "overflow", 1024, 1<<20, nodeapi.Facts{})
@@ -270,7 +274,9 @@ func assertCounts(t *testing.T, s *Store) {
 // TestCountsFollowEveryChange: the counts are right after jobs are
 // created (one by one and in bulk), released, placed, finished, retried,
 // cancelled and deleted.
-func TestCountsFollowEveryChange(t *testing.T) {
+func TestCountsFollowEveryChange(t *testing.T) { forEachStore(t, testCountsFollowEveryChange) }
+
+func testCountsFollowEveryChange(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	if err := seedJobs(ctx, s, 100, t0); err != nil { // first: it labels every job
@@ -291,7 +297,9 @@ func TestCountsFollowEveryChange(t *testing.T) {
 
 // TestTerminalStatesInSQL: the SQL that finds finished jobs names exactly
 // berth's terminal states.
-func TestTerminalStatesInSQL(t *testing.T) {
+func TestTerminalStatesInSQL(t *testing.T) { forEachStore(t, testTerminalStatesInSQL) }
+
+func testTerminalStatesInSQL(t *testing.T) {
 	var want []string
 	for _, st := range berth.States {
 		if st.Terminal() {
@@ -387,7 +395,9 @@ func TestCompact(t *testing.T) {
 // TestLedgersAtOnce: many cost reports at once, each reading one snapshot
 // with prices to look up, all finish: none holds a reader while it waits
 // for another.
-func TestLedgersAtOnce(t *testing.T) {
+func TestLedgersAtOnce(t *testing.T) { forEachStore(t, testLedgersAtOnce) }
+
+func testLedgersAtOnce(t *testing.T) {
 	s, _ := openStore(t)
 	seedRetention(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

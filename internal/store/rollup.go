@@ -91,10 +91,12 @@ func rollUp(ctx context.Context, tx *sql.Tx, jobIDs []string, labels map[string]
 
 // writeRollup adds lines and held to the rollup's tables.
 func writeRollup(ctx context.Context, tx *sql.Tx, lines map[rollupKey]*rollupSum, held map[nodeDay]*rollupSum) error {
-	line, err := tx.PrepareContext(ctx, `INSERT INTO cost_rollup (day, pool, market, labels, first_at, last_at, usd, attempts)
+	// CASE, not min and max: PostgreSQL's are LEAST and GREATEST.
+	line, err := tx.PrepareContext(ctx, `INSERT INTO cost_rollup AS r (day, pool, market, labels, first_at, last_at, usd, attempts)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day, pool, market, labels) DO UPDATE SET
-		first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at),
-		usd = usd + excluded.usd, attempts = attempts + excluded.attempts`)
+		first_at = CASE WHEN excluded.first_at < r.first_at THEN excluded.first_at ELSE r.first_at END,
+		last_at = CASE WHEN excluded.last_at > r.last_at THEN excluded.last_at ELSE r.last_at END,
+		usd = r.usd + excluded.usd, attempts = r.attempts + excluded.attempts`)
 	if err != nil {
 		return err
 	}
@@ -104,9 +106,11 @@ func writeRollup(ctx context.Context, tx *sql.Tx, lines map[rollupKey]*rollupSum
 			return fmt.Errorf("roll up cost: %w", err)
 		}
 	}
-	node, err := tx.PrepareContext(ctx, `INSERT INTO cost_rollup_held (day, node_id, first_at, last_at, usd)
+	node, err := tx.PrepareContext(ctx, `INSERT INTO cost_rollup_held AS r (day, node_id, first_at, last_at, usd)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, node_id) DO UPDATE SET
-		first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at), usd = usd + excluded.usd`)
+		first_at = CASE WHEN excluded.first_at < r.first_at THEN excluded.first_at ELSE r.first_at END,
+		last_at = CASE WHEN excluded.last_at > r.last_at THEN excluded.last_at ELSE r.last_at END,
+		usd = r.usd + excluded.usd`)
 	if err != nil {
 		return err
 	}

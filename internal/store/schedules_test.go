@@ -21,7 +21,9 @@ func mustSchedule(t *testing.T, s *Store, c berth.Concurrency, next time.Time) b
 	return sch
 }
 
-func TestCreateSchedule(t *testing.T) {
+func TestCreateSchedule(t *testing.T) { forEachStore(t, testCreateSchedule) }
+
+func testCreateSchedule(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	next := t0.Add(time.Hour)
@@ -45,7 +47,9 @@ func TestCreateSchedule(t *testing.T) {
 	}
 }
 
-func TestSchedulesAndDue(t *testing.T) {
+func TestSchedulesAndDue(t *testing.T) { forEachStore(t, testSchedulesAndDue) }
+
+func testSchedulesAndDue(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	a := mustSchedule(t, s, berth.Allow, t0.Add(2*time.Hour))
@@ -77,7 +81,9 @@ func TestSchedulesAndDue(t *testing.T) {
 	}
 }
 
-func TestFireSchedule(t *testing.T) {
+func TestFireSchedule(t *testing.T) { forEachStore(t, testFireSchedule) }
+
+func testFireSchedule(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		policy      berth.Concurrency
@@ -158,7 +164,9 @@ func TestFireSchedule(t *testing.T) {
 	}
 }
 
-func TestFireScheduleUnknown(t *testing.T) {
+func TestFireScheduleUnknown(t *testing.T) { forEachStore(t, testFireScheduleUnknown) }
+
+func testFireScheduleUnknown(t *testing.T) {
 	s, _ := openStore(t)
 	if _, err := s.FireSchedule(context.Background(), "sch_nope", t0, t0, t0); !errors.Is(err, berth.ErrNotFound) {
 		t.Errorf("FireSchedule(unknown) = %v, want ErrNotFound", err)
@@ -166,6 +174,10 @@ func TestFireScheduleUnknown(t *testing.T) {
 }
 
 func TestFireScheduleKeepsJobsOfDeletedSchedule(t *testing.T) {
+	forEachStore(t, testFireScheduleKeepsJobsOfDeletedSchedule)
+}
+
+func testFireScheduleKeepsJobsOfDeletedSchedule(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
 	sch := mustSchedule(t, s, berth.Allow, t0)

@@ -3,23 +3,59 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	berth "github.com/berth-run/berth"
+	"github.com/berth-run/berth/internal/pgtest"
 	"github.com/google/go-cmp/cmp"
 )
 
 // t0 is the time the tests start at.
 var t0 = time.Date(2031, 3, 4, 5, 6, 7, 891011121, time.UTC)
 
-// openStore opens a store in a new temporary directory and closes it at the
-// end of the test.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// forEachStore runs test once on each engine, as subtests named after the
+// dialect ("TestX/sqlite", "TestX/postgres"): the conformance suite of the
+// store. Inside them, openStore and newLocator give a store of the
+// subtest's engine. Without PostgreSQL the postgres subtests are skipped,
+// or fail with BERTH_REQUIRE_POSTGRES=1.
+func forEachStore(t *testing.T, test func(t *testing.T)) {
+	for _, d := range []Dialect{SQLite, Postgres} {
+		t.Run(string(d), test)
+	}
+}
+
+// testDialect is the engine of t: the dialect forEachStore named t or an
+// ancestor of it after; SQLite for a test that is not under forEachStore.
+func testDialect(t testing.TB) Dialect {
+	parts := strings.Split(t.Name(), "/")
+	if len(parts) > 1 && parts[1] == string(Postgres) {
+		return Postgres
+	}
+	return SQLite
+}
+
+// newLocator returns where a new, empty store of t's engine opens: a file
+// in a temporary directory, or a new PostgreSQL database.
+func newLocator(t testing.TB) string {
+	t.Helper()
+	if testDialect(t) == Postgres {
+		return pgtest.URL(t)
+	}
+	return filepath.Join(t.TempDir(), "berth.db")
+}
+
+// openStore opens a new store of t's engine (newLocator) and closes it at
+// the end of the test. It returns where it opened it, for opening again.
 func openStore(t *testing.T) (*Store, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "berth.db")
+	path := newLocator(t)
 	s, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("Open(%s) = %v", path, err)
@@ -114,17 +150,19 @@ func TestOpenRefusesURIs(t *testing.T) {
 	}
 }
 
-func TestMigrationsApplyOnce(t *testing.T) {
+func TestMigrationsApplyOnce(t *testing.T) { forEachStore(t, testMigrationsApplyOnce) }
+
+func testMigrationsApplyOnce(t *testing.T) {
 	s, path := openStore(t)
 	ctx := context.Background()
-	ms, err := loadMigrations(migrations)
+	ms, err := loadMigrations(migrations, s.dialect)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ms) == 0 || ms[0].version != 1 {
 		t.Fatalf("loadMigrations = %v, want 0001 first", ms)
 	}
-	applied, err := migrate(ctx, s.w, ms, t0)
+	applied, err := migrate(ctx, s.w, s.dialect, ms, t0)
 	if err != nil || len(applied) != 0 {
 		t.Errorf("migrate on an up-to-date database = %v, %v; want nothing applied", applied, err)
 	}
@@ -161,19 +199,23 @@ func TestMigrationsApplyOnce(t *testing.T) {
 }
 
 func TestMigrateAppliesPendingInOrder(t *testing.T) {
+	forEachStore(t, testMigrateAppliesPendingInOrder)
+}
+
+func testMigrateAppliesPendingInOrder(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
-	ms, err := loadMigrations(migrations)
+	ms, err := loadMigrations(migrations, s.dialect)
 	if err != nil {
 		t.Fatal(err)
 	}
 	last := ms[len(ms)-1].version
 	more := append(slices.Clone(ms),
-		migration{version: last + 2, name: "b.sql", sql: `CREATE TABLE t2 (x); INSERT INTO t2 SELECT COUNT(*) FROM t1`},
-		migration{version: last + 1, name: "a.sql", sql: `CREATE TABLE t1 (x)`},
+		migration{version: last + 2, name: "b.sql", sql: `CREATE TABLE t2 (x INTEGER); INSERT INTO t2 SELECT COUNT(*) FROM t1`},
+		migration{version: last + 1, name: "a.sql", sql: `CREATE TABLE t1 (x INTEGER)`},
 	)
 	slices.SortFunc(more, func(a, b migration) int { return a.version - b.version })
-	applied, err := migrate(ctx, s.w, more, t0)
+	applied, err := migrate(ctx, s.w, s.dialect, more, t0)
 	if err != nil {
 		t.Fatalf("migrate = %v", err)
 	}
@@ -181,22 +223,49 @@ func TestMigrateAppliesPendingInOrder(t *testing.T) {
 		t.Errorf("migrate applied %v, want %v", applied, want)
 	}
 	// A failing migration leaves nothing behind and is not recorded.
-	bad := append(slices.Clone(more), migration{version: last + 3, name: "c.sql", sql: `CREATE TABLE t3 (x); SELECT nope FROM nowhere`})
-	if _, err := migrate(ctx, s.w, bad, t0); err == nil {
+	bad := append(slices.Clone(more), migration{version: last + 3, name: "c.sql", sql: `CREATE TABLE t3 (x INTEGER); SELECT nope FROM nowhere`})
+	if _, err := migrate(ctx, s.w, s.dialect, bad, t0); err == nil {
 		t.Fatalf("migrate with a broken migration = nil, want an error")
 	}
-	var n int
-	s.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = 't3'`).Scan(&n)
-	if n != 0 {
+	if _, err := s.w.ExecContext(ctx, `SELECT COUNT(*) FROM t3`); err == nil {
 		t.Errorf("a failed migration left table t3 behind")
 	}
 	// A database newer than the code is refused.
-	if _, err := migrate(ctx, s.w, ms, t0); err == nil {
-		t.Errorf("migrate with fewer migrations than the database has = nil, want an error")
+	if _, err := migrate(ctx, s.w, s.dialect, ms, t0); !errors.Is(err, ErrSchemaTooNew) {
+		t.Errorf("migrate with fewer migrations than the database has = %v, want %v", err, ErrSchemaTooNew)
 	}
 }
 
-func TestReopenKeepsEverything(t *testing.T) {
+// TestOpenRefusesNewerSchema: a server never runs against a schema newer
+// than it knows; the database is left as it was.
+func TestOpenRefusesNewerSchema(t *testing.T) { forEachStore(t, testOpenRefusesNewerSchema) }
+
+func testOpenRefusesNewerSchema(t *testing.T) {
+	s, loc := openStore(t)
+	ctx := context.Background()
+	ms, err := loadMigrations(migrations, s.dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := ms[len(ms)-1].version + 1
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		next, "from_the_future.sql", ts(t0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s2, err := Open(ctx, loc); !errors.Is(err, ErrSchemaTooNew) {
+		if err == nil {
+			s2.Close()
+		}
+		t.Fatalf("Open against schema version %d = %v, want %v", next, err, ErrSchemaTooNew)
+	}
+}
+
+func TestReopenKeepsEverything(t *testing.T) { forEachStore(t, testReopenKeepsEverything) }
+
+func testReopenKeepsEverything(t *testing.T) {
 	s, path := openStore(t)
 	ctx := context.Background()
 	mustNode(t, s, "n1", 4, 8192)
@@ -252,7 +321,9 @@ func TestReopenKeepsEverything(t *testing.T) {
 	}
 }
 
-func TestClosedStoreRefusesCreate(t *testing.T) {
+func TestClosedStoreRefusesCreate(t *testing.T) { forEachStore(t, testClosedStoreRefusesCreate) }
+
+func testClosedStoreRefusesCreate(t *testing.T) {
 	s, _ := openStore(t)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
