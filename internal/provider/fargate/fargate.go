@@ -128,6 +128,7 @@ type Runner struct {
 	tasks    map[string]*task  // by attempt id
 	listedAt time.Time         // when ECS was last listed
 	defs     map[string]string // task definition ARNs by content hash
+	defLocks map[string]*sync.Mutex
 	polling  bool
 	stopPoll context.CancelFunc
 }
@@ -171,7 +172,7 @@ func New(ctx context.Context, e ECS, l Logs, cfg Config) (*Runner, error) {
 	r := &Runner{cfg: cfg, ecs: e, logs: l,
 		launch:  newBucket(spec.LaunchRate, float64(spec.LaunchBurst), cfg.Now),
 		logRead: newBucket(cfg.LogRate, cfg.LogRate, cfg.Now),
-		tasks:   map[string]*task{}, defs: map[string]string{}}
+		tasks:   map[string]*task{}, defs: map[string]string{}, defLocks: map[string]*sync.Mutex{}}
 	if err := r.checkCluster(ctx); err != nil {
 		return nil, err
 	}
@@ -291,12 +292,13 @@ func (r *Runner) Info(context.Context) (provider.Capacity, error) {
 func (r *Runner) Create(ctx context.Context, c provider.Container) (string, error) {
 	r.mu.Lock()
 	t, ok := r.tasks[c.AttemptID]
+	removed := ok && t.removed
 	r.mu.Unlock()
-	if ok && !t.removed {
-		return c.AttemptID, nil
+	if removed {
+		return "", fmt.Errorf("attempt %s was removed", c.AttemptID)
 	}
 	if ok {
-		return "", fmt.Errorf("attempt %s was removed", c.AttemptID)
+		return c.AttemptID, nil
 	}
 	s := r.cfg.Spec.Serverless
 	if c.CPU > s.MaxCPU+1e-9 || c.MemoryMB > s.MaxMemoryMB {
@@ -343,8 +345,23 @@ func (r *Runner) taskDefinition(ctx context.Context, c provider.Container) (stri
 	b, _ := json.Marshal(k)
 	sum := sha256.Sum256(b)
 	family := FamilyPrefix + hex.EncodeToString(sum[:12])
+	// One registration per family at a time: ECS refuses concurrent
+	// revisions of one family, and one is all berth needs.
 	r.mu.Lock()
 	arn, ok := r.defs[family]
+	lock := r.defLocks[family]
+	if lock == nil {
+		lock = &sync.Mutex{}
+		r.defLocks[family] = lock
+	}
+	r.mu.Unlock()
+	if ok {
+		return arn, nil
+	}
+	lock.Lock()
+	defer lock.Unlock()
+	r.mu.Lock()
+	arn, ok = r.defs[family]
 	r.mu.Unlock()
 	if ok {
 		return arn, nil
@@ -390,7 +407,7 @@ func (r *Runner) register(ctx context.Context, family string, k defKey) (string,
 	}
 	out, err := r.ecs.RegisterTaskDefinition(ctx, in)
 	if err != nil {
-		if isCode(err, "ClientException") {
+		if isCode(err, "ClientException") && !strings.Contains(apiMessage(err), "concurrent") {
 			return "", &provider.StartError{Reason: fmt.Sprintf("ECS refused the task definition of image %s: %v", k.Image, err)}
 		}
 		return "", fmt.Errorf("register task definition %s: %w", family, err)

@@ -353,3 +353,30 @@ func TestTooLarge(t *testing.T) {
 		t.Errorf("%d calls to ECS for a job Fargate cannot size", n)
 	}
 }
+
+// TestRemovedBeforeItsTaskWasKnown: an attempt removed while its task's
+// ARN was unknown (a RunTask whose answer was lost) does not bring the
+// runner down when the task shows up in a listing, and the task, which
+// nobody owns any more, is stopped.
+func TestRemovedBeforeItsTaskWasKnown(t *testing.T) {
+	w := newWorld(t, awsfake.NewMemoryEngine(), awsfake.ECSConfig{})
+	c := container(time.Hour)
+	start(t, w.runner(t), c) // the answer reached a runner that is gone
+	r := w.runner(t, func(cfg *fargate.Config) { cfg.ListInterval = time.Nanosecond })
+	if _, err := r.Create(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Remove(t.Context(), c.AttemptID); err != nil {
+		t.Fatalf("Remove = %v", err)
+	}
+	if _, err := r.List(t.Context()); err != nil {
+		t.Fatalf("List = %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for w.ecs.RunningTasks() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the removed attempt's task still runs")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -61,10 +61,10 @@ func (r *Runner) Start(ctx context.Context, id string) error {
 // run sends the RunTask of t, at most at the launch rate, through the
 // capacity providers of the pool in turn, riding out throttling and a
 // lack of capacity. Each request has a client token of its own, made of
-// the attempt's id and the count of requests ECS answered before: a
-// request whose answer was lost is sent again with its token, so that
-// ECS runs its task once; one ECS refused (throttled, no capacity) is not
-// replayed by its token.
+// the attempt's id and the count of requests ECS answered with a failure
+// (no capacity) before: a request whose answer was lost, or that was
+// throttled, is sent again with its token, so that ECS runs its task
+// once; one answered with a failure is not replayed by its token.
 func (r *Runner) run(ctx context.Context, t *task) (string, error) {
 	provs := providers(r.cfg.Spec.Capacity)
 	backoff := 100 * time.Millisecond
@@ -107,8 +107,12 @@ func (r *Runner) run(ctx context.Context, t *task) (string, error) {
 			return "", fmt.Errorf("run task of %s: ECS returned neither a task nor a failure", t.c.AttemptID)
 		}
 		// Throttled, or no capacity on the last provider: wait and try
-		// again from the first.
-		answered, lost, i = answered+1, 0, 0
+		// again from the first. A throttled request ran nothing, so its
+		// token may be sent again; one ECS answered with a failure may not.
+		if reason != "throttled" {
+			answered++
+		}
+		lost, i = 0, 0
 		d := backoff/2 + rand.N(backoff/2+1)
 		backoff = min(2*backoff, 10*time.Second)
 		select {
@@ -147,9 +151,8 @@ func (r *Runner) runInput(t *task, prov, token string) *ecs.RunTaskInput {
 		CapacityProviderStrategy: []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String(prov), Weight: 1}},
 		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{
 			Subnets: spec.Subnets, SecurityGroups: spec.SecurityGroups, AssignPublicIp: public}},
-		Overrides:     &types.TaskOverride{ContainerOverrides: []types.ContainerOverride{over}},
-		Tags:          tags,
-		PropagateTags: types.PropagateTagsTaskDefinition,
+		Overrides: &types.TaskOverride{ContainerOverrides: []types.ContainerOverride{over}},
+		Tags:      tags,
 	}
 }
 
@@ -160,13 +163,29 @@ func capacityShort(reason string) bool {
 	return strings.Contains(r, "capacity is unavailable") || strings.Contains(r, "insufficient capacity") || strings.Contains(r, "resource:capacity")
 }
 
-// update records what ECS says of t's task, and wakes its waiters.
+// update records what ECS says of t's task, and wakes its waiters. A
+// task that ECS reports for an attempt removed before its ARN was known
+// (its RunTask's answer was lost) is stopped: nobody owns it any more.
 func (r *Runner) update(t *task, arn string, d *types.Task) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if t.arn == "" && arn != "" {
 		t.arn = arn
-		close(t.started)
+		if t.removed && running(d) {
+			go r.stopOrphan(arn)
+		}
+		select {
+		case <-t.started:
+		default:
+			close(t.started)
+		}
+	}
+	if arn != "" && arn != t.arn {
+		// A second task for one attempt: never adopted, stopped.
+		if running(d) {
+			go r.stopOrphan(arn)
+		}
+		return
 	}
 	if d == nil || t.stopped {
 		return
@@ -177,6 +196,19 @@ func (r *Runner) update(t *task, arn string, d *types.Task) {
 	t.changed = make(chan struct{})
 }
 
+// running reports whether a described task has not stopped.
+func running(d *types.Task) bool {
+	return d != nil && aws.ToString(d.LastStatus) != "STOPPED" && aws.ToString(d.DesiredStatus) != "STOPPED"
+}
+
+// stopOrphan stops a task no attempt owns.
+func (r *Runner) stopOrphan(arn string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _ = r.ecs.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(r.cfg.Spec.Cluster), Task: aws.String(arn),
+		Reason: aws.String("a second task for one berth attempt")})
+}
+
 // status is what a task's description says of its attempt's container.
 func status(c provider.Container, st provider.Status, d *types.Task) provider.Status {
 	if d.StartedAt != nil {
@@ -184,8 +216,14 @@ func status(c provider.Container, st provider.Status, d *types.Task) provider.St
 	}
 	last := aws.ToString(d.LastStatus)
 	switch last {
-	case "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING":
+	case "RUNNING":
 		st.State = provider.Running
+	case "DEACTIVATING", "STOPPING", "DEPROVISIONING":
+		// On the way to STOPPED: running only if it ever ran (a task
+		// whose image could not be pulled passes here too).
+		if d.StartedAt != nil {
+			st.State = provider.Running
+		}
 	case "STOPPED":
 		st.State = provider.Exited
 	default: // PROVISIONING, PENDING, ACTIVATING: not running yet
@@ -236,11 +274,12 @@ func status(c provider.Container, st provider.Status, d *types.Task) provider.St
 func (r *Runner) find(ctx context.Context, id string) (*task, error) {
 	r.mu.Lock()
 	t, ok := r.tasks[id]
+	removed := ok && t.removed
 	r.mu.Unlock()
+	if removed {
+		return nil, fmt.Errorf("%s: %w", id, provider.ErrNotFound)
+	}
 	if ok {
-		if t.removed {
-			return nil, fmt.Errorf("%s: %w", id, provider.ErrNotFound)
-		}
 		return t, nil
 	}
 	if _, err := r.List(ctx); err != nil {
@@ -448,7 +487,8 @@ func (r *Runner) Remove(ctx context.Context, id string) error {
 			}
 		}
 		if _, err := r.ecs.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: aws.String(arn),
-			Tags: []types.Tag{{Key: aws.String(TagRemoved), Value: aws.String("true")}}}); err != nil {
+			Tags: []types.Tag{{Key: aws.String(TagRemoved), Value: aws.String("true")}}}); err != nil &&
+			!isCode(err, "ResourceNotFoundException") && !isCode(err, "InvalidParameterException") { // ECS forgot it
 			return fmt.Errorf("tag task %s removed: %w", arn, err)
 		}
 	}
@@ -458,7 +498,9 @@ func (r *Runner) Remove(ctx context.Context, id string) error {
 		return fmt.Errorf("%s: %w", id, provider.ErrNotFound)
 	}
 	t.removed, t.removedAt = true, r.cfg.Now()
-	if t.arn == "" {
+	select {
+	case <-t.started:
+	default:
 		close(t.started)
 	}
 	close(t.changed)
@@ -489,18 +531,30 @@ func (r *Runner) Logs(ctx context.Context, id string, w io.Writer) error {
 		LogStreamName: aws.String(logStream(arn)), StartFromHead: aws.Bool(true)}
 	tick := time.NewTicker(r.cfg.LogInterval)
 	defer tick.Stop()
+	// The awslogs driver's last events may land after the task stopped:
+	// the log ends after two reads that found nothing since, one
+	// interval apart. A failed read is tried again, a few times once the
+	// task has stopped.
+	quiet, failed := 0, 0
 	for {
 		r.mu.Lock()
 		done := t.stopped || t.removed
 		r.mu.Unlock()
 		n, err := r.readLog(ctx, in, w)
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
 		case err != nil:
-			return err
+			if failed++; done && failed > 5 {
+				return err
+			}
 		case n > 0:
+			quiet, failed = 0, 0
 			continue // more may wait
 		case done:
-			return nil // read to its end after the task stopped
+			if quiet++; quiet >= 2 {
+				return nil
+			}
 		}
 		r.watch()
 		select {
@@ -568,6 +622,10 @@ func (r *Runner) poll(ctx context.Context) {
 			return
 		}
 		r.mu.Lock()
+		if ctx.Err() != nil { // closed, or replaced by a newer loop
+			r.mu.Unlock()
+			return
+		}
 		var live []*task
 		for _, t := range r.tasks {
 			if t.arn != "" && !t.stopped && !t.removed {
