@@ -429,3 +429,29 @@ func TestInterruptionGrace(t *testing.T) {
 		})
 	}
 }
+
+// TestStopDuringSlowStart: a stop that comes while the engine is still
+// starting the container (a serverless engine places the task and pulls
+// its image) ends the start at once: the attempt is reported stopped and
+// its container removed, without waiting for the start to finish.
+func TestStopDuringSlowStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newFakeServer(berth.NodeReady)
+		runner := fake.New(provider.Capacity{CPU: 4, MemoryMB: 4096})
+		runner.SetStartDelay(time.Hour)
+		srv.assign("att_1", "FAKE_RUN_FOR", "1h")
+		stop := startAgent(srv, runner)
+		defer stop()
+		time.Sleep(time.Second)
+		srv.mu.Lock()
+		srv.list[0].Stop = true
+		srv.bumpLocked()
+		srv.mu.Unlock()
+		time.Sleep(5 * time.Second)
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		if f := srv.finished["att_1"]; len(f) != 1 || f[0].Kind != berth.Stopped {
+			t.Errorf("finished reports %v five seconds after a stop during an hour-long start, want one stopped", f)
+		}
+	})
+}

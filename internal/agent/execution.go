@@ -123,8 +123,26 @@ func (e *execution) prepare(ctx context.Context) (string, *berth.Outcome, bool) 
 		}
 	}
 	if state == provider.Created {
-		if err := r.Start(ctx, id); err != nil {
+		// A start can take minutes (a serverless engine places the task
+		// and pulls its image): a stop, a kill or a fence ends it.
+		sctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-e.stopped:
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+		err := r.Start(sctx, id)
+		cancel()
+		if err != nil {
 			out := startFailure(ctx, err)
+			if out != nil && e.isStopped() && sctx.Err() != nil {
+				out = &berth.Outcome{Kind: berth.Stopped, Reason: "stopped before it started"}
+				if e.fenced.Load() {
+					out = &berth.Outcome{Kind: berth.Lost, Reason: "node lost contact with the server before the container started"}
+				}
+			}
 			if ctx.Err() == nil {
 				e.remove(context.WithoutCancel(ctx), id)
 			}
