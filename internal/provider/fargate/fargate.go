@@ -125,12 +125,16 @@ type Runner struct {
 
 	// mu guards the fields below.
 	mu       sync.Mutex
-	tasks    map[string]*task  // by attempt id
-	listedAt time.Time         // when ECS was last listed
-	defs     map[string]string // task definition ARNs by content hash
-	defLocks map[string]*sync.Mutex
-	polling  bool
-	stopPoll context.CancelFunc
+	tasks    map[string]*task // by attempt id
+	listedAt time.Time        // when ECS was last listed
+	// pollErr is the last poll's error, and pollFailures how many polls
+	// in a row failed.
+	pollErr      error
+	pollFailures int
+	defs         map[string]string // task definition ARNs by content hash
+	defLocks     map[string]*sync.Mutex
+	polling      bool
+	stopPoll     context.CancelFunc
 }
 
 // task is one attempt: created in memory, then run.

@@ -380,3 +380,32 @@ func TestRemovedBeforeItsTaskWasKnown(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestWaitWhileECSFails: when DescribeTasks keeps failing, Wait says
+// that the engine is unavailable rather than wait for ever; once ECS
+// answers again, the task is followed to its end.
+func TestWaitWhileECSFails(t *testing.T) {
+	w := newWorld(t, awsfake.NewMemoryEngine(), awsfake.ECSConfig{})
+	r := w.runner(t)
+	id := start(t, r, container(2*time.Second))
+	for range 40 {
+		w.ecs.FailNext(awsfake.APIError{Status: 500, Code: "ServerException", Message: "the fake fails"})
+	}
+	_, err := r.Wait(t.Context(), id)
+	if !errors.Is(err, provider.ErrUnavailable) {
+		t.Fatalf("Wait while DescribeTasks fails = %v, want ErrUnavailable", err)
+	}
+	for {
+		st, err := r.Wait(t.Context(), id)
+		if err == nil {
+			if st.State != provider.Exited || st.ExitCode != 0 {
+				t.Errorf("Wait once ECS answers = %+v", st)
+			}
+			return
+		}
+		if !errors.Is(err, provider.ErrUnavailable) {
+			t.Fatalf("Wait = %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

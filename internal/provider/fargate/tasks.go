@@ -22,6 +22,10 @@ import (
 // describeBatch is the most tasks one DescribeTasks call takes.
 const describeBatch = 100
 
+// unavailableAfter is how many polls in a row may fail before Wait says
+// that ECS is unavailable, as an engine that cannot be reached.
+const unavailableAfter = 6
+
 // Start runs the attempt's task and returns once it runs, or has ended.
 // A task that could not start for a reason running again will not fix
 // (its image cannot be pulled, its command is not in the image) is a
@@ -302,12 +306,15 @@ func (r *Runner) Wait(ctx context.Context, id string) (provider.Status, error) {
 	for {
 		r.mu.Lock()
 		st, stopped, removed, changed := t.st, t.stopped, t.removed, t.changed
+		failures, pollErr := r.pollFailures, r.pollErr
 		r.mu.Unlock()
 		switch {
 		case removed:
 			return st, fmt.Errorf("%s: %w", id, provider.ErrNotFound)
 		case stopped:
 			return st, nil
+		case failures >= unavailableAfter:
+			return st, fmt.Errorf("%s: ECS has not answered %d polls (%v): %w", id, failures, pollErr, provider.ErrUnavailable)
 		}
 		r.watch()
 		select {
@@ -593,7 +600,7 @@ func (r *Runner) watch() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.polling {
-		r.polling = true
+		r.polling, r.pollFailures, r.pollErr = true, 0, nil
 		ctx, cancel := context.WithCancel(context.Background())
 		r.stopPoll = cancel
 		go r.poll(ctx)
@@ -640,9 +647,23 @@ func (r *Runner) poll(ctx context.Context) {
 			return
 		}
 		r.mu.Unlock()
+		var failed error
 		for i := 0; i < len(live); i += describeBatch {
-			_ = r.describe(ctx, live[i:min(i+describeBatch, len(live))]) // the next round asks again
+			if err := r.describe(ctx, live[i:min(i+describeBatch, len(live))]); err != nil && ctx.Err() == nil {
+				failed = err // the next round asks again
+			}
 		}
+		r.mu.Lock()
+		if r.pollErr = failed; failed != nil {
+			r.pollFailures++
+		} else {
+			r.pollFailures = 0
+		}
+		for _, t := range live { // their waiters look again
+			close(t.changed)
+			t.changed = make(chan struct{})
+		}
+		r.mu.Unlock()
 	}
 }
 
