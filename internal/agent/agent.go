@@ -25,6 +25,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -162,6 +163,7 @@ type Agent struct {
 	displaced  error              // another agent process acts for the node: this one stops
 	wg         sync.WaitGroup
 
+	sweeping  atomic.Bool   // a sweep runs
 	imdsCheck metadataCheck // the verdict of cfg.ContainerIMDS
 	warm      *warmPool     // nil: no warm containers
 }
@@ -291,11 +293,26 @@ func (a *Agent) Run(ctx context.Context) error {
 			first = false
 			continue // the containers were listed before the poll: adopted or removed already
 		}
+		a.sweepAside(ctx)
+	}
+	return nil
+}
+
+// sweepAside sweeps in the background, one sweep at a time, so that the
+// next long-poll, and the start of the work it brings, does not wait for
+// the engine's listing.
+func (a *Agent) sweepAside(ctx context.Context) {
+	if !a.sweeping.CompareAndSwap(false, true) {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer a.sweeping.Store(false)
 		if err := a.sweep(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("sweep containers", "err", err)
 		}
-	}
-	return nil
+	}()
 }
 
 // poll long-polls for assignments; a heartbeat that finds the node lost

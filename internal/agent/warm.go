@@ -52,6 +52,9 @@ func (c WarmConfig) withDefaults() WarmConfig {
 	return c
 }
 
+// replaceAfter is how long after a use its replacement begins.
+const replaceAfter = 250 * time.Millisecond
+
 // warmKey is what a warm container serves: jobs of one image and shape.
 type warmKey struct {
 	Image string
@@ -109,7 +112,9 @@ func (p *warmPool) take(job berth.Job, now time.Time) (provider.Warm, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.uses = append(p.uses, warmUse{k, now})
-	defer p.wake()
+	// The replacement waits a little: creating a container takes the
+	// engine's CPU from the job's start.
+	defer time.AfterFunc(replaceAfter, p.wake)
 	// A job's labels go on its container, which a warm one cannot take
 	// after its creation: such a job starts cold.
 	if len(job.Labels) > 0 {
