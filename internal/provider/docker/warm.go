@@ -47,6 +47,11 @@ func NewWarm(api API, shimProgram, dir string) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A unix socket's address holds 107 bytes: the agent dials the shim
+	// at dir/KEY/shim.sock.
+	if n := len(filepath.Join(dir, "0123456789ab", shim.SocketName)); n > 107 {
+		return nil, fmt.Errorf("warm containers: the directory %s is too long for the shims' sockets (%d bytes, at most 107)", dir, n)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("warm containers: %w", err)
 	}
