@@ -24,21 +24,27 @@ var shimBuild struct {
 
 // Shim returns the path of a berth binary built statically
 // (CGO_ENABLED=0), as warm containers need it, once per test process: it
-// is the shim of warm containers (`berth shim`). The binary is left in the
-// system's temporary directory, one per process.
+// is the shim of warm containers (`berth shim`). Every test process builds
+// it to the same path in the system's temporary directory, built under a
+// name of its own and renamed into place, so no copy is left behind.
 func Shim(t testing.TB) string {
 	t.Helper()
 	b := &shimBuild
 	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "berth-shim")
-		if err != nil {
+		dir := filepath.Join(os.TempDir(), "berth-test-shim")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			b.err = err
 			return
 		}
 		b.path = filepath.Join(dir, "berth")
-		cmd := exec.Command("go", "build", "-o", b.path, "github.com/berth-run/berth/cmd/berth")
+		tmp := fmt.Sprintf("%s.%d", b.path, os.Getpid())
+		cmd := exec.Command("go", "build", "-o", tmp, "github.com/berth-run/berth/cmd/berth")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		b.out, b.err = cmd.CombinedOutput()
+		if b.err == nil {
+			b.err = os.Rename(tmp, b.path)
+		}
+		os.Remove(tmp)
 	})
 	if b.err != nil {
 		t.Fatalf("build a static berth: %v\n%s", b.err, b.out)
