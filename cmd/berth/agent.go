@@ -359,18 +359,34 @@ func untrusted(err error) bool {
 	return errors.As(err, &cve)
 }
 
-// removeNodeContainers removes every container of a node on the engine.
+// removeNodeContainers removes every container of a node on the engine,
+// its warm containers too.
 func removeNodeContainers(ctx context.Context, runner provider.Runner, nodeID string, log *slog.Logger) {
 	cs, err := runner.List(ctx)
 	if err != nil {
 		log.Warn("list containers", "err", err)
 		return
 	}
+	var ids []string
 	for _, c := range cs {
 		if c.Node == nodeID {
-			if err := runner.Remove(ctx, c.ID); err != nil && !errors.Is(err, provider.ErrNotFound) {
-				log.Warn("remove container", "container", c.ID, "err", err)
+			ids = append(ids, c.ID)
+		}
+	}
+	if wr, ok := runner.(provider.WarmRunner); ok {
+		ws, err := wr.ListWarm(ctx)
+		if err != nil {
+			log.Warn("list warm containers", "err", err)
+		}
+		for _, w := range ws {
+			if w.Node == nodeID {
+				ids = append(ids, w.ID)
 			}
+		}
+	}
+	for _, id := range ids {
+		if err := runner.Remove(ctx, id); err != nil && !errors.Is(err, provider.ErrNotFound) {
+			log.Warn("remove container", "container", id, "err", err)
 		}
 	}
 }

@@ -153,14 +153,16 @@ func (p *warmPool) stats() WarmStats {
 	return st
 }
 
-// run keeps the pool until ctx ends; the warm containers are left to the
-// next agent.
+// run keeps the pool until ctx ends, and then removes its idle
+// containers: a stopped agent leaves no shim waiting. Claimed ones are
+// left to the next agent, which adopts them.
 func (p *warmPool) run(ctx context.Context) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			p.drain()
 			return
 		case <-t.C:
 		case <-p.kick:
@@ -169,6 +171,22 @@ func (p *warmPool) run(ctx context.Context) {
 			p.log.Warn("warm containers", "err", err)
 		}
 		t.Reset(p.cfg.Interval)
+	}
+}
+
+// drain removes the pool's idle containers, taking them out first so
+// that no claim gets one.
+func (p *warmPool) drain() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = map[warmKey][]provider.Warm{}
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, ws := range idle {
+		for _, w := range ws {
+			p.remove(ctx, w, "the agent stops")
+		}
 	}
 }
 

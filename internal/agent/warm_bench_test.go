@@ -84,7 +84,7 @@ func BenchmarkWarmStart(b *testing.B) {
 	srv := newFakeServer(berth.NodeReady)
 	logs := &memSink{}
 	ctx, cancel := context.WithCancel(context.Background())
-	a := New(Config{NodeID: "node_a", HealthInterval: time.Second,
+	a := New(Config{NodeID: "node_warmbench", HealthInterval: time.Second,
 		Warm: WarmConfig{Runner: runner, Max: 4, TTL: time.Hour, Interval: 100 * time.Millisecond}},
 		srv, runner, logs, quiet())
 	done := make(chan struct{})
@@ -95,7 +95,7 @@ func BenchmarkWarmStart(b *testing.B) {
 	defer func() {
 		cancel()
 		<-done
-		removeNode(runner, "node_a")
+		removeNode(runner, "node_warmbench")
 	}()
 	spec := berth.JobSpec{Image: image, CPU: 0.5, MemoryMB: 64}
 	// run assigns a job and returns the time to its first instruction.
@@ -105,7 +105,7 @@ func BenchmarkWarmStart(b *testing.B) {
 		s.Labels = labels
 		begin := time.Now()
 		srv.mu.Lock()
-		srv.list = append(srv.list, berth.Assignment{Attempt: berth.Attempt{ID: att, Node: "node_a"},
+		srv.list = append(srv.list, berth.Assignment{Attempt: berth.Attempt{ID: att, Node: "node_warmbench"},
 			Job: berth.Job{ID: "job_" + att, State: berth.Starting, JobSpec: s}})
 		srv.bumpLocked()
 		srv.mu.Unlock()

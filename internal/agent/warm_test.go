@@ -249,10 +249,22 @@ func TestWarmClaimEndToEnd(t *testing.T) {
 		t.Errorf("stats %+v: want at least 2 hits", st)
 	}
 	n.srv.mu.Lock()
-	defer n.srv.mu.Unlock()
 	for a, c := range n.srv.started {
 		if c != 1 {
 			t.Errorf("attempt %s reported started %d times", a, c)
+		}
+	}
+	n.srv.mu.Unlock()
+
+	// A stopped agent leaves no shim waiting.
+	n.stop()
+	ws, err := n.runner.ListWarm(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if w.Node == "node_a" && w.State == provider.WarmIdle {
+			t.Errorf("idle warm container %s left after the agent stopped", w.ID)
 		}
 	}
 }
