@@ -2,7 +2,9 @@
 // control plane, waits for assignments by long-poll, runs each attempt's
 // container through a provider.Runner, enforces timeouts, ships output to a
 // log sink, reports every attempt's start and end, naming the attempt, and
-// reports the notices of its cloud (Spot interruptions). On a cloud
+// reports the notices of its cloud (Spot interruptions). It keeps warm
+// containers of the images and shapes it ran lately, in which an attempt
+// that fits one starts in milliseconds (warm.go, docs/warm.md). On a cloud
 // instance it keeps its node from work while the jobs' containers could
 // reach the instance metadata service (MetadataGuard).
 //

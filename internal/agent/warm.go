@@ -217,11 +217,50 @@ func (p *warmPool) settle(ctx context.Context) error {
 // containers that are used up, expired, of an image whose tag moved, or
 // surplus, and creates the missing ones.
 func (p *warmPool) reconcile(ctx context.Context) error {
-	r, now := p.cfg.Runner, time.Now()
-	ws, err := r.ListWarm(ctx)
+	ws, err := p.cfg.Runner.ListWarm(ctx)
 	if err != nil {
 		return err
 	}
+	have, listed := p.sort(ctx, ws, time.Now())
+	room := p.room()
+	p.mu.Lock()
+	for id := range p.taken {
+		if !listed[id] {
+			delete(p.taken, id)
+		}
+	}
+	now := time.Now()
+	p.uses = slices.DeleteFunc(p.uses, func(u warmUse) bool { return now.Sub(u.at) > p.cfg.TTL })
+	want := warmWanted(p.uses, p.cfg.Max, room)
+	p.mu.Unlock()
+	for k, list := range have {
+		slices.SortFunc(list, func(a, b provider.Warm) int { return a.Created.Compare(b.Created) })
+		for len(list) > want[k] {
+			p.remove(ctx, list[0], "not wanted")
+			list = list[1:]
+		}
+		have[k] = list
+	}
+	p.publish(have)
+	for _, k := range slices.SortedFunc(maps.Keys(want), compareKeys) {
+		for len(have[k]) < want[k] && ctx.Err() == nil {
+			w, err := p.cfg.Runner.CreateWarm(ctx, p.node, k.Image, k.Shape)
+			if err != nil {
+				return err
+			}
+			have[k] = append(have[k], w)
+			p.publish(have)
+		}
+	}
+	return nil
+}
+
+// sort goes through the engine's warm containers: it settles and removes
+// this node's that serve no one any more (abandoned, exited, older than
+// the TTL, of an image whose tag moved) and returns the idle ones that
+// may stay, and every listed id.
+func (p *warmPool) sort(ctx context.Context, ws []provider.Warm, now time.Time) (map[warmKey][]provider.Warm, map[string]bool) {
+	r := p.cfg.Runner
 	ids := map[string]string{} // image → its id now
 	have := map[warmKey][]provider.Warm{}
 	listed := map[string]bool{}
@@ -257,36 +296,7 @@ func (p *warmPool) reconcile(ctx context.Context) error {
 		k := warmKey{w.Image, w.Shape}
 		have[k] = append(have[k], w)
 	}
-	room := p.room()
-	p.mu.Lock()
-	for id := range p.taken {
-		if !listed[id] {
-			delete(p.taken, id)
-		}
-	}
-	p.uses = slices.DeleteFunc(p.uses, func(u warmUse) bool { return now.Sub(u.at) > p.cfg.TTL })
-	want := warmWanted(p.uses, p.cfg.Max, room)
-	p.mu.Unlock()
-	for k, list := range have {
-		slices.SortFunc(list, func(a, b provider.Warm) int { return a.Created.Compare(b.Created) })
-		for len(list) > want[k] {
-			p.remove(ctx, list[0], "not wanted")
-			list = list[1:]
-		}
-		have[k] = list
-	}
-	p.publish(have)
-	for _, k := range slices.SortedFunc(maps.Keys(want), compareKeys) {
-		for len(have[k]) < want[k] && ctx.Err() == nil {
-			w, err := r.CreateWarm(ctx, p.node, k.Image, k.Shape)
-			if err != nil {
-				return err
-			}
-			have[k] = append(have[k], w)
-			p.publish(have)
-		}
-	}
-	return nil
+	return have, listed
 }
 
 // publish makes have the pool's idle containers, but for those taken
