@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -52,6 +53,10 @@ func (c WarmConfig) withDefaults() WarmConfig {
 	return c
 }
 
+// createBackoff is how long the pool waits before it creates a warm
+// container of an image and shape again after a failure.
+const createBackoff = 5 * time.Minute
+
 // replaceAfter is how long after a use its replacement begins.
 const replaceAfter = 250 * time.Millisecond
 
@@ -91,6 +96,9 @@ type warmPool struct {
 	log  *slog.Logger
 	room func() provider.Shape // the node's capacity not held by its attempts
 	kick chan struct{}
+	// failed is when creating a warm container of a key last failed;
+	// only run's goroutine uses it.
+	failed map[warmKey]time.Time
 
 	// mu guards the fields below.
 	mu           sync.Mutex
@@ -102,7 +110,7 @@ type warmPool struct {
 
 func newWarmPool(cfg WarmConfig, node string, log *slog.Logger, room func() provider.Shape) *warmPool {
 	return &warmPool{cfg: cfg.withDefaults(), node: node, log: log, room: room, kick: make(chan struct{}, 1),
-		idle: map[warmKey][]provider.Warm{}, taken: map[string]bool{}}
+		failed: map[warmKey]time.Time{}, idle: map[warmKey][]provider.Warm{}, taken: map[string]bool{}}
 }
 
 // take returns an idle warm container for job, taken out of the pool, and
@@ -242,17 +250,26 @@ func (p *warmPool) reconcile(ctx context.Context) error {
 		have[k] = list
 	}
 	p.publish(have)
+	var errs []error
 	for _, k := range slices.SortedFunc(maps.Keys(want), compareKeys) {
+		if at, ok := p.failed[k]; ok && time.Since(at) < createBackoff {
+			continue
+		}
 		for len(have[k]) < want[k] && ctx.Err() == nil {
 			w, err := p.cfg.Runner.CreateWarm(ctx, p.node, k.Image, k.Shape)
 			if err != nil {
-				return err
+				// Tried again after a while, not at every round: an
+				// image the shim cannot run in stays cold.
+				p.failed[k] = time.Now()
+				errs = append(errs, fmt.Errorf("%w (tried again in %s)", err, createBackoff))
+				break
 			}
+			delete(p.failed, k)
 			have[k] = append(have[k], w)
 			p.publish(have)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // sort goes through the engine's warm containers: it settles and removes

@@ -239,6 +239,14 @@ func TestWarmClaimEndToEnd(t *testing.T) {
 		t.Errorf("warm job over its timeout: %+v, want %s", out, berth.TimedOut)
 	}
 
+	// The engine flags an OOM kill of a process other than PID 1 the
+	// same way cold or warm; the shell outlives dd.
+	n.waitIdle()
+	n.job("att_oom", "sleep 1; dd if=/dev/zero of=/dev/null count=1 bs=256M; code=$?; sleep 1; exit $code", 0, nil)
+	if out := n.outcome("att_oom"); out.Kind != berth.OOMKilled && (out.ExitCode == nil || *out.ExitCode != 137) {
+		t.Errorf("warm job over its memory: %+v, want %s or exit 137", out, berth.OOMKilled)
+	}
+
 	n.waitIdle()
 	n.job("att_stop", "trap 'exit 143' TERM; sleep 30 & wait", 0, nil)
 	n.stopJob("att_stop") // while the agent claims its container
@@ -266,6 +274,35 @@ func TestWarmClaimEndToEnd(t *testing.T) {
 		if w.Node == "node_a" && w.State == provider.WarmIdle {
 			t.Errorf("idle warm container %s left after the agent stopped", w.ID)
 		}
+	}
+}
+
+// TestWarmContainerGone: a job whose warm container was removed behind
+// the agent's back runs all the same: cold, when the agent's claim finds
+// the container gone, or in a replacement.
+func TestWarmContainerGone(t *testing.T) {
+	n := newWarmNode(t, 1)
+	n.job("att_first", "true", 0, nil)
+	n.outcome("att_first")
+	n.waitIdle()
+	ws, err := n.runner.ListWarm(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if w.Node == "node_a" {
+			if err := n.runner.Remove(t.Context(), w.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n.job("att_after", "echo cold after all", 0, nil)
+	out := n.outcome("att_after")
+	if out.Kind != berth.Exited || out.ExitCode == nil || *out.ExitCode != 0 {
+		t.Errorf("job whose warm container is gone: %+v, want exit 0", out)
+	}
+	if got := n.logs.output("att_after"); got != "cold after all\n" {
+		t.Errorf("output = %q", got)
 	}
 }
 
