@@ -32,6 +32,9 @@ type Record struct {
 	JobID     string    `json:"job_id"`
 	AttemptID string    `json:"attempt_id"`
 	At        time.Time `json:"at"`
+	// Ran says the claim ran the job's process, as the agent saw it
+	// happen: it holds whatever the process does to the fate file.
+	Ran bool `json:"ran,omitempty"`
 }
 
 // Send claims the warm container whose directory (on the host) is dir for
@@ -40,18 +43,26 @@ type Record struct {
 // shim does not take, is abandoned (Abandon) unless the shim took it
 // meanwhile. The error wraps ErrRefused, or is an *ExecError.
 func Send(ctx context.Context, dir string, c Claim) error {
-	rec, _ := json.Marshal(Record{JobID: c.JobID, AttemptID: c.AttemptID, At: time.Now().UTC()})
-	if err := writeFile(filepath.Join(dir, ClaimName), rec); err != nil {
+	rec := Record{JobID: c.JobID, AttemptID: c.AttemptID, At: time.Now().UTC()}
+	if err := writeRecord(dir, rec); err != nil {
 		return fmt.Errorf("%w: record the claim: %w", ErrRefused, err)
 	}
 	err := send(ctx, dir, c)
 	var ee *ExecError
-	if err == nil || errors.As(err, &ee) {
+	if errors.As(err, &ee) {
 		return err
 	}
-	ran, aerr := Abandon(dir)
+	ran := err == nil
+	var aerr error
+	if !ran {
+		ran, aerr = Abandon(dir)
+	}
 	switch {
 	case ran:
+		rec.Ran = true
+		// Best effort: the fate file says so too, until the job's
+		// process, which can write there, says otherwise.
+		_ = writeRecord(dir, rec)
 		return nil
 	case aerr != nil:
 		return fmt.Errorf("%w: %w; abandon the claim: %w", ErrRefused, err, aerr)
@@ -63,7 +74,7 @@ func Send(ctx context.Context, dir string, c Claim) error {
 // when the job's process runs.
 func send(ctx context.Context, dir string, c Claim) error {
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", filepath.Join(dir, SocketName))
+	conn, err := d.DialContext(ctx, "unix", filepath.Join(dir, RunDir, SocketName))
 	if err != nil {
 		return err
 	}
@@ -79,8 +90,7 @@ func send(ctx context.Context, dir string, c Claim) error {
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		// End-of-file: the socket closed on exec, or the shim died.
-		fate, err := os.ReadFile(filepath.Join(dir, FateName))
-		if err == nil && string(fate) == Exec {
+		if Fate(dir) == Exec {
 			return nil
 		}
 		return errors.New("the shim closed the socket without taking the claim")
@@ -99,15 +109,15 @@ func send(ctx context.Context, dir string, c Claim) error {
 // directory is dir does not run the job's process, unless the shim has
 // decided first that it does: ran reports the shim's decision.
 func Abandon(dir string) (ran bool, err error) {
-	won, err := decide(dir, Abandoned)
+	won, err := decide(filepath.Join(dir, RunDir), Abandoned)
 	if err != nil || won {
 		return false, err
 	}
 	return Fate(dir) == Exec, nil
 }
 
-// decide creates the fate file of dir holding fate, whole, unless it
-// exists: won reports whether this call created it.
+// decide creates the fate file in dir (a container's RunDir) holding
+// fate, whole, unless it exists: won reports whether this call created it.
 func decide(dir, fate string) (won bool, err error) {
 	tmp, err := os.CreateTemp(dir, FateName+".*")
 	if err != nil {
@@ -136,7 +146,7 @@ func decide(dir, fate string) (won bool, err error) {
 // Fate is what was decided of the claim of the warm container whose
 // directory is dir: Exec, Abandoned, or "" while nothing is.
 func Fate(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, FateName))
+	b, err := os.ReadFile(filepath.Join(dir, RunDir, FateName))
 	if err != nil {
 		return ""
 	}
@@ -154,6 +164,11 @@ func ReadRecord(dir string) (Record, bool) {
 		return Record{}, false
 	}
 	return r, true
+}
+
+func writeRecord(dir string, r Record) error {
+	b, _ := json.Marshal(r) // plain fields: cannot fail
+	return writeFile(filepath.Join(dir, ClaimName), b)
 }
 
 // writeFile writes name whole or not at all.

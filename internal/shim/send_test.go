@@ -15,7 +15,7 @@ import (
 // claim is abandoned: it can never run.
 func TestSendAbandonsUnansweredClaim(t *testing.T) {
 	dir := shortTempDir(t)
-	l, err := net.Listen("unix", filepath.Join(dir, SocketName))
+	l, err := net.Listen("unix", filepath.Join(dir, RunDir, SocketName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestSendToNoShim(t *testing.T) {
 // decides for good.
 func TestFateFirstWins(t *testing.T) {
 	dir := shortTempDir(t)
-	if won, err := decide(dir, Exec); !won || err != nil {
+	if won, err := decide(filepath.Join(dir, RunDir), Exec); !won || err != nil {
 		t.Fatalf("first decide = %v, %v", won, err)
 	}
 	ran, err := Abandon(dir)
@@ -84,5 +84,8 @@ func shortTempDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Mkdir(filepath.Join(dir, RunDir), 0o777); err != nil {
+		t.Fatal(err)
+	}
 	return dir
 }

@@ -40,15 +40,21 @@ const (
 	Dir = "/.berth/run"
 )
 
-// Files in a warm container's directory.
+// Files in a warm container's directory on the host, the agent's.
 const (
-	// SocketName is the shim's socket.
+	// RunDir is the subdirectory mounted at Dir in the container, which
+	// holds its socket and the fate of its claim. The claim's record stays
+	// beside it, out of the container's reach: a job's process cannot
+	// rewrite which attempt its container is.
+	RunDir = "run"
+	// SocketName is the shim's socket, in RunDir.
 	SocketName = "shim.sock"
-	// FateName is created, exclusively, by whichever of the shim (Exec) and
+	// FateName, in RunDir, is created, exclusively, by whichever of the shim (Exec) and
 	// the agent (Abandoned) decides the claim first.
 	FateName = "fate"
 	// ClaimName is the agent's record of the attempt that claimed the
-	// container, written before the claim is sent; the shim never reads it.
+	// container, written before the claim is sent and again once it ran;
+	// the container cannot reach it.
 	ClaimName = "claim.json"
 )
 

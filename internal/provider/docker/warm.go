@@ -49,7 +49,7 @@ func NewWarm(api API, shimProgram, dir string) (*Runner, error) {
 	}
 	// A unix socket's address holds 107 bytes: the agent dials the shim
 	// at dir/KEY/shim.sock.
-	if n := len(filepath.Join(dir, "0123456789ab", shim.SocketName)); n > 107 {
+	if n := len(filepath.Join(dir, "0123456789ab", shim.RunDir, shim.SocketName)); n > 107 {
 		return nil, fmt.Errorf("warm containers: the directory %s is too long for the shims' sockets (%d bytes, at most 107)", dir, n)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -104,12 +104,18 @@ func (r *Runner) CreateWarm(ctx context.Context, node, image string, shape provi
 	_, _ = rand.Read(b[:])
 	key := hex.EncodeToString(b[:])
 	dir := filepath.Join(r.warmDir, key)
-	if err := os.Mkdir(dir, 0o777); err != nil {
+	run := filepath.Join(dir, shim.RunDir)
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return provider.Warm{}, fmt.Errorf("warm container directory: %w", err)
 	}
-	// Whatever user the image runs as listens there; the directory above
-	// it is the agent's alone.
-	if err := os.Chmod(dir, 0o777); err != nil {
+	// Whatever user the image runs as listens in run; the directory
+	// above it, with the claim's record, is the agent's alone.
+	if err := os.Mkdir(run, 0o777); err != nil {
+		os.RemoveAll(dir)
+		return provider.Warm{}, fmt.Errorf("warm container directory: %w", err)
+	}
+	if err := os.Chmod(run, 0o777); err != nil {
+		os.RemoveAll(dir)
 		return provider.Warm{}, fmt.Errorf("warm container directory: %w", err)
 	}
 	memory := shape.MemoryMB << 20
@@ -133,7 +139,7 @@ func (r *Runner) CreateWarm(ctx context.Context, node, image string, shape provi
 			SecurityOpt: []string{"no-new-privileges"},
 			Mounts: []mount.Mount{
 				{Type: mount.TypeBind, Source: r.shim, Target: shim.Program, ReadOnly: true},
-				{Type: mount.TypeBind, Source: dir, Target: shim.Dir},
+				{Type: mount.TypeBind, Source: run, Target: shim.Dir},
 			},
 		},
 	})
@@ -155,7 +161,7 @@ func (r *Runner) startWarm(ctx context.Context, w provider.Warm) error {
 	if err := r.Start(ctx, w.ID); err != nil {
 		return fmt.Errorf("warm container of %s: %w", w.Image, err)
 	}
-	sock := filepath.Join(w.Dir, shim.SocketName)
+	sock := filepath.Join(w.Dir, shim.RunDir, shim.SocketName)
 	deadline := time.Now().Add(warmReady)
 	for i := 0; ; i++ {
 		if _, err := os.Stat(sock); err == nil {
@@ -206,7 +212,7 @@ func toWarm(s container.Summary) provider.Warm {
 	rec, claimed := shim.ReadRecord(w.Dir)
 	w.AttemptID = rec.AttemptID
 	switch fate := shim.Fate(w.Dir); {
-	case fate == shim.Exec && claimed:
+	case claimed && (rec.Ran || fate == shim.Exec):
 		w.State = provider.WarmRan
 	case fate != "":
 		w.State = provider.WarmAbandoned
@@ -281,7 +287,7 @@ func (r *Runner) listClaimed(ctx context.Context) ([]provider.Status, error) {
 	for _, s := range res.Items {
 		dir := s.Labels[provider.LabelWarmDir]
 		rec, ok := shim.ReadRecord(dir)
-		if !ok || shim.Fate(dir) != shim.Exec {
+		if !ok || !rec.Ran && shim.Fate(dir) != shim.Exec {
 			continue
 		}
 		st, err := r.Inspect(ctx, s.ID)

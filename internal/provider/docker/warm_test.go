@@ -155,7 +155,7 @@ func TestWarmRefusesMismatchedClaim(t *testing.T) {
 		if got := shim.Fate(w.Dir); got != shim.Abandoned {
 			t.Errorf("%s mismatch: fate = %q, want %q", tt.name, got, shim.Abandoned)
 		}
-		os.Remove(filepath.Join(w.Dir, shim.FateName))
+		os.Remove(filepath.Join(w.Dir, shim.RunDir, shim.FateName))
 	}
 }
 
@@ -186,5 +186,29 @@ func TestShapeLabel(t *testing.T) {
 	s := provider.Shape{CPU: 0.25, MemoryMB: 512, PIDs: 1024}
 	if got := parseShape(shapeString(s)); !cmp.Equal(got, s) {
 		t.Errorf("parseShape(shapeString(%v)) = %v", s, got)
+	}
+}
+
+// TestWarmJobCannotRewriteItsClaim: the job's process sees no claim
+// record, and what it writes in place of the fate does not change which
+// attempt its container is.
+func TestWarmJobCannotRewriteItsClaim(t *testing.T) {
+	r := warmRunner(t)
+	w := newWarm(t, r, dockertest.Image(t), smallShape)
+	code, out := claimRun(t, r, w, []string{"sh", "-c",
+		"test ! -e " + shim.Dir + "/" + shim.ClaimName + " && rm -f " + shim.Dir + "/fate && echo abandoned > " + shim.Dir + "/fate"}, nil)
+	if code != 0 {
+		t.Fatalf("job exited %d: %q", code, out)
+	}
+	cs, err := r.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range cs {
+		found = found || c.ID == w.ID && c.JobID == "job_w"
+	}
+	if !found {
+		t.Errorf("List() lost the claimed container %s once its process rewrote its fate", w.ID)
 	}
 }
