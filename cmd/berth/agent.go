@@ -53,6 +53,9 @@ type agentConfig struct {
 	allowHTTP     bool
 	logLevel      string
 	orphanAfter   string
+	warm          bool
+	warmMax       int
+	warmTTL       time.Duration
 }
 
 // The agent's state files in its data directory, each mode 0600.
@@ -89,11 +92,17 @@ func runAgent(ctx context.Context, env *cliEnv, args []string) error {
 	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "allow a plain-HTTP server URL on another host")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.orphanAfter, "orphan-after", "auto", "power the host off once the server has been unreachable this `long` and nothing runs: auto is 15m on a cloud instance (the metadata service names one) and never elsewhere; 0 is never")
+	fs.BoolVar(&cfg.warm, "warm", true, "keep warm containers of the images run here lately, which start a job's process in milliseconds (docs/warm.md)")
+	fs.IntVar(&cfg.warmMax, "warm-max", 4, "most warm containers on this node (0: none)")
+	fs.DurationVar(&cfg.warmTTL, "warm-ttl", 10*time.Minute, "keep warm the images run here within this `long`; a warm container older than this is replaced")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.warmMax < 0 || cfg.warmTTL <= 0 {
+		return usageError(env, fs, "--warm-max %d --warm-ttl %s: want a count of at least 0 and a positive duration", cfg.warmMax, cfg.warmTTL)
 	}
 	cfg.containerIMDS = env.getenv("BERTH_CONTAINER_IMDS_ADDR") // for tests: a metadata service of their own
 	if cfg.server == "" {
@@ -181,10 +190,29 @@ func runNodeAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error 
 		Engine: dc.DaemonHost(), NodeID: nodeID, Name: name, CPU: cfg.cpus, MemoryMB: cfg.memoryMB, Facts: facts,
 		StopGrace: cfg.stopGrace, InterruptionGrace: cfg.interruptGrace, HealthInterval: cfg.heartbeat, PollWait: cfg.pollWait, FenceAfter: cfg.fenceAfter,
 		IMDS: imds, NoticeInterval: cfg.noticeInterval, Secrets: awssecret.New(), OrphanAfter: orphan, PowerOff: powerOff,
-		ContainerIMDS: guard,
+		ContainerIMDS: guard, Warm: warmConfig(cfg, dc, log),
 	}, remote, runner, agent.NewShipper(ctx, remote, log), log)
 	log.Info("berth agent running", "node", nodeID, "name", name, "server", cfg.server, "pool", cfg.pool)
 	return ag.Run(ctx)
+}
+
+// warmConfig is the agent's warm pool: its shim is this binary, which
+// must be statically linked; the pool is off, with a warning, when it is
+// not.
+func warmConfig(cfg agentConfig, dc docker.API, log *slog.Logger) agent.WarmConfig {
+	if !cfg.warm || cfg.warmMax == 0 {
+		return agent.WarmConfig{}
+	}
+	exe, err := os.Executable()
+	if err == nil {
+		var r *docker.Runner
+		r, err = docker.NewWarm(dc, exe, filepath.Join(cfg.dataDir, "warm"))
+		if err == nil {
+			return agent.WarmConfig{Runner: r, Max: cfg.warmMax, TTL: cfg.warmTTL}
+		}
+	}
+	log.Warn("no warm containers on this node", "err", err)
+	return agent.WarmConfig{}
 }
 
 // hostFacts finds the metadata service, when there is one, and the host's
@@ -331,18 +359,34 @@ func untrusted(err error) bool {
 	return errors.As(err, &cve)
 }
 
-// removeNodeContainers removes every container of a node on the engine.
+// removeNodeContainers removes every container of a node on the engine,
+// its warm containers too.
 func removeNodeContainers(ctx context.Context, runner provider.Runner, nodeID string, log *slog.Logger) {
 	cs, err := runner.List(ctx)
 	if err != nil {
 		log.Warn("list containers", "err", err)
 		return
 	}
+	var ids []string
 	for _, c := range cs {
 		if c.Node == nodeID {
-			if err := runner.Remove(ctx, c.ID); err != nil && !errors.Is(err, provider.ErrNotFound) {
-				log.Warn("remove container", "container", c.ID, "err", err)
+			ids = append(ids, c.ID)
+		}
+	}
+	if wr, ok := runner.(provider.WarmRunner); ok {
+		ws, err := wr.ListWarm(ctx)
+		if err != nil {
+			log.Warn("list warm containers", "err", err)
+		}
+		for _, w := range ws {
+			if w.Node == nodeID {
+				ids = append(ids, w.ID)
 			}
+		}
+	}
+	for _, id := range ids {
+		if err := runner.Remove(ctx, id); err != nil && !errors.Is(err, provider.ErrNotFound) {
+			log.Warn("remove container", "container", id, "err", err)
 		}
 	}
 }

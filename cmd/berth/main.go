@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-run/berth/internal/agent"
+	"github.com/berth-run/berth/internal/shim"
 )
 
 // command is one subcommand of berth.
@@ -85,6 +86,8 @@ func run(ctx context.Context, env *cliEnv, args []string) int {
 		args = []string{"version"}
 	case agent.ProbeCommand: // hidden: what the agent's probe container runs
 		return agent.MetadataProbeMain(args[1:], env.stdout)
+	case shim.Command: // hidden: what the agent's warm containers wait in
+		return shim.Main(args[1:], env.stderr)
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {

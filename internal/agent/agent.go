@@ -2,7 +2,9 @@
 // control plane, waits for assignments by long-poll, runs each attempt's
 // container through a provider.Runner, enforces timeouts, ships output to a
 // log sink, reports every attempt's start and end, naming the attempt, and
-// reports the notices of its cloud (Spot interruptions). On a cloud
+// reports the notices of its cloud (Spot interruptions). It keeps warm
+// containers of the images and shapes it ran lately, in which an attempt
+// that fits one starts in milliseconds (warm.go, docs/warm.md). On a cloud
 // instance it keeps its node from work while the jobs' containers could
 // reach the instance metadata service (MetadataGuard).
 //
@@ -25,6 +27,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	berth "github.com/berth-run/berth"
@@ -108,6 +111,9 @@ type Config struct {
 	// Secrets reads the secret_env references of the containers it
 	// starts. Nil: a job with a reference fails to start.
 	Secrets Secrets
+	// Warm keeps warm containers for the images and shapes run on the
+	// node lately (docs/warm.md); its zero value keeps none.
+	Warm WarmConfig
 }
 
 // NoticeSource reads the notices the host's cloud has given about it (an
@@ -159,13 +165,40 @@ type Agent struct {
 	displaced  error              // another agent process acts for the node: this one stops
 	wg         sync.WaitGroup
 
+	sweeping  atomic.Bool   // a sweep runs
 	imdsCheck metadataCheck // the verdict of cfg.ContainerIMDS
+	warm      *warmPool     // nil: no warm containers
 }
 
 // New returns an agent for the node cfg.NodeID.
 func New(cfg Config, server Server, runner provider.Runner, logs LogSink, log *slog.Logger) *Agent {
-	return &Agent{cfg: cfg.withDefaults(), server: server, runner: runner, logs: logs, log: log,
+	a := &Agent{cfg: cfg.withDefaults(), server: server, runner: runner, logs: logs, log: log,
 		execs: make(map[string]*execution), listed: map[string]bool{}}
+	if a.cfg.Warm.enabled() {
+		a.warm = newWarmPool(a.cfg.Warm, a.cfg.NodeID, log, a.warmRoom)
+	}
+	return a
+}
+
+// WarmStats reports the warm pool's hits and misses and its idle
+// containers; the zero value when the pool is off.
+func (a *Agent) WarmStats() WarmStats {
+	if a.warm == nil {
+		return WarmStats{}
+	}
+	return a.warm.stats()
+}
+
+// warmRoom is the node's capacity that its attempts do not hold.
+func (a *Agent) warmRoom() provider.Shape {
+	st := a.status(false)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, e := range a.execs {
+		st.CPU -= e.as.Job.CPU
+		st.MemoryMB -= e.as.Job.MemoryMB
+	}
+	return provider.Shape{CPU: st.CPU, MemoryMB: st.MemoryMB}
 }
 
 // reclaimMargin is how long before the reclaim a container is killed at
@@ -197,6 +230,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	case a.cfg.IMDS != nil:
 		go a.watchNotices(ctx, a.cfg.IMDS)
 	}
+	if a.warm != nil {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.warm.run(ctx)
+		}()
+	}
 	first := true
 	var version uint64
 	for ctx.Err() == nil {
@@ -222,6 +262,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		var containers []provider.Status
 		if first {
+			if a.warm != nil {
+				if err := a.warm.settle(ctx); err != nil {
+					a.log.Warn("settle warm containers", "err", err)
+					a.setHealthy(ctx, false, err.Error())
+					continue
+				}
+			}
 			cs, err := a.ownContainers(ctx)
 			if err != nil {
 				a.log.Warn("list containers", "err", err)
@@ -248,11 +295,26 @@ func (a *Agent) Run(ctx context.Context) error {
 			first = false
 			continue // the containers were listed before the poll: adopted or removed already
 		}
+		a.sweepAside(ctx)
+	}
+	return nil
+}
+
+// sweepAside sweeps in the background, one sweep at a time, so that the
+// next long-poll, and the start of the work it brings, does not wait for
+// the engine's listing.
+func (a *Agent) sweepAside(ctx context.Context) {
+	if !a.sweeping.CompareAndSwap(false, true) {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer a.sweeping.Store(false)
 		if err := a.sweep(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("sweep containers", "err", err)
 		}
-	}
-	return nil
+	}()
 }
 
 // poll long-polls for assignments; a heartbeat that finds the node lost

@@ -111,15 +111,25 @@ func (e *execution) prepare(ctx context.Context) (string, *berth.Outcome, bool) 
 		if out != nil || ctx.Err() != nil {
 			return "", out, false
 		}
-		var err error
-		id, err = r.Create(ctx, provider.Container{
+		c := provider.Container{
 			JobID: job.ID, AttemptID: att.ID, Node: e.a.cfg.NodeID,
 			Image: job.Image, Command: job.Command, Env: e.env(secrets),
 			CPU: job.CPU, MemoryMB: job.MemoryMB, PIDs: job.PIDs, Labels: job.Labels,
-		})
+		}
 		e.secrets = nil
-		if err != nil {
-			return "", startFailure(ctx, err), false
+		var failed *berth.Outcome
+		id, failed = e.claimWarm(ctx, c)
+		if failed != nil || ctx.Err() != nil {
+			return "", failed, false
+		}
+		if id != "" {
+			state = provider.Running
+		} else {
+			var err error
+			id, err = r.Create(ctx, c)
+			if err != nil {
+				return "", startFailure(ctx, err), false
+			}
 		}
 	}
 	if state == provider.Created {
@@ -160,6 +170,38 @@ func (e *execution) prepare(ctx context.Context) (string, *berth.Outcome, bool) 
 		}
 	}
 	return id, nil, true
+}
+
+// claimWarm runs c's process in a warm container when the node keeps one
+// that fits, and returns the container, or "" to start cold: there is
+// none, or its claim was refused (that container is removed). An outcome
+// is a start error that a cold start would meet too.
+func (e *execution) claimWarm(ctx context.Context, c provider.Container) (string, *berth.Outcome) {
+	p := e.a.warm
+	if p == nil {
+		return "", nil
+	}
+	begin := time.Now()
+	w, ok := p.take(e.as.Job, begin)
+	if !ok {
+		return "", nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.cfg.ClaimTimeout)
+	err := p.cfg.Runner.Claim(cctx, w, c)
+	cancel()
+	if err == nil {
+		e.a.log.Debug("attempt started warm", "attempt", c.AttemptID, "container", w.ID, "took", time.Since(begin))
+		return w.ID, nil
+	}
+	if ctx.Err() == nil {
+		e.remove(ctx, w.ID)
+	}
+	var se *provider.StartError
+	if errors.As(err, &se) {
+		return "", startFailure(ctx, err)
+	}
+	e.a.log.Warn("warm container refused the claim; starting cold", "attempt", c.AttemptID, "container", w.ID, "err", err)
+	return "", nil
 }
 
 // env is the job's environment, its secret_env's values (secrets) and what

@@ -8,7 +8,9 @@
 //
 // Everything a runner creates carries the labels berth.job, berth.attempt
 // and berth.node, and every instance a pool launches the tag berth.pool, so
-// List re-reads the world after a restart: no in-memory truth.
+// List re-reads the world after a restart: no in-memory truth. A
+// WarmRunner also keeps warm containers, started ahead of their jobs
+// (warm.go).
 package provider
 
 import (

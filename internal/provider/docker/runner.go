@@ -47,6 +47,10 @@ var _ API = (*client.Client)(nil)
 // Runner runs containers on one Docker engine.
 type Runner struct {
 	api API
+	// shim and warmDir are set by NewWarm: the static berth binary that
+	// warm containers run, and the directory of their directories.
+	shim    string
+	warmDir string
 }
 
 var _ provider.Runner = (*Runner)(nil)

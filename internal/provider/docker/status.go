@@ -21,8 +21,9 @@ func (r *Runner) Inspect(ctx context.Context, id string) (provider.Status, error
 }
 
 // List returns the status of every container carrying the berth.attempt
-// label. The list endpoint lacks exit codes and OOM flags, so each one is
-// inspected; a container removed meanwhile is left out.
+// label, and of every warm container whose claim ran its job's process,
+// as its attempt's. The list endpoint lacks exit codes and OOM flags, so
+// each one is inspected; a container removed meanwhile is left out.
 func (r *Runner) List(ctx context.Context) ([]provider.Status, error) {
 	res, err := r.api.ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
@@ -42,7 +43,11 @@ func (r *Runner) List(ctx context.Context) ([]provider.Status, error) {
 		}
 		out = append(out, st)
 	}
-	return out, nil
+	claimed, err := r.listClaimed(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, claimed...), nil
 }
 
 // Wait blocks until the container exits. It registers for the container's
