@@ -9,8 +9,8 @@ TESTFLAGS ?= -timeout 30m
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## build the berth binary into ./berth
-	$(GO) build -o berth ./cmd/berth
+build: ## build the berth binary into ./berth (static: warm containers run it as their shim)
+	CGO_ENABLED=0 $(GO) build -o berth ./cmd/berth
 
 test: ## run every test (needs a Docker engine; BERTH_REQUIRE_DOCKER=1 makes its absence fail)
 	$(GO) test $(TESTFLAGS) $(PKGS)
