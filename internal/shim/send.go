@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -70,11 +71,27 @@ func Send(ctx context.Context, dir string, c Claim) error {
 	return fmt.Errorf("%w: %w", ErrRefused, err)
 }
 
+// readyWithin is how long after its first try a claim waits for a warm
+// container's shim to listen.
+const readyWithin = 2 * time.Second
+
 // send sends c and reads the shim's answer: nothing, then end-of-file,
 // when the job's process runs.
 func send(ctx context.Context, dir string, c Claim) error {
+	// A container just started may not listen yet: its socket is
+	// missing or refuses. Dial again for a while, never for ever.
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", filepath.Join(dir, RunDir, SocketName))
+	path := filepath.Join(dir, RunDir, SocketName)
+	ready := time.Now().Add(readyWithin)
+	conn, err := d.DialContext(ctx, "unix", path)
+	for err != nil && (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)) && time.Now().Before(ready) {
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(5 * time.Millisecond):
+		}
+		conn, err = d.DialContext(ctx, "unix", path)
+	}
 	if err != nil {
 		return err
 	}
