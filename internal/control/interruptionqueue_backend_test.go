@@ -1,13 +1,10 @@
 package control
 
 import (
-	"bufio"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +19,7 @@ import (
 	"github.com/berth-run/berth/internal/awsfake"
 	"github.com/berth-run/berth/internal/awsfake/sqsfake"
 	"github.com/berth-run/berth/internal/nodeapi"
+	"github.com/berth-run/berth/internal/npmtest"
 	"github.com/berth-run/berth/internal/store"
 )
 
@@ -138,53 +136,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // BERTH_REQUIRE_FAUXQS=1 (as in CI) it fails the test instead.
 func startFauxqs(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("BERTH_FAUXQS")
-	if dir == "" && os.Getenv("BERTH_REQUIRE_FAUXQS") == "1" {
-		t.Fatal("BERTH_REQUIRE_FAUXQS=1 but BERTH_FAUXQS is not set: npm install --prefix /tmp/fauxqs fauxqs@1.9.2 and point it at /tmp/fauxqs/node_modules/fauxqs")
-	}
-	if dir == "" {
-		t.Skip("BERTH_FAUXQS is not set: npm install --prefix /tmp/fauxqs fauxqs@1.9.2 and point it at /tmp/fauxqs/node_modules/fauxqs")
-	}
-	app, err := filepath.Abs(filepath.Join(dir, "dist", "app.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(app); err != nil {
-		t.Fatalf("BERTH_FAUXQS: %v", err)
-	}
+	fauxqs := npmtest.Package{Name: "fauxqs", Env: "BERTH_FAUXQS", Require: "BERTH_REQUIRE_FAUXQS",
+		Install: "npm install --prefix /tmp/fauxqs fauxqs@1.9.2", File: "dist/app.js"}
+	app := fauxqs.Path(t)
 	// Its own command listens on every interface; this listens on loopback only.
 	script := `const { buildApp } = await import(process.argv[1]);
 const app = buildApp({ logger: false });
 console.log(await app.listen({ port: 0, host: "127.0.0.1" }));`
-	cmd := exec.Command("node", "--input-type=module", "-e", script, "file://"+app)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start fauxqs: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			line <- strings.TrimSpace(sc.Text())
-		}
-		close(line)
-	}()
-	select {
-	case addr, ok := <-line:
-		if !ok || !strings.HasPrefix(addr, "http://127.0.0.1:") {
-			t.Fatalf("fauxqs did not say where it listens (%q)", addr)
-		}
-		return addr
-	case <-time.After(30 * time.Second):
-		t.Fatal("fauxqs did not start within 30s")
-	}
-	return ""
+	return fauxqs.Serve(t, "--input-type=module", "-e", script, "file://"+app)
 }

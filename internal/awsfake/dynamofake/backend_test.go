@@ -1,15 +1,10 @@
 package dynamofake_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/berth-run/berth/internal/awsfake/dynamofake"
+	"github.com/berth-run/berth/internal/npmtest"
 )
 
 // backend is a DynamoDB the behavioural tests run against.
@@ -74,54 +70,13 @@ func newClient(endpoint string) *dynamodb.Client {
 // BERTH_REQUIRE_DYNALITE=1 (as in CI) it fails the test instead.
 func startDynalite(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("BERTH_DYNALITE")
-	if dir == "" && os.Getenv("BERTH_REQUIRE_DYNALITE") == "1" {
-		t.Fatal("BERTH_REQUIRE_DYNALITE=1 but BERTH_DYNALITE is not set: npm install --prefix /tmp/dynalite dynalite@4.0.0 and point it at /tmp/dynalite/node_modules/dynalite")
-	}
-	if dir == "" {
-		t.Skip("BERTH_DYNALITE is not set: npm install --prefix /tmp/dynalite dynalite@4.0.0 and point it at /tmp/dynalite/node_modules/dynalite")
-	}
-	main, err := filepath.Abs(filepath.Join(dir, "index.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(main); err != nil {
-		t.Fatalf("BERTH_DYNALITE: %v", err)
-	}
+	dynalite := npmtest.Package{Name: "dynalite", Env: "BERTH_DYNALITE", Require: "BERTH_REQUIRE_DYNALITE",
+		Install: "npm install --prefix /tmp/dynalite dynalite@4.0.0", File: "index.js"}
+	main := dynalite.Path(t)
 	script := `const dynalite = require(process.argv[1]);
 const srv = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 srv.listen(0, "127.0.0.1", () => console.log("http://127.0.0.1:" + srv.address().port));`
-	cmd := exec.Command("node", "-e", script, main)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dynalite: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			line <- strings.TrimSpace(sc.Text())
-		}
-		close(line)
-	}()
-	select {
-	case addr, ok := <-line:
-		if !ok || !strings.HasPrefix(addr, "http://127.0.0.1:") {
-			t.Fatalf("dynalite did not say where it listens (%q)", addr)
-		}
-		return addr
-	case <-time.After(30 * time.Second):
-		t.Fatal("dynalite did not start within 30s")
-	}
-	return ""
+	return dynalite.Serve(t, "-e", script, main)
 }
 
 func ctx(t *testing.T) context.Context {
