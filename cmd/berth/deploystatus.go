@@ -14,20 +14,30 @@ import (
 	"github.com/berth-run/berth/client"
 )
 
+// connectStack reads the flags of `deploy aws CMD`, which takes no more
+// than the stack's, and connects to the stack's services.
+func connectStack(ctx context.Context, env *cliEnv, cmd string, args []string) (*stackOps, error) {
+	fs := newFlagSet(env, "deploy aws "+cmd, "deploy aws "+cmd+" [--stack NAME] [--region R]")
+	s := &stackOps{}
+	var region string
+	stackFlags(fs, s, &region)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError(env, fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if err := s.connect(ctx, env, region); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // deployStatus prints the stack's status, the control plane's address
 // and health, and the pools.
 func deployStatus(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "deploy aws status", "deploy aws status [--stack NAME] [--region R]")
-	var s stackOps
-	var region string
-	stackFlags(fs, &s, &region)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
-	}
-	if err := s.connect(ctx, env, region); err != nil {
+	s, err := connectStack(ctx, env, "status", args)
+	if err != nil {
 		return err
 	}
 	st, err := s.describe(ctx, s.name)
@@ -110,17 +120,8 @@ func (s *stackOps) parameter(ctx context.Context, name string, decrypt bool) (st
 
 // deployToken prints the cluster's admin token, from its SSM SecureString.
 func deployToken(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "deploy aws token", "deploy aws token [--stack NAME] [--region R]")
-	var s stackOps
-	var region string
-	stackFlags(fs, &s, &region)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
-	}
-	if err := s.connect(ctx, env, region); err != nil {
+	s, err := connectStack(ctx, env, "token", args)
+	if err != nil {
 		return err
 	}
 	name := "/berth/" + s.name + "/admin-token"
