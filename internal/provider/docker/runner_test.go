@@ -3,7 +3,6 @@ package docker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -20,53 +19,12 @@ import (
 // harness runs the conformance programs as shell commands in berth's
 // busybox test image.
 func harness(t *testing.T) providertest.Harness {
-	sh := func(script string) providertest.Program {
-		return providertest.Program{Command: []string{"sh", "-c", script}}
-	}
-	return providertest.Harness{
-		NewRunner:    func(t *testing.T) provider.Runner { return New(dockertest.Client(t)) },
-		Image:        dockertest.Image(t),
-		MissingImage: "berth-test/missing:never",
-		Exit: func(code int) providertest.Program {
-			return sh(fmt.Sprintf("exit %d", code))
-		},
-		Sleep: func(d time.Duration) providertest.Program {
-			return providertest.Program{Command: []string{"sleep", fmt.Sprint(d.Seconds())}}
-		},
-		Print: func(lines []providertest.Line, gap time.Duration) providertest.Program {
-			var b strings.Builder
-			for i, l := range lines {
-				if i > 0 {
-					fmt.Fprintf(&b, "sleep %g; ", gap.Seconds())
-				}
-				redirect := ""
-				if l.Stderr {
-					redirect = " >&2"
-				}
-				fmt.Fprintf(&b, "echo '%s'%s; ", l.Text, redirect)
-			}
-			return sh(b.String())
-		},
-		// PID 1 gets no signal it has no handler for: the trap is the
-		// handler, and wait returns as soon as it has run.
-		TrapTerm: func() providertest.Program {
-			return sh("trap 'exit 143' TERM; echo ready; sleep 3600 & wait")
-		},
-		IgnoreTerm: func() providertest.Program {
-			return sh("trap '' TERM; echo ready; sleep 3600")
-		},
-		// The engine notices an OOM kill through a watch it sets once the
-		// container has started, and may lose one that races the exit of
-		// PID 1 (Docker 20.10, cgroup v1). So the shell waits before dd
-		// allocates, and outlives it: dd is the one killed.
-		ExceedMemory: func(limitMB int64) providertest.Program {
-			return sh(fmt.Sprintf("sleep 1; dd if=/dev/zero of=/dev/null count=1 bs=%dM; code=$?; sleep 1; exit $code", 4*limitMB))
-		},
-		MissingCommand: func() providertest.Program {
-			return providertest.Program{Command: []string{"/bin/berth-no-such-command"}}
-		},
+	return providertest.Shell(providertest.Harness{
+		NewRunner:         func(t *testing.T) provider.Runner { return New(dockertest.Client(t)) },
+		Image:             dockertest.Image(t),
+		MissingImage:      "berth-test/missing:never",
 		OOMMayGoUnflagged: true,
-	}
+	})
 }
 
 func TestRunner(t *testing.T) {

@@ -3,7 +3,6 @@ package fargate_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -79,42 +78,13 @@ func (w *world) runner(t testing.TB, change ...func(*fargate.Config)) *fargate.R
 // real containers on the local engine.
 func TestRunner(t *testing.T) {
 	w := newWorld(t, ecsdocker.New(dockertest.Client(t)), awsfake.ECSConfig{})
-	sh := func(script string) providertest.Program {
-		return providertest.Program{Command: []string{"sh", "-c", script}}
-	}
-	providertest.RunRunnerTests(t, providertest.Harness{
-		NewRunner:    func(t *testing.T) provider.Runner { return w.runner(t) },
-		Image:        dockertest.Image(t),
-		MissingImage: "berth-test/missing:never",
-		Exit:         func(code int) providertest.Program { return sh(fmt.Sprintf("exit %d", code)) },
-		Sleep: func(d time.Duration) providertest.Program {
-			return providertest.Program{Command: []string{"sleep", fmt.Sprint(d.Seconds())}}
-		},
-		Print: func(lines []providertest.Line, gap time.Duration) providertest.Program {
-			var b strings.Builder
-			for i, l := range lines {
-				if i > 0 {
-					fmt.Fprintf(&b, "sleep %g; ", gap.Seconds())
-				}
-				redirect := ""
-				if l.Stderr {
-					redirect = " >&2"
-				}
-				fmt.Fprintf(&b, "echo '%s'%s; ", l.Text, redirect)
-			}
-			return sh(b.String())
-		},
-		TrapTerm:   func() providertest.Program { return sh("trap 'exit 143' TERM; echo ready; sleep 3600 & wait") },
-		IgnoreTerm: func() providertest.Program { return sh("trap '' TERM; echo ready; sleep 3600") },
-		ExceedMemory: func(limitMB int64) providertest.Program {
-			return sh(fmt.Sprintf("sleep 1; dd if=/dev/zero of=/dev/null count=1 bs=%dM; code=$?; sleep 1; exit $code", 4*limitMB))
-		},
-		MissingCommand: func() providertest.Program {
-			return providertest.Program{Command: []string{"/bin/berth-no-such-command"}}
-		},
+	providertest.RunRunnerTests(t, providertest.Shell(providertest.Harness{
+		NewRunner:         func(t *testing.T) provider.Runner { return w.runner(t) },
+		Image:             dockertest.Image(t),
+		MissingImage:      "berth-test/missing:never",
 		OOMMayGoUnflagged: true,
 		PullsAtStart:      true,
-	})
+	}))
 }
 
 // container is an attempt's container that the memory engine runs for d.

@@ -7,6 +7,8 @@
 package providertest
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,4 +77,40 @@ func (p Program) apply(c provider.Container) provider.Container {
 		c.Env = env
 	}
 	return c
+}
+
+// Shell returns h with the programs as shell commands in an image that
+// has a POSIX sh, sleep, echo, dd and trap (berth's busybox test image),
+// as a runner that runs real containers needs them.
+func Shell(h Harness) Harness {
+	sh := func(script string) Program { return Program{Command: []string{"sh", "-c", script}} }
+	h.Exit = func(code int) Program { return sh(fmt.Sprintf("exit %d", code)) }
+	h.Sleep = func(d time.Duration) Program { return Program{Command: []string{"sleep", fmt.Sprint(d.Seconds())}} }
+	h.Print = func(lines []Line, gap time.Duration) Program {
+		var b strings.Builder
+		for i, l := range lines {
+			if i > 0 {
+				fmt.Fprintf(&b, "sleep %g; ", gap.Seconds())
+			}
+			redirect := ""
+			if l.Stderr {
+				redirect = " >&2"
+			}
+			fmt.Fprintf(&b, "echo '%s'%s; ", l.Text, redirect)
+		}
+		return sh(b.String())
+	}
+	// PID 1 gets no signal it has no handler for: the trap is the
+	// handler, and wait returns as soon as it has run.
+	h.TrapTerm = func() Program { return sh("trap 'exit 143' TERM; echo ready; sleep 3600 & wait") }
+	h.IgnoreTerm = func() Program { return sh("trap '' TERM; echo ready; sleep 3600") }
+	// The engine notices an OOM kill through a watch it sets once the
+	// container has started, and may lose one that races the exit of
+	// PID 1 (Docker 20.10, cgroup v1). So the shell waits before dd
+	// allocates, and outlives it: dd is the one killed.
+	h.ExceedMemory = func(limitMB int64) Program {
+		return sh(fmt.Sprintf("sleep 1; dd if=/dev/zero of=/dev/null count=1 bs=%dM; code=$?; sleep 1; exit $code", 4*limitMB))
+	}
+	h.MissingCommand = func() Program { return Program{Command: []string{"/bin/berth-no-such-command"}} }
+	return h
 }
