@@ -220,14 +220,7 @@ func (l *Logs) describeLogGroups(in map[string]any) (any, *APIError) {
 	prefix := str(in, "logGroupNamePrefix")
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var names []string
-	for n := range l.groups {
-		if strings.HasPrefix(n, prefix) {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	names, next, err := page(names, in, 50)
+	names, next, err := page(prefixed(l.groups, prefix), in, 50)
 	if err != nil {
 		return nil, err
 	}
@@ -279,14 +272,7 @@ func (l *Logs) describeLogStreams(in map[string]any) (any, *APIError) {
 	if g == nil {
 		return nil, errNoGroup
 	}
-	var names []string
-	for n := range g.streams {
-		if strings.HasPrefix(n, prefix) {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	names, next, err := page(names, in, 50)
+	names, next, err := page(prefixed(g.streams, prefix), in, 50)
 	if err != nil {
 		return nil, err
 	}
@@ -529,4 +515,16 @@ func (l *Logs) filterLogEvents(in map[string]any) (any, *APIError) {
 		out["nextToken"] = strconv.Itoa(skip + len(events))
 	}
 	return out, nil
+}
+
+// prefixed returns the keys of m that begin with prefix, in order.
+func prefixed[V any](m map[string]V, prefix string) []string {
+	var names []string
+	for n := range m {
+		if strings.HasPrefix(n, prefix) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
